@@ -1,0 +1,243 @@
+import { z } from "zod";
+
+/** The kinds of generation the app offers; the job payload, the models and the deadlines are keyed by them. */
+export const generationKinds = ["text-to-image", "image-to-image", "upscale"] as const;
+export type GenerationKind = (typeof generationKinds)[number];
+
+/**
+ * Thrown by {@link loadConfig} when the environment is wrong. Its message lists every problem, one line
+ * each, naming the variable and what is allowed; it never contains a value, so it is safe to print even
+ * when the offending variable is a secret.
+ */
+export class ConfigError extends Error {
+  override readonly name = "ConfigError";
+  constructor(readonly problems: readonly string[]) {
+    super(
+      `Invalid configuration (${problems.length} problem${problems.length === 1 ? "" : "s"}):\n${problems.map((p) => `  - ${p}`).join("\n")}`,
+    );
+  }
+}
+
+const logLevels = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
+
+/** A required non-empty string whose value is never echoed. */
+const secret = (what: string) => z.string({ error: `required: ${what}` }).min(1, `required: ${what}`);
+
+/** An integer within bounds, read from its decimal text, with a default when unset. */
+const int = (fallback: number, min: number, max = Number.MAX_SAFE_INTEGER) =>
+  z
+    .string()
+    .default(String(fallback))
+    .transform((text, ctx) => {
+      const value = /^\s*-?\d+\s*$/.test(text) ? Number(text) : Number.NaN;
+      if (!Number.isSafeInteger(value) || value < min || value > max) {
+        ctx.addIssue({
+          code: "custom",
+          message: `must be a whole number from ${min}${max === Number.MAX_SAFE_INTEGER ? " up" : ` to ${max}`}`,
+        });
+        return z.NEVER;
+      }
+      return value;
+    });
+
+/** An absolute URL with one of `schemes`, trailing slash removed so that paths can be appended. */
+const url = (schemes: readonly string[], fallback?: string) => {
+  const base =
+    fallback === undefined
+      ? z.string({ error: `required: a ${schemes.join(" or ")} URL` })
+      : z.string().default(fallback);
+  return base.transform((text, ctx) => {
+    let parsed: URL;
+    try {
+      parsed = new URL(text);
+    } catch {
+      ctx.addIssue({ code: "custom", message: `must be an absolute URL (${schemes.join(" or ")})` });
+      return z.NEVER;
+    }
+    if (!schemes.includes(parsed.protocol.replace(/:$/, ""))) {
+      ctx.addIssue({ code: "custom", message: `must use ${schemes.join(" or ")}` });
+      return z.NEVER;
+    }
+    return text.replace(/\/+$/, "");
+  });
+};
+
+const modelId = (fallback: string) =>
+  z
+    .string()
+    .default(fallback)
+    .refine(
+      (id) => /^[A-Za-z0-9._-]+(\/[A-Za-z0-9._-]+)+$/.test(id),
+      "must be a fal model id like fal-ai/flux/schnell",
+    );
+
+const environmentSchema = z.object({
+  TELEGRAM_BOT_TOKEN: secret("the bot token from @BotFather (digits:letters)").refine(
+    (t) => /^\d+:[A-Za-z0-9_-]+$/.test(t),
+    "must look like 123456:ABC-def (digits, a colon, then letters, digits, _ or -)",
+  ),
+  TELEGRAM_API_ROOT: url(["https", "http"], "https://api.telegram.org"),
+  FAL_KEY: secret("the fal.ai API key"),
+  FAL_QUEUE_URL: url(["https", "http"], "https://queue.fal.run"),
+  FAL_REST_URL: url(["https", "http"], "https://rest.alpha.fal.ai"),
+  REDIS_URL: url(["redis", "rediss"]),
+  DATABASE_URL: url(["postgres", "postgresql"]),
+  WORKER_CONCURRENCY: int(4, 1, 1000),
+  BOT_MODE: z.enum(["polling", "webhook"], { error: "must be polling or webhook" }).default("polling"),
+  WEBHOOK_URL: url(["https", "http"]).optional(),
+  WEBHOOK_SECRET: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]{1,256}$/, "must be 1-256 characters of A-Z, a-z, 0-9, _ and -")
+    .optional(),
+  HTTP_PORT: int(8080, 0, 65535),
+  LOG_LEVEL: z.enum(logLevels, { error: `must be one of ${logLevels.join(", ")}` }).default("info"),
+  RATE_LIMIT_MAX: int(10, 1),
+  RATE_LIMIT_WINDOW_SECONDS: int(60, 1),
+  PROMPT_MAX_LENGTH: int(1000, 1, 100_000),
+  IMAGE_MAX_BYTES: int(10 * 1024 * 1024, 1),
+  CACHE_TTL_SECONDS: int(86_400, 0),
+  FAL_MODEL_TEXT_TO_IMAGE: modelId("fal-ai/flux/schnell"),
+  FAL_MODEL_IMAGE_TO_IMAGE: modelId("fal-ai/flux/dev/image-to-image"),
+  FAL_MODEL_UPSCALE: modelId("fal-ai/clarity-upscaler"),
+  DEADLINE_SECONDS_TEXT_TO_IMAGE: int(120, 1),
+  DEADLINE_SECONDS_IMAGE_TO_IMAGE: int(180, 1),
+  DEADLINE_SECONDS_UPSCALE: int(300, 1),
+  POLL_INITIAL_SECONDS: z
+    .string()
+    .default("2")
+    .transform(Number)
+    .refine((n) => Number.isFinite(n) && n > 0 && n <= 3600, "must be a number of seconds above 0"),
+  POLL_MAX_SECONDS: z
+    .string()
+    .default("10")
+    .transform(Number)
+    .refine((n) => Number.isFinite(n) && n > 0 && n <= 3600, "must be a number of seconds above 0"),
+  SHUTDOWN_GRACE_SECONDS: int(20, 0, 3600),
+  QUEUE_NAME: z
+    .string()
+    .default("generations")
+    .refine((n) => /^[A-Za-z0-9_-]{1,64}$/.test(n), "must be 1-64 characters of A-Z, a-z, 0-9, _ and -"),
+});
+
+/** Every setting of the bot and the worker, validated; field names are the variables in camelCase. */
+export interface AppConfig {
+  telegramBotToken: string;
+  telegramApiRoot: string;
+  falKey: string;
+  falQueueUrl: string;
+  falRestUrl: string;
+  redisUrl: string;
+  databaseUrl: string;
+  workerConcurrency: number;
+  botMode: "polling" | "webhook";
+  webhookUrl: string | undefined;
+  webhookSecret: string | undefined;
+  httpPort: number;
+  logLevel: (typeof logLevels)[number];
+  rateLimitMax: number;
+  rateLimitWindowSeconds: number;
+  promptMaxLength: number;
+  imageMaxBytes: number;
+  cacheTtlSeconds: number;
+  falModelTextToImage: string;
+  falModelImageToImage: string;
+  falModelUpscale: string;
+  deadlineSecondsTextToImage: number;
+  deadlineSecondsImageToImage: number;
+  deadlineSecondsUpscale: number;
+  pollInitialSeconds: number;
+  pollMaxSeconds: number;
+  shutdownGraceSeconds: number;
+  queueName: string;
+}
+
+/** Reads only the variables the schema knows, treating empty strings as unset (as `.env` files write them). */
+function pickDefined(env: NodeJS.ProcessEnv): Record<string, string> {
+  const picked: Record<string, string> = {};
+  for (const key of Object.keys(environmentSchema.shape)) {
+    const value = env[key];
+    if (value !== undefined && value !== "") picked[key] = value;
+  }
+  return picked;
+}
+
+/**
+ * Validates the environment and returns the app's settings. Collects every problem (including the
+ * cross-field ones, such as webhook mode without its URL and secret) and throws one {@link ConfigError}
+ * listing them all, so an operator fixes the deployment in one round.
+ */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
+  const raw = pickDefined(env);
+  const parsed = environmentSchema.safeParse(raw);
+  const problems: string[] = parsed.success
+    ? []
+    : parsed.error.issues.map((issue) => `${issue.path.join(".") || "(environment)"}: ${issue.message}`);
+  if (raw.BOT_MODE === "webhook") {
+    if (raw.WEBHOOK_URL === undefined)
+      problems.push("WEBHOOK_URL: required when BOT_MODE=webhook (the public https URL)");
+    if (raw.WEBHOOK_SECRET === undefined) {
+      problems.push(
+        "WEBHOOK_SECRET: required when BOT_MODE=webhook (1-256 characters of A-Z, a-z, 0-9, _ and -)",
+      );
+    }
+  }
+  if (parsed.success && parsed.data.POLL_MAX_SECONDS < parsed.data.POLL_INITIAL_SECONDS) {
+    problems.push("POLL_MAX_SECONDS: must be at least POLL_INITIAL_SECONDS");
+  }
+  if (!parsed.success || problems.length > 0) throw new ConfigError(problems);
+  const e = parsed.data;
+  return {
+    telegramBotToken: e.TELEGRAM_BOT_TOKEN,
+    telegramApiRoot: e.TELEGRAM_API_ROOT,
+    falKey: e.FAL_KEY,
+    falQueueUrl: e.FAL_QUEUE_URL,
+    falRestUrl: e.FAL_REST_URL,
+    redisUrl: e.REDIS_URL,
+    databaseUrl: e.DATABASE_URL,
+    workerConcurrency: e.WORKER_CONCURRENCY,
+    botMode: e.BOT_MODE,
+    webhookUrl: e.WEBHOOK_URL,
+    webhookSecret: e.WEBHOOK_SECRET,
+    httpPort: e.HTTP_PORT,
+    logLevel: e.LOG_LEVEL,
+    rateLimitMax: e.RATE_LIMIT_MAX,
+    rateLimitWindowSeconds: e.RATE_LIMIT_WINDOW_SECONDS,
+    promptMaxLength: e.PROMPT_MAX_LENGTH,
+    imageMaxBytes: e.IMAGE_MAX_BYTES,
+    cacheTtlSeconds: e.CACHE_TTL_SECONDS,
+    falModelTextToImage: e.FAL_MODEL_TEXT_TO_IMAGE,
+    falModelImageToImage: e.FAL_MODEL_IMAGE_TO_IMAGE,
+    falModelUpscale: e.FAL_MODEL_UPSCALE,
+    deadlineSecondsTextToImage: e.DEADLINE_SECONDS_TEXT_TO_IMAGE,
+    deadlineSecondsImageToImage: e.DEADLINE_SECONDS_IMAGE_TO_IMAGE,
+    deadlineSecondsUpscale: e.DEADLINE_SECONDS_UPSCALE,
+    pollInitialSeconds: e.POLL_INITIAL_SECONDS,
+    pollMaxSeconds: e.POLL_MAX_SECONDS,
+    shutdownGraceSeconds: e.SHUTDOWN_GRACE_SECONDS,
+    queueName: e.QUEUE_NAME,
+  };
+}
+
+/** The fal model configured for a kind of generation. */
+export function modelForKind(config: AppConfig, kind: GenerationKind): string {
+  switch (kind) {
+    case "text-to-image":
+      return config.falModelTextToImage;
+    case "image-to-image":
+      return config.falModelImageToImage;
+    case "upscale":
+      return config.falModelUpscale;
+  }
+}
+
+/** How long a kind of generation may take, from acceptance, before it is cancelled at fal. */
+export function deadlineSecondsForKind(config: AppConfig, kind: GenerationKind): number {
+  switch (kind) {
+    case "text-to-image":
+      return config.deadlineSecondsTextToImage;
+    case "image-to-image":
+      return config.deadlineSecondsImageToImage;
+    case "upscale":
+      return config.deadlineSecondsUpscale;
+  }
+}

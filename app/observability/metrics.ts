@@ -1,0 +1,107 @@
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
+
+/** The one Prometheus registry of the process, served at /metrics by the ops server. */
+export const registry = new Registry();
+collectDefaultMetrics({ register: registry, prefix: "tapbot_process_" });
+
+/** Returns the job counts by BullMQ state, or undefined while no queue is attached. */
+type QueueDepthSource = () => Promise<Record<string, number>>;
+let queueDepthSource: QueueDepthSource | undefined;
+
+/**
+ * Attaches the queue whose depth `tapbot_queue_depth` reports; collected at scrape time so the gauge is
+ * never stale. Pass undefined to detach (at shutdown).
+ */
+export function setQueueDepthSource(source: QueueDepthSource | undefined): void {
+  queueDepthSource = source;
+}
+
+const seconds = [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 20, 30, 60, 120, 300];
+
+/** Every metric of the app, the bot's and the worker's, registered once in {@link registry}. */
+export const metrics = {
+  updates: new Counter({
+    name: "tapbot_updates_total",
+    help: "Telegram updates handled, by kind",
+    labelNames: ["kind"] as const,
+    registers: [registry],
+  }),
+  rateLimited: new Counter({
+    name: "tapbot_rate_limited_total",
+    help: "Requests refused by the per-user rate limit",
+    registers: [registry],
+  }),
+  cacheHits: new Counter({
+    name: "tapbot_cache_hits_total",
+    help: "Requests answered from the result cache without a provider call",
+    registers: [registry],
+  }),
+  jobsEnqueued: new Counter({
+    name: "tapbot_jobs_enqueued_total",
+    help: "Generation jobs added to the queue",
+    labelNames: ["kind", "tier"] as const,
+    registers: [registry],
+  }),
+  jobsCompleted: new Counter({
+    name: "tapbot_jobs_completed_total",
+    help: "Generation jobs delivered to the user",
+    labelNames: ["kind"] as const,
+    registers: [registry],
+  }),
+  jobsFailed: new Counter({
+    name: "tapbot_jobs_failed_total",
+    help: "Generation jobs that ended without an image, by reason",
+    labelNames: ["kind", "reason"] as const,
+    registers: [registry],
+  }),
+  jobsRetried: new Counter({
+    name: "tapbot_jobs_retried_total",
+    help: "Generation job attempts that failed and were scheduled again",
+    labelNames: ["kind"] as const,
+    registers: [registry],
+  }),
+  jobDuration: new Histogram({
+    name: "tapbot_job_duration_seconds",
+    help: "From acceptance to delivery",
+    labelNames: ["kind"] as const,
+    buckets: seconds,
+    registers: [registry],
+  }),
+  providerLatency: new Histogram({
+    name: "tapbot_provider_latency_seconds",
+    help: "From submission at fal to the result being ready",
+    labelNames: ["kind"] as const,
+    buckets: seconds,
+    registers: [registry],
+  }),
+  pollsPerJob: new Histogram({
+    name: "tapbot_polls_per_job",
+    help: "Status requests made to fal per job",
+    labelNames: ["kind"] as const,
+    buckets: [1, 2, 3, 5, 8, 13, 21, 34, 55],
+    registers: [registry],
+  }),
+  queueDepth: new Gauge({
+    name: "tapbot_queue_depth",
+    help: "Jobs in the queue by BullMQ state",
+    labelNames: ["state"] as const,
+    registers: [registry],
+    async collect() {
+      if (queueDepthSource === undefined) return;
+      const counts = await queueDepthSource();
+      for (const [state, count] of Object.entries(counts)) this.set({ state }, count);
+    },
+  }),
+  telegramApiErrors: new Counter({
+    name: "tapbot_telegram_api_errors_total",
+    help: "Failed Telegram Bot API calls (each attempt), by method and error code",
+    labelNames: ["method", "code"] as const,
+    registers: [registry],
+  }),
+  ackLatency: new Histogram({
+    name: "tapbot_ack_latency_seconds",
+    help: "From the user's message to the acknowledgement being sent",
+    buckets: [0.05, 0.1, 0.25, 0.5, 1, 2, 5],
+    registers: [registry],
+  }),
+};

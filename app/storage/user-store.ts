@@ -1,0 +1,69 @@
+import type pg from "pg";
+
+export type Tier = "free" | "vip";
+export type Locale = "ru" | "en";
+
+/** A Telegram user as the app knows them. */
+export interface User {
+  id: number;
+  telegramId: number;
+  tier: Tier;
+  /** English when Telegram says the user's language is English, Russian otherwise. */
+  locale: Locale;
+}
+
+/** What Telegram tells about a user on each message. */
+export interface UserProfile {
+  telegramId: number;
+  username?: string | undefined;
+  firstName?: string | undefined;
+  languageCode?: string | undefined;
+}
+
+/** Russian by default; English when the user's Telegram language starts with "en". */
+export function localeFor(languageCode: string | null | undefined): Locale {
+  return languageCode?.toLowerCase().startsWith("en") ? "en" : "ru";
+}
+
+interface UserRow {
+  id: string;
+  telegram_id: string;
+  tier: Tier;
+  language_code: string | null;
+}
+
+function toUser(row: UserRow): User {
+  return {
+    id: Number(row.id),
+    telegramId: Number(row.telegram_id),
+    tier: row.tier,
+    locale: localeFor(row.language_code),
+  };
+}
+
+/** The `users` table. The tier is only ever set by the owner (Directus); the bot never changes it. */
+export class UserStore {
+  constructor(private readonly pool: pg.Pool) {}
+
+  /** Registers the user on first contact and refreshes their profile later, in one statement. */
+  async upsert(profile: UserProfile): Promise<User> {
+    const { rows } = await this.pool.query<UserRow>(
+      `INSERT INTO users (telegram_id, username, first_name, language_code)
+       VALUES ($1, $2, $3, $4)
+       ON CONFLICT (telegram_id) DO UPDATE
+         SET username = EXCLUDED.username, first_name = EXCLUDED.first_name,
+             language_code = EXCLUDED.language_code, updated_at = now()
+       RETURNING id, telegram_id, tier, language_code`,
+      [profile.telegramId, profile.username ?? null, profile.firstName ?? null, profile.languageCode ?? null],
+    );
+    return toUser(rows[0] as UserRow);
+  }
+
+  async get(telegramId: number): Promise<User | null> {
+    const { rows } = await this.pool.query<UserRow>(
+      "SELECT id, telegram_id, tier, language_code FROM users WHERE telegram_id = $1",
+      [telegramId],
+    );
+    return rows[0] === undefined ? null : toUser(rows[0]);
+  }
+}

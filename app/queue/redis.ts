@@ -1,0 +1,36 @@
+import { Redis } from "ioredis";
+
+/**
+ * A Redis connection for BullMQ and the app's own keys. `maxRetriesPerRequest: null` is what BullMQ's
+ * workers require (commands wait for a reconnect instead of failing mid-job); the client reconnects
+ * with a capped backoff. One per role per process: BullMQ duplicates it where it needs blocking calls.
+ */
+export function createRedis(url: string, connectionName: string): Redis {
+  return new Redis(url, {
+    maxRetriesPerRequest: null,
+    connectionName,
+    retryStrategy: (times) => Math.min(times * 200, 5_000),
+  });
+}
+
+/** Resolves when Redis answers PING; the /healthz check. */
+export async function pingRedis(redis: Redis): Promise<void> {
+  await redis.ping();
+}
+
+/**
+ * Refuses a Redis that may evict keys. BullMQ keeps jobs as ordinary keys; under any policy but
+ * `noeviction` Redis deletes them silently when memory runs short, and accepted requests vanish.
+ * Reads INFO (allowed where CONFIG is not, as on managed Redis).
+ */
+export async function assertNoEviction(redis: Redis): Promise<void> {
+  const info = await redis.info("memory");
+  const policy = /^maxmemory_policy:(\S+)/m.exec(info)?.[1];
+  if (policy !== "noeviction") {
+    throw new Error(
+      `Redis maxmemory-policy is "${policy ?? "unknown"}", but the job queue needs "noeviction": ` +
+        "with any other policy Redis deletes queued jobs when memory runs short. " +
+        "Start redis-server with --maxmemory-policy noeviction (or CONFIG SET maxmemory-policy noeviction).",
+    );
+  }
+}

@@ -1,0 +1,141 @@
+import { randomUUID } from "node:crypto";
+import type { Redis } from "ioredis";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import type { GenerationJob } from "../../../app/queue/generation-job.js";
+import {
+  cancelFlagKey,
+  createGenerationQueue,
+  type GenerationQueue,
+} from "../../../app/queue/generation-queue.js";
+import { assertNoEviction, createRedis } from "../../../app/queue/redis.js";
+import { cacheKeyFor, ResultCache } from "../../../app/queue/result-cache.js";
+import { type RedisServer, startRedis } from "../../support/redis-server.js";
+
+let server: RedisServer;
+let redis: Redis;
+let queue: GenerationQueue;
+
+function job(overrides: Partial<GenerationJob> = {}): GenerationJob {
+  return {
+    generationId: randomUUID(),
+    telegramUserId: 101,
+    chatId: 101,
+    kind: "text-to-image",
+    model: "fal-ai/flux/schnell",
+    prompt: "a lighthouse at dusk",
+    params: {},
+    locale: "ru",
+    cacheKey: "k",
+    tier: "free",
+    ...overrides,
+  };
+}
+
+beforeAll(async () => {
+  server = await startRedis();
+  redis = createRedis(server.url, "test");
+});
+
+afterEach(async () => {
+  await queue?.queue.obliterate({ force: true });
+  await queue?.close();
+});
+
+afterAll(async () => {
+  redis?.disconnect();
+  await server?.stop();
+});
+
+describe("GenerationQueue", () => {
+  it("puts vip requests ahead of free ones and reports each user's place", async () => {
+    queue = createGenerationQueue(redis, `test-${randomUUID()}`);
+    const free1 = job();
+    const free2 = job();
+    const vip = job({ tier: "vip" });
+    expect(await queue.enqueue(free1, { priority: 10 })).toEqual({ position: 1 });
+    expect(await queue.enqueue(free2, { priority: 10 })).toEqual({ position: 2 });
+    expect(await queue.enqueue(vip, { priority: 1 })).toEqual({ position: 1 });
+    expect(await queue.positionOf(free1.generationId)).toBe(2);
+    expect(await queue.positionOf(free2.generationId)).toBe(3);
+    expect(await queue.positionOf(randomUUID())).toBeNull();
+    expect((await queue.counts()).prioritized).toBe(3);
+  });
+
+  it("adds a job once however often the same request is enqueued", async () => {
+    queue = createGenerationQueue(redis, `test-${randomUUID()}`);
+    const once = job();
+    await queue.enqueue(once, { priority: 10 });
+    await queue.enqueue(once, { priority: 10 });
+    expect((await queue.counts()).prioritized).toBe(1);
+  });
+
+  it("refuses payloads that could carry image bytes, naming the field", async () => {
+    queue = createGenerationQueue(redis, `test-${randomUUID()}`);
+    const bloated = job({ params: { image: "x".repeat(10_000) } });
+    await expect(queue.enqueue(bloated, { priority: 10 })).rejects.toThrow(
+      /params must serialize to at most 4096 bytes/,
+    );
+    expect((await queue.counts()).prioritized).toBe(0);
+  });
+
+  it("removes a waiting job, signals a started one, and knows nothing of unknown ids", async () => {
+    queue = createGenerationQueue(redis, `test-${randomUUID()}`);
+    const waiting = job();
+    await queue.enqueue(waiting, { priority: 10 });
+    expect(await queue.requestCancel(waiting.generationId)).toBe("removed");
+    expect(await queue.positionOf(waiting.generationId)).toBeNull();
+    expect(await redis.exists(cancelFlagKey(waiting.generationId))).toBe(0);
+
+    // A job between two poll steps: delayed, with step state saved by the worker.
+    const polling = job();
+    await queue.queue.add(
+      "generate",
+      { ...polling, step: { name: "poll" } },
+      { jobId: polling.generationId, delay: 60_000 },
+    );
+    expect(await queue.requestCancel(polling.generationId)).toBe("signalled");
+    expect(await redis.get(cancelFlagKey(polling.generationId))).toBe("1");
+    // Woken so the worker handles the cancel now, not after the poll delay.
+    expect(await (await queue.queue.getJob(polling.generationId))?.getState()).not.toBe("delayed");
+
+    expect(await queue.requestCancel(randomUUID())).toBe("not-found");
+  });
+});
+
+describe("assertNoEviction", () => {
+  it("accepts noeviction and refuses an evicting Redis with the reason and the fix", async () => {
+    await expect(assertNoEviction(redis)).resolves.toBeUndefined();
+    const evicting = await startRedis({ args: ["--maxmemory-policy", "allkeys-lru"] });
+    const client = createRedis(evicting.url, "test-evicting");
+    try {
+      await expect(assertNoEviction(client)).rejects.toThrow(
+        /maxmemory-policy is "allkeys-lru", but the job queue needs "noeviction".*--maxmemory-policy noeviction/s,
+      );
+    } finally {
+      client.disconnect();
+      await evicting.stop();
+    }
+  });
+});
+
+describe("ResultCache", () => {
+  it("keys equal requests equally whatever the parameter order, and expires entries", async () => {
+    const a = cacheKeyFor({ model: "m/a", prompt: " cat ", params: { w: 1, h: 2 } });
+    const b = cacheKeyFor({ model: "m/a", prompt: "cat", params: { h: 2, w: 1 } });
+    const other = cacheKeyFor({
+      model: "m/a",
+      prompt: "cat",
+      params: { h: 2, w: 1 },
+      sourceFileUniqueId: "u1",
+    });
+    expect(a).toBe(b);
+    expect(other).not.toBe(a);
+    const cache = new ResultCache(redis, 60);
+    await cache.set(a, "file-id-1");
+    expect(await cache.get(b)).toBe("file-id-1");
+    const ttl = await redis.ttl(ResultCache.keyOf(a));
+    expect(ttl).toBeGreaterThan(0);
+    expect(ttl).toBeLessThanOrEqual(60);
+    expect(await cache.get(other)).toBeNull();
+  });
+});

@@ -44,12 +44,6 @@ function loadCatalog(): Catalog {
   return { i18n, keys };
 }
 
-/** The shared @grammyjs/i18n instance (loaded on first use), for the bot's `ctx.t` middleware. */
-export function getI18n(): I18n {
-  catalog ??= loadCatalog();
-  return catalog.i18n;
-}
-
 /**
  * Formats message `key` in `locale`, usable outside a grammY context (the worker's status edits and failures).
  * A key missing in English falls back to Russian. An unknown key or a missing variable throws: both are

@@ -1,0 +1,111 @@
+import { randomUUID } from "node:crypto";
+import type { GenerationKind } from "../config.js";
+import { metrics } from "../observability/metrics.js";
+import type { BotContext } from "./context.js";
+import { defaultParams, priorityByTier } from "./generation-request.js";
+import type { ImageRef } from "./input-checks.js";
+import type { BotPorts } from "./ports.js";
+import { cacheKeyFor } from "./result-cache.js";
+
+/** A request that passed the input checks. */
+export interface GenerationRequest {
+  kind: GenerationKind;
+  /** Cleaned prompt; empty for an upscale without words. */
+  prompt: string;
+  /** The user's image (image-to-image, upscale), by Telegram ids only. */
+  source?: ImageRef | undefined;
+}
+
+/** Seconds since the update arrived, into the ack latency histogram. */
+function observeAckLatency(ctx: BotContext): void {
+  metrics.ackLatency.observe((performance.now() - ctx.receivedAt) / 1000);
+}
+
+/**
+ * Takes a checked request from the rate limit to the acknowledgement:
+ * rate limit (a refusal is told when to retry and goes no further) → result cache (a hit is answered at
+ * once with the cached file_id and recorded as delivered, no job) → a `generations` row and a BullMQ job
+ * with jobId = generation id and priority by tier → the acknowledgement with the place in the queue, whose
+ * message id the worker needs to edit it. If queueing fails the user's quota is given back.
+ */
+export async function acceptRequest(
+  ctx: BotContext,
+  ports: BotPorts,
+  request: GenerationRequest,
+): Promise<void> {
+  const user = ctx.user;
+  const chatId = ctx.chatId as number;
+  const decision = await ports.rateLimit.consume(user.telegramId);
+  if (!decision.allowed) {
+    metrics.rateLimited.inc();
+    await ctx.reply(ctx.t("rate-limited", { seconds: decision.retryAfterSeconds }));
+    return;
+  }
+
+  const model = ports.settings.models[request.kind];
+  const params = defaultParams[request.kind];
+  const cacheKey = cacheKeyFor({
+    model,
+    prompt: request.prompt,
+    params,
+    sourceFileUniqueId: request.source?.fileUniqueId,
+  });
+  const generation = {
+    id: randomUUID(),
+    userId: user.id,
+    chatId,
+    kind: request.kind,
+    model,
+    prompt: request.prompt,
+    params,
+    sourceFileId: request.source?.fileId,
+    cacheKey,
+  };
+
+  const cachedFileId = await ports.cache.get(cacheKey);
+  if (cachedFileId !== null) {
+    await ports.generations.create(generation);
+    const sent = await ctx.replyWithPhoto(cachedFileId, { caption: ctx.t("result-caption") });
+    observeAckLatency(ctx);
+    metrics.cacheHits.inc();
+    await ports.generations.markDelivered(generation.id, {
+      resultFileId: sent.photo.at(-1)?.file_id ?? cachedFileId,
+      cached: true,
+    });
+    return;
+  }
+
+  let position: number;
+  try {
+    await ports.generations.create(generation);
+    ({ position } = await ports.queue.enqueue(
+      {
+        generationId: generation.id,
+        telegramUserId: user.telegramId,
+        chatId,
+        kind: request.kind,
+        model,
+        prompt: request.prompt,
+        params,
+        sourceFileId: request.source?.fileId,
+        locale: ctx.locale,
+        cacheKey,
+        tier: user.tier,
+      },
+      { priority: priorityByTier[user.tier] },
+    ));
+  } catch (error) {
+    await ports.rateLimit.refund(user.telegramId, decision.ticket);
+    await ports.generations
+      .markFailed(generation.id, { error: "could not be queued", status: "failed" })
+      .catch(() => undefined);
+    throw error;
+  }
+  metrics.jobsEnqueued.inc({ kind: request.kind, tier: user.tier });
+
+  const ack = await ctx.reply(ctx.t("ack-queued", { position }), {
+    reply_parameters: { message_id: ctx.msgId as number, allow_sending_without_reply: true },
+  });
+  observeAckLatency(ctx);
+  await ports.generations.setAckMessage(generation.id, ack.message_id);
+}

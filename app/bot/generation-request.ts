@@ -1,0 +1,31 @@
+import type { GenerationKind } from "../config.js";
+import type { Tier } from "../storage/user-store.js";
+
+/**
+ * The fal input fields of each kind besides the prompt and the uploaded image's URL (which the worker
+ * adds as `prompt` and `image_url`). Fixed per kind so that equal prompts make equal requests (and hit
+ * the result cache); one image per request, which is what the user is sent.
+ */
+export const defaultParams: Record<GenerationKind, Record<string, unknown>> = {
+  "text-to-image": { image_size: "square_hd", num_images: 1 },
+  "image-to-image": { strength: 0.85, num_images: 1 },
+  upscale: { upscale_factor: 2 },
+};
+
+/** BullMQ priority by tier: lower runs first, so every waiting vip job goes ahead of every free one. */
+export const priorityByTier: Record<Tier, number> = { vip: 1, free: 10 };
+
+/**
+ * Typical time of one job, from the owner's load notes (20–30 s per job); the /status estimate is only
+ * as good as this, and says "about".
+ */
+export const typicalJobSeconds = 25;
+
+/**
+ * Minutes until a job at `position` (1 = next) is likely done, when `slots` jobs run at once: each full
+ * round of slots ahead of it costs one typical job time. At least one minute, so it never says "0".
+ */
+export function estimateMinutes(position: number, slots: number): number {
+  const rounds = Math.ceil(position / Math.max(1, slots));
+  return Math.max(1, Math.ceil((rounds * typicalJobSeconds) / 60));
+}

@@ -1,0 +1,157 @@
+import * as pulumi from "@pulumi/pulumi";
+import { z } from "zod";
+
+/** Pulumi config namespace of every key (`tapbot:<key>`). */
+export const CONFIG_NAMESPACE = "tapbot";
+
+const ipv4 = z.ipv4({ error: "expected an IPv4 address like 203.0.113.10" });
+const domain = z
+  .string()
+  .regex(
+    /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/,
+    "expected a DNS name like n8n.tapbot.kz",
+  );
+const duration = z.string().regex(/^[1-9][0-9]*(s|m|h|d|w)$/, "expected a duration like 10m, 1h or 1w");
+const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+const image = z
+  .string()
+  .regex(/^[a-z0-9./_-]+:[A-Za-z0-9._-]+$/, "expected an image reference with a tag, like redis:7");
+
+/**
+ * Plain (non-secret) settings of the stack, with their defaults. Pulumi hands plain values over as strings,
+ * hence the coercion of numbers. Pulumi.yaml declares the same keys, types, defaults and descriptions.
+ */
+export const plainConfigSchema = z.object({
+  automationHost: ipv4,
+  dataHost: ipv4,
+  sshUser: z
+    .string()
+    .regex(/^[a-z_][a-z0-9_-]*$/, "expected a Linux user name")
+    .default("root"),
+  sshPort: int(1, 65535).default(22),
+  n8nDomain: domain,
+  directusDomain: domain,
+  acmeEmail: z.email({ error: "expected an e-mail address for Let's Encrypt" }),
+  directusAdminEmail: z.email({ error: "expected the Directus admin's e-mail address" }),
+  swappiness: int(0, 100).default(10),
+  sshMaxAuthTries: int(1, 10).default(3),
+  sshLoginGraceTimeSeconds: int(10, 600).default(30),
+  fail2banBantime: duration.default("10m"),
+  fail2banFindtime: duration.default("10m"),
+  fail2banMaxretry: int(1, 100).default(5),
+  fail2banRecidiveBantime: duration.default("1w"),
+  dockerLogMaxSize: z
+    .string()
+    .regex(/^[1-9][0-9]*[kmg]$/, "expected a size like 10m")
+    .default("10m"),
+  dockerLogMaxFile: int(1, 20).default(3),
+  backupRetentionDays: int(1, 365).default(7),
+  wireguardPort: int(1, 65535).default(51820),
+  automationTunnelAddress: ipv4.default("10.77.0.1"),
+  dataTunnelAddress: ipv4.default("10.77.0.2"),
+  /** Workers replaced at a time during a deploy (the rest keep serving). */
+  workerBatchSize: int(1, 100).default(2),
+  postgresImage: image.default("postgres:16"),
+  redisImage: image.default("redis:7"),
+  n8nImage: image.default("n8nio/n8n:1.91.3"),
+  directusImage: image.default("directus/directus:11.5.1"),
+  qdrantImage: image.default("qdrant/qdrant:v1.12.6"),
+  caddyImage: image.default("caddy:2"),
+  appLogLevel: z.enum(["fatal", "error", "warn", "info", "debug", "trace"]).default("info"),
+  /** The `tapbot:capacity` object, parsed by the capacity model's own schema. */
+  capacity: z.record(z.string(), z.unknown(), { error: "expected an object with at least `users`" }),
+});
+
+/** The parsed plain settings. */
+export type PlainConfig = z.infer<typeof plainConfigSchema>;
+
+/**
+ * Secrets the stack must hold (set with `pulumi config set --secret`), with the least length that makes each
+ * one usable. Their values never pass through zod error messages: only the key and the rule are reported.
+ */
+export const SECRET_KEYS = {
+  sshPrivateKey: 64,
+  telegramBotToken: 20,
+  falKey: 8,
+  postgresPassword: 16,
+  redisPassword: 16,
+  directusAdminPassword: 12,
+  directusSecret: 32,
+  n8nEncryptionKey: 24,
+  qdrantApiKey: 24,
+} as const;
+
+/** Name of one secret. */
+export type SecretKey = keyof typeof SECRET_KEYS;
+
+/** Everything the program reads from the stack. */
+export interface InfraConfig extends PlainConfig {
+  secrets: Record<SecretKey, pulumi.Output<string>>;
+}
+
+/** Config that stops the program, with one line per bad key. */
+export class InfraConfigError extends Error {
+  override name = "InfraConfigError";
+  constructor(readonly problems: string[]) {
+    super(`invalid stack configuration:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
+  }
+}
+
+/** Parses the plain settings; throws {@link InfraConfigError} naming every missing or invalid key. */
+export function parsePlainConfig(raw: Record<string, unknown>): PlainConfig {
+  const result = plainConfigSchema.safeParse(raw);
+  if (result.success) return result.data;
+  throw new InfraConfigError(
+    result.error.issues.map((issue) => {
+      const key = `${CONFIG_NAMESPACE}:${issue.path.map(String).join(".")}`;
+      const missing = issue.code === "invalid_type" && issue.input === undefined;
+      return missing ? `${key} is required (${issue.message})` : `${key}: ${issue.message}`;
+    }),
+  );
+}
+
+/**
+ * Checks a secret's length inside the Output, so the value itself is never unwrapped into program text; a
+ * short value fails the deploy with the key's name and the rule, not the value.
+ */
+function checkedSecret(key: SecretKey, value: pulumi.Output<string>): pulumi.Output<string> {
+  return pulumi.secret(
+    value.apply((v) => {
+      if (v.trim().length < SECRET_KEYS[key]) {
+        throw new InfraConfigError([
+          `${CONFIG_NAMESPACE}:${key} must be at least ${SECRET_KEYS[key]} characters`,
+        ]);
+      }
+      return v;
+    }),
+  );
+}
+
+/** Reads and validates the stack config (the adapter around {@link parsePlainConfig}). */
+export function readInfraConfig(config = new pulumi.Config(CONFIG_NAMESPACE)): InfraConfig {
+  const raw: Record<string, unknown> = {};
+  for (const key of Object.keys(plainConfigSchema.shape)) {
+    raw[key] = key === "capacity" ? config.getObject(key) : config.get(key);
+  }
+  const problems: string[] = [];
+  let plain: PlainConfig | undefined;
+  try {
+    plain = parsePlainConfig(raw);
+  } catch (error) {
+    if (!(error instanceof InfraConfigError)) throw error;
+    problems.push(...error.problems);
+  }
+  const secrets: Partial<Record<SecretKey, pulumi.Output<string>>> = {};
+  for (const key of Object.keys(SECRET_KEYS) as SecretKey[]) {
+    const value = config.getSecret(key);
+    if (value === undefined) {
+      problems.push(
+        `${CONFIG_NAMESPACE}:${key} is required: set it with \`pulumi config set --secret ${key}\``,
+      );
+    } else {
+      secrets[key] = checkedSecret(key, value);
+    }
+  }
+  if (problems.length > 0 || plain === undefined) throw new InfraConfigError(problems);
+  return { ...plain, secrets: secrets as Record<SecretKey, pulumi.Output<string>> };
+}

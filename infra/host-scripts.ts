@@ -1,0 +1,132 @@
+import type { PlainConfig } from "./config.js";
+import { renderFail2banScript } from "./render/fail2ban-jail.js";
+import { renderPackagesScript } from "./render/packages-script.js";
+import { renderSshdScript } from "./render/sshd-drop-in.js";
+import { renderSwapSysctlScript } from "./render/swap-sysctl-script.js";
+import { renderUfwScript, type UfwAllowFrom } from "./render/ufw-script.js";
+import { renderWireguardKeyScript, renderWireguardScript, WG_INTERFACE } from "./render/wireguard.js";
+
+/** The two hosts of the architecture. */
+export type HostRole = "automation" | "data";
+
+/** One script of a host, run in order over SSH. */
+export interface HostScript {
+  /** Short kebab-case name; also the suffix of the Pulumi resource that runs it. */
+  name: string;
+  script: string;
+}
+
+/** Ports of the data host's private services, reachable only through the tunnel from the automation host. */
+export const DATA_PRIVATE_PORTS = { postgres: 5432, qdrant: 6333, directus: 8055 } as const;
+
+/** What differs between the hosts. */
+export interface HostFacts {
+  role: HostRole;
+  /** The plan's swap for this host (HostPlan.swapMB). */
+  swapMB: number;
+  /** True where the plan places Redis: overcommit and THP off. */
+  runsRedis: boolean;
+}
+
+function publicAddress(config: PlainConfig, role: HostRole): string {
+  return role === "automation" ? config.automationHost : config.dataHost;
+}
+
+function peerRole(role: HostRole): HostRole {
+  return role === "automation" ? "data" : "automation";
+}
+
+function tunnelAddress(config: PlainConfig, role: HostRole): string {
+  return role === "automation" ? config.automationTunnelAddress : config.dataTunnelAddress;
+}
+
+/**
+ * UFW of one host: SSH rate-limited everywhere; 80/443 only on the automation host (it runs Caddy);
+ * WireGuard's UDP port only from the peer's public address; on the data host, PostgreSQL, Qdrant and
+ * Directus only from the automation host's tunnel address and only on wg0.
+ */
+function ufwOptions(config: PlainConfig, role: HostRole) {
+  const peer = peerRole(role);
+  const allowFrom: UfwAllowFrom[] = [
+    {
+      from: publicAddress(config, peer),
+      port: config.wireguardPort,
+      proto: "udp",
+      comment: `wireguard from ${peer}`,
+    },
+  ];
+  if (role === "data") {
+    for (const [service, port] of Object.entries(DATA_PRIVATE_PORTS)) {
+      allowFrom.push({
+        from: config.automationTunnelAddress,
+        port,
+        proto: "tcp",
+        comment: `${service} from automation over the tunnel`,
+        interface: WG_INTERFACE,
+      });
+    }
+  }
+  return { sshPort: config.sshPort, publicTcpPorts: role === "automation" ? [80, 443] : [], allowFrom };
+}
+
+/**
+ * The hardening scripts of one host in the order they must run: packages (ufw, fail2ban, Docker…) first,
+ * sshd next (validated before reload), the firewall only after sshd is sound, then fail2ban (its ufw
+ * action needs ufw), memory, and the WireGuard key, whose public key the peer's tunnel needs.
+ */
+export function hardeningScripts(config: PlainConfig, facts: HostFacts): HostScript[] {
+  return [
+    {
+      name: "packages",
+      script: renderPackagesScript({
+        sshUser: config.sshUser,
+        logMaxSize: config.dockerLogMaxSize,
+        logMaxFile: config.dockerLogMaxFile,
+      }),
+    },
+    {
+      name: "sshd",
+      script: renderSshdScript({
+        maxAuthTries: config.sshMaxAuthTries,
+        loginGraceTimeSeconds: config.sshLoginGraceTimeSeconds,
+      }),
+    },
+    { name: "ufw", script: renderUfwScript(ufwOptions(config, facts.role)) },
+    {
+      name: "fail2ban",
+      script: renderFail2banScript({
+        bantime: config.fail2banBantime,
+        findtime: config.fail2banFindtime,
+        maxretry: config.fail2banMaxretry,
+        recidiveBantime: config.fail2banRecidiveBantime,
+        ignoreIps: [publicAddress(config, peerRole(facts.role))],
+      }),
+    },
+    {
+      name: "swap-sysctl",
+      script: renderSwapSysctlScript({
+        swapMB: facts.swapMB,
+        swappiness: config.swappiness,
+        redisHost: facts.runsRedis,
+      }),
+    },
+    { name: "wireguard-key", script: renderWireguardKeyScript() },
+  ];
+}
+
+/** The tunnel script of one host, once the peer's public key is known. */
+export function tunnelScript(config: PlainConfig, role: HostRole, peerPublicKey: string): HostScript {
+  const peer = peerRole(role);
+  return {
+    name: "wireguard",
+    script: renderWireguardScript({
+      address: `${tunnelAddress(config, role)}/24`,
+      listenPort: config.wireguardPort,
+      peer: {
+        publicKey: peerPublicKey,
+        endpoint: `${publicAddress(config, peer)}:${config.wireguardPort}`,
+        allowedIp: `${tunnelAddress(config, peer)}/32`,
+      },
+    }),
+  };
+}

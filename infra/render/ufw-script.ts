@@ -1,0 +1,63 @@
+import { scriptPrelude, shellQuote } from "./shell-script.js";
+
+/** A port opened to one source address only. */
+export interface UfwAllowFrom {
+  from: string;
+  port: number;
+  proto: "tcp" | "udp";
+  comment: string;
+  /** Only packets arriving on this interface (e.g. "wg0"), so a spoofed source on the public side is refused. */
+  interface?: string;
+}
+
+/** The firewall of one host. */
+export interface UfwOptions {
+  /** sshd's port; always rate-limited with `ufw limit`, never plainly allowed. */
+  sshPort: number;
+  /** TCP ports open to everyone: 80 and 443 on the host that runs the reverse proxy, nothing elsewhere. */
+  publicTcpPorts: number[];
+  /** Ports open to a single peer (WireGuard from the other host). */
+  allowFrom: UfwAllowFrom[];
+}
+
+function checkPort(port: number, what: string): void {
+  if (!Number.isInteger(port) || port < 1 || port > 65535) {
+    throw new Error(`${what} must be a port 1..65535; got ${port}`);
+  }
+}
+
+/**
+ * Deny incoming, allow outgoing, `limit` on SSH, then the allowed ports, and only then `enable`: the SSH rule
+ * is in place before the firewall turns on, so enabling it cannot cut the session that runs this script.
+ * Re-running adds nothing (ufw skips existing rules) and enables only when inactive.
+ */
+export function renderUfwScript(options: UfwOptions): string {
+  checkPort(options.sshPort, "sshPort");
+  for (const port of options.publicTcpPorts) {
+    checkPort(port, "public port");
+    if (port === options.sshPort)
+      throw new Error(`the SSH port ${port} is rate-limited; do not list it as public`);
+  }
+  const peerRules = options.allowFrom.map((rule) => {
+    checkPort(rule.port, `port allowed from ${rule.from}`);
+    if (!/^[0-9a-fA-F.:/]+$/.test(rule.from))
+      throw new Error(`ufw source must be an address; got ${rule.from}`);
+    if (rule.interface !== undefined && !/^[a-z][a-z0-9]{0,14}$/.test(rule.interface)) {
+      throw new Error(`ufw interface must be a Linux interface name; got ${rule.interface}`);
+    }
+    const on = rule.interface === undefined ? "" : `in on ${rule.interface} `;
+    return `ufw allow ${on}from ${rule.from} to any port ${rule.port} proto ${rule.proto} comment ${shellQuote(rule.comment)}`;
+  });
+  const publicRules = options.publicTcpPorts.map(
+    (port) => `ufw allow ${port}/tcp comment ${shellQuote(`public ${port}`)}`,
+  );
+  return `${scriptPrelude("UFW: deny incoming, allow outgoing, limit SSH, then enable")}
+ufw default deny incoming
+ufw default allow outgoing
+ufw limit ${options.sshPort}/tcp comment 'ssh, rate-limited'
+${[...publicRules, ...peerRules].map((line) => `${line}\n`).join("")}ufw logging low
+if ! ufw status | grep -q "^Status: active"; then
+  ufw --force enable
+fi
+`;
+}

@@ -1,0 +1,35 @@
+import { generateKeyPairSync } from "node:crypto";
+import { type PlainConfig, parsePlainConfig } from "../../../infra/config.js";
+
+/**
+ * The owner's stack as Pulumi hands it to the program (plain values are strings), with a chosen number of
+ * users; the same values as Pulumi.prod.yaml.
+ */
+export function rawStackConfig(users: number): Record<string, string> {
+  return {
+    "tapbot:automationHost": "93.189.229.59",
+    "tapbot:dataHost": "178.236.17.186",
+    "tapbot:sshUser": "root",
+    "tapbot:n8nDomain": "n8n.tapbot.kz",
+    "tapbot:directusDomain": "directus.tapbot.kz",
+    "tapbot:acmeEmail": "admin@tapbot.kz",
+    "tapbot:directusAdminEmail": "admin@tapbot.kz",
+    "tapbot:capacity": JSON.stringify({ users }),
+  };
+}
+
+/** The parsed plain config of {@link rawStackConfig}. */
+export function plainStackConfig(users = 300): PlainConfig {
+  const raw: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(rawStackConfig(users))) {
+    raw[key.replace(/^tapbot:/, "")] = key === "tapbot:capacity" ? JSON.parse(value) : value;
+  }
+  return parsePlainConfig(raw);
+}
+
+/** A fresh WireGuard public key (X25519, base64), as `wg pubkey` prints it. */
+export function wireguardPublicKey(): string {
+  const { publicKey } = generateKeyPairSync("x25519");
+  const der = publicKey.export({ format: "der", type: "spki" });
+  return der.subarray(der.length - 32).toString("base64");
+}

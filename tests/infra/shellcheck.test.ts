@@ -1,0 +1,85 @@
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type HostScript, hardeningScripts, tunnelScript } from "../../infra/host-scripts.js";
+import { renderPgBackupInstallScript, renderPgDumpScript } from "../../infra/render/pg-backup.js";
+import { installFileLines, scriptPrelude } from "../../infra/render/shell-script.js";
+import { runTool } from "./helpers/run-tool.js";
+import { plainStackConfig, wireguardPublicKey } from "./helpers/stack-config.js";
+
+const config = plainStackConfig(300);
+const backup = {
+  dir: "/var/backups/tapbot-postgres",
+  retentionDays: 7,
+  container: "tapbot-postgres",
+  database: "tapbot",
+  user: "tapbot",
+};
+
+/** Every script the program runs on a host, for both hosts, with small and large swap. */
+const scripts: HostScript[] = [
+  ...hardeningScripts(config, { role: "automation", swapMB: 2048, runsRedis: true }).map((s) => ({
+    ...s,
+    name: `automation/${s.name}`,
+  })),
+  ...hardeningScripts(config, { role: "data", swapMB: 1024, runsRedis: false }).map((s) => ({
+    ...s,
+    name: `data/${s.name}`,
+  })),
+  { ...tunnelScript(config, "automation", wireguardPublicKey()), name: "automation/wireguard" },
+  { ...tunnelScript(config, "data", wireguardPublicKey()), name: "data/wireguard" },
+  { name: "data/pg-backup-install", script: renderPgBackupInstallScript(backup) },
+  { name: "data/pg-dump", script: renderPgDumpScript(backup) },
+];
+
+let dir: string;
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), "tapbot-shellcheck-"));
+});
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe("shellcheck on every rendered script", () => {
+  it.each(scripts.map((s) => [s.name, s.script] as const))("%s is shellcheck-clean", async (name, script) => {
+    const file = join(dir, `${name.replace("/", "-")}.sh`);
+    await writeFile(file, script);
+    const result = await runTool("shellcheck", ["--shell=bash", "--severity=style", file]);
+    expect(result.stdout + result.stderr, `${name}:\n${script}`).toBe("");
+    expect(result.code).toBe(0);
+  });
+
+  it("flags a script with an unquoted variable, so a clean result means something", async () => {
+    const file = join(dir, "bad.sh");
+    await writeFile(file, "#!/usr/bin/env bash\nrm -rf $1/tmp\n");
+    const result = await runTool("shellcheck", ["--shell=bash", file]);
+    expect(result.code).not.toBe(0);
+    expect(result.stdout).toContain("SC2086");
+  });
+});
+
+describe("install_file makes scripts idempotent", () => {
+  it("writes a file the first time, changes nothing the second time, and rewrites it when the content changes", async () => {
+    const target = join(dir, "etc", "example.conf");
+    const script = (content: string) =>
+      `${scriptPrelude("idempotence check")}${installFileLines({ path: target, mode: "0640", content }, ["echo changed"])}`;
+    const first = await runTool("bash", ["-c", script("a = 1\n")]);
+    expect(first.code, first.stderr).toBe(0);
+    expect(first.stdout).toBe("changed\n");
+    const second = await runTool("bash", ["-c", script("a = 1\n")]);
+    expect(second.code, second.stderr).toBe(0);
+    expect(second.stdout).toBe("");
+    const third = await runTool("bash", ["-c", script("a = 2\n")]);
+    expect(third.stdout).toBe("changed\n");
+    expect(await readFile(target, "utf8")).toBe("a = 2\n");
+    const mode = await runTool("stat", ["-c", "%a", target]);
+    expect(mode.stdout.trim()).toBe("640");
+  });
+
+  it("refuses content that would end the heredoc early", () => {
+    expect(() =>
+      installFileLines({ path: "/etc/x", mode: "0644", content: "x\nTAPBOT_FILE_END\ny" }),
+    ).toThrow(/TAPBOT_FILE_END/);
+  });
+});

@@ -1,0 +1,96 @@
+/**
+ * The model's defaults, taken from the owner's notes (../shared/seeds). They live in one place so that the
+ * schema applies them and the CLI's `--help` prints them: a default shown to a person is the default used.
+ */
+
+/** The largest user count the model accepts; a resource that still fits here is reported as unbounded. */
+export const USERS_MAX = 10_000_000;
+
+/** Scalar inputs and their defaults (units in the names: per hour, seconds, MB, GB). */
+export const SCALAR_DEFAULTS = {
+  usersPerWorker: 30,
+  requestsPerUserHour: 7.5,
+  peakFactor: 2,
+  jobSeconds: 25,
+  targetWaitP95Seconds: 5,
+  maxWorkerConcurrency: 16,
+  messagesPerJob: 3,
+  telegramMessagesPerSecond: 30,
+  cpuSecondsPerJob: 0.5,
+  systemDiskGB: 4,
+  containerLogGB: 0.05,
+  postgresMaxConnections: 100,
+} as const;
+
+/** Warn / critical marks as fractions of capacity; queueLength is in jobs. */
+export const THRESHOLD_DEFAULTS = {
+  ram: { warn: 0.85, crit: 0.95 },
+  cpu: { warn: 0.8, crit: 0.9 },
+  disk: { warn: 0.8, crit: 0.9 },
+  swap: 0.5,
+  queueLength: 100,
+} as const;
+
+/** Memory the operating system and Docker keep on every host, MB. */
+export const SYSTEM_RESERVE_MB_DEFAULT = 500;
+
+/** Per-service defaults for fields a config file may leave out. */
+export const SERVICE_FIELD_DEFAULTS = {
+  reservationMB: 0,
+  perUserMB: 0,
+  perJobMB: 0,
+  cpuCores: 0.1,
+  diskGB: 0.5,
+} as const;
+
+/** The owner's two servers at beget.com. */
+export const HOST_DEFAULTS = [
+  { name: "automation", ramMB: 4096, cpus: 2, diskGB: 10, priceRubPerMonth: 554, systemReserveMB: 500 },
+  { name: "data", ramMB: 4096, cpus: 2, diskGB: 30, priceRubPerMonth: 714, systemReserveMB: 500 },
+];
+
+/**
+ * The memory budgets of the notes. The 18 MB per user of the bot comes from the old Python bot and was never
+ * measured; it stays only until a calibration file replaces it. `worker` has no replicas here on purpose: its
+ * replica count is the plan's worker count.
+ */
+export const SERVICE_DEFAULTS = [
+  { name: "redis", host: "automation", baseMB: 256, reservationMB: 64, cpuCores: 0.1, diskGB: 0.5 },
+  { name: "n8n", host: "automation", baseMB: 512, reservationMB: 320, cpuCores: 0.25, diskGB: 1.5 },
+  {
+    name: "bot",
+    host: "automation",
+    baseMB: 150,
+    reservationMB: 100,
+    perUserMB: 18,
+    cpuCores: 0.1,
+    diskGB: 0.5,
+  },
+  { name: "worker", host: "automation", baseMB: 250, reservationMB: 100, cpuCores: 0.05, diskGB: 0 },
+  { name: "postgres", host: "data", baseMB: 1024, reservationMB: 512, cpuCores: 0.25, diskGB: 5 },
+  { name: "directus", host: "data", baseMB: 512, reservationMB: 256, cpuCores: 0.1, diskGB: 1 },
+  { name: "qdrant", host: "data", baseMB: 512, reservationMB: 256, cpuCores: 0.1, diskGB: 2 },
+];
+
+/** The priced offers of the notes: what a host can be upgraded to. */
+export const CATALOG_DEFAULTS = [
+  { name: "2cpu-4gb-10gb", cpus: 2, ramMB: 4096, diskGB: 10, priceRubPerMonth: 554 },
+  { name: "2cpu-4gb-30gb", cpus: 2, ramMB: 4096, diskGB: 30, priceRubPerMonth: 714 },
+  { name: "C1-M2-D20", cpus: 1, ramMB: 2048, diskGB: 20, priceRubPerMonth: 1100 },
+  { name: "C4-M8-D120", cpus: 4, ramMB: 8192, diskGB: 120, priceRubPerMonth: 4880 },
+];
+
+/** Services the model needs by name: the queue lives in `redis`, the jobs run in `worker`. */
+export const REQUIRED_SERVICES = ["redis", "worker"] as const;
+
+/** The Redis eviction policies; only `noeviction` is safe for a queue. */
+export const REDIS_POLICIES = [
+  "noeviction",
+  "allkeys-lru",
+  "allkeys-lfu",
+  "allkeys-random",
+  "volatile-lru",
+  "volatile-lfu",
+  "volatile-random",
+  "volatile-ttl",
+] as const;

@@ -1,0 +1,47 @@
+import { HostUsage, limitAt } from "./host-usage.js";
+import type { HostInput, PlanInput } from "./schema.js";
+import { replicasOf, type Sizing } from "./sizing.js";
+import { statusOf } from "./status.js";
+import { swapMB } from "./swap.js";
+import type { HostPlan } from "./types.js";
+
+/** One host of the plan at the given sizing: its services' limits and its RAM, CPU and disk against the marks. */
+export function hostPlan(input: PlanInput, host: HostInput, sizing: Sizing): HostPlan {
+  const t = input.thresholds;
+  const usage = new HostUsage(input, host);
+  const usedMB = usage.ramUsedMB(sizing);
+  const utilization = usedMB / host.ramMB;
+  const status = statusOf(utilization, t.ram);
+  const usedCores = usage.cpuUsedCores(sizing);
+  const usedGB = usage.diskUsedGB(sizing);
+  return {
+    name: host.name,
+    ramMB: host.ramMB,
+    usedMB,
+    utilization,
+    status,
+    swapMB: swapMB(status),
+    cpu: {
+      cpus: host.cpus,
+      usedCores,
+      utilization: usedCores / host.cpus,
+      status: statusOf(usedCores / host.cpus, t.cpu),
+    },
+    disk: {
+      diskGB: host.diskGB,
+      usedGB,
+      utilization: usedGB / host.diskGB,
+      status: statusOf(usedGB / host.diskGB, t.disk),
+    },
+    services: input.services
+      .filter((s) => s.host === host.name)
+      .map((s) => ({
+        name: s.name,
+        host: s.host,
+        replicas: replicasOf(s, sizing),
+        limitMB: limitAt(s, sizing),
+        reservationMB: s.reservationMB,
+        cpuCores: s.cpuCores,
+      })),
+  };
+}

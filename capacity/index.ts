@@ -1,0 +1,22 @@
+/**
+ * The capacity model: the one place every size of the deployment comes from. `infra/` and the CLI import only
+ * from here. Pure: no I/O, no Pulumi, no Redis.
+ */
+export { erlangB, erlangC } from "./erlang.js";
+export { CapacityInputError, type InputIssue } from "./input-error.js";
+export type { Limits, ResourceLimit } from "./limits.js";
+export { plan } from "./plan.js";
+export type { PostgresSettings } from "./postgres-settings.js";
+export type { QueueMetrics } from "./queue.js";
+export type { RedisSettings } from "./redis-settings.js";
+export {
+  type HostInput,
+  type Offer,
+  type PlanInput,
+  parsePlanInput,
+  planInputSchema,
+  type ServiceInput,
+  type Thresholds,
+} from "./schema.js";
+export type { Status } from "./status.js";
+export type { Finding, HostPlan, Plan, ServicePlan, Severity, Upgrade } from "./types.js";

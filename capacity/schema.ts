@@ -1,0 +1,180 @@
+import { z } from "zod";
+import {
+  CATALOG_DEFAULTS,
+  HOST_DEFAULTS,
+  REDIS_POLICIES,
+  REQUIRED_SERVICES,
+  SCALAR_DEFAULTS,
+  SERVICE_DEFAULTS,
+  SERVICE_FIELD_DEFAULTS,
+  SYSTEM_RESERVE_MB_DEFAULT,
+  THRESHOLD_DEFAULTS,
+  USERS_MAX,
+} from "./defaults.js";
+import { CapacityInputError, issuesFromZod } from "./input-error.js";
+import { serviceLimitMB } from "./service-limit.js";
+
+const positive = () => z.number().positive();
+const nonNegative = () => z.number().nonnegative();
+const fraction = () => z.number().gt(0).lte(1);
+
+/** A server: what it has and what it costs. */
+const hostSchema = z.strictObject({
+  name: z.string().min(1),
+  ramMB: z.int().positive(),
+  cpus: positive(),
+  diskGB: positive(),
+  priceRubPerMonth: nonNegative().default(0),
+  systemReserveMB: z.int().nonnegative().default(SYSTEM_RESERVE_MB_DEFAULT),
+});
+
+/** A container placed on a host, with its memory budget, CPU share and disk footprint. */
+const serviceSchema = z.strictObject({
+  name: z.string().min(1),
+  host: z.string().min(1),
+  baseMB: positive(),
+  reservationMB: nonNegative().default(SERVICE_FIELD_DEFAULTS.reservationMB),
+  perUserMB: nonNegative().default(SERVICE_FIELD_DEFAULTS.perUserMB),
+  perJobMB: nonNegative().default(SERVICE_FIELD_DEFAULTS.perJobMB),
+  /** Unset: 1, and for `worker` the plan's worker count. */
+  replicas: z.int().min(1).optional(),
+  cpuCores: nonNegative().default(SERVICE_FIELD_DEFAULTS.cpuCores),
+  diskGB: nonNegative().default(SERVICE_FIELD_DEFAULTS.diskGB),
+});
+
+/** A priced server offer a host can be upgraded to. */
+const offerSchema = z.strictObject({
+  name: z.string().min(1),
+  cpus: positive(),
+  ramMB: z.int().positive(),
+  diskGB: positive(),
+  priceRubPerMonth: nonNegative(),
+});
+
+const markSchema = (marks: { warn: number; crit: number }) =>
+  z
+    .strictObject({ warn: fraction().default(marks.warn), crit: fraction().default(marks.crit) })
+    .superRefine((m, ctx) => {
+      if (m.warn >= m.crit) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["warn"],
+          message: `got ${m.warn} with crit ${m.crit}; expected warn below crit`,
+        });
+      }
+    });
+
+const thresholdsSchema = z.strictObject({
+  ram: markSchema(THRESHOLD_DEFAULTS.ram).prefault({}),
+  cpu: markSchema(THRESHOLD_DEFAULTS.cpu).prefault({}),
+  disk: markSchema(THRESHOLD_DEFAULTS.disk).prefault({}),
+  swap: fraction().default(THRESHOLD_DEFAULTS.swap),
+  queueLength: positive().default(THRESHOLD_DEFAULTS.queueLength),
+});
+
+/** Redis settings someone intends to deploy, so that `check` can judge them. */
+const intendedRedisSchema = z.strictObject({
+  maxmemoryMB: nonNegative().optional(),
+  policy: z.enum(REDIS_POLICIES).optional(),
+});
+
+const d = SCALAR_DEFAULTS;
+
+/**
+ * The raw input of the model (a config file, a stack's `tapbot:capacity` object, CLI flags). Unknown keys are
+ * rejected at every level, so a misspelt field is an error rather than a silently ignored default. A `hosts`
+ * or `services` list replaces the default list.
+ */
+export const planInputSchema = z
+  .strictObject({
+    users: z.int().min(1).max(USERS_MAX),
+    usersPerWorker: z.int().min(1).default(d.usersPerWorker),
+    requestsPerUserHour: positive().default(d.requestsPerUserHour),
+    peakFactor: z.number().min(1).default(d.peakFactor),
+    jobSeconds: positive().default(d.jobSeconds),
+    targetWaitP95Seconds: positive().default(d.targetWaitP95Seconds),
+    maxWorkerConcurrency: z.int().min(1).max(1000).default(d.maxWorkerConcurrency),
+    providerConcurrency: z.int().min(1).optional(),
+    messagesPerJob: positive().default(d.messagesPerJob),
+    telegramMessagesPerSecond: positive().default(d.telegramMessagesPerSecond),
+    cpuSecondsPerJob: nonNegative().default(d.cpuSecondsPerJob),
+    systemDiskGB: nonNegative().default(d.systemDiskGB),
+    containerLogGB: nonNegative().default(d.containerLogGB),
+    postgresMaxConnections: z.int().min(1).default(d.postgresMaxConnections),
+    hosts: z
+      .array(hostSchema)
+      .min(1)
+      .default(() => HOST_DEFAULTS.map((h) => ({ ...h }))),
+    services: z
+      .array(serviceSchema)
+      .min(1)
+      .default(() => SERVICE_DEFAULTS.map((s) => serviceSchema.parse(s))),
+    thresholds: thresholdsSchema.prefault({}),
+    catalog: z.array(offerSchema).default(() => CATALOG_DEFAULTS.map((o) => ({ ...o }))),
+    redis: intendedRedisSchema.optional(),
+  })
+  .superRefine((input, ctx) => {
+    const hostNames = input.hosts.map((h) => h.name);
+    input.hosts.forEach((h, i) => {
+      if (hostNames.indexOf(h.name) !== i) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["hosts", i, "name"],
+          message: `got "${h.name}" twice; host names must be unique`,
+        });
+      }
+    });
+    const serviceNames = input.services.map((s) => s.name);
+    input.services.forEach((s, i) => {
+      if (serviceNames.indexOf(s.name) !== i) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["services", i, "name"],
+          message: `got "${s.name}" twice; service names must be unique`,
+        });
+      }
+      if (!hostNames.includes(s.host)) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["services", i, "host"],
+          message: `got "${s.host}"; expected one of the hosts: ${hostNames.join(", ")}`,
+        });
+      }
+      // The smallest limit this service gets at these users (concurrency is at least 1).
+      const limit = serviceLimitMB(s, input.users, 1);
+      if (s.reservationMB > limit) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["services", i, "reservationMB"],
+          message: `got ${s.reservationMB}; expected at most the memory limit, ${limit} MB at ${input.users} users (Docker refuses a reservation above the limit)`,
+        });
+      }
+    });
+    for (const required of REQUIRED_SERVICES) {
+      if (!serviceNames.includes(required)) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["services"],
+          message: `got ${serviceNames.join(", ")}; expected a service named "${required}" among them (the queue needs it)`,
+        });
+      }
+    }
+  });
+
+/** The validated input of `plan()`, every default applied. */
+export type PlanInput = z.output<typeof planInputSchema>;
+/** One host of the input. */
+export type HostInput = PlanInput["hosts"][number];
+/** One service of the input. */
+export type ServiceInput = PlanInput["services"][number];
+/** One offer of the catalog. */
+export type Offer = PlanInput["catalog"][number];
+/** Warn / critical marks. */
+export type Thresholds = PlanInput["thresholds"];
+
+/** Validates raw input and applies the defaults; throws CapacityInputError naming each bad field and value. */
+export function parsePlanInput(raw: unknown): PlanInput {
+  const result = planInputSchema.safeParse(raw);
+  if (!result.success) throw new CapacityInputError(issuesFromZod(result.error, raw));
+  return result.data;
+}

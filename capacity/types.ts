@@ -1,0 +1,79 @@
+import type { ResourceLimit } from "./limits.js";
+import type { PostgresSettings } from "./postgres-settings.js";
+import type { QueueMetrics } from "./queue.js";
+import type { RedisSettings } from "./redis-settings.js";
+import type { Status } from "./status.js";
+
+/** How much a finding matters: `error` fails `capacity check`. */
+export type Severity = "info" | "warn" | "error";
+
+/** Something a person should know or fix, under a stable code that scripts can match. */
+export interface Finding {
+  severity: Severity;
+  code: string;
+  message: string;
+}
+
+/** One service as deployed: `limitMB` is Docker's memory limit per replica, `reservationMB` its reservation. */
+export interface ServicePlan {
+  name: string;
+  host: string;
+  replicas: number;
+  limitMB: number;
+  reservationMB: number;
+  /** CPU share per replica, cores. */
+  cpuCores: number;
+}
+
+/** One host: its RAM, CPU and disk against their marks, the swap it gets and what runs on it. */
+export interface HostPlan {
+  name: string;
+  ramMB: number;
+  usedMB: number;
+  utilization: number;
+  status: Status;
+  /** ≥ 2048 at or over the RAM warn mark, 1024 otherwise. */
+  swapMB: number;
+  cpu: { cpus: number; usedCores: number; utilization: number; status: Status };
+  disk: { diskGB: number; usedGB: number; utilization: number; status: Status };
+  services: ServicePlan[];
+}
+
+/** The cheapest catalog offer that brings a host back under warn. */
+export interface Upgrade {
+  host: string;
+  /** The catalog offer the host is today, when its specs match one. */
+  from: string | null;
+  to: string;
+  priceBeforeRubPerMonth: number;
+  priceAfterRubPerMonth: number;
+}
+
+/**
+ * The capacity plan: everything the infrastructure sizes. Sizes in MB unless named otherwise, times in
+ * seconds, utilization as a fraction. The CLI prints it; the Pulumi program deploys it.
+ */
+export interface Plan {
+  users: number;
+  /** max(1, ceil(users / usersPerWorker)), or the worker service's fixed replicas. */
+  workers: number;
+  /** Jobs one worker runs at once: the smallest that meets the wait target (Erlang C). */
+  workerConcurrency: number;
+  queue: QueueMetrics;
+  hosts: HostPlan[];
+  redis: RedisSettings;
+  /** null when the input places no service named `postgres`. */
+  postgres: PostgresSettings | null;
+  /** Every resource that some user count exhausts, with that count. */
+  limits: ResourceLimit[];
+  /** Resources no user count up to the model's maximum exhausts (e.g. the provider when it has no cap). */
+  unboundedResources: string[];
+  /** The smallest of the limits: what binds first. */
+  bottleneck: ResourceLimit;
+  /** bottleneck.maxUsers / users: below 1 the plan does not carry its users. */
+  headroom: number;
+  upgrades: Upgrade[];
+  costRubPerMonth: number;
+  costAfterUpgradesRubPerMonth: number;
+  findings: Finding[];
+}

@@ -1,11 +1,12 @@
 import { randomUUID } from "node:crypto";
 import type { GenerationKind } from "../config.js";
 import { metrics } from "../observability/metrics.js";
+import { tierPriority } from "../queue/generation-job.js";
+import { cacheKeyFor } from "../queue/result-cache.js";
 import type { BotContext } from "./context.js";
-import { defaultParams, priorityByTier } from "./generation-request.js";
+import { defaultParams } from "./generation-request.js";
 import type { ImageRef } from "./input-checks.js";
 import type { BotPorts } from "./ports.js";
-import { cacheKeyFor } from "./result-cache.js";
 
 /** A request that passed the input checks. */
 export interface GenerationRequest {
@@ -92,7 +93,7 @@ export async function acceptRequest(
         cacheKey,
         tier: user.tier,
       },
-      { priority: priorityByTier[user.tier] },
+      { priority: tierPriority[user.tier] },
     ));
   } catch (error) {
     await ports.rateLimit.refund(user.telegramId, decision.ticket);

@@ -1,5 +1,4 @@
 import type { GenerationKind } from "../config.js";
-import type { Tier } from "../storage/user-store.js";
 
 /**
  * The fal input fields of each kind besides the prompt and the uploaded image's URL (which the worker
@@ -11,9 +10,6 @@ export const defaultParams: Record<GenerationKind, Record<string, unknown>> = {
   "image-to-image": { strength: 0.85, num_images: 1 },
   upscale: { upscale_factor: 2 },
 };
-
-/** BullMQ priority by tier: lower runs first, so every waiting vip job goes ahead of every free one. */
-export const priorityByTier: Record<Tier, number> = { vip: 1, free: 10 };
 
 /**
  * Typical time of one job, from the owner's load notes (20–30 s per job); the /status estimate is only

@@ -1,7 +1,8 @@
 import type { GenerationKind } from "../config.js";
-import type { Locale } from "../i18n/index.js";
+import type { GenerationQueue } from "../queue/generation-queue.js";
+import type { ResultCache } from "../queue/result-cache.js";
 import type { GenerationStore } from "../storage/generation-store.js";
-import type { Tier, UserStore } from "../storage/user-store.js";
+import type { UserStore } from "../storage/user-store.js";
 import type { RateLimitDecision } from "./rate-limit.js";
 
 /**
@@ -19,35 +20,11 @@ export type GenerationPort = Pick<
   "create" | "setAckMessage" | "markDelivered" | "markFailed" | "listActive" | "listRecent"
 >;
 
-/** The job payload the worker runs (CORE's `generationJobSchema`; never image bytes, only Telegram ids). */
-export interface GenerationJobInput {
-  generationId: string;
-  telegramUserId: number;
-  chatId: number;
-  kind: GenerationKind;
-  model: string;
-  prompt: string;
-  params: Record<string, unknown>;
-  sourceFileId?: string | undefined;
-  locale: Locale;
-  cacheKey: string;
-  tier: Tier;
-}
-
-/** The generation queue (CORE's `GenerationQueue` adapter over BullMQ). */
-export interface QueuePort {
-  /** Adds the job (jobId = generationId, so a repeated enqueue is a no-op); returns its place, 1 = next. */
-  enqueue(job: GenerationJobInput, options: { priority: number }): Promise<{ position: number }>;
-  /** The job's place among waiting jobs, or null when it is not waiting (running, delayed or gone). */
-  positionOf(generationId: string): Promise<number | null>;
-  /** Removes a waiting job, or flags a running one so the worker cancels it at fal. */
-  requestCancel(generationId: string): Promise<"removed" | "signalled" | "not-found">;
-}
+/** The generation queue (CORE's adapter over BullMQ). */
+export type QueuePort = Pick<GenerationQueue, "enqueue" | "positionOf" | "requestCancel">;
 
 /** Reads the result cache the worker fills: cache key → Telegram file_id of a delivered image. */
-export interface ResultCachePort {
-  get(cacheKey: string): Promise<string | null>;
-}
+export type ResultCachePort = Pick<ResultCache, "get">;
 
 /** The per-user request limit (see {@link RedisRateLimiter}). */
 export interface RateLimitPort {

@@ -1,0 +1,129 @@
+import type { AppConfig } from "../config.js";
+import type { Logger } from "../observability/logger.js";
+import { registry } from "../observability/metrics.js";
+import { type OpsServer, startOpsServer } from "../observability/ops-server.js";
+import { createGenerationQueue } from "../queue/generation-queue.js";
+import { createRedis, pingRedis } from "../queue/redis.js";
+import { ResultCache } from "../queue/result-cache.js";
+import { GenerationStore } from "../storage/generation-store.js";
+import { runMigrations } from "../storage/migrate.js";
+import { createPool, pingPostgres } from "../storage/pool.js";
+import { UserStore } from "../storage/user-store.js";
+import { installTelegramTransformers } from "../telegram/api.js";
+import { createBot } from "./create-bot.js";
+import { type Polling, startPolling } from "./polling.js";
+import { RedisRateLimiter } from "./rate-limit.js";
+import { RedisUpdateLog } from "./update-log.js";
+import { webhookHandler } from "./webhook.js";
+
+/** The bot only reacts to messages; no other update type is fetched or delivered. */
+const allowedUpdates = ["message"] as const;
+
+/** A started bot process. */
+export interface RunningBot {
+  /** The ops server's port (HTTP_PORT, or the one picked for 0). */
+  readonly port: number;
+  /**
+   * Graceful stop: no new updates, in-flight handlers finished (up to SHUTDOWN_GRACE_SECONDS), fetched
+   * updates confirmed to Telegram, then the HTTP server, Redis and PostgreSQL closed.
+   */
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts the bot from its settings: migrations → Redis, PostgreSQL, the queue → the bot with the shared
+ * Telegram transformers (auto-retry, error counting) and `apiRoot` = TELEGRAM_API_ROOT → the ops server
+ * (/healthz, /metrics, and the webhook in webhook mode) → long polling, or setWebhook with the secret.
+ * Logs "bot ready" with the mode once updates can flow.
+ */
+export async function startBotProcess(config: AppConfig, logger: Logger): Promise<RunningBot> {
+  await runMigrations(config.databaseUrl, logger);
+  const redis = createRedis(config.redisUrl, "tapbot-bot");
+  const pool = createPool(config.databaseUrl);
+  const queue = createGenerationQueue(redis, config.queueName);
+
+  const bot = createBot({
+    token: config.telegramBotToken,
+    client: { apiRoot: config.telegramApiRoot },
+    logger,
+    ports: {
+      users: new UserStore(pool),
+      generations: new GenerationStore(pool),
+      queue,
+      cache: new ResultCache(redis, config.cacheTtlSeconds),
+      rateLimit: new RedisRateLimiter(redis, {
+        max: config.rateLimitMax,
+        windowSeconds: config.rateLimitWindowSeconds,
+      }),
+      updateLog: new RedisUpdateLog(redis),
+      settings: {
+        promptMaxLength: config.promptMaxLength,
+        imageMaxBytes: config.imageMaxBytes,
+        workerConcurrency: config.workerConcurrency,
+        models: {
+          "text-to-image": config.falModelTextToImage,
+          "image-to-image": config.falModelImageToImage,
+          upscale: config.falModelUpscale,
+        },
+      },
+    },
+  });
+  installTelegramTransformers(bot.api, logger);
+  await bot.init();
+
+  let polling: Polling | undefined;
+  let ops: OpsServer | undefined;
+  try {
+    const webhook =
+      config.botMode === "webhook"
+        ? webhookHandler(bot, {
+            path: new URL(config.webhookUrl as string).pathname,
+            secret: config.webhookSecret as string,
+          })
+        : undefined;
+    ops = await startOpsServer({
+      port: config.httpPort,
+      registry,
+      checks: { redis: () => pingRedis(redis), postgres: () => pingPostgres(pool) },
+      ...(webhook === undefined ? {} : { handle: webhook }),
+    });
+    if (config.botMode === "webhook") {
+      await bot.api.setWebhook(config.webhookUrl as string, {
+        secret_token: config.webhookSecret as string,
+        allowed_updates: [...allowedUpdates],
+      });
+    } else {
+      // A webhook left from an earlier deployment would make every getUpdates fail with 409.
+      await bot.api.deleteWebhook();
+      polling = startPolling(bot, logger, {
+        graceMs: config.shutdownGraceSeconds * 1000,
+        allowedUpdates,
+      });
+    }
+  } catch (error) {
+    await ops?.close();
+    await queue.close();
+    redis.disconnect();
+    await pool.end();
+    throw error;
+  }
+  logger.info(
+    { mode: config.botMode, port: ops.port, username: bot.botInfo.username },
+    `bot ready (${config.botMode})`,
+  );
+
+  const openOps = ops;
+  return {
+    port: openOps.port,
+    async stop() {
+      logger.info({ mode: config.botMode }, "bot stopping");
+      await polling?.stop();
+      // In webhook mode this waits for requests being handled; Telegram re-sends any it could not deliver.
+      await openOps.close();
+      await queue.close();
+      await redis.quit();
+      await pool.end();
+      logger.info("bot stopped");
+    },
+  };
+}

@@ -1,0 +1,577 @@
+import { createHash, randomBytes, randomUUID } from "node:crypto";
+import type { IncomingMessage, ServerResponse } from "node:http";
+import {
+  BodyTooLargeError,
+  type LoopbackServer,
+  listenLoopback,
+  readBody,
+  sendBytes,
+  sendJson,
+  sleep,
+} from "./http-kit.js";
+import { makePng, sniffImage } from "./image-bytes.js";
+
+/** Which fal call a failure is injected into. */
+export type FalCallKind = "submit" | "status" | "result" | "cancel" | "initiate" | "upload";
+
+/** An injected failure: the next `times` calls of kind `on` answer `status` with `body`. */
+export interface FalFailure {
+  on: FalCallKind;
+  status: number;
+  /** @defaultValue a body in fal's format for the status (422: a `detail` array; others: `detail` + `error_type`) */
+  body?: unknown;
+  /** @defaultValue 1 */
+  times?: number;
+}
+
+/** One accepted submission. */
+export interface FalSubmission {
+  requestId: string;
+  /** The full model id the client posted to, e.g. "fal-ai/flux/dev/image-to-image". */
+  modelId: string;
+  /** The app id (owner/app) its status, result and cancel URLs use, e.g. "fal-ai/flux". */
+  appId: string;
+  input: Record<string, unknown>;
+  at: number;
+}
+
+/** One HTTP call the fake answered. */
+export interface FalCall {
+  kind: FalCallKind | "cdn" | "unknown";
+  method: string;
+  path: string;
+  status: number;
+  at: number;
+  requestId?: string;
+}
+
+/** Options for {@link startFakeFal}. */
+export interface FakeFalOptions {
+  /** The key the fake accepts as `Authorization: Key <key>`. @defaultValue a random `id:secret` */
+  key?: string;
+  /** How long a request stays IN_QUEUE before a runner takes it. @defaultValue 50 */
+  queueMs?: number;
+  /** How long a runner works on a request (IN_PROGRESS) before it is COMPLETED. @defaultValue 300 */
+  processingMs?: number;
+}
+
+/** A running fake of fal's queue API and storage; see {@link startFakeFal}. */
+export interface FakeFal {
+  /** Use as FAL_QUEUE_URL (stands for https://queue.fal.run). */
+  readonly queueUrl: string;
+  /** Use as FAL_REST_URL (stands for https://rest.alpha.fal.ai: storage uploads; its /files and /cdn serve bytes). */
+  readonly restUrl: string;
+  readonly key: string;
+  readonly submissions: readonly FalSubmission[];
+  /** Request ids that received a cancel while IN_QUEUE or IN_PROGRESS. */
+  readonly cancelled: readonly string[];
+  /** Every HTTP call, in order. */
+  readonly calls: readonly FalCall[];
+  /** Files uploaded through storage: their URL, type and size. */
+  readonly uploads: readonly { fileUrl: string; contentType: string; bytes: number; at: number }[];
+  /** How many status requests a request received. */
+  pollsFor(requestId: string): number;
+  /** When each status request for a request arrived (ms since the epoch). */
+  pollTimesFor(requestId: string): number[];
+  /** How many result fetches a request received. */
+  resultFetchesFor(requestId: string): number;
+  /** Processing time of requests submitted from now on. */
+  setProcessingMs(ms: number): void;
+  /** Time in IN_QUEUE of requests submitted from now on. */
+  setQueueMs(ms: number): void;
+  /** Delay before every answer. */
+  setLatencyMs(ms: number): void;
+  failNext(failure: FalFailure): void;
+  /** Resolves when `count` submissions have arrived. */
+  waitForSubmissions(count: number, timeoutMs?: number): Promise<FalSubmission[]>;
+  stop(): Promise<void>;
+}
+
+/** Models the fake serves, with fal's input schema reduced to what the app sends. */
+const MODELS: Record<string, { needsImage: boolean; needsPrompt: boolean; output: "images" | "image" }> = {
+  "fal-ai/flux/schnell": { needsImage: false, needsPrompt: true, output: "images" },
+  "fal-ai/flux/dev": { needsImage: false, needsPrompt: true, output: "images" },
+  "fal-ai/flux/dev/image-to-image": { needsImage: true, needsPrompt: true, output: "images" },
+  "fal-ai/clarity-upscaler": { needsImage: true, needsPrompt: false, output: "image" },
+};
+
+/** Largest upload the fake's storage takes. */
+const MAX_UPLOAD_BYTES = 100 * 1024 * 1024;
+
+type ValidationIssue = { loc: (string | number)[]; msg: string; type: string };
+
+interface QueuedRequest extends FalSubmission {
+  startAt: number;
+  doneAt: number;
+  cancelledAt?: number;
+  /** Set when the model rejects the input: the result endpoint answers 422 with these issues. */
+  issues?: ValidationIssue[];
+  output?: Record<string, unknown>;
+  polls: number[];
+  resultFetches: number;
+}
+
+/** A fal-style 422 body, as the model's pydantic validation writes it. */
+function validationBody(issues: ValidationIssue[]): { detail: (ValidationIssue & { url: string })[] } {
+  return { detail: issues.map((issue) => ({ ...issue, url: `https://docs.fal.ai/errors/#${issue.type}` })) };
+}
+
+function defaultFailureBody(status: number): unknown {
+  if (status === 422) {
+    return validationBody([
+      {
+        loc: ["body", "prompt"],
+        msg: "The content was flagged by the safety checker.",
+        type: "content_policy_violation",
+      },
+    ]);
+  }
+  if (status === 429) return { detail: "Too many requests", error_type: "rate_limited" };
+  if (status === 503)
+    return { detail: "No runner could be allocated", error_type: "runner_scheduling_failure" };
+  if (status === 504) return { detail: "Request timed out", error_type: "request_timeout" };
+  return { detail: "Internal server error", error_type: "internal_error" };
+}
+
+/**
+ * Starts a loopback fake of fal.ai: the queue API (submit → IN_QUEUE with queue_position → IN_PROGRESS →
+ * COMPLETED over time; status answers 202 until COMPLETED and 200 then; result; cancel answering 202
+ * CANCELLATION_REQUESTED, 400 ALREADY_COMPLETED or 404 NOT_FOUND) on one port, and storage (upload initiate,
+ * the presigned PUT, the uploaded files and the generated results as real PNG bytes) on another.
+ *
+ * It is as strict as fal: no or a wrong `Authorization: Key` → 401; status, result and cancel URLs must use the
+ * app id (owner/app), not the full model id → 404; a body that is not a JSON object → 422; a model's missing or
+ * mistyped input (prompt, image_url, upscale_factor) → the result answers 422 with a `detail` array; an
+ * image_url that cannot be downloaded → 422 `file_download_error`; a PUT whose Content-Type differs from the one
+ * initiated → 403, as a signed URL would.
+ */
+export async function startFakeFal(opts: FakeFalOptions = {}): Promise<FakeFal> {
+  const key = opts.key ?? `${randomUUID()}:${randomBytes(16).toString("hex")}`;
+  let queueMs = opts.queueMs ?? 50;
+  let processingMs = opts.processingMs ?? 300;
+  let latencyMs = 0;
+  const requests = new Map<string, QueuedRequest>();
+  const submissions: FalSubmission[] = [];
+  const cancelled: string[] = [];
+  const calls: FalCall[] = [];
+  const uploads: { fileUrl: string; contentType: string; bytes: number; at: number }[] = [];
+  const failures: (FalFailure & { left: number })[] = [];
+  const pendingUploads = new Map<string, { contentType: string; fileName: string; fileId: string }>();
+  const stored = new Map<string, { bytes: Buffer; contentType: string }>();
+  const watchers = new Set<() => void>();
+  let queue: LoopbackServer | undefined;
+  let rest: LoopbackServer | undefined;
+
+  const statusOf = (request: QueuedRequest, now = Date.now()): "IN_QUEUE" | "IN_PROGRESS" | "COMPLETED" => {
+    if (request.cancelledAt !== undefined || now >= request.doneAt) return "COMPLETED";
+    return now >= request.startAt ? "IN_PROGRESS" : "IN_QUEUE";
+  };
+
+  function takeFailure(kind: FalCallKind): FalFailure | undefined {
+    const failure = failures.find((f) => f.on === kind && f.left > 0);
+    if (failure === undefined) return undefined;
+    failure.left -= 1;
+    if (failure.left === 0) failures.splice(failures.indexOf(failure), 1);
+    return failure;
+  }
+
+  function authorized(req: IncomingMessage): boolean {
+    return req.headers.authorization === `Key ${key}`;
+  }
+
+  async function readJsonObject(req: IncomingMessage): Promise<Record<string, unknown> | ValidationIssue[]> {
+    const body = await readBody(req, 16 * 1024 * 1024);
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(body.toString("utf8"));
+    } catch {
+      return [{ loc: ["body"], msg: "Expecting value: the body is not valid JSON", type: "json_invalid" }];
+    }
+    if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
+      return [{ loc: ["body"], msg: "Input should be a valid dictionary", type: "dict_type" }];
+    }
+    return parsed as Record<string, unknown>;
+  }
+
+  function urls(appId: string, requestId: string): Record<string, string> {
+    const base = `${queue?.origin}/${appId}/requests/${requestId}`;
+    return {
+      request_id: requestId,
+      response_url: base,
+      status_url: `${base}/status`,
+      cancel_url: `${base}/cancel`,
+    };
+  }
+
+  function queuePosition(request: QueuedRequest, now: number): number {
+    return [...requests.values()].filter(
+      (other) => other !== request && statusOf(other, now) === "IN_QUEUE" && other.at <= request.at,
+    ).length;
+  }
+
+  /** Checks the input as the model would, downloading image_url as a runner does. */
+  async function runModel(request: QueuedRequest): Promise<void> {
+    const model = MODELS[request.modelId];
+    const input = request.input;
+    const issues: ValidationIssue[] = [];
+    if (model === undefined) return;
+    if (model.needsPrompt || input.prompt !== undefined) {
+      if (typeof input.prompt !== "string") {
+        issues.push({
+          loc: ["body", "prompt"],
+          msg: input.prompt === undefined ? "Field required" : "Input should be a valid string",
+          type: input.prompt === undefined ? "missing" : "string_type",
+        });
+      } else if (model.needsPrompt && input.prompt.trim() === "") {
+        issues.push({
+          loc: ["body", "prompt"],
+          msg: "String should have at least 1 character",
+          type: "string_too_short",
+        });
+      }
+    }
+    if (input.upscale_factor !== undefined) {
+      const factor = input.upscale_factor;
+      if (typeof factor !== "number" || factor < 1 || factor > 4) {
+        issues.push({
+          loc: ["body", "upscale_factor"],
+          msg: "Input should be between 1 and 4",
+          type: "less_than_equal",
+        });
+      }
+    }
+    let source: Buffer | undefined;
+    if (model.needsImage) {
+      if (typeof input.image_url !== "string") {
+        issues.push({ loc: ["body", "image_url"], msg: "Field required", type: "missing" });
+      } else {
+        try {
+          const response = await fetch(input.image_url, { signal: AbortSignal.timeout(10_000) });
+          if (!response.ok) throw new Error(`HTTP ${response.status}`);
+          source = Buffer.from(await response.arrayBuffer());
+        } catch (error) {
+          issues.push({
+            loc: ["body", "image_url"],
+            msg: `Failed to download the file: ${(error as Error).message}`,
+            type: "file_download_error",
+          });
+        }
+        if (source !== undefined && sniffImage(source) === undefined) {
+          issues.push({
+            loc: ["body", "image_url"],
+            msg: "Unsupported image format",
+            type: "image_load_error",
+          });
+        }
+      }
+    }
+    if (issues.length > 0) {
+      request.issues = issues;
+      return;
+    }
+    const seed = createHash("sha256").update(JSON.stringify(input)).digest();
+    const rgb = [seed[0] ?? 0, seed[1] ?? 0, seed[2] ?? 0] as const;
+    const info = source === undefined ? undefined : sniffImage(source);
+    const factor = typeof input.upscale_factor === "number" ? input.upscale_factor : 2;
+    const [width, height] =
+      model.output === "image" && info !== undefined
+        ? [Math.min(2048, Math.round(info.width * factor)), Math.min(2048, Math.round(info.height * factor))]
+        : [512, 384];
+    const png = makePng(width, height, rgb);
+    const fileName = `${request.requestId}.png`;
+    stored.set(`/cdn/${fileName}`, { bytes: png, contentType: "image/png" });
+    const file = {
+      url: `${rest?.origin}/cdn/${fileName}`,
+      content_type: "image/png",
+      file_name: fileName,
+      file_size: png.length,
+      width,
+      height,
+    };
+    const timings = { inference: processingMs / 1000 };
+    request.output =
+      model.output === "images"
+        ? {
+            images: [file],
+            timings,
+            seed: seed.readUInt32BE(0),
+            has_nsfw_concepts: [false],
+            prompt: input.prompt,
+          }
+        : { image: file, timings, seed: seed.readUInt32BE(0) };
+  }
+
+  /** Splits `/owner/app/requests/<id>[/status|/cancel]`; anything else under /requests is not an app id. */
+  function parseRequestPath(
+    path: string,
+  ): { appId: string; requestId: string; action: "result" | "status" | "cancel" } | "bad-app" | undefined {
+    const match = /^\/(.+)\/requests\/([^/]+)(?:\/(status|cancel))?$/.exec(path);
+    if (match === null) return undefined;
+    const appId = match[1] ?? "";
+    if (appId.split("/").length !== 2) return "bad-app";
+    return {
+      appId,
+      requestId: match[2] ?? "",
+      action: (match[3] as "status" | "cancel" | undefined) ?? "result",
+    };
+  }
+
+  async function handleQueue(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? "/", "http://fake-fal");
+    const path = url.pathname;
+    const at = Date.now();
+    const target = parseRequestPath(path);
+    const kind: FalCallKind | "unknown" =
+      target === undefined
+        ? req.method === "POST"
+          ? "submit"
+          : "unknown"
+        : target === "bad-app"
+          ? "unknown"
+          : target.action;
+    const answer = (status: number, body: unknown, requestId?: string): void => {
+      calls.push({
+        kind,
+        method: req.method ?? "",
+        path,
+        status,
+        at,
+        ...(requestId === undefined ? {} : { requestId }),
+      });
+      for (const watch of watchers) watch();
+      sendJson(res, status, body);
+    };
+    if (latencyMs > 0) await sleep(latencyMs);
+    if (req.headers.authorization === undefined)
+      return answer(401, { detail: "Missing authorization header" });
+    if (!authorized(req)) return answer(401, { detail: "Invalid API key" });
+    if (kind === "unknown") return answer(404, { detail: "Not Found" });
+    const injected = takeFailure(kind);
+    if (injected !== undefined) {
+      return answer(
+        injected.status,
+        injected.body ?? defaultFailureBody(injected.status),
+        typeof target === "object" ? target.requestId : undefined,
+      );
+    }
+
+    if (target === undefined || target === "bad-app") {
+      const modelId = path.slice(1);
+      if (MODELS[modelId] === undefined) return answer(404, { detail: `Application '${modelId}' not found` });
+      if (req.headers["content-type"]?.startsWith("application/json") !== true) {
+        return answer(
+          422,
+          validationBody([
+            { loc: ["body"], msg: "Content-Type must be application/json", type: "json_invalid" },
+          ]),
+        );
+      }
+      const body = await readJsonObject(req);
+      if (Array.isArray(body)) return answer(422, validationBody(body));
+      const requestId = randomUUID();
+      const appId = modelId.split("/").slice(0, 2).join("/");
+      const request: QueuedRequest = {
+        requestId,
+        modelId,
+        appId,
+        input: body,
+        at,
+        startAt: at + queueMs,
+        doneAt: at + queueMs + processingMs,
+        polls: [],
+        resultFetches: 0,
+      };
+      requests.set(requestId, request);
+      submissions.push({ requestId, modelId, appId, input: body, at });
+      await runModel(request);
+      return answer(
+        200,
+        { status: "IN_QUEUE", ...urls(appId, requestId), queue_position: queuePosition(request, Date.now()) },
+        requestId,
+      );
+    }
+
+    const request = requests.get(target.requestId);
+    if (request === undefined || request.appId !== target.appId) {
+      if (target.action === "cancel") return answer(404, { status: "NOT_FOUND" }, target.requestId);
+      return answer(404, { detail: "Request not found" }, target.requestId);
+    }
+    const now = Date.now();
+    const status = statusOf(request, now);
+    if (target.action === "status") {
+      if (req.method !== "GET") return answer(405, { detail: "Method Not Allowed" }, request.requestId);
+      request.polls.push(now);
+      const body = {
+        status,
+        ...urls(request.appId, request.requestId),
+        ...(status === "IN_QUEUE" ? { queue_position: queuePosition(request, now) } : {}),
+        ...(url.searchParams.get("logs") === "1" ? { logs: [] } : {}),
+        ...(status === "COMPLETED" ? { metrics: { inference_time: processingMs / 1000 } } : {}),
+      };
+      return answer(status === "COMPLETED" ? 200 : 202, body, request.requestId);
+    }
+    if (target.action === "cancel") {
+      if (req.method !== "PUT") return answer(405, { detail: "Method Not Allowed" }, request.requestId);
+      if (status === "COMPLETED") return answer(400, { status: "ALREADY_COMPLETED" }, request.requestId);
+      request.cancelledAt = now;
+      cancelled.push(request.requestId);
+      return answer(202, { status: "CANCELLATION_REQUESTED" }, request.requestId);
+    }
+    if (req.method !== "GET") return answer(405, { detail: "Method Not Allowed" }, request.requestId);
+    request.resultFetches += 1;
+    if (status !== "COMPLETED")
+      return answer(400, { detail: "Request is still in progress" }, request.requestId);
+    if (request.cancelledAt !== undefined) {
+      return answer(
+        499,
+        { detail: "Request was cancelled", error_type: "client_cancelled" },
+        request.requestId,
+      );
+    }
+    if (request.issues !== undefined) return answer(422, validationBody(request.issues), request.requestId);
+    return answer(200, request.output ?? {}, request.requestId);
+  }
+
+  async function handleRest(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? "/", "http://fake-fal-rest");
+    const path = url.pathname;
+    const at = Date.now();
+    const record = (kind: FalCall["kind"], status: number): void => {
+      calls.push({ kind, method: req.method ?? "", path, status, at });
+      for (const watch of watchers) watch();
+    };
+    if (latencyMs > 0) await sleep(latencyMs);
+    if (req.method === "GET" && (path.startsWith("/files/") || path.startsWith("/cdn/"))) {
+      const file = stored.get(path);
+      record("cdn", file === undefined ? 404 : 200);
+      if (file === undefined) return sendJson(res, 404, { detail: "Not Found" });
+      return sendBytes(res, 200, file.bytes, file.contentType);
+    }
+    if (path === "/storage/upload/initiate" && req.method === "POST") {
+      const fail = (status: number, body: unknown): void => {
+        record("initiate", status);
+        sendJson(res, status, body);
+      };
+      if (req.headers.authorization === undefined)
+        return fail(401, { detail: "Missing authorization header" });
+      if (!authorized(req)) return fail(401, { detail: "Invalid API key" });
+      const injected = takeFailure("initiate");
+      if (injected !== undefined)
+        return fail(injected.status, injected.body ?? defaultFailureBody(injected.status));
+      const body = await readJsonObject(req);
+      if (Array.isArray(body)) return fail(422, validationBody(body));
+      const issues: ValidationIssue[] = [];
+      for (const field of ["content_type", "file_name"]) {
+        if (typeof body[field] !== "string" || body[field] === "") {
+          issues.push({
+            loc: ["body", field],
+            msg: body[field] === undefined ? "Field required" : "Input should be a valid string",
+            type: "missing",
+          });
+        }
+      }
+      if (issues.length > 0) return fail(422, validationBody(issues));
+      const token = randomBytes(16).toString("hex");
+      const fileId = randomBytes(8).toString("hex");
+      const fileName = String(body.file_name).replace(/[^A-Za-z0-9._-]/g, "_");
+      pendingUploads.set(token, { contentType: String(body.content_type), fileName, fileId });
+      record("initiate", 200);
+      return sendJson(res, 200, {
+        upload_url: `${rest?.origin}/upload/${token}?signature=${randomBytes(8).toString("hex")}`,
+        file_url: `${rest?.origin}/files/${fileId}/${fileName}`,
+      });
+    }
+    const upload = /^\/upload\/([0-9a-f]+)$/.exec(path);
+    if (upload !== null && req.method === "PUT") {
+      const pending = pendingUploads.get(upload[1] ?? "");
+      const injected = takeFailure("upload");
+      if (injected !== undefined) {
+        record("upload", injected.status);
+        return sendJson(res, injected.status, injected.body ?? defaultFailureBody(injected.status));
+      }
+      if (pending === undefined) {
+        record("upload", 403);
+        return sendJson(res, 403, { detail: "The upload URL is invalid or has expired" });
+      }
+      if ((req.headers["content-type"] ?? "").split(";")[0]?.trim() !== pending.contentType) {
+        record("upload", 403);
+        return sendJson(res, 403, {
+          detail: "The request signature does not match: Content-Type differs from the initiated one",
+        });
+      }
+      let bytes: Buffer;
+      try {
+        bytes = await readBody(req, MAX_UPLOAD_BYTES);
+      } catch (error) {
+        if (!(error instanceof BodyTooLargeError)) throw error;
+        record("upload", 413);
+        return sendJson(res, 413, { detail: "Payload too large" });
+      }
+      pendingUploads.delete(upload[1] ?? "");
+      const filePath = `/files/${pending.fileId}/${pending.fileName}`;
+      stored.set(filePath, { bytes, contentType: pending.contentType });
+      uploads.push({
+        fileUrl: `${rest?.origin}${filePath}`,
+        contentType: pending.contentType,
+        bytes: bytes.length,
+        at,
+      });
+      record("upload", 200);
+      res.writeHead(200).end();
+      return;
+    }
+    record("unknown", 404);
+    sendJson(res, 404, { detail: "Not Found" });
+  }
+
+  queue = await listenLoopback(handleQueue);
+  rest = await listenLoopback(handleRest);
+
+  return {
+    queueUrl: queue.origin,
+    restUrl: rest.origin,
+    key,
+    submissions,
+    cancelled,
+    calls,
+    uploads,
+    pollsFor: (requestId) => requests.get(requestId)?.polls.length ?? 0,
+    pollTimesFor: (requestId) => [...(requests.get(requestId)?.polls ?? [])],
+    resultFetchesFor: (requestId) => requests.get(requestId)?.resultFetches ?? 0,
+    setProcessingMs(ms) {
+      processingMs = ms;
+    },
+    setQueueMs(ms) {
+      queueMs = ms;
+    },
+    setLatencyMs(ms) {
+      latencyMs = ms;
+    },
+    failNext(failure) {
+      failures.push({ ...failure, left: failure.times ?? 1 });
+    },
+    waitForSubmissions(count, timeoutMs = 10_000) {
+      if (submissions.length >= count) return Promise.resolve(submissions.slice(0, count));
+      return new Promise((resolve, reject) => {
+        const watch = (): void => {
+          if (submissions.length < count) return;
+          clearTimeout(timer);
+          watchers.delete(watch);
+          resolve(submissions.slice(0, count));
+        };
+        const timer = setTimeout(() => {
+          watchers.delete(watch);
+          reject(
+            new Error(
+              `timed out after ${timeoutMs} ms waiting for ${count} fal submissions; got ${submissions.length}`,
+            ),
+          );
+        }, timeoutMs);
+        watchers.add(watch);
+      });
+    },
+    async stop() {
+      await Promise.all([queue?.close(), rest?.close()]);
+    },
+  };
+}

@@ -17,7 +17,7 @@ const DURATION = /^[1-9][0-9]*(s|m|h|d|w)?$/;
  * jail.local: the sshd jail in aggressive mode (with keys-only sshd, scanners show up as preauth
  * disconnects and invalid users rather than failed passwords) reading the systemd journal (present on every
  * Ubuntu 24.04, unlike rsyslog's auth.log), and the recidive jail, which bans for a week an address that
- * fail2ban itself has banned repeatedly.
+ * fail2ban itself has banned repeatedly. Both ban through ufw, whose rule rejects the address on every port.
  */
 export function renderJailLocal(options: Fail2banOptions): HostFile {
   for (const [key, value] of Object.entries({
@@ -44,6 +44,7 @@ bantime = ${options.bantime}
 findtime = ${options.findtime}
 maxretry = ${options.maxretry}
 banaction = ufw
+banaction_allports = ufw
 
 [sshd]
 enabled = true
@@ -55,7 +56,6 @@ backend = systemd
 [recidive]
 enabled = true
 logpath = /var/log/fail2ban.log
-banaction = %(banaction_allports)s
 bantime = ${options.recidiveBantime}
 findtime = 1d
 maxretry = 5

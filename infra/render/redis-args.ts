@@ -34,3 +34,15 @@ export function renderRedisArgs(settings: RedisSettings): string[] {
     "",
   ];
 }
+
+/**
+ * The container's command: a shell that appends `--requirepass` from the REDISCLI_AUTH environment variable,
+ * so the password is in no argument list Pulumi shows; redis-cli reads the same variable, so the
+ * healthcheck ({@link REDIS_HEALTHCHECK}) authenticates without the password in its command either.
+ */
+export function redisContainerCommand(args: string[]): string[] {
+  return ["sh", "-c", 'exec redis-server "$@" --requirepass "$REDISCLI_AUTH"', "redis-server", ...args];
+}
+
+/** Healthcheck of the Redis container: PONG only when the server is up and the password is right. */
+export const REDIS_HEALTHCHECK = ["CMD-SHELL", "redis-cli ping | grep -q PONG"];

@@ -2,6 +2,7 @@
  * The capacity model: the one place every size of the deployment comes from. `infra/` and the CLI import only
  * from here. Pure: no I/O, no Pulumi, no Redis.
  */
+export { type Curve, type CurvePoint, curve, type UserRange } from "./curve.js";
 export { erlangB, erlangC } from "./erlang.js";
 export { CapacityInputError, type InputIssue } from "./input-error.js";
 export type { Limits, ResourceLimit } from "./limits.js";

@@ -1,0 +1,157 @@
+import type { Command } from "commander";
+import {
+  CATALOG_DEFAULTS,
+  HOST_DEFAULTS,
+  SCALAR_DEFAULTS,
+  SERVICE_DEFAULTS,
+  SERVICE_FIELD_DEFAULTS,
+  THRESHOLD_DEFAULTS,
+} from "../defaults.js";
+
+type ScalarKey = keyof typeof SCALAR_DEFAULTS | "users" | "providerConcurrency";
+
+/** A model input that has a flag: its key in the schema, its unit and what it means. */
+interface ScalarOption {
+  key: ScalarKey;
+  flag: string;
+  unit: string;
+  meaning: string;
+}
+
+/** The model's scalar inputs as flags; `--help` prints each with its default (from defaults.ts) and unit. */
+export const SCALAR_OPTIONS: ScalarOption[] = [
+  { key: "users", flag: "--users <n>", unit: "users", meaning: "active users to serve, a whole number ≥ 1" },
+  {
+    key: "usersPerWorker",
+    flag: "--users-per-worker <n>",
+    unit: "users",
+    meaning: "sizing rule: workers = ceil(users / this)",
+  },
+  {
+    key: "requestsPerUserHour",
+    flag: "--requests-per-user-hour <n>",
+    unit: "requests/h",
+    meaning: "image requests per user per hour",
+  },
+  { key: "peakFactor", flag: "--peak-factor <x>", unit: "×", meaning: "peak arrival rate over the average" },
+  {
+    key: "jobSeconds",
+    flag: "--job-seconds <s>",
+    unit: "s",
+    meaning: "mean time the image provider takes per job",
+  },
+  {
+    key: "targetWaitP95Seconds",
+    flag: "--target-wait-p95-seconds <s>",
+    unit: "s",
+    meaning: "queue wait 95 % of jobs stay under at peak",
+  },
+  {
+    key: "maxWorkerConcurrency",
+    flag: "--max-worker-concurrency <n>",
+    unit: "jobs",
+    meaning: "most jobs one worker runs at once",
+  },
+  {
+    key: "providerConcurrency",
+    flag: "--provider-concurrency <n>",
+    unit: "jobs",
+    meaning: "account-wide cap on simultaneous provider jobs",
+  },
+  {
+    key: "messagesPerJob",
+    flag: "--messages-per-job <n>",
+    unit: "messages",
+    meaning: "Telegram messages one job costs",
+  },
+  {
+    key: "telegramMessagesPerSecond",
+    flag: "--telegram-messages-per-second <n>",
+    unit: "messages/s",
+    meaning: "Bot API ceiling per bot token",
+  },
+  {
+    key: "cpuSecondsPerJob",
+    flag: "--cpu-seconds-per-job <s>",
+    unit: "CPU s",
+    meaning: "CPU a job costs on the workers' host",
+  },
+  {
+    key: "systemDiskGB",
+    flag: "--system-disk-gb <n>",
+    unit: "GB",
+    meaning: "disk the system takes on every host",
+  },
+  { key: "containerLogGB", flag: "--container-log-gb <n>", unit: "GB", meaning: "capped logs per container" },
+  {
+    key: "postgresMaxConnections",
+    flag: "--postgres-max-connections <n>",
+    unit: "connections",
+    meaning: "PostgreSQL max_connections (sizes work_mem)",
+  },
+];
+
+function defaultText(key: ScalarKey): string {
+  if (key === "users") return "required unless the config gives it";
+  if (key === "providerConcurrency") return "default: unset, no cap";
+  return `default: ${SCALAR_DEFAULTS[key]}`;
+}
+
+/** Adds the input flags; `withUsers` false for `curve`, whose users come from its range. */
+export function addInputOptions(command: Command, withUsers = true): Command {
+  command
+    .option("--config <file>", "read the inputs from a YAML or JSON file (flags override it)")
+    .option("--stack <name>", 'read the inputs from the "tapbot:capacity" object of Pulumi.<name>.yaml')
+    .option("--stack-dir <dir>", "where Pulumi.<name>.yaml is (default: the current directory)");
+  for (const o of SCALAR_OPTIONS) {
+    if (o.key === "users" && !withUsers) continue;
+    command.option(o.flag, `${o.meaning}, ${o.unit} (${defaultText(o.key)})`);
+  }
+  return command.addHelpText("after", fileOnlyHelp());
+}
+
+const pct = (f: number) => `${Math.round(f * 100)} %`;
+
+/** The inputs only a config file sets, with their defaults. */
+function fileOnlyHelp(): string {
+  const t = THRESHOLD_DEFAULTS;
+  const hosts = HOST_DEFAULTS.map(
+    (h) =>
+      `${h.name} (${h.cpus} CPU, ${h.ramMB} MB RAM, ${h.diskGB} GB disk, ${h.priceRubPerMonth} RUB/month, system ${h.systemReserveMB} MB)`,
+  );
+  const services = SERVICE_DEFAULTS.map(
+    (s) =>
+      `${s.name} on ${s.host}: ${s.baseMB} MB${"perUserMB" in s ? ` + ${s.perUserMB} MB/user` : ""}, reservation ${s.reservationMB} MB, ${s.cpuCores} cores, ${s.diskGB} GB`,
+  );
+  const f = SERVICE_FIELD_DEFAULTS;
+  return [
+    "",
+    "Inputs only a config file (--config, --stack) sets; a hosts or services list replaces the default list:",
+    `  hosts       name, ramMB (MB), cpus, diskGB (GB), priceRubPerMonth (RUB, default 0), systemReserveMB (MB, default 500)`,
+    ...hosts.map((h) => `                default: ${h}`),
+    `  services    name, host, baseMB (MB), reservationMB (MB, default ${f.reservationMB}), perUserMB (MB, default ${f.perUserMB}),`,
+    `              perJobMB (MB per concurrent job, default ${f.perJobMB}), replicas (default 1; worker: the plan's workers),`,
+    `              cpuCores (cores, default ${f.cpuCores}), diskGB (GB, default ${f.diskGB}); limit = baseMB + perUserMB × users + perJobMB × concurrency`,
+    ...services.map((s) => `                default: ${s}`),
+    `  thresholds  ram ${pct(t.ram.warn)}/${pct(t.ram.crit)}, cpu ${pct(t.cpu.warn)}/${pct(t.cpu.crit)}, disk ${pct(t.disk.warn)}/${pct(t.disk.crit)} (warn/crit, fractions in the file: { ram: { warn: 0.85, crit: 0.95 } }),`,
+    `              swap ${pct(t.swap)}, queueLength ${t.queueLength} jobs`,
+    `  catalog     name, cpus, ramMB, diskGB, priceRubPerMonth; default: ${CATALOG_DEFAULTS.map((o) => `${o.name} ${o.priceRubPerMonth} RUB`).join(", ")}`,
+    "  redis       { maxmemoryMB, policy }: settings someone intends to deploy, judged by the findings (default: unset)",
+  ].join("\n");
+}
+
+/** A flag's text as a number when it is one, else as given, so the schema reports "got "abc"". */
+function numeric(text: string): number | string {
+  const n = Number(text);
+  return text.trim() !== "" && Number.isFinite(n) ? n : text;
+}
+
+/** The inputs the flags set, under their schema names; flags not given are absent, so the file's values stay. */
+export function inputsFromFlags(options: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const o of SCALAR_OPTIONS) {
+    const value = options[o.key];
+    if (typeof value === "string") out[o.key] = numeric(value);
+  }
+  return out;
+}

@@ -1,0 +1,44 @@
+import type { Block, Cell } from "./document.js";
+import { percent } from "./format.js";
+
+/** Markdown emphasis for what a terminal would colour: errors and critical bold, the rest plain. */
+function md(c: Cell): string {
+  const text = c.text.replaceAll("|", "\\|");
+  if (text === "") return text;
+  return c.tone === "error" || c.tone === "crit" || c.tone === "strong" ? `**${text}**` : text;
+}
+
+/** Renders a report as Markdown: headings, pipe tables, RAM shares as a table column instead of bars. */
+export function renderMarkdown(blocks: Block[]): string {
+  const out: string[] = [];
+  for (const block of blocks) {
+    switch (block.kind) {
+      case "title":
+        out.push(`# ${block.text}`);
+        break;
+      case "heading":
+        out.push("", `## ${block.text}`, "");
+        break;
+      case "pairs":
+        for (const [label, cells] of block.rows) out.push(`- ${label}: ${cells.map(md).join("")}`);
+        break;
+      case "table":
+        out.push(
+          `| ${block.header.join(" | ")} |`,
+          `| ${block.right.map((r) => (r ? "---:" : "---")).join(" | ")} |`,
+          ...block.rows.map((row) => `| ${row.map(md).join(" | ")} |`),
+        );
+        break;
+      case "bars":
+        out.push(
+          "",
+          `RAM against warn ${percent(block.bars[0]?.warn ?? 0, 0)} / critical ${percent(block.bars[0]?.crit ?? 0, 0)}: ${block.bars.map((b) => `${b.label} ${percent(b.utilization)} (${b.tone})`).join(", ")}.`,
+        );
+        break;
+      case "line":
+        out.push("", block.cells.map(md).join(""));
+        break;
+    }
+  }
+  return `${out.join("\n")}\n`;
+}

@@ -1,0 +1,21 @@
+import type { z } from "zod";
+import { issuesFromZod } from "../input-error.js";
+import { UsageError } from "./usage-error.js";
+
+const kebab = (key: string) => key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+
+/** Validates a verb's own options (format, range, output file) with zod; bad ones are a UsageError naming the flag. */
+export function parseVerbOptions<T extends z.ZodType>(
+  schema: T,
+  options: Record<string, unknown>,
+): z.output<T> {
+  const result = schema.safeParse(options);
+  if (result.success) return result.data;
+  const details = issuesFromZod(result.error, options).map((i) => `--${kebab(i.path)}: ${i.message}`);
+  throw new UsageError("invalid option", details);
+}
+
+/** A whole-number flag: commander hands over text. */
+export function wholeNumber(text: unknown): unknown {
+  return typeof text === "string" && /^-?\d+(\.\d+)?$/.test(text.trim()) ? Number(text) : text;
+}

@@ -42,7 +42,8 @@ export function checkPrompt(
 ): Checked<string> {
   const prompt = (text ?? "").normalize("NFC").replace(/\s+/g, " ").trim();
   const length = Array.from(prompt).length;
-  if (length === 0)
+  // Only invisible format characters (zero-width spaces and joiners) count as empty too.
+  if (prompt.replace(/\p{Cf}/gu, "") === "")
     return { ok: false, refusal: { key: "prompt-empty", vars: { max: limits.promptMaxLength } } };
   if (length > limits.promptMaxLength) {
     return { ok: false, refusal: { key: "prompt-too-long", vars: { length, max: limits.promptMaxLength } } };

@@ -1,4 +1,4 @@
-import { Composer, InputMediaBuilder } from "grammy";
+import { Composer } from "grammy";
 import type { Generation } from "../../storage/generation-store.js";
 import type { BotContext } from "../context.js";
 import { estimateMinutes } from "../generation-request.js";
@@ -76,15 +76,11 @@ export function jobHandlers(ports: BotPorts): Composer<BotContext> {
       return;
     }
     const caption = (g: Generation) => (g.prompt === "" ? kindLabel(ctx, g) : g.prompt).slice(0, captionMax);
-    const [only] = recent;
-    if (recent.length === 1 && only !== undefined) {
-      await ctx.replyWithPhoto(only.resultFileId as string, { caption: caption(only) });
-      return;
+    // One photo each, newest first: re-sending a file_id uploads nothing, and the shared client's
+    // auto-retry waits out Telegram's per-chat flood limit if ten in a row trip it.
+    for (const generation of recent) {
+      await ctx.replyWithPhoto(generation.resultFileId as string, { caption: caption(generation) });
     }
-    // One album of up to 10 photos (Telegram's limit for a media group), newest first.
-    await ctx.replyWithMediaGroup(
-      recent.map((g) => InputMediaBuilder.photo(g.resultFileId as string, { caption: caption(g) })),
-    );
   });
 
   return composer;

@@ -5,7 +5,7 @@ const limits = { promptMaxLength: 1000, imageMaxBytes: 10 * 1024 * 1024 };
 
 describe("checkPrompt", () => {
   it("refuses an empty or blank prompt, naming the allowed length", () => {
-    for (const text of [undefined, "", "   \n\t "]) {
+    for (const text of [undefined, "", "   \n\t ", "\u200b\u200d"]) {
       expect(checkPrompt(text, limits)).toEqual({
         ok: false,
         refusal: { key: "prompt-empty", vars: { max: 1000 } },

@@ -1,0 +1,114 @@
+import { randomUUID } from "node:crypto";
+import type { Bot } from "grammy";
+import type { Update } from "grammy/types";
+import type { Redis } from "ioredis";
+import pg from "pg";
+import type { BotContext } from "../../../app/bot/context.js";
+import { createBot } from "../../../app/bot/create-bot.js";
+import type { BotPorts } from "../../../app/bot/ports.js";
+import { RedisRateLimiter } from "../../../app/bot/rate-limit.js";
+import { RedisUpdateLog } from "../../../app/bot/update-log.js";
+import { createLogger } from "../../../app/observability/logger.js";
+import { createGenerationQueue, type GenerationQueue } from "../../../app/queue/generation-queue.js";
+import { createRedis } from "../../../app/queue/redis.js";
+import { ResultCache } from "../../../app/queue/result-cache.js";
+import { GenerationStore } from "../../../app/storage/generation-store.js";
+import { runMigrations } from "../../../app/storage/migrate.js";
+import { UserStore } from "../../../app/storage/user-store.js";
+import { type FakeTelegram, startFakeTelegram } from "../../support/fake-telegram.js";
+import { type PostgresServer, startPostgres } from "../../support/postgres-server.js";
+import { type RedisServer, startRedis } from "../../support/redis-server.js";
+
+/** Throwaway Redis and PostgreSQL plus the fake Bot API, shared by the tests of one file. */
+export interface Servers {
+  redis: RedisServer;
+  postgres: PostgresServer;
+  telegram: FakeTelegram;
+  stop(): Promise<void>;
+}
+
+export async function startServers(): Promise<Servers> {
+  const [redis, postgres, telegram] = await Promise.all([startRedis(), startPostgres(), startFakeTelegram()]);
+  await runMigrations(postgres.url);
+  return {
+    redis,
+    postgres,
+    telegram,
+    async stop() {
+      await Promise.all([telegram.stop(), redis.stop(), postgres.stop()]);
+    },
+  };
+}
+
+/** A bot instance (one "replica") built like main.ts builds it, on its own connections. */
+export interface TestBot {
+  bot: Bot<BotContext>;
+  queue: GenerationQueue;
+  redis: Redis;
+  pool: pg.Pool;
+  generations: GenerationStore;
+  /** Fetches the updates waiting at the fake and handles them one by one, as a poller would. */
+  deliver(): Promise<number>;
+  close(): Promise<void>;
+}
+
+/** Tracks the shared getUpdates offset, so several bot instances split one stream of updates. */
+let offset = 0;
+
+export async function startTestBot(
+  servers: Servers,
+  options: { queueName: string; rateLimitMax?: number; rateLimitWindowSeconds?: number },
+): Promise<TestBot> {
+  const redis = createRedis(servers.redis.url, `test-bot-${randomUUID()}`);
+  const pool = new pg.Pool({ connectionString: servers.postgres.url, max: 4 });
+  const queue = createGenerationQueue(redis, options.queueName);
+  const generations = new GenerationStore(pool);
+  const ports: BotPorts = {
+    users: new UserStore(pool),
+    generations,
+    queue,
+    cache: new ResultCache(redis, 3600),
+    rateLimit: new RedisRateLimiter(redis, {
+      max: options.rateLimitMax ?? 10,
+      windowSeconds: options.rateLimitWindowSeconds ?? 60,
+    }),
+    updateLog: new RedisUpdateLog(redis),
+    settings: {
+      promptMaxLength: 1000,
+      imageMaxBytes: 10 * 1024 * 1024,
+      workerConcurrency: 2,
+      models: {
+        "text-to-image": "fal-ai/flux/schnell",
+        "image-to-image": "fal-ai/flux/dev/image-to-image",
+        upscale: "fal-ai/clarity-upscaler",
+      },
+    },
+  };
+  const bot = createBot({
+    token: servers.telegram.token,
+    client: { apiRoot: servers.telegram.apiRoot },
+    botInfo: servers.telegram.botInfo,
+    ports,
+    logger: createLogger("silent", "bot-test"),
+  });
+  return {
+    bot,
+    queue,
+    redis,
+    pool,
+    generations,
+    async deliver() {
+      const updates: Update[] = await bot.api.getUpdates({ offset, timeout: 0 });
+      for (const update of updates) {
+        offset = update.update_id + 1;
+        await bot.handleUpdate(update);
+      }
+      return updates.length;
+    },
+    async close() {
+      await queue.close();
+      await redis.quit();
+      await pool.end();
+    },
+  };
+}

@@ -407,6 +407,22 @@ describe("/status, /cancel, /history", () => {
   });
 });
 
+describe("re-delivered updates", () => {
+  it("handles an update once even when Telegram delivers it again, to another replica", async () => {
+    const [a, b] = [await newBot(), await newBot()];
+    const user = newUser("en");
+    servers.telegram.userSends(user, { text: "a lighthouse, handled once" });
+    const [update] = await a.bot.api.getUpdates({ timeout: 0, offset: -1 });
+    expect(update).toBeDefined();
+    if (update === undefined) return;
+    await a.bot.handleUpdate(update);
+    await b.bot.handleUpdate(update);
+    await a.deliver();
+    expect(botSays(user).filter((t) => t.startsWith("Got it!"))).toHaveLength(1);
+    expect((await jobsOf(a)).length + (await jobsOf(b)).length).toBe(1);
+  });
+});
+
 describe("errors", () => {
   it("answers a failing handler with a plain apology in the user's language, never the error", async () => {
     const bot = await newBot();

@@ -1,0 +1,139 @@
+import { randomUUID } from "node:crypto";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startBotProcess } from "../../../app/bot/bot-process.js";
+import { loadConfig } from "../../../app/config.js";
+import { createLogger } from "../../../app/observability/logger.js";
+import type { FakeUser } from "../../support/fake-telegram.js";
+import { type FakeTelegram, startFakeTelegram } from "../../support/fake-telegram.js";
+import { type PostgresServer, startPostgres } from "../../support/postgres-server.js";
+import { type RedisServer, startRedis } from "../../support/redis-server.js";
+import { waitUntil } from "../../support/wait-until.js";
+
+let redis: RedisServer;
+let postgres: PostgresServer;
+
+beforeAll(async () => {
+  [redis, postgres] = await Promise.all([startRedis(), startPostgres()]);
+});
+afterAll(async () => {
+  await Promise.all([redis.stop(), postgres.stop()]);
+});
+
+const logger = createLogger("silent", "bot-process-test");
+
+function environment(telegram: FakeTelegram, extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  return {
+    TELEGRAM_BOT_TOKEN: telegram.token,
+    TELEGRAM_API_ROOT: telegram.apiRoot,
+    FAL_KEY: "test-key",
+    REDIS_URL: redis.url,
+    DATABASE_URL: postgres.url,
+    HTTP_PORT: "0",
+    QUEUE_NAME: `test-${randomUUID()}`,
+    SHUTDOWN_GRACE_SECONDS: "5",
+    ...extra,
+  };
+}
+
+const user: FakeUser = { id: 777, first_name: "Alice", language_code: "en" };
+
+describe("the bot process in polling mode", () => {
+  it("serves /healthz, answers, confirms handled updates at stop and does not re-handle them after a restart", async () => {
+    const telegram = await startFakeTelegram();
+    try {
+      const config = loadConfig(environment(telegram));
+      const first = await startBotProcess(config, logger);
+      const health = await fetch(`http://127.0.0.1:${first.port}/healthz`);
+      expect(health.status).toBe(200);
+      expect(await health.json()).toMatchObject({ checks: { redis: "ok", postgres: "ok" } });
+
+      telegram.userSends(user, { text: "/start" });
+      await telegram.waitForMessage(
+        user.id,
+        (m) => m.from === "bot" && (m.text ?? "").startsWith("Hi, Alice!"),
+      );
+      await first.stop();
+      expect(telegram.pendingUpdates()).toEqual([]);
+
+      const second = await startBotProcess(config, logger);
+      try {
+        telegram.userSends(user, { text: "/help" });
+        await telegram.waitForMessage(
+          user.id,
+          (m) => m.from === "bot" && (m.text ?? "").startsWith("What I can do"),
+        );
+      } finally {
+        await second.stop();
+      }
+      const botTexts = telegram
+        .chat(user.id)
+        .filter((m) => m.from === "bot")
+        .map((m) => (m.text ?? "").split("\n")[0]);
+      expect(botTexts).toEqual(["Hi, Alice! I draw pictures from your descriptions.", "What I can do:"]);
+    } finally {
+      await telegram.stop();
+    }
+  });
+});
+
+describe("the bot process in webhook mode", () => {
+  it("registers the webhook with its secret, refuses a request without it (401) and handles Telegram's", async () => {
+    let port = 0;
+    const telegram = await startFakeTelegram({
+      webhookTarget: (registered) => `http://127.0.0.1:${port}${new URL(registered).pathname}`,
+    });
+    const secret = "s3cret_webhook-token";
+    const bot = await startBotProcess(
+      loadConfig(
+        environment(telegram, {
+          BOT_MODE: "webhook",
+          WEBHOOK_URL: "https://bot.tapbot.example/telegram/webhook",
+          WEBHOOK_SECRET: secret,
+        }),
+      ),
+      logger,
+    );
+    port = bot.port;
+    try {
+      expect(telegram.webhook()).toEqual({
+        url: "https://bot.tapbot.example/telegram/webhook",
+        secretToken: secret,
+      });
+      const update = {
+        update_id: 990_001,
+        message: {
+          message_id: 1,
+          date: Math.floor(Date.now() / 1000),
+          chat: { id: user.id, type: "private", first_name: "Alice" },
+          from: { id: user.id, is_bot: false, first_name: "Alice", language_code: "en" },
+          text: "/help",
+          entities: [{ type: "bot_command", offset: 0, length: 5 }],
+        },
+      };
+      const post = (headers: Record<string, string>) =>
+        fetch(`http://127.0.0.1:${port}/telegram/webhook`, {
+          method: "POST",
+          headers: { "content-type": "application/json", ...headers },
+          body: JSON.stringify(update),
+        });
+      expect((await post({})).status).toBe(401);
+      expect((await post({ "x-telegram-bot-api-secret-token": "wrong" })).status).toBe(401);
+      expect(telegram.callsTo("sendMessage")).toHaveLength(0);
+
+      telegram.userSends(user, { text: "/start" });
+      await telegram.waitForMessage(
+        user.id,
+        (m) => m.from === "bot" && (m.text ?? "").startsWith("Hi, Alice!"),
+      );
+      const delivered = await waitUntil(async () => telegram.webhookDeliveries.at(0), {
+        timeoutMs: 5_000,
+        describe: () => "the fake's webhook delivery",
+      });
+      expect(delivered.status).toBe(200);
+      expect((await fetch(`http://127.0.0.1:${port}/elsewhere`, { method: "POST" })).status).toBe(404);
+    } finally {
+      await bot.stop();
+      await telegram.stop();
+    }
+  });
+});

@@ -140,9 +140,10 @@ export const planInputSchema = z
           message: `got "${s.host}"; expected one of the hosts: ${hostNames.join(", ")}`,
         });
       }
-      // The smallest limit this service gets at these users (concurrency is at least 1).
+      // The smallest limit this service gets at these users (concurrency is at least 1); only meaningful
+      // once users itself is valid.
       const limit = serviceLimitMB(s, input.users, 1);
-      if (s.reservationMB > limit) {
+      if (Number.isInteger(input.users) && input.users >= 1 && s.reservationMB > limit) {
         ctx.addIssue({
           code: "custom",
           path: ["services", i, "reservationMB"],

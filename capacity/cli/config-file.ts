@@ -18,12 +18,15 @@ function readText(path: string, what: string): string {
 
 /** Parses YAML (JSON is YAML too); a syntax error names the file, the line and the column. */
 function parseYaml(text: string, path: string): unknown {
-  const doc = parseDocument(text, { uniqueKeys: true, prettyErrors: false });
+  const doc = parseDocument(text, { uniqueKeys: true, prettyErrors: true });
   const [first] = doc.errors;
   if (first !== undefined) {
-    const at = first.linePos?.[0];
-    const where = at ? ` at line ${at.line}, column ${at.col}` : "";
-    throw new UsageError(`${path}: YAML syntax error${where}: ${first.message.split("\n")[0]}`);
+    // With prettyErrors the first line of the message says what and where ("... at line 3, column 1:").
+    const [what = first.code, ...excerpt] = first.message.split("\n");
+    throw new UsageError(
+      `${path}: YAML syntax error: ${what.replace(/:$/, "")}`,
+      excerpt.filter((l) => l.trim() !== ""),
+    );
   }
   return doc.toJS();
 }

@@ -164,7 +164,9 @@ function upgradeBlocks(plan: Plan): Block[] {
     });
   } else {
     const over = plan.hosts.some((h) => h.status !== "ok" || h.cpu.status !== "ok" || h.disk.status !== "ok");
-    const why = over ? "no catalog offer brings the hosts over warn back under it" : "every host is under warn";
+    const why = over
+      ? "no catalog offer brings the hosts over warn back under it"
+      : "every host is under warn";
     blocks.push({ kind: "line", cells: [cell(`No upgrade proposed: ${why}.`)] });
   }
   blocks.push({

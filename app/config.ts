@@ -113,6 +113,7 @@ const environmentSchema = z.object({
     .transform(Number)
     .refine((n) => Number.isFinite(n) && n > 0 && n <= 3600, "must be a number of seconds above 0"),
   SHUTDOWN_GRACE_SECONDS: int(20, 0, 3600),
+  WORKER_LOCK_SECONDS: int(30, 2, 600),
   QUEUE_NAME: z
     .string()
     .default("generations")
@@ -148,6 +149,11 @@ export interface AppConfig {
   pollInitialSeconds: number;
   pollMaxSeconds: number;
   shutdownGraceSeconds: number;
+  /**
+   * BullMQ lock of a running step (and the stalled-check interval): a job whose worker died is handed to
+   * another worker within one to two times this. Steps last milliseconds, so it can be short.
+   */
+  workerLockSeconds: number;
   queueName: string;
 }
 
@@ -214,6 +220,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     pollInitialSeconds: e.POLL_INITIAL_SECONDS,
     pollMaxSeconds: e.POLL_MAX_SECONDS,
     shutdownGraceSeconds: e.SHUTDOWN_GRACE_SECONDS,
+    workerLockSeconds: e.WORKER_LOCK_SECONDS,
     queueName: e.QUEUE_NAME,
   };
 }
@@ -230,7 +237,7 @@ export function modelForKind(config: AppConfig, kind: GenerationKind): string {
   }
 }
 
-/** How long a kind of generation may take, from acceptance, before it is cancelled at fal. */
+/** How long fal may take for a kind of generation, from submission, before the request is cancelled. */
 export function deadlineSecondsForKind(config: AppConfig, kind: GenerationKind): number {
   switch (kind) {
     case "text-to-image":

@@ -1,4 +1,4 @@
-import { Queue } from "bullmq";
+import { type KeepJobs, Queue } from "bullmq";
 import type { Redis } from "ioredis";
 import { type GenerationJob, generationJobSchema } from "./generation-job.js";
 
@@ -8,12 +8,20 @@ import { type GenerationJob, generationJobSchema } from "./generation-job.js";
  * stays flat under sustained load. Retries (network errors, 5xx, 429 at fal or Telegram) back off
  * exponentially from 2 s: 2, 4, 8, 16 s over five attempts.
  */
-export const jobRetention = {
+export const jobRetention: JobRetention = {
   attempts: 5,
   backoff: { type: "exponential", delay: 2_000 },
   removeOnComplete: { age: 3_600, count: 1_000 },
   removeOnFail: { age: 24 * 3_600, count: 5_000 },
-} as const;
+};
+
+/** The shape of {@link jobRetention}. */
+export interface JobRetention {
+  attempts: number;
+  backoff: { type: "exponential"; delay: number };
+  removeOnComplete: KeepJobs;
+  removeOnFail: KeepJobs;
+}
 
 /** Approximate cap of the queue's events stream (BullMQ's default is 10 000 entries). */
 export const eventsStreamMaxLen = 1_000;
@@ -122,12 +130,16 @@ export class GenerationQueue {
 
 /**
  * Builds the queue on an existing connection (see `createRedis`); the caller closes the connection after
- * {@link GenerationQueue.close}.
+ * {@link GenerationQueue.close}. `retention` overrides {@link jobRetention} (tests use small bounds).
  */
-export function createGenerationQueue(redis: Redis, name: string): GenerationQueue {
+export function createGenerationQueue(
+  redis: Redis,
+  name: string,
+  retention: Partial<JobRetention> = {},
+): GenerationQueue {
   const queue = new Queue(name, {
     connection: redis,
-    defaultJobOptions: jobRetention,
+    defaultJobOptions: { ...jobRetention, ...retention },
     streams: { events: { maxLen: eventsStreamMaxLen } },
   });
   return new GenerationQueue(queue, redis);

@@ -1,7 +1,7 @@
 import type pg from "pg";
+import { type Locale, localeFromLanguageCode } from "../i18n/index.js";
 
 export type Tier = "free" | "vip";
-export type Locale = "ru" | "en";
 
 /** A Telegram user as the app knows them. */
 export interface User {
@@ -20,11 +20,6 @@ export interface UserProfile {
   languageCode?: string | undefined;
 }
 
-/** Russian by default; English when the user's Telegram language starts with "en". */
-export function localeFor(languageCode: string | null | undefined): Locale {
-  return languageCode?.toLowerCase().startsWith("en") ? "en" : "ru";
-}
-
 interface UserRow {
   id: string;
   telegram_id: string;
@@ -37,7 +32,7 @@ function toUser(row: UserRow): User {
     id: Number(row.id),
     telegramId: Number(row.telegram_id),
     tier: row.tier,
-    locale: localeFor(row.language_code),
+    locale: localeFromLanguageCode(row.language_code ?? undefined),
   };
 }
 

@@ -1,0 +1,328 @@
+import { DelayedError, type Job, UnrecoverableError } from "bullmq";
+import { type Api, GrammyError, InputFile } from "grammy";
+import type { Redis } from "ioredis";
+import { z } from "zod";
+import type { GenerationKind } from "../config.js";
+import { FalHttpError, FalProtocolError } from "../fal/errors.js";
+import type { FalClient } from "../fal/fal-client.js";
+import { translate } from "../i18n/index.js";
+import type { Logger } from "../observability/logger.js";
+import { metrics } from "../observability/metrics.js";
+import { type GenerationJob, generationJobSchema } from "../queue/generation-job.js";
+import { cancelFlagKey } from "../queue/generation-queue.js";
+import type { ResultCache } from "../queue/result-cache.js";
+import type { Generation, GenerationStore } from "../storage/generation-store.js";
+import { sniffImageType } from "./image-type.js";
+import { pollDelayMs } from "./poll-backoff.js";
+import { SourceImageError } from "./source-image.js";
+import { type Conversation, type UserNotifier, type WorkerMessage, workerMessages } from "./user-messages.js";
+
+/**
+ * Where a job stands, saved in `job.data.step` with `job.updateData` before each move, so a job that
+ * is retried or recovered after its worker died resumes at that step instead of starting over:
+ * `submit` (upload the source, submit to fal) → `poll` (status requests, spaced by moveToDelayed) →
+ * `deliver` (result to the user, once).
+ */
+export const stepSchema = z.discriminatedUnion("name", [
+  z.object({ name: z.literal("submit"), sourceUrl: z.string().optional() }),
+  z.object({
+    name: z.literal("poll"),
+    requestId: z.string(),
+    submittedAt: z.number(),
+    polls: z.number().int(),
+  }),
+  z.object({
+    name: z.literal("deliver"),
+    requestId: z.string(),
+    submittedAt: z.number(),
+    polls: z.number().int(),
+  }),
+]);
+export type Step = z.infer<typeof stepSchema>;
+
+/** A job as stored in the queue: the bot's payload plus the worker's step. */
+export type GenerationJobData = GenerationJob & { step?: Step };
+
+/** Telegram's limit for photos; bigger results (upscales) go out as documents. */
+const telegramPhotoMaxBytes = 10 * 1024 * 1024;
+
+/**
+ * Marks a delivery between `sendPhoto` succeeding and PostgreSQL recording it, so a deliver step that
+ * runs again in that window (its worker was killed) sends nothing. Removed once the row says delivered;
+ * the row is the lasting record.
+ */
+export function deliveredMarkerKey(generationId: string): string {
+  return `tapbot:delivered:${generationId}`;
+}
+const deliveredMarkerSeconds = 24 * 3600;
+
+/** A failure already recorded and told to the user; BullMQ must fail the job without retrying it. */
+class HandledFailure extends UnrecoverableError {}
+
+/** The numbers the processor works with. */
+export interface ProcessorSettings {
+  pollInitialMs: number;
+  pollMaxMs: number;
+  /** How long fal may take per kind, from submission, before the request is cancelled. */
+  deadlineSeconds: Record<GenerationKind, number>;
+  /** Largest result image accepted from fal. */
+  resultMaxBytes: number;
+  /** Largest source image (IMAGE_MAX_BYTES), for the user's message. */
+  sourceMaxBytes: number;
+}
+
+/** Everything the processor uses; one instance of each per process. */
+export interface ProcessorDeps {
+  fal: FalClient;
+  telegram: Api;
+  notifier: UserNotifier;
+  generations: GenerationStore;
+  cache: ResultCache;
+  redis: Redis;
+  /** Moves the user's photo from Telegram to fal storage; returns the fal URL. */
+  uploadSource: (fileId: string) => Promise<string>;
+  settings: ProcessorSettings;
+  logger: Logger;
+  now?: () => number;
+  random?: () => number;
+}
+
+const finalStatuses = new Set(["delivered", "failed", "cancelled", "expired"]);
+
+/** The model input for a job: the prompt, the user's parameters and, for edits and upscales, the source URL. */
+function falInput(job: GenerationJob, sourceUrl: string | undefined): Record<string, unknown> {
+  const input: Record<string, unknown> = { ...job.params };
+  if (job.prompt !== "") input.prompt = job.prompt;
+  if (sourceUrl !== undefined) input.image_url = sourceUrl;
+  return input;
+}
+
+/** How a failure ends: retried by BullMQ, or final with the message the user gets and a metric label. */
+type Verdict =
+  | { retry: true }
+  | { retry: false; reason: string; message: WorkerMessage; vars?: Record<string, string | number> };
+
+function judge(error: unknown, settings: ProcessorSettings): Verdict {
+  if (error instanceof SourceImageError) {
+    const message =
+      error.reason === "too-big"
+        ? workerMessages.sourceTooBig
+        : error.reason === "not-image"
+          ? workerMessages.sourceNotImage
+          : workerMessages.sourceUnavailable;
+    return {
+      retry: false,
+      reason: `source-${error.reason}`,
+      message,
+      vars: { maxMb: Math.round(settings.sourceMaxBytes / 1048576) },
+    };
+  }
+  if (error instanceof FalHttpError && !error.retryable) {
+    if (error.status === 400 || error.status === 422) {
+      return error.contentPolicy
+        ? { retry: false, reason: "content-policy", message: workerMessages.rejectedContentPolicy }
+        : {
+            retry: false,
+            reason: "rejected",
+            message: workerMessages.rejected,
+            vars: { reason: error.reason },
+          };
+    }
+    return { retry: false, reason: `fal-${error.status}`, message: workerMessages.failed };
+  }
+  if (error instanceof FalProtocolError)
+    return { retry: false, reason: "protocol", message: workerMessages.failed };
+  if (error instanceof GrammyError && error.error_code !== 429 && error.error_code < 500) {
+    return { retry: false, reason: "telegram", message: workerMessages.failed };
+  }
+  return { retry: true };
+}
+
+/**
+ * The step-job processor of the generation queue. Waiting on fal never holds a worker slot: between
+ * status requests the job is moved to BullMQ's delayed set (moveToDelayed + DelayedError), so a slot
+ * only works for the milliseconds of each step and WORKER_CONCURRENCY bounds work in this process,
+ * not requests in flight at fal.
+ *
+ * Exactly one delivery: the deliver step sends only when neither the delivered marker (Redis) nor the
+ * row (PostgreSQL) says it was sent; see {@link deliveredMarkerKey} for the one remaining window.
+ */
+export function createGenerationProcessor(
+  deps: ProcessorDeps,
+): (job: Job<GenerationJobData>, token?: string) => Promise<void> {
+  const now = deps.now ?? Date.now;
+  const { settings, generations, notifier, fal, redis } = deps;
+
+  return async function processGeneration(job, token) {
+    const input = generationJobSchema.parse(job.data);
+    const id = input.generationId;
+    let step: Step = job.data.step === undefined ? { name: "submit" } : stepSchema.parse(job.data.step);
+    const log = deps.logger.child({ generationId: id, kind: input.kind, attempt: job.attemptsMade + 1 });
+    const deadlineSeconds = settings.deadlineSeconds[input.kind];
+    let row: Generation | null | undefined;
+
+    const loadRow = async (): Promise<Generation | null> => {
+      row = await generations.get(id);
+      return row;
+    };
+    const conversation = async (): Promise<Conversation> => ({
+      chatId: input.chatId,
+      locale: input.locale,
+      ackMessageId: (row === undefined ? await loadRow() : row)?.ackMessageId ?? null,
+    });
+    const save = async (next: Step): Promise<void> => {
+      step = next;
+      await job.updateData({ ...input, step: next });
+    };
+    const cancelAtFal = async (requestId: string): Promise<void> => {
+      try {
+        log.info({ requestId, answer: await fal.cancel(input.model, requestId) }, "cancelled at fal");
+      } catch (error) {
+        log.warn({ err: error, requestId }, "could not cancel at fal");
+      }
+    };
+    /** Records a final failure, tells the user, counts it. */
+    const finish = async (
+      status: "failed" | "cancelled" | "expired",
+      reason: string,
+      message: WorkerMessage,
+      vars?: Record<string, string | number>,
+    ): Promise<void> => {
+      await generations.markFailed(id, { status, error: reason });
+      await notifier.outcome(await conversation(), message, vars);
+      metrics.jobsFailed.inc({ kind: input.kind, reason });
+    };
+    /** Parks the job in the delayed set until its next poll, capped at the deadline. Frees the slot. */
+    const waitForNextPoll = async (polls: number, submittedAt: number): Promise<never> => {
+      const untilDeadline = submittedAt + deadlineSeconds * 1000 - now();
+      const delay = Math.max(
+        0,
+        Math.min(
+          pollDelayMs(polls, settings.pollInitialMs, settings.pollMaxMs, deps.random),
+          untilDeadline + 50,
+        ),
+      );
+      await job.moveToDelayed(now() + delay, token);
+      throw new DelayedError();
+    };
+
+    try {
+      if (step.name !== "deliver" && (await redis.exists(cancelFlagKey(id))) === 1) {
+        if (step.name === "poll") await cancelAtFal(step.requestId);
+        await finish("cancelled", "cancelled", workerMessages.cancelled);
+        await redis.del(cancelFlagKey(id));
+        return;
+      }
+      for (;;) {
+        switch (step.name) {
+          case "submit": {
+            const current = await loadRow();
+            if (current === null || finalStatuses.has(current.status)) {
+              log.info({ status: current?.status ?? "missing" }, "generation already ended; nothing to do");
+              return;
+            }
+            await notifier.progress(await conversation(), workerMessages.generating);
+            let sourceUrl = step.sourceUrl;
+            if (input.sourceFileId !== undefined && sourceUrl === undefined) {
+              sourceUrl = await deps.uploadSource(input.sourceFileId);
+              await save({ name: "submit", sourceUrl });
+            }
+            const requestId = await fal.submit(input.model, falInput(input, sourceUrl));
+            const submittedAt = now();
+            await save({ name: "poll", requestId, submittedAt, polls: 0 });
+            await generations.markRunning(id, requestId);
+            log.info({ requestId }, "submitted to fal");
+            return await waitForNextPoll(0, submittedAt);
+          }
+          case "poll": {
+            const { state } = await fal.status(input.model, step.requestId);
+            const polls = step.polls + 1;
+            if (state === "COMPLETED") {
+              metrics.providerLatency.observe({ kind: input.kind }, (now() - step.submittedAt) / 1000);
+              metrics.pollsPerJob.observe({ kind: input.kind }, polls);
+              await save({
+                name: "deliver",
+                requestId: step.requestId,
+                submittedAt: step.submittedAt,
+                polls,
+              });
+              break;
+            }
+            if (now() >= step.submittedAt + deadlineSeconds * 1000) {
+              await cancelAtFal(step.requestId);
+              metrics.pollsPerJob.observe({ kind: input.kind }, polls);
+              await finish("expired", "deadline", workerMessages.deadline, { seconds: deadlineSeconds });
+              throw new HandledFailure(`no result from fal within ${deadlineSeconds} s`);
+            }
+            await save({ ...step, polls });
+            return await waitForNextPoll(polls, step.submittedAt);
+          }
+          case "deliver": {
+            await deliver(step.requestId);
+            metrics.jobsCompleted.inc({ kind: input.kind });
+            metrics.jobDuration.observe({ kind: input.kind }, (now() - job.timestamp) / 1000);
+            return;
+          }
+        }
+      }
+    } catch (error) {
+      if (error instanceof DelayedError || error instanceof HandledFailure) throw error;
+      const verdict = judge(error, settings);
+      if (verdict.retry) {
+        const attempts = job.opts.attempts ?? 1;
+        if (job.attemptsMade + 1 < attempts) {
+          log.warn({ err: error, step: step.name }, "step failed; will retry");
+          metrics.jobsRetried.inc({ kind: input.kind });
+          await notifier.progress(await conversation(), workerMessages.retrying);
+          throw error;
+        }
+        log.error({ err: error, step: step.name }, "step failed on the last attempt");
+        if (step.name !== "submit") await cancelAtFal(step.requestId);
+        await finish("failed", "exhausted", workerMessages.failed);
+        throw error;
+      }
+      log.warn({ err: error, step: step.name, reason: verdict.reason }, "generation failed for good");
+      await finish("failed", verdict.reason, verdict.message, verdict.vars);
+      throw new HandledFailure(error instanceof Error ? error.message : String(error));
+    }
+
+    /** Sends the result once, then records it (row, cache) and marks the acknowledgement done. */
+    async function deliver(requestId: string): Promise<void> {
+      const current = await loadRow();
+      let fileId = await redis.get(deliveredMarkerKey(id));
+      if (fileId === null && current?.status === "delivered") fileId = current.resultFileId;
+      if (fileId === null) {
+        if (current === null || finalStatuses.has(current.status)) {
+          log.info({ status: current?.status ?? "missing" }, "generation ended before delivery; not sending");
+          return;
+        }
+        const result = await fal.result(input.model, requestId);
+        const bytes = await fal.download(result.url, settings.resultMaxBytes);
+        fileId = await sendImage(await conversation(), bytes);
+        await redis.set(deliveredMarkerKey(id), fileId, "EX", deliveredMarkerSeconds);
+        log.info({ requestId, bytes: bytes.length }, "delivered");
+      }
+      await generations.markDelivered(id, { resultFileId: fileId, cached: false });
+      await redis.del(deliveredMarkerKey(id));
+      await deps.cache.set(input.cacheKey, fileId);
+      await notifier.progress(await conversation(), workerMessages.done);
+    }
+
+    /** Uploads the image to the user's chat; returns the Telegram file_id for the cache and history. */
+    async function sendImage(to: Conversation, bytes: Buffer): Promise<string> {
+      const type = sniffImageType(bytes.subarray(0, 12));
+      if (type === undefined) throw new FalProtocolError("fal's result is not a JPEG, PNG or WebP image");
+      const file = new InputFile(bytes, `result.${type.extension}`);
+      const caption = translate(to.locale, workerMessages.resultCaption);
+      if (bytes.length <= telegramPhotoMaxBytes) {
+        const message = await deps.telegram.sendPhoto(to.chatId, file, { caption });
+        const largest = message.photo.at(-1);
+        if (largest === undefined)
+          throw new FalProtocolError("Telegram returned a photo message without sizes");
+        return largest.file_id;
+      }
+      const message = await deps.telegram.sendDocument(to.chatId, file, { caption });
+      return message.document.file_id;
+    }
+  };
+}

@@ -1,0 +1,141 @@
+import { Worker } from "bullmq";
+import { type AppConfig, deadlineSecondsForKind, generationKinds } from "../config.js";
+import { FalClient } from "../fal/fal-client.js";
+import { createHttpAgent } from "../fal/http-agent.js";
+import type { Logger } from "../observability/logger.js";
+import { registry, setQueueDepthSource } from "../observability/metrics.js";
+import { startOpsServer } from "../observability/ops-server.js";
+import { createGenerationQueue, jobRetention } from "../queue/generation-queue.js";
+import { assertNoEviction, createRedis, pingRedis } from "../queue/redis.js";
+import { ResultCache } from "../queue/result-cache.js";
+import { GenerationStore } from "../storage/generation-store.js";
+import { runMigrations } from "../storage/migrate.js";
+import { createPool, pingPostgres } from "../storage/pool.js";
+import { createTelegramApi } from "../telegram/api.js";
+import { createGenerationProcessor, type GenerationJobData } from "./generation-processor.js";
+import { uploadSourceImage } from "./source-image.js";
+import { UserNotifier } from "./user-messages.js";
+
+/** Largest result accepted from fal (an upscale of a 10 MB photo stays well under it). */
+const resultMaxBytes = 50 * 1024 * 1024;
+
+/** A running worker process's parts, for `main.ts` and in-process tests. */
+export interface WorkerApp {
+  readonly worker: Worker<GenerationJobData>;
+  /** The ops server's port (/healthz, /metrics). */
+  readonly opsPort: number;
+  /**
+   * Stops taking jobs, lets running steps finish for up to `graceMs` (jobs waiting on fal sit in the
+   * delayed set and lose nothing), then closes every connection. Steps still running after the grace
+   * are abandoned with their locks; BullMQ's stalled check hands them to another worker after
+   * WORKER_LOCK_SECONDS, and their saved step makes the rerun resume, not repeat.
+   */
+  close(graceMs?: number): Promise<void>;
+}
+
+/**
+ * Starts a worker from its configuration: migrations (idempotent), the noeviction check, one Redis
+ * connection, one PostgreSQL pool, one HTTP agent, one Telegram client, the BullMQ worker with
+ * WORKER_CONCURRENCY slots and the ops server. Throws (and leaves nothing open) when Redis may evict.
+ */
+export async function startWorkerApp(config: AppConfig, logger: Logger): Promise<WorkerApp> {
+  await runMigrations(config.databaseUrl, logger);
+  const redis = createRedis(config.redisUrl, "tapbot-worker");
+  try {
+    await assertNoEviction(redis);
+  } catch (error) {
+    redis.disconnect();
+    throw error;
+  }
+  const pool = createPool(config.databaseUrl);
+  const agent = createHttpAgent();
+  const telegram = createTelegramApi(config, logger);
+  const fal = new FalClient({
+    queueUrl: config.falQueueUrl,
+    restUrl: config.falRestUrl,
+    key: config.falKey,
+    dispatcher: agent,
+  });
+  const queue = createGenerationQueue(redis, config.queueName);
+  setQueueDepthSource(() => queue.counts());
+
+  const processor = createGenerationProcessor({
+    fal,
+    telegram,
+    notifier: new UserNotifier(telegram, logger),
+    generations: new GenerationStore(pool),
+    cache: new ResultCache(redis, config.cacheTtlSeconds),
+    redis,
+    uploadSource: (fileId) =>
+      uploadSourceImage(
+        {
+          telegram,
+          telegramApiRoot: config.telegramApiRoot,
+          telegramBotToken: config.telegramBotToken,
+          fal,
+          dispatcher: agent,
+          maxBytes: config.imageMaxBytes,
+        },
+        fileId,
+      ),
+    settings: {
+      pollInitialMs: config.pollInitialSeconds * 1000,
+      pollMaxMs: config.pollMaxSeconds * 1000,
+      deadlineSeconds: Object.fromEntries(
+        generationKinds.map((k) => [k, deadlineSecondsForKind(config, k)]),
+      ) as Record<(typeof generationKinds)[number], number>,
+      resultMaxBytes,
+      sourceMaxBytes: config.imageMaxBytes,
+    },
+    logger,
+  });
+
+  const lockMs = config.workerLockSeconds * 1000;
+  const worker = new Worker<GenerationJobData>(config.queueName, processor, {
+    connection: redis,
+    concurrency: config.workerConcurrency,
+    lockDuration: lockMs,
+    stalledInterval: lockMs,
+    // A job may be recovered a few times (several crashes in a row) before it counts as failed.
+    maxStalledCount: 3,
+    removeOnComplete: jobRetention.removeOnComplete,
+    removeOnFail: jobRetention.removeOnFail,
+  });
+  worker.on("error", (error) => logger.error({ err: error }, "worker error"));
+  worker.on("stalled", (jobId) =>
+    logger.warn({ jobId }, "job stalled (its worker stopped); handed back to the queue"),
+  );
+  worker.on("failed", (job, error) => logger.info({ jobId: job?.id, reason: error.message }, "job failed"));
+
+  const ops = await startOpsServer({
+    port: config.httpPort,
+    checks: { redis: () => pingRedis(redis), postgres: () => pingPostgres(pool) },
+    registry,
+  });
+
+  let closing: Promise<void> | undefined;
+  const close = (graceMs = config.shutdownGraceSeconds * 1000): Promise<void> => {
+    closing ??= (async () => {
+      let timer: NodeJS.Timeout | undefined;
+      const graceful = worker.close().then(() => true);
+      const expired = new Promise<boolean>((resolve) => {
+        timer = setTimeout(() => resolve(false), graceMs);
+      });
+      const finished = await Promise.race([graceful, expired]);
+      clearTimeout(timer);
+      if (!finished) {
+        logger.warn(
+          { graceMs },
+          "running steps did not finish within the grace period; leaving them to stalled recovery",
+        );
+        await worker.close(true);
+      }
+      setQueueDepthSource(undefined);
+      await queue.close();
+      await ops.close();
+      await Promise.allSettled([redis.quit(), pool.end(), agent.close()]);
+    })();
+    return closing;
+  };
+  return { worker, opsPort: ops.port, close };
+}

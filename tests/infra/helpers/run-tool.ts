@@ -29,10 +29,10 @@ export function runTool(command: string, args: string[], options: RunToolOptions
     });
     let stdout = "";
     let stderr = "";
-    child.stdout.on("data", (chunk: Buffer) => {
+    child.stdout?.on("data", (chunk: Buffer) => {
       stdout += chunk.toString("utf8");
     });
-    child.stderr.on("data", (chunk: Buffer) => {
+    child.stderr?.on("data", (chunk: Buffer) => {
       stderr += chunk.toString("utf8");
     });
     child.once("error", (error) => reject(new Error(`could not run ${command}: ${error.message}`)));

@@ -1,0 +1,138 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { PlainConfig } from "../../infra/config.js";
+import { type HostRole, hardeningScripts } from "../../infra/host-scripts.js";
+import { NetnsLab, type Probe } from "./helpers/netns-lab.js";
+import { plainStackConfig } from "./helpers/stack-config.js";
+
+/** Documentation addresses (TEST-NET-1) stand in for the two public IPs inside the namespaces. */
+const AUTOMATION = "192.0.2.20";
+const DATA = "192.0.2.10";
+const STRANGER = "192.0.2.99";
+const config: PlainConfig = { ...plainStackConfig(), automationHost: AUTOMATION, dataHost: DATA };
+const TCP_PORTS = [22, 80, 443, 5432, 5678, 6333, 6379, 8055];
+const UDP_PORTS = [config.wireguardPort];
+
+function ufwScript(role: HostRole): string {
+  const script = hardeningScripts(config, { role, swapMB: 1024, runsRedis: role === "automation" }).find(
+    (s) => s.name === "ufw",
+  );
+  if (script === undefined) throw new Error("no ufw script rendered");
+  return script.script;
+}
+
+/** Runs `probes` and returns "port/proto from source" → reachable, for readable failures. */
+async function reach(lab: NetnsLab, probes: Probe[]): Promise<Record<string, boolean>> {
+  const results = await lab.probe(probes);
+  return Object.fromEntries(
+    probes.map((p, i) => [`${p.host}:${p.port}/${p.proto} from ${p.from}`, results[i] ?? false]),
+  );
+}
+
+describe.each([
+  [
+    "data",
+    {
+      serverPublic: DATA,
+      peerPublic: AUTOMATION,
+      serverTunnel: config.dataTunnelAddress,
+      peerTunnel: config.automationTunnelAddress,
+    },
+  ],
+  [
+    "automation",
+    {
+      serverPublic: AUTOMATION,
+      peerPublic: DATA,
+      serverTunnel: config.automationTunnelAddress,
+      peerTunnel: config.dataTunnelAddress,
+    },
+  ],
+] as const)(
+  "the rendered UFW script of the %s host, applied by ufw in a network namespace",
+  (role, addresses) => {
+    const lab = new NetnsLab({ ...addresses, stranger: STRANGER });
+    let firstRun = "";
+
+    beforeAll(async () => {
+      await lab.start(TCP_PORTS, UDP_PORTS);
+      const result = await lab.runInServer(ufwScript(role));
+      if (result.code !== 0)
+        throw new Error(`the ufw script failed (${result.code}):\n${result.stdout}\n${result.stderr}`);
+      firstRun = await lab.serverRules();
+    }, 90_000);
+    afterAll(async () => {
+      await lab.stop();
+    });
+
+    it("lets only the intended ports through from the internet", async () => {
+      const publicPorts = role === "automation" ? [22, 80, 443] : [22];
+      const probes: Probe[] = TCP_PORTS.map((port) => ({
+        proto: "tcp",
+        from: STRANGER,
+        host: addresses.serverPublic,
+        port,
+      }));
+      const seen = await reach(lab, probes);
+      for (const probe of probes) {
+        expect(seen[`${probe.host}:${probe.port}/tcp from ${STRANGER}`], `port ${probe.port}`).toBe(
+          publicPorts.includes(probe.port),
+        );
+      }
+    });
+
+    it("accepts WireGuard's UDP port from the peer host only", async () => {
+      const port = config.wireguardPort;
+      const seen = await lab.probe([
+        { proto: "udp", from: addresses.peerPublic, host: addresses.serverPublic, port },
+        { proto: "udp", from: STRANGER, host: addresses.serverPublic, port },
+      ]);
+      expect(seen).toEqual([true, false]);
+    });
+
+    it(
+      role === "data"
+        ? "opens PostgreSQL, Qdrant and Directus to the automation host's tunnel address on wg0 only, and nothing else"
+        : "opens nothing on the tunnel beyond its public 80/443",
+      async () => {
+        const tunnelOpen = role === "data" ? [5432, 6333, 8055] : [80, 443];
+        const fromTunnel = await lab.probe(
+          TCP_PORTS.filter((p) => p !== 22).map((port) => ({
+            proto: "tcp",
+            from: addresses.peerTunnel,
+            host: addresses.serverTunnel,
+            port,
+          })),
+        );
+        expect(fromTunnel).toEqual(
+          TCP_PORTS.filter((p) => p !== 22).map((port) => tunnelOpen.includes(port)),
+        );
+        // The same ports from the peer's public address (not the tunnel) stay closed.
+        const fromPublic = await lab.probe(
+          [5432, 6333, 8055].map((port) => ({
+            proto: "tcp",
+            from: addresses.peerPublic,
+            host: addresses.serverPublic,
+            port,
+          })),
+        );
+        expect(fromPublic).toEqual([false, false, false]);
+      },
+    );
+
+    it("a second run changes no rule", async () => {
+      const again = await lab.runInServer(ufwScript(role));
+      expect(again.code, again.stderr).toBe(0);
+      expect(await lab.serverRules()).toBe(firstRun);
+    });
+
+    it("rate-limits SSH: a burst of new connections from one address is cut off", async () => {
+      const burst = Array.from(
+        { length: 10 },
+        (): Probe => ({ proto: "tcp", from: STRANGER, host: addresses.serverPublic, port: 22 }),
+      );
+      const results = await lab.probe(burst, "sequential");
+      expect(results.slice(0, 3)).toEqual([true, true, true]);
+      expect(results.slice(-2)).toEqual([false, false]);
+    }, 30_000);
+  },
+);

@@ -1,0 +1,225 @@
+import { execFile } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { afterAll, describe, expect, it } from "vitest";
+
+const root = fileURLToPath(new URL("../../", import.meta.url));
+const tsx = join(root, "node_modules/tsx/dist/cli.mjs");
+const main = join(root, "capacity/cli/main.ts");
+const fixtures = fileURLToPath(new URL("./fixtures/", import.meta.url));
+const work = mkdtempSync(join(tmpdir(), "capacity-cli-"));
+
+afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs the CLI as a person would, in a scratch directory, and waits for it to exit. */
+function capacity(...args: string[]): Promise<Run> {
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      [tsx, main, ...args],
+      { cwd: work, env: { ...process.env, NO_COLOR: "" }, timeout: 20_000 },
+      (error, stdout, stderr) => {
+        const code = error === null ? 0 : typeof error.code === "number" ? error.code : -1;
+        resolve({ code, stdout, stderr });
+      },
+    );
+  });
+}
+
+const fixture = (name: string) => join(fixtures, name);
+
+function expectNoStackTrace(run: Run) {
+  expect(run.stderr).not.toMatch(/\n\s+at .+:\d+:\d+/);
+  expect(run.stderr).not.toContain("node_modules");
+}
+
+describe("capacity plan", () => {
+  it("--json prints the contract: 10 workers × 4 and a p95 wait near 1.73 s at 300 users", async () => {
+    const run = await capacity("plan", "--users", "300", "--json");
+    expect(run.code).toBe(0);
+    const plan = JSON.parse(run.stdout);
+    expect(plan).toMatchObject({ workers: 10, workerConcurrency: 4 });
+    expect(plan.queue.p95WaitSeconds).toBeCloseTo(1.73, 2);
+    for (const key of ["arrivalPerSecondPeak", "offeredErlangs", "servers", "utilization", "stable"]) {
+      expect(plan.queue).toHaveProperty(key);
+    }
+    for (const key of ["probabilityOfWait", "meanWaitSeconds", "p95WaitSeconds", "meanQueueLength"]) {
+      expect(plan.queue).toHaveProperty(key);
+    }
+    const host = plan.hosts[0];
+    for (const key of ["name", "ramMB", "usedMB", "utilization", "status", "services"])
+      expect(host).toHaveProperty(key);
+    for (const key of ["name", "replicas", "limitMB", "reservationMB"])
+      expect(host.services[0]).toHaveProperty(key);
+    expect(plan.redis).toMatchObject({ maxmemoryMB: 128, policy: "noeviction" });
+    expect(plan.bottleneck).toEqual({ resource: "ram:automation", maxUsers: 72 });
+    expect(plan.costRubPerMonth).toBe(1268);
+    expect(plan.findings[0]).toEqual({
+      severity: expect.any(String),
+      code: expect.any(String),
+      message: expect.any(String),
+    });
+  });
+
+  it("prints a readable report without colour when stdout is not a terminal", async () => {
+    const run = await capacity("plan", "--users", "300");
+    expect(run.code).toBe(0);
+    expect(run.stdout).toContain("10 × 4 = 40 servers");
+    expect(run.stdout).toContain("p95 wait");
+    expect(run.stdout).toContain("1.73 s (target 5 s)");
+    expect(run.stdout).toMatch(/automation\s+\[█+\|█+\|█\]▶ 227\.5 %/);
+    expect(run.stdout).toContain("Binds first: ram:automation at 72 users");
+    expect(run.stdout).toContain("HOST_OVERCOMMITTED");
+    expect(run.stdout).not.toContain("\u001b[");
+  });
+
+  it("--format md prints Markdown tables", async () => {
+    const run = await capacity("plan", "--users", "80", "--format", "md");
+    expect(run.code).toBe(0);
+    expect(run.stdout).toMatch(/^# Capacity plan for 80 users/);
+    expect(run.stdout).toContain("| host | from | to | RUB/month before | RUB/month after |");
+    expect(run.stdout).toContain("| **automation** | 2cpu-4gb-10gb | **C4-M8-D120** | 554 | 4880 |");
+  });
+
+  it("reads a JSON config and lets flags override it", async () => {
+    const fromFile = JSON.parse(
+      (await capacity("plan", "--config", fixture("small-fleet.json"), "--json")).stdout,
+    );
+    expect(fromFile.users).toBe(40);
+    const overridden = await capacity(
+      "plan",
+      "--config",
+      fixture("small-fleet.json"),
+      "--users",
+      "90",
+      "--json",
+    );
+    expect(JSON.parse(overridden.stdout).users).toBe(90);
+    // The worker's 40 MB per concurrent job is in its limit.
+    const worker = fromFile.hosts[0].services.find((s: { name: string }) => s.name === "worker");
+    expect(worker.limitMB).toBe(250 + 40 * fromFile.workerConcurrency);
+  });
+
+  it("--stack NAME reads tapbot:capacity from Pulumi.NAME.yaml", async () => {
+    const run = await capacity("plan", "--stack", "fixture", "--stack-dir", fixtures, "--json");
+    expect(run.code).toBe(0);
+    const plan = JSON.parse(run.stdout);
+    expect(plan.users).toBe(60);
+    expect(plan.limits.map((l: { resource: string }) => l.resource)).toContain("provider");
+  });
+});
+
+describe("capacity check", () => {
+  it("reports both Redis mistakes of the notes' host and exits 1", async () => {
+    const run = await capacity("check", "--config", fixture("notes-100-users.yaml"));
+    expect(run.code).toBe(1);
+    expect(run.stdout).toContain("REDIS_MAXMEMORY_OVER_LIMIT");
+    expect(run.stdout).toContain("REDIS_EVICTION_POLICY");
+    expect(run.stdout).toContain("HOST_RAM_CRIT");
+    expect(run.stdout).toContain("3056 of 3072 MB (99.5 %)");
+  });
+
+  it("--json gives the counts and the findings", async () => {
+    const run = await capacity("check", "--config", fixture("notes-100-users.yaml"), "--json");
+    expect(run.code).toBe(1);
+    const out = JSON.parse(run.stdout);
+    expect(out.errors).toBe(3);
+    expect(out.findings.map((f: { code: string }) => f.code)).toContain("REDIS_EVICTION_POLICY");
+  });
+
+  it("exits 0 when no finding is an error", async () => {
+    const run = await capacity("check", "--users", "50");
+    expect(run.code).toBe(0);
+    expect(run.stdout).toContain("0 error(s)");
+  });
+});
+
+describe("bad input: one clear message, exit 2, no stack trace", () => {
+  it.each([
+    [["plan", "--users", "-5"], "users: got -5; expected a number ≥ 1"],
+    [["plan", "--users", "2.5"], "users: got 2.5; expected a whole number"],
+    [["plan"], "users: missing; expected a number"],
+    [["plan", "--config", "unknown-key.yaml"], "usersPerWorkr: unknown key"],
+    [
+      ["plan", "--config", "missing-host.yaml"],
+      'services[2].host: got "nowhere"; expected one of the hosts: box',
+    ],
+    [
+      ["plan", "--config", "reservation-over-limit.yaml"],
+      "services[0].reservationMB: got 300; expected at most the memory limit, 256 MB",
+    ],
+    [["plan", "--config", "no-such-file.yaml"], "cannot read config file no-such-file.yaml: no such file"],
+    [["plan", "--stack", "nosection"], 'no "config: tapbot:capacity:" object'],
+    [["plan", "--users", "10", "--format", "html"], '--format: got "html"; expected one of "text", "md"'],
+    [["curve", "--from", "50", "--to", "10"], "--to: got 10; expected at least --from 50"],
+    [["plan", "--userz", "10"], "unknown option '--userz'"],
+  ])("%j", async (args, message) => {
+    // Fixture names resolve against the fixtures directory; the rest as given.
+    const resolved = args.map((a) => (a.endsWith(".yaml") && !a.startsWith("no-such") ? fixture(a) : a));
+    const withDir = resolved.includes("--stack") ? [...resolved, "--stack-dir", fixtures] : resolved;
+    const run = await capacity(...withDir);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain(message);
+    expect(run.stdout).toBe("");
+    expectNoStackTrace(run);
+  });
+
+  it("a YAML syntax error names the file, the line and the column", async () => {
+    const file = join(work, "broken.yaml");
+    writeFileSync(file, "users: 10\nhosts: [ { name: box,\n");
+    const run = await capacity("plan", "--config", file);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toMatch(/broken\.yaml: YAML syntax error: .* at line 3, column 1/);
+    expectNoStackTrace(run);
+  });
+});
+
+describe("capacity curve", () => {
+  it("prints the table and writes an SVG chart with the warn and critical lines and the bind point", async () => {
+    const out = join(work, "curve.svg");
+    const run = await capacity("curve", "--from", "10", "--to", "200", "--step", "10", "--out", out);
+    expect(run.code).toBe(0);
+    expect(run.stdout).toContain("automation: warn from 80 users, critical from 100 users");
+    expect(run.stdout).toContain("Binds first: ram:automation at 72 users");
+    const svg = readFileSync(out, "utf8");
+    expect(svg.startsWith("<svg")).toBe(true);
+    expect(svg.trimEnd().endsWith("</svg>")).toBe(true);
+    for (const text of [
+      "RAM utilization per host",
+      "p95 queue wait",
+      "warn 85 %",
+      "critical 95 %",
+      "ram:automation binds at 72 users",
+    ]) {
+      expect(svg).toContain(text);
+    }
+    // Vega draws one line mark group per host and one for the p95 wait; five rules: warn, critical and the
+    // bind point on the RAM chart, the target and the bind point on the wait chart.
+    expect(svg.match(/class="mark-line role-mark/g)).toHaveLength(3);
+    expect(svg.match(/class="mark-rule role-mark/g)).toHaveLength(5);
+  });
+
+  it("--help lists every input with its default and unit", async () => {
+    const run = await capacity("curve", "--help");
+    expect(run.code).toBe(0);
+    for (const text of [
+      "--from <n>",
+      "(default: 10)",
+      "--job-seconds <s>",
+      "default: 25",
+      "hosts",
+      "catalog",
+      "thresholds",
+    ]) {
+      expect(run.stdout.replace(/\s+/g, " ")).toContain(text);
+    }
+  });
+});

@@ -65,8 +65,10 @@ export interface FakeFal {
   readonly submissions: readonly FalSubmission[];
   /** Request ids that received a cancel while IN_QUEUE or IN_PROGRESS. */
   readonly cancelled: readonly string[];
-  /** Every HTTP call, in order. */
+  /** Every HTTP call, in order (recorded when answered). */
   readonly calls: readonly FalCall[];
+  /** Queue calls received and not yet answered (e.g. held by latency): what a worker is waiting on now. */
+  inFlight(): { kind: FalCallKind | "unknown"; requestId?: string }[];
   /** Files uploaded through storage: their URL, type and size. */
   readonly uploads: readonly { fileUrl: string; contentType: string; bytes: number; at: number }[];
   /** How many status requests a request received. */
@@ -159,6 +161,7 @@ export async function startFakeFal(opts: FakeFalOptions = {}): Promise<FakeFal> 
   const pendingUploads = new Map<string, { contentType: string; fileName: string; fileId: string }>();
   const stored = new Map<string, { bytes: Buffer; contentType: string }>();
   const watchers = new Set<() => void>();
+  const active = new Set<{ kind: FalCallKind | "unknown"; requestId?: string }>();
   let queue: LoopbackServer | undefined;
   let rest: LoopbackServer | undefined;
 
@@ -329,7 +332,10 @@ export async function startFakeFal(opts: FakeFalOptions = {}): Promise<FakeFal> 
         : target === "bad-app"
           ? "unknown"
           : target.action;
+    const flight = { kind, ...(typeof target === "object" ? { requestId: target.requestId } : {}) };
+    active.add(flight);
     const answer = (status: number, body: unknown, requestId?: string): void => {
+      active.delete(flight);
       calls.push({
         kind,
         method: req.method ?? "",
@@ -535,6 +541,7 @@ export async function startFakeFal(opts: FakeFalOptions = {}): Promise<FakeFal> 
     cancelled,
     calls,
     uploads,
+    inFlight: () => [...active],
     pollsFor: (requestId) => requests.get(requestId)?.polls.length ?? 0,
     pollTimesFor: (requestId) => [...(requests.get(requestId)?.polls ?? [])],
     resultFetchesFor: (requestId) => requests.get(requestId)?.resultFetches ?? 0,

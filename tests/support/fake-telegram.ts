@@ -42,6 +42,8 @@ export interface ChatMessageView {
   message_id: number;
   from: "bot" | "user";
   sentAt: number;
+  /** The text or caption as first sent, before any edit. */
+  sentText?: string;
   text?: string;
   caption?: string;
   /** file_id of the largest size, for photos. */
@@ -396,6 +398,7 @@ export async function startFakeTelegram(opts: FakeTelegramOptions = {}): Promise
       message_id: message.message_id,
       from,
       sentAt: Date.now(),
+      sentText: text,
       text: message.text,
       caption: message.caption,
       photoFileId: photo?.file_id,
@@ -511,20 +514,30 @@ export async function startFakeTelegram(opts: FakeTelegramOptions = {}): Promise
     return markup as Message["reply_markup"];
   }
 
-  function replyToId(p: Params): number | undefined {
+  /** The message to reply to, and whether a missing one is fine (`allow_sending_without_reply`). */
+  function replyTo(p: Params): { id: number | undefined; optional: boolean } {
     const parameters = p.json("reply_parameters");
     if (parameters !== undefined) {
-      const id = (parameters as { message_id?: unknown }).message_id;
+      const { message_id: id, allow_sending_without_reply: optional } = parameters as {
+        message_id?: unknown;
+        allow_sending_without_reply?: unknown;
+      };
       if (typeof id !== "number")
         throw badRequest('field "message_id" of reply_parameters must be of type Integer');
-      return id;
+      return { id, optional: optional === true };
     }
-    return p.int("reply_to_message_id");
+    return { id: p.int("reply_to_message_id"), optional: p.bool("allow_sending_without_reply") === true };
   }
 
-  function botMessage(state: ChatState, fields: Partial<Message>, replyTo: number | undefined): Message {
-    const target = replyTarget(state, replyTo);
-    if (replyTo !== undefined && target === undefined) throw badRequest("message to be replied not found");
+  function botMessage(
+    state: ChatState,
+    fields: Partial<Message>,
+    reply: { id: number | undefined; optional: boolean },
+  ): Message {
+    const target = replyTarget(state, reply.id);
+    if (reply.id !== undefined && target === undefined && !reply.optional) {
+      throw badRequest("message to be replied not found");
+    }
     const message = {
       message_id: state.nextMessageId,
       from: botUser,
@@ -695,7 +708,7 @@ export async function startFakeTelegram(opts: FakeTelegramOptions = {}): Promise
       const message = botMessage(
         state,
         { text, ...(markup === undefined ? {} : { reply_markup: markup }) },
-        replyToId(p),
+        replyTo(p),
       );
       record(state, message, "bot");
       return message;
@@ -738,7 +751,7 @@ export async function startFakeTelegram(opts: FakeTelegramOptions = {}): Promise
 
     sendPhoto: async (p) => {
       const state = existingChat(p.chatId());
-      const replyTo = replyToId(p);
+      const reply = replyTo(p);
       const captionSource = p.str("caption");
       const caption =
         captionSource === undefined
@@ -754,7 +767,7 @@ export async function startFakeTelegram(opts: FakeTelegramOptions = {}): Promise
           ...(caption === undefined ? {} : { caption }),
           ...(markup === undefined ? {} : { reply_markup: markup }),
         },
-        replyTo,
+        reply,
       );
       record(state, message, "bot", photo.at(-1));
       return message;

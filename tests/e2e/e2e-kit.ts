@@ -1,0 +1,57 @@
+import { afterEach } from "vitest";
+import { translate } from "../../app/i18n/index.js";
+import type { AppStack } from "../support/app-stack.js";
+import { ScriptedUser } from "../support/scripted-user.js";
+
+/** What the bot says in English for `key`: the text a user with an English Telegram sees. */
+export function en(key: string, vars: Record<string, string | number> = {}): string {
+  return translate("en", key, vars);
+}
+
+/** The English text of `key` as a pattern, with each of `numbers` standing for any number. */
+export function enPattern(key: string, numbers: readonly string[]): RegExp {
+  const vars = Object.fromEntries(numbers.map((name, i) => [name, `@@${i}@@`]));
+  const escaped = en(key, vars)
+    .replace(/[.*+?^${}()|[\]\\]/g, "\\$&")
+    .replace(/@@\d+@@/g, "(\\d+(?:\\.\\d+)?)");
+  return new RegExp(`^${escaped}$`);
+}
+
+let nextUserId = 6_100_000 + Math.floor(Math.random() * 100_000) * 10;
+
+/** A new English-speaking user with an id no other test uses (rate limits and chats stay apart). */
+export function newUser(stack: AppStack, firstName: string, languageCode = "en"): ScriptedUser {
+  nextUserId += 1;
+  return new ScriptedUser(stack.telegram, {
+    id: nextUserId,
+    first_name: firstName,
+    username: `${firstName.toLowerCase()}_${nextUserId}`,
+    language_code: languageCode,
+  });
+}
+
+/** Prints every app process's log tail when a test fails, so a failure explains itself. */
+export function dumpLogsOnFailure(stack: () => AppStack | undefined): void {
+  afterEach((ctx) => {
+    if (ctx.task.result?.state === "fail") process.stderr.write(`\n${stack()?.logs(80) ?? "(no stack)"}\n`);
+  });
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** The `generations` rows of one Telegram user, oldest first. */
+export async function generationsOf(stack: AppStack, telegramId: number): Promise<Record<string, unknown>[]> {
+  const { rows } = await stack.db.query(
+    `SELECT g.* FROM generations g JOIN users u ON u.id = g.user_id
+      WHERE u.telegram_id = $1 ORDER BY g.created_at`,
+    [telegramId],
+  );
+  return rows;
+}
+
+/** fal submissions whose prompt is exactly `prompt`. */
+export function submissionsWithPrompt(stack: AppStack, prompt: string) {
+  return stack.fal.submissions.filter((s) => s.input.prompt === prompt);
+}

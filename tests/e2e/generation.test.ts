@@ -1,0 +1,314 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type AppProcess, type AppStack, startAppStack } from "../support/app-stack.js";
+import type { ChatMessageView } from "../support/fake-telegram.js";
+import { makeJpegLike, makePng, sniffImage } from "../support/image-bytes.js";
+import { waitUntil } from "../support/wait-until.js";
+import {
+  dumpLogsOnFailure,
+  en,
+  enPattern,
+  generationsOf,
+  newUser,
+  sleep,
+  submissionsWithPrompt,
+} from "./e2e-kit.js";
+
+/**
+ * The user-facing paths of issue 3 against real processes: `node --import tsx app/bot/main.ts` and
+ * `app/worker/main.ts` on a throwaway Redis and PostgreSQL, the fake Telegram and the fake fal. One stack
+ * for the whole file; each case uses its own users so that rate limits and chats do not mix.
+ */
+let stack: AppStack;
+let worker: AppProcess;
+dumpLogsOnFailure(() => stack);
+
+beforeAll(async () => {
+  stack = await startAppStack();
+  await Promise.all([stack.startBot(), (async () => (worker = await stack.startWorker()))()]);
+}, 120_000);
+
+afterAll(async () => {
+  await stack?.stop();
+}, 60_000);
+
+const ackQueued = enPattern("ack-queued", ["position"]);
+
+/** The photo of a delivered request, and the acknowledgement as it reads once the job is done. */
+async function delivered(user: ReturnType<typeof newUser>, request: Parameters<typeof user.photosAfter>[0]) {
+  const photo = await user.nextPhoto(request, 30_000);
+  const ack = await user.replyTo(request, (view) => view.text === en("ack-done"), 10_000);
+  return { photo, ack };
+}
+
+describe("a request that goes end to end", () => {
+  let firstPhoto: ChatMessageView;
+  const prompt = "a lighthouse at dusk, oil painting";
+
+  it("text → image: an acknowledgement with the place in the queue within a second, edits, then the photo", async () => {
+    const ann = newUser(stack, "Ann");
+    const hello = ann.says("/start");
+    await ann.nextBotMessage(
+      hello,
+      (view) => view.text?.startsWith(en("start-welcome", { name: "Ann" })) === true,
+    );
+
+    const sentAt = Date.now();
+    const request = ann.says(prompt);
+    const ack = await ann.replyTo(request, () => true, 5_000);
+    expect(ack.sentText).toMatch(ackQueued);
+    expect(ack.sentAt - sentAt).toBeLessThan(1_000);
+
+    const { photo, ack: done } = await delivered(ann, request);
+    firstPhoto = photo;
+    expect(done.edits.map((edit) => edit.text)).toContain(en("ack-generating"));
+    expect(done.edits.at(-1)?.text).toBe(en("ack-done"));
+    const bytes = stack.telegram.fileBytes(photo.photoFileId ?? "");
+    expect(sniffImage(bytes ?? Buffer.alloc(0))).toMatchObject({ mime: "image/png" });
+    expect(ann.photosAfter(request)).toHaveLength(1);
+
+    const [submission] = submissionsWithPrompt(stack, prompt);
+    expect(submissionsWithPrompt(stack, prompt)).toHaveLength(1);
+    expect(submission?.modelId).toBe("fal-ai/flux/schnell");
+    const polls = stack.fal.pollsFor(submission?.requestId ?? "");
+    expect(polls).toBeGreaterThanOrEqual(1);
+    expect(polls).toBeLessThanOrEqual(6);
+    const [row] = await generationsOf(stack, ann.id);
+    expect(row).toMatchObject({
+      kind: "text-to-image",
+      status: "delivered",
+      prompt,
+      fal_request_id: submission?.requestId,
+      result_file_id: photo.photoFileId,
+      cached: false,
+    });
+    // BIGINT columns come back from pg as strings.
+    expect(Number(row?.ack_message_id)).toBe(ack.message_id);
+    process.stdout.write(
+      `[measure] text→image: ack ${ack.sentAt - sentAt} ms, photo ${photo.sentAt - sentAt} ms, fal polls ${polls}\n`,
+    );
+  });
+
+  it("photo with a caption → an edited image, the photo uploaded to fal as bytes (never a Telegram URL)", async () => {
+    const ben = newUser(stack, "Ben");
+    const source = makePng(800, 600, [10, 120, 200]);
+    const request = ben.sendsPhoto(source, "make it look like winter");
+    const ack = await ben.replyTo(request, () => true, 5_000);
+    expect(ack.sentText).toMatch(ackQueued);
+    const { photo } = await delivered(ben, request);
+    expect(photo.photoFileId).toBeDefined();
+
+    const [submission] = submissionsWithPrompt(stack, "make it look like winter");
+    expect(submission?.modelId).toBe("fal-ai/flux/dev/image-to-image");
+    const imageUrl = String(submission?.input.image_url);
+    expect(imageUrl.startsWith(`${stack.fal.restUrl}/files/`)).toBe(true);
+    expect(stack.fal.uploads.find((u) => u.fileUrl === imageUrl)?.bytes).toBe(source.length);
+    const sourceFileId = request.photo?.at(-1)?.file_id ?? "";
+    expect(stack.telegram.fileDownloads(sourceFileId)).toBe(1);
+    expect(JSON.stringify(stack.fal.submissions)).not.toContain(stack.telegram.token);
+    const [row] = await generationsOf(stack, ben.id);
+    expect(row).toMatchObject({ kind: "image-to-image", status: "delivered", source_file_id: sourceFileId });
+  });
+
+  it("/upscale in reply to a picture → a larger one", async () => {
+    const cleo = newUser(stack, "Cleo");
+    const picture = cleo.sendsPhoto(makePng(400, 300), "a sketch");
+    const first = await delivered(cleo, picture);
+    const request = cleo.repliesTo(first.photo.message_id, "/upscale");
+    const ack = await cleo.replyTo(request, () => true, 5_000);
+    expect(ack.sentText).toMatch(ackQueued);
+    const { photo } = await delivered(cleo, request);
+
+    const upscale = stack.fal.submissions.find((s) => s.modelId === "fal-ai/clarity-upscaler");
+    expect(String(upscale?.input.image_url).startsWith(`${stack.fal.restUrl}/files/`)).toBe(true);
+    const before = sniffImage(stack.telegram.fileBytes(first.photo.photoFileId ?? "") ?? Buffer.alloc(0));
+    const after = sniffImage(stack.telegram.fileBytes(photo.photoFileId ?? "") ?? Buffer.alloc(0));
+    expect(after?.width).toBeGreaterThan(before?.width ?? Number.POSITIVE_INFINITY);
+    expect((await generationsOf(stack, cleo.id)).map((g) => g.kind)).toEqual(["image-to-image", "upscale"]);
+  });
+
+  it("the same prompt again is answered from the cache at once, with no provider call", async () => {
+    const dan = newUser(stack, "Dan");
+    const submissionsBefore = stack.fal.submissions.length;
+    const sentAt = Date.now();
+    const request = dan.says(prompt);
+    const photo = await dan.nextPhoto(request, 5_000);
+    expect(photo.sentAt - sentAt).toBeLessThan(1_000);
+    expect(photo.photoUniqueId).toBe(firstPhoto.photoUniqueId);
+    const send = await stack.telegram.waitForCall("sendPhoto", (c) => Number(c.params.chat_id) === dan.id);
+    expect(typeof send.params.photo).toBe("string");
+    await sleep(500);
+    expect(stack.fal.submissions.length).toBe(submissionsBefore);
+    expect(await generationsOf(stack, dan.id)).toMatchObject([{ status: "delivered", cached: true }]);
+  });
+});
+
+describe("requests refused before anything is queued", () => {
+  it("an oversize photo or image file is refused from its metadata, never downloaded", async () => {
+    const eve = newUser(stack, "Eve");
+    const big = makeJpegLike(11 * 1024 * 1024);
+    const photo = eve.sendsPhoto(big, "make it brighter");
+    const answer = await eve.nextBotMessage(photo, () => true);
+    expect(answer.text).toMatch(enPattern("image-too-big", ["sizeMb", "maxMb"]));
+    const file = eve.sendsDocument(big, "image/jpeg", "huge.jpg", "make it brighter");
+    expect((await eve.nextBotMessage(file, () => true)).text).toMatch(
+      enPattern("image-too-big", ["sizeMb", "maxMb"]),
+    );
+
+    for (const fileId of [photo.photo?.at(-1)?.file_id, file.document?.file_id]) {
+      expect(stack.telegram.fileDownloads(fileId ?? "")).toBe(0);
+      expect(stack.telegram.callsTo("getFile").filter((c) => c.params.file_id === fileId)).toHaveLength(0);
+    }
+    expect(submissionsWithPrompt(stack, "make it brighter")).toHaveLength(0);
+    expect(await generationsOf(stack, eve.id)).toHaveLength(0);
+  });
+
+  it("a PDF gets a clear message naming what is accepted", async () => {
+    const finn = newUser(stack, "Finn");
+    const pdf = finn.sendsDocument(
+      Buffer.from("%PDF-1.7\n1 0 obj\n<<>>\nendobj\n"),
+      "application/pdf",
+      "plan.pdf",
+    );
+    const answer = await finn.nextBotMessage(pdf, () => true);
+    expect(answer.text).toBe(en("file-wrong-type", { type: "application/pdf" }));
+    expect(stack.telegram.fileDownloads(pdf.document?.file_id ?? "")).toBe(0);
+    expect(await generationsOf(stack, finn.id)).toHaveLength(0);
+  });
+
+  it("an empty prompt (a photo without a caption) and a 5 000-character prompt are refused in plain words", async () => {
+    const gus = newUser(stack, "Gus");
+    const bare = gus.sendsPhoto(makePng(64, 64));
+    expect((await gus.nextBotMessage(bare, () => true)).text).toBe(en("photo-needs-caption"));
+    const long = gus.says("a".repeat(5_000));
+    expect((await gus.nextBotMessage(long, () => true)).text).toBe(
+      en("prompt-too-long", { length: 5_000, max: 1_000 }),
+    );
+    expect(stack.telegram.fileDownloads(bare.photo?.at(-1)?.file_id ?? "")).toBe(0);
+    expect(await generationsOf(stack, gus.id)).toHaveLength(0);
+  });
+
+  it("the 11th request within a minute is told when to try again and never reaches the queue", async () => {
+    const hana = newUser(stack, "Hana");
+    const rateLimited = enPattern("rate-limited", ["seconds"]);
+    const requests = Array.from({ length: 11 }, (_, i) => hana.says(`a paper boat number ${i + 1}`));
+    const first = requests[0] as (typeof requests)[number];
+    const refusal = await hana.nextBotMessage(first, (view) => rateLimited.test(view.text ?? ""));
+    const seconds = Number(rateLimited.exec(refusal.text ?? "")?.[1]);
+    expect(seconds).toBeGreaterThan(0);
+    expect(seconds).toBeLessThanOrEqual(60);
+
+    // The bot handles updates concurrently, so which of the eleven is refused is not fixed: exactly one is.
+    const ackOf = (request: (typeof requests)[number]) =>
+      hana
+        .botMessagesAfter(first)
+        .find((view) => view.message.reply_to_message?.message_id === request.message_id);
+    await waitUntil(async () => (requests.filter(ackOf).length >= 10 ? true : undefined), {
+      timeoutMs: 10_000,
+      describe: () => `10 acknowledgements; got ${requests.filter(ackOf).length}`,
+    });
+    const acked = requests.filter(ackOf);
+    expect(acked).toHaveLength(10);
+    expect(acked.every((request) => ackQueued.test(ackOf(request)?.sentText ?? ""))).toBe(true);
+    const refused = requests.find((request) => !acked.includes(request));
+    expect(hana.botMessagesAfter(first).filter((view) => rateLimited.test(view.text ?? ""))).toHaveLength(1);
+
+    await waitUntil(async () => (hana.photosAfter(first).length >= 10 ? true : undefined), {
+      timeoutMs: 60_000,
+      describe: () => `10 photos; got ${hana.photosAfter(first).length}`,
+    });
+    expect(submissionsWithPrompt(stack, String(refused?.text))).toHaveLength(0);
+    const rows = await generationsOf(stack, hana.id);
+    expect(rows).toHaveLength(10);
+    expect(rows.every((row) => row.status === "delivered")).toBe(true);
+    expect(rows.map((row) => row.prompt)).not.toContain(refused?.text);
+  }, 90_000);
+});
+
+describe("failures on the way", () => {
+  it("fal answering 500 is retried, and the user still gets exactly one picture", async () => {
+    const ivan = newUser(stack, "Ivan");
+    stack.fal.failNext({ on: "submit", status: 500 });
+    const request = ivan.says("a stormy sea");
+    await delivered(ivan, request);
+    await sleep(500);
+    expect(ivan.photosAfter(request)).toHaveLength(1);
+    expect(stack.fal.calls.filter((c) => c.kind === "submit" && c.status === 500)).toHaveLength(1);
+    expect(submissionsWithPrompt(stack, "a stormy sea")).toHaveLength(1);
+    expect(await generationsOf(stack, ivan.id)).toMatchObject([{ status: "delivered" }]);
+  }, 60_000);
+
+  it("fal answering 422 (content policy) fails at once and the user is told why", async () => {
+    const jay = newUser(stack, "Jay");
+    stack.fal.failNext({ on: "result", status: 422 });
+    const request = jay.says("something the safety checker flags");
+    const told = await jay.nextBotMessage(
+      request,
+      (view) => view.text === en("job-rejected-content-policy"),
+      20_000,
+    );
+    expect(told.text).not.toMatch(/Error|at .*\.ts|stack/);
+    await sleep(1_500);
+    expect(jay.photosAfter(request)).toHaveLength(0);
+    expect(submissionsWithPrompt(stack, "something the safety checker flags")).toHaveLength(1);
+    expect(await generationsOf(stack, jay.id)).toMatchObject([{ status: "failed" }]);
+  }, 40_000);
+
+  it("Telegram answering 429 is retried after retry_after, and the picture arrives once", async () => {
+    const kim = newUser(stack, "Kim");
+    stack.telegram.failNext("sendPhoto", { status: 429, retryAfter: 2 });
+    const request = kim.says("a quiet forest");
+    await delivered(kim, request);
+    const sends = stack.telegram.callsTo("sendPhoto").filter((c) => Number(c.params.chat_id) === kim.id);
+    expect(sends.map((c) => c.status)).toEqual([429, 200]);
+    expect((sends[1]?.at ?? 0) - (sends[0]?.at ?? 0)).toBeGreaterThanOrEqual(2_000);
+    expect(kim.photosAfter(request)).toHaveLength(1);
+  }, 40_000);
+});
+
+describe("the queue", () => {
+  it("a vip's job goes ahead of free users' jobs queued before it", async () => {
+    const free = newUser(stack, "Liv");
+    const vip = newUser(stack, "Max");
+    await vip.nextBotMessage(vip.says("/start"), () => true);
+    await stack.db.query("UPDATE users SET tier = 'vip' WHERE telegram_id = $1", [vip.id]);
+
+    await worker.stop();
+    const freeRequests = [1, 2, 3].map((n) => free.says(`free job ${n}`));
+    await Promise.all(freeRequests.map((request) => free.replyTo(request)));
+    const vipRequest = vip.says("vip job");
+    const vipAck = await vip.replyTo(vipRequest);
+    expect(vipAck.sentText).toBe(en("ack-queued", { position: 1 }));
+
+    worker = await stack.startWorker({ WORKER_CONCURRENCY: "1" });
+    await Promise.all([
+      ...freeRequests.map((r) => free.nextPhoto(r, 30_000)),
+      vip.nextPhoto(vipRequest, 30_000),
+    ]);
+    const order = stack.fal.submissions
+      .map((s) => String(s.input.prompt))
+      .filter((p) => p === "vip job" || p.startsWith("free job"));
+    expect(order[0]).toBe("vip job");
+  }, 90_000);
+
+  it("a job past its deadline is cancelled at fal and the user is told", async () => {
+    await worker.stop();
+    worker = await stack.startWorker({ DEADLINE_SECONDS_TEXT_TO_IMAGE: "2" });
+    stack.fal.setProcessingMs(60_000);
+    try {
+      const nora = newUser(stack, "Nora");
+      const request = nora.says("a painting that takes forever");
+      const deadline = en("job-deadline", { seconds: 2 });
+      await nora.telegram.waitForMessage(
+        nora.id,
+        (view) => view.from === "bot" && view.message_id > request.message_id && view.text === deadline,
+        20_000,
+      );
+      const [submission] = submissionsWithPrompt(stack, "a painting that takes forever");
+      expect(stack.fal.cancelled).toContain(submission?.requestId);
+      expect(nora.photosAfter(request)).toHaveLength(0);
+      expect(await generationsOf(stack, nora.id)).toMatchObject([{ status: "expired" }]);
+    } finally {
+      stack.fal.setProcessingMs(300);
+    }
+  }, 60_000);
+});

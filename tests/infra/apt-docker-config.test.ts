@@ -43,9 +43,9 @@ describe("unattended-upgrades, read by apt-config", () => {
       .filter((l) => l.startsWith("Unattended-Upgrade::Allowed-Origins:: "))
       .map((l) => l.replace(/^[^"]*"|";$/g, ""));
     expect(origins).toEqual([
-      "${distro_id}:${distro_codename}-security",
-      "${distro_id}ESMApps:${distro_codename}-apps-security",
-      "${distro_id}ESM:${distro_codename}-infra-security",
+      `\${distro_id}:\${distro_codename}-security`,
+      `\${distro_id}ESMApps:\${distro_codename}-apps-security`,
+      `\${distro_id}ESM:\${distro_codename}-infra-security`,
     ]);
     expect(dump).not.toContain("origin=Docker");
   });

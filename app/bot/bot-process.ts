@@ -10,6 +10,7 @@ import { runMigrations } from "../storage/migrate.js";
 import { createPool, pingPostgres } from "../storage/pool.js";
 import { UserStore } from "../storage/user-store.js";
 import { installTelegramTransformers } from "../telegram/api.js";
+import { registerCommandMenu } from "./command-menu.js";
 import { createBot } from "./create-bot.js";
 import { type Polling, startPolling } from "./polling.js";
 import { RedisRateLimiter } from "./rate-limit.js";
@@ -70,6 +71,7 @@ export async function startBotProcess(config: AppConfig, logger: Logger): Promis
   });
   installTelegramTransformers(bot.api, logger);
   await bot.init();
+  await registerCommandMenu(bot.api);
 
   let polling: Polling | undefined;
   let ops: OpsServer | undefined;

@@ -11,6 +11,7 @@ import type { BotContext } from "./context.js";
  */
 export function apologiseOnError(logger: Logger): (error: BotError<BotContext>) => Promise<void> {
   return async ({ error, ctx }) => {
+    // `error` is what the handler threw (BotError keeps it there); its own stack says where.
     logger.error({ err: error, updateId: ctx.update.update_id }, "update handler failed");
     if (ctx.chat === undefined) return;
     const locale = ctx.locale ?? localeFromLanguageCode(ctx.from?.language_code);

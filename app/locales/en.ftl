@@ -65,3 +65,11 @@ history-empty = No finished pictures yet.
 ## Anything that went wrong inside the bot.
 
 error-generic = Something went wrong. Please try again a bit later.
+
+## The command menu (setMyCommands), one description per command.
+
+command-help = What I can do
+command-status = My jobs and place in the queue
+command-cancel = Cancel a job
+command-history = My last 10 pictures
+command-upscale = Enlarge a picture (as a reply to it)

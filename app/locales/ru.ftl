@@ -65,3 +65,11 @@ history-empty = Готовых картинок пока нет.
 ## Anything that went wrong inside the bot.
 
 error-generic = Что-то пошло не так. Попробуйте ещё раз чуть позже.
+
+## The command menu (setMyCommands), one description per command.
+
+command-help = Что я умею
+command-status = Мои задачи и место в очереди
+command-cancel = Отменить задачу
+command-history = Последние 10 картинок
+command-upscale = Увеличить картинку (ответом на неё)

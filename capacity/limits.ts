@@ -1,6 +1,6 @@
 import { HostUsage } from "./host-usage.js";
-import { largestFitting, largestFittingBelow } from "./max-users.js";
-import { meetsTarget, peakArrivalPerSecond, queueMetrics } from "./queue.js";
+import { largestFitting, largestFittingGuided, type Probe } from "./max-users.js";
+import { meetsTarget, peakArrivalPerSecond, queueMetrics, TAIL } from "./queue.js";
 import type { PlanInput } from "./schema.js";
 import { type Sizing, sizingAt } from "./sizing.js";
 
@@ -23,17 +23,24 @@ function usersPerJobPerSecond(input: PlanInput): number {
 }
 
 /**
- * The most users a queue of `servers` fixed servers carries within the wait target. Beyond
- * a = servers the queue is unstable, so the search is bounded there.
+ * The most users a queue of `servers` fixed servers carries within the wait target. Beyond a = servers the
+ * queue is unstable, so the search is bounded there. The gap ln(max(C, 0.05) / 0.05) − target × (c/S − λ)
+ * is ≤ 0 exactly when the p95 wait meets the target, grows smoothly with users, and stays finite up to and past
+ * instability, so the search can interpolate on it.
  */
 function queueMaxUsers(input: PlanInput, servers: number): number {
   const unstableFrom = Math.ceil((servers / input.jobSeconds) * usersPerJobPerSecond(input)) + 1;
-  const fits = (users: number) =>
-    meetsTarget(
-      queueMetrics(peakArrivalPerSecond(users, input), input.jobSeconds, servers),
-      input.targetWaitP95Seconds,
-    );
-  return largestFittingBelow(fits, unstableFrom);
+  const target = input.targetWaitP95Seconds;
+  const probe = (users: number): Probe => {
+    const lambda = peakArrivalPerSecond(users, input);
+    const q = queueMetrics(lambda, input.jobSeconds, servers);
+    const drain = servers / input.jobSeconds - lambda;
+    return {
+      fits: meetsTarget(q, target),
+      gap: Math.log(Math.max(q.probabilityOfWait, TAIL) / TAIL) - target * drain,
+    };
+  };
+  return largestFittingGuided(probe, unstableFrom);
 }
 
 /** One bot token sends at most telegramMessagesPerSecond: users ≤ rate × 3600 / (requests × peak × messages). */

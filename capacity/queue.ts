@@ -15,7 +15,7 @@ export interface QueueMetrics {
 }
 
 /** The share of jobs the p95 wait leaves above it. */
-const TAIL = 0.05;
+export const TAIL = 0.05;
 
 /** Peak job arrivals per second: users × requests per user-hour / 3600 × peak factor. */
 export function peakArrivalPerSecond(

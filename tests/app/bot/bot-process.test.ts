@@ -1,4 +1,5 @@
 import { randomUUID } from "node:crypto";
+import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startBotProcess } from "../../../app/bot/bot-process.js";
 import { loadConfig } from "../../../app/config.js";
@@ -71,6 +72,40 @@ describe("the bot process in polling mode", () => {
         .map((m) => (m.text ?? "").split("\n")[0]);
       expect(botTexts).toEqual(["Hi, Alice! I draw pictures from your descriptions.", "What I can do:"]);
     } finally {
+      await telegram.stop();
+    }
+  });
+});
+
+describe("graceful stop", () => {
+  it("lets a request being handled finish (ack sent and recorded) before closing connections", async () => {
+    const telegram = await startFakeTelegram();
+    const pool = new pg.Pool({ connectionString: postgres.url, max: 1 });
+    try {
+      const bot = await startBotProcess(loadConfig(environment(telegram)), logger);
+      telegram.setLatency(800, "sendMessage");
+      const request = { id: 778, first_name: "Bo", language_code: "en" };
+      telegram.userSends(request, { text: "a slow acknowledgement" });
+      // The row exists once the handler is past the queue and waiting for Telegram to take the ack.
+      await waitUntil(
+        async () => {
+          const { rows } = await pool.query(
+            "SELECT 1 FROM generations WHERE prompt = 'a slow acknowledgement'",
+          );
+          return rows.length > 0 ? true : undefined;
+        },
+        { timeoutMs: 5_000, describe: () => "the generation row" },
+      );
+      await bot.stop();
+      const { rows } = await pool.query(
+        "SELECT ack_message_id FROM generations WHERE prompt = 'a slow acknowledgement'",
+      );
+      const ack = telegram.chat(request.id).find((m) => m.from === "bot");
+      expect(ack?.text).toMatch(/^Got it! Place in the queue: 1\./);
+      expect(rows).toEqual([{ ack_message_id: String(ack?.message_id) }]);
+      expect(telegram.pendingUpdates()).toEqual([]);
+    } finally {
+      await pool.end();
       await telegram.stop();
     }
   });

@@ -16,7 +16,8 @@ const TAIL_SDS = 12;
 
 /** Blocking probability of an M/M/c/c system (Erlang B); 1 when c = 0, 0 when a = 0 and c ≥ 1. */
 export function erlangB(a: number, c: number): number {
-  if (!(a >= 0) || !Number.isFinite(a)) throw new RangeError(`offered load must be a finite number ≥ 0; got ${a}`);
+  if (!(a >= 0) || !Number.isFinite(a))
+    throw new RangeError(`offered load must be a finite number ≥ 0; got ${a}`);
   if (!Number.isInteger(c) || c < 0) throw new RangeError(`servers must be a whole number ≥ 0; got ${c}`);
   if (a === 0) return c === 0 ? 1 : 0;
   const m = Math.min(a, c);

@@ -4,8 +4,11 @@ import { percent } from "./format.js";
 /** Markdown emphasis for what a terminal would colour: errors and critical bold, the rest plain. */
 function md(c: Cell): string {
   const text = c.text.replaceAll("|", "\\|");
-  if (text === "") return text;
-  return c.tone === "error" || c.tone === "crit" || c.tone === "strong" ? `**${text}**` : text;
+  const emphasised = c.tone === "error" || c.tone === "crit" || c.tone === "strong";
+  if (!emphasised || text.trim() === "") return text;
+  // Markdown ignores ** next to a space, so the spaces stay outside the emphasis.
+  const [, lead = "", core = "", trail = ""] = /^(\s*)(.*?)(\s*)$/.exec(text) ?? [];
+  return `${lead}**${core}**${trail}`;
 }
 
 /** Renders a report as Markdown: headings, pipe tables, RAM shares as a table column instead of bars. */

@@ -15,7 +15,7 @@ import { createBot } from "./create-bot.js";
 import { type Polling, startPolling } from "./polling.js";
 import { RedisRateLimiter } from "./rate-limit.js";
 import { RedisUpdateLog } from "./update-log.js";
-import { webhookHandler } from "./webhook.js";
+import { createWebhookEndpoint, type WebhookEndpoint } from "./webhook.js";
 
 /** The bot only reacts to messages; no other update type is fetched or delivered. */
 const allowedUpdates = ["message"] as const;
@@ -73,21 +73,22 @@ export async function startBotProcess(config: AppConfig, logger: Logger): Promis
   await bot.init();
   await registerCommandMenu(bot.api);
 
+  const graceMs = config.shutdownGraceSeconds * 1000;
   let polling: Polling | undefined;
   let ops: OpsServer | undefined;
+  const webhook: WebhookEndpoint | undefined =
+    config.botMode === "webhook"
+      ? createWebhookEndpoint(bot, {
+          path: new URL(config.webhookUrl as string).pathname,
+          secret: config.webhookSecret as string,
+        })
+      : undefined;
   try {
-    const webhook =
-      config.botMode === "webhook"
-        ? webhookHandler(bot, {
-            path: new URL(config.webhookUrl as string).pathname,
-            secret: config.webhookSecret as string,
-          })
-        : undefined;
     ops = await startOpsServer({
       port: config.httpPort,
       registry,
       checks: { redis: () => pingRedis(redis), postgres: () => pingPostgres(pool) },
-      ...(webhook === undefined ? {} : { handle: webhook }),
+      ...(webhook === undefined ? {} : { handle: webhook.handle }),
     });
     if (config.botMode === "webhook") {
       await bot.api.setWebhook(config.webhookUrl as string, {
@@ -97,10 +98,7 @@ export async function startBotProcess(config: AppConfig, logger: Logger): Promis
     } else {
       // A webhook left from an earlier deployment would make every getUpdates fail with 409.
       await bot.api.deleteWebhook();
-      polling = startPolling(bot, logger, {
-        graceMs: config.shutdownGraceSeconds * 1000,
-        allowedUpdates,
-      });
+      polling = startPolling(bot, logger, { graceMs, allowedUpdates });
     }
   } catch (error) {
     await ops?.close();
@@ -120,7 +118,7 @@ export async function startBotProcess(config: AppConfig, logger: Logger): Promis
     async stop() {
       logger.info({ mode: config.botMode }, "bot stopping");
       await polling?.stop();
-      // In webhook mode this waits for requests being handled; Telegram re-sends any it could not deliver.
+      await webhook?.drain(graceMs);
       await openOps.close();
       await queue.close();
       await redis.quit();

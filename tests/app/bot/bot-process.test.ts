@@ -38,6 +38,41 @@ function environment(telegram: FakeTelegram, extra: Record<string, string> = {})
 
 const user: FakeUser = { id: 777, first_name: "Alice", language_code: "en" };
 
+/** An update as Telegram would post it: `text` from Alice. */
+function textUpdate(updateId: number, text: string) {
+  return {
+    update_id: updateId,
+    message: {
+      message_id: updateId,
+      date: Math.floor(Date.now() / 1000),
+      chat: { id: user.id, type: "private", first_name: "Alice" },
+      from: { id: user.id, is_bot: false, first_name: "Alice", language_code: "en" },
+      text,
+      ...(text.startsWith("/")
+        ? { entities: [{ type: "bot_command", offset: 0, length: text.length }] }
+        : {}),
+    },
+  };
+}
+
+function helpUpdate(updateId: number) {
+  return textUpdate(updateId, "/help");
+}
+
+function postUpdate(port: number, update: unknown, headers: Record<string, string>): Promise<Response> {
+  return fetch(`http://127.0.0.1:${port}/telegram/webhook`, {
+    method: "POST",
+    headers: { "content-type": "application/json", ...headers },
+    body: JSON.stringify(update),
+  });
+}
+
+const webhookEnv = {
+  BOT_MODE: "webhook",
+  WEBHOOK_URL: "https://bot.tapbot.example/telegram/webhook",
+  WEBHOOK_SECRET: "s3cret_webhook-token",
+};
+
 describe("the bot process in polling mode", () => {
   it("serves /healthz, answers, confirms handled updates at stop and does not re-handle them after a restart", async () => {
     const telegram = await startFakeTelegram();
@@ -117,40 +152,15 @@ describe("the bot process in webhook mode", () => {
     const telegram = await startFakeTelegram({
       webhookTarget: (registered) => `http://127.0.0.1:${port}${new URL(registered).pathname}`,
     });
-    const secret = "s3cret_webhook-token";
-    const bot = await startBotProcess(
-      loadConfig(
-        environment(telegram, {
-          BOT_MODE: "webhook",
-          WEBHOOK_URL: "https://bot.tapbot.example/telegram/webhook",
-          WEBHOOK_SECRET: secret,
-        }),
-      ),
-      logger,
-    );
+    const secret = webhookEnv.WEBHOOK_SECRET;
+    const bot = await startBotProcess(loadConfig(environment(telegram, webhookEnv)), logger);
     port = bot.port;
     try {
       expect(telegram.webhook()).toEqual({
         url: "https://bot.tapbot.example/telegram/webhook",
         secretToken: secret,
       });
-      const update = {
-        update_id: 990_001,
-        message: {
-          message_id: 1,
-          date: Math.floor(Date.now() / 1000),
-          chat: { id: user.id, type: "private", first_name: "Alice" },
-          from: { id: user.id, is_bot: false, first_name: "Alice", language_code: "en" },
-          text: "/help",
-          entities: [{ type: "bot_command", offset: 0, length: 5 }],
-        },
-      };
-      const post = (headers: Record<string, string>) =>
-        fetch(`http://127.0.0.1:${port}/telegram/webhook`, {
-          method: "POST",
-          headers: { "content-type": "application/json", ...headers },
-          body: JSON.stringify(update),
-        });
+      const post = (headers: Record<string, string>) => postUpdate(port, helpUpdate(990_001), headers);
       expect((await post({})).status).toBe(401);
       expect((await post({ "x-telegram-bot-api-secret-token": "wrong" })).status).toBe(401);
       expect(telegram.callsTo("sendMessage")).toHaveLength(0);
@@ -168,6 +178,42 @@ describe("the bot process in webhook mode", () => {
       expect((await fetch(`http://127.0.0.1:${port}/elsewhere`, { method: "POST" })).status).toBe(404);
     } finally {
       await bot.stop();
+      await telegram.stop();
+    }
+  });
+});
+
+describe("graceful stop in webhook mode", () => {
+  it("finishes the update being handled, and answers 503 to new ones so Telegram delivers them again", async () => {
+    // Deliveries by the fake go nowhere (port 9 refuses): this test posts the updates itself.
+    const telegram = await startFakeTelegram({ webhookTarget: () => "http://127.0.0.1:9/" });
+    const pool = new pg.Pool({ connectionString: postgres.url, max: 1 });
+    const secretHeader = { "x-telegram-bot-api-secret-token": webhookEnv.WEBHOOK_SECRET };
+    try {
+      const bot = await startBotProcess(loadConfig(environment(telegram, webhookEnv)), logger);
+      telegram.userSends(user, { text: "/help" }); // opens the chat at the fake, so the bot can answer in it
+      telegram.setLatency(800, "sendMessage");
+      const slow = postUpdate(bot.port, textUpdate(990_101, "a slow webhook request"), secretHeader);
+      await waitUntil(
+        async () => {
+          const { rows } = await pool.query(
+            "SELECT 1 FROM generations WHERE prompt = 'a slow webhook request'",
+          );
+          return rows.length > 0 ? true : undefined;
+        },
+        { timeoutMs: 5_000, describe: () => "the generation row" },
+      );
+      const stopping = bot.stop();
+      const late = await postUpdate(bot.port, textUpdate(990_102, "too late"), secretHeader);
+      expect(late.status).toBe(503);
+      expect((await slow).status).toBe(200);
+      await stopping;
+      const { rows } = await pool.query(
+        "SELECT prompt, ack_message_id IS NOT NULL AS acked FROM generations WHERE prompt IN ('a slow webhook request', 'too late')",
+      );
+      expect(rows).toEqual([{ prompt: "a slow webhook request", acked: true }]);
+    } finally {
+      await pool.end();
       await telegram.stop();
     }
   });

@@ -124,6 +124,35 @@ describe("fake Telegram with real grammY", () => {
     expect(typed.status).toBe(400);
   });
 
+  it("replies to a missing message only with allow_sending_without_reply", async () => {
+    const api = apiFor(tg);
+    tg.userSends(alice, { text: "hi" });
+    await expect(
+      api.sendMessage(alice.id, "x", { reply_parameters: { message_id: 99 } }),
+    ).rejects.toMatchObject({
+      description: "Bad Request: message to be replied not found",
+    });
+    const sent = await api.sendMessage(alice.id, "x", {
+      reply_parameters: { message_id: 99, allow_sending_without_reply: true },
+    });
+    expect(sent.reply_to_message).toBeUndefined();
+  });
+
+  it("never acts on a request whose client hung up while it was in transit", async () => {
+    tg.userSends(alice, { text: "one" });
+    tg.setLatency(300, "getUpdates");
+    const [update] = await apiFor(tg).getUpdates({ timeout: 0 });
+    const confirming = new AbortController();
+    const pending = fetch(`${tg.apiRoot}/bot${tg.token}/getUpdates?offset=${(update?.update_id ?? 0) + 1}`, {
+      signal: confirming.signal,
+    }).catch(() => undefined);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    confirming.abort();
+    await pending;
+    await new Promise((resolve) => setTimeout(resolve, 400));
+    expect(tg.pendingUpdates().map((u) => u.update_id)).toEqual([update?.update_id]);
+  });
+
   it("answers 429 with retry_after, which auto-retry honours", async () => {
     const api = apiFor(tg);
     api.config.use(autoRetry({ maxRetryAttempts: 2 }));

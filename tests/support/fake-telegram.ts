@@ -99,7 +99,11 @@ export interface FakeTelegram {
   waitForCall(method: string, predicate?: (call: ApiCall) => boolean, timeoutMs?: number): Promise<ApiCall>;
   /** The next `times` calls of `method` fail with `failure` (HTTP status and Bot API error body). */
   failNext(method: string, failure: TelegramFailure, times?: number): void;
-  /** Delays every answer (or those of one method) by `ms`. */
+  /**
+   * Delays every request (or those of one method) by `ms` before Telegram acts on it, as transit time: a
+   * request whose client disconnects meanwhile is never acted on (e.g. a getUpdates that would confirm an
+   * offset, from a bot killed before it arrived).
+   */
   setLatency(ms: number, method?: string): void;
   /** Stores a file as if a user had sent it; returns its file_id. */
   addFile(bytes: Buffer, opts: { mime: string; kind?: "photos" | "documents" }): string;
@@ -914,7 +918,11 @@ export async function startFakeTelegram(opts: FakeTelegramOptions = {}): Promise
     try {
       params = await readParams(req, url);
       const delay = latency.get(name) ?? latency.get("*") ?? 0;
-      if (delay > 0) await sleep(delay);
+      if (delay > 0) {
+        await sleep(delay);
+        // Latency is the request's transit time: a request whose sender died on the way never arrived.
+        if (req.socket.destroyed) return;
+      }
       if (entry === undefined) throw new ApiError(404, "Not Found: method not found");
       const failure = failures.get(name)?.shift();
       if (failure?.status === 429) {

@@ -1,0 +1,115 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type AppProcess, type AppStack, startAppStack } from "../support/app-stack.js";
+import { waitUntil } from "../support/wait-until.js";
+import {
+  dumpLogsOnFailure,
+  en,
+  enPattern,
+  generationsOf,
+  newUser,
+  sleep,
+  submissionsWithPrompt,
+} from "./e2e-kit.js";
+
+/**
+ * "A restart loses nothing and repeats nothing": processes killed or restarted in the middle of work.
+ * WORKER_LOCK_SECONDS is short so that a stalled job is handed to another worker within seconds.
+ */
+let stack: AppStack;
+let bot: AppProcess;
+dumpLogsOnFailure(() => stack);
+
+beforeAll(async () => {
+  stack = await startAppStack({ env: { WORKER_LOCK_SECONDS: "2" } });
+  bot = await stack.startBot();
+}, 120_000);
+
+afterAll(async () => {
+  await stack?.stop();
+}, 60_000);
+
+const ackQueued = enPattern("ack-queued", ["position"]);
+
+describe("a worker killed with SIGKILL mid-job", () => {
+  it("is recovered by another worker and the user gets exactly one picture", async () => {
+    const victim = await stack.startWorker();
+    const olga = newUser(stack, "Olga");
+    // Every fal answer takes 1.5 s, so the worker spends its time inside a step holding the job's lock.
+    stack.fal.setLatencyMs(1_500);
+    const request = olga.says("a red bicycle in the rain");
+    await olga.replyTo(request, (view) => ackQueued.test(view.sentText ?? ""));
+    const [submission] = await stack.fal
+      .waitForSubmissions(stack.fal.submissions.length + 1, 20_000)
+      .then(() => submissionsWithPrompt(stack, "a red bicycle in the rain"));
+    const requestId = submission?.requestId ?? "";
+    await waitUntil(
+      async () =>
+        stack.fal.inFlight().some((call) => call.kind === "status" && call.requestId === requestId)
+          ? true
+          : undefined,
+      { timeoutMs: 15_000, intervalMs: 20, describe: () => "the worker polling fal for the request" },
+    );
+    await victim.kill();
+    stack.fal.setLatencyMs(0);
+
+    const rescuer = await stack.startWorker();
+    await olga.nextPhoto(request, 40_000);
+    await olga.replyTo(request, (view) => view.text === en("ack-done"), 10_000);
+    await sleep(3_000);
+    expect(olga.photosAfter(request)).toHaveLength(1);
+    expect(submissionsWithPrompt(stack, "a red bicycle in the rain")).toHaveLength(1);
+    expect(await generationsOf(stack, olga.id)).toMatchObject([
+      { status: "delivered", fal_request_id: requestId },
+    ]);
+    await rescuer.stop();
+  }, 90_000);
+});
+
+describe("a bot restart", () => {
+  it("does not handle old updates again, after a graceful stop or a SIGKILL", async () => {
+    const worker = await stack.startWorker();
+    const pia = newUser(stack, "Pia");
+
+    const beforeStop = pia.says("a cat before the restart");
+    await pia.replyTo(beforeStop, (view) => ackQueued.test(view.sentText ?? ""));
+    await bot.stop();
+    bot = await stack.startBot();
+    const afterStop = pia.says("a cat after the restart");
+    await pia.replyTo(afterStop, (view) => ackQueued.test(view.sentText ?? ""));
+
+    // SIGKILL right after the acknowledgement, while the getUpdates that would confirm the update's offset
+    // is still on its way: Telegram offers the update again and the new process must see it was handled.
+    stack.telegram.setLatency(2_000, "getUpdates");
+    const beforeKill = pia.says("a cat before the kill");
+    await pia.replyTo(beforeKill, (view) => ackQueued.test(view.sentText ?? ""));
+    await bot.kill();
+    stack.telegram.setLatency(0, "getUpdates");
+    const reoffered = stack.telegram
+      .pendingUpdates()
+      .some((u) => u.message?.message_id === beforeKill.message_id);
+    expect(reoffered, "precondition: the killed bot's last update is still unconfirmed").toBe(true);
+    bot = await stack.startBot();
+    const afterKill = pia.says("a cat after the kill");
+    await pia.replyTo(afterKill, (view) => ackQueued.test(view.sentText ?? ""));
+
+    const requests = [beforeStop, afterStop, beforeKill, afterKill];
+    await waitUntil(async () => (pia.photosAfter(beforeStop).length >= 4 ? true : undefined), {
+      timeoutMs: 30_000,
+      describe: () => `4 photos; got ${pia.photosAfter(beforeStop).length}`,
+    });
+    await sleep(1_000);
+    for (const request of requests) {
+      const acks = pia
+        .botMessagesAfter(request)
+        .filter((view) => view.message.reply_to_message?.message_id === request.message_id);
+      expect(acks, `acknowledgements of "${request.text}"`).toHaveLength(1);
+      expect(
+        submissionsWithPrompt(stack, String(request.text)),
+        `fal submissions of "${request.text}"`,
+      ).toHaveLength(1);
+    }
+    expect(pia.photosAfter(beforeStop)).toHaveLength(4);
+    expect(await generationsOf(stack, pia.id)).toHaveLength(4);
+    await worker.stop();
+  }, 120_000);
+});

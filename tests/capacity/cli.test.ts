@@ -223,3 +223,27 @@ describe("capacity curve", () => {
     }
   });
 });
+
+describe("colours", () => {
+  /** Runs the CLI on a pseudo-terminal (util-linux `script`), as a person at a terminal would see it. */
+  function onTerminal(noColor: string): Promise<string> {
+    const command = [process.execPath, tsx, main, "plan", "--users", "80"].join(" ");
+    return new Promise((resolve, reject) => {
+      execFile(
+        "script",
+        ["-qec", command, "/dev/null"],
+        { cwd: work, env: { ...process.env, NO_COLOR: noColor, TERM: "xterm" }, timeout: 20_000 },
+        (error, stdout) => (error ? reject(error) : resolve(stdout)),
+      );
+    });
+  }
+
+  it("colours findings and statuses on a terminal, and not when NO_COLOR is set", async () => {
+    const coloured = await onTerminal("");
+    expect(coloured).toContain("\u001b[33mwarn"); // the automation host's status, in yellow
+    expect(coloured).toContain("Capacity plan for 80 users");
+    const plain = await onTerminal("1");
+    expect(plain).not.toContain("\u001b[");
+    expect(plain).toContain("Capacity plan for 80 users");
+  });
+});

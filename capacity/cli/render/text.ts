@@ -63,12 +63,23 @@ function bar(b: Bar, labelWidth: number, paint: ReturnType<typeof painter>): str
   const filled = Math.round(Math.min(b.utilization, 1) * BAR_CELLS);
   const warnAt = Math.min(BAR_CELLS - 1, Math.floor(b.warn * BAR_CELLS));
   const critAt = Math.min(BAR_CELLS - 1, Math.floor(b.crit * BAR_CELLS));
-  let cells = "";
+  // Runs of cells with the same look, painted once each: the used part, the free part, the two marks.
+  const runs: Cell[] = [];
   for (let i = 0; i < BAR_CELLS; i++) {
-    if (i === warnAt) cells += paint("warn", "|");
-    else if (i === critAt) cells += paint("crit", "|");
-    else cells += i < filled ? paint(b.tone, "█") : paint("dim", "·");
+    const next: Cell =
+      i === warnAt
+        ? { text: "|", tone: "warn" }
+        : i === critAt
+          ? { text: "|", tone: "crit" }
+          : i < filled
+            ? { text: "█", tone: b.tone }
+            : { text: "·", tone: "dim" };
+    const last = runs.at(-1);
+    if (last !== undefined && last.tone === next.tone && last.text.at(-1) === next.text)
+      last.text += next.text;
+    else runs.push(next);
   }
+  const cells = runs.map((r) => paint(r.tone, r.text)).join("");
   const over = b.utilization > 1 ? paint("crit", "▶") : " ";
   return `  ${b.label.padEnd(labelWidth)}  [${cells}]${over} ${paint(b.tone, percent(b.utilization).padStart(7))}`;
 }

@@ -43,6 +43,8 @@ export interface FalCall {
   status: number;
   at: number;
   requestId?: string;
+  /** The queue state the answer reported (`status` of submit, status and cancel answers). */
+  state?: string;
 }
 
 /** Options for {@link startFakeFal}. */
@@ -53,6 +55,8 @@ export interface FakeFalOptions {
   queueMs?: number;
   /** How long a runner works on a request (IN_PROGRESS) before it is COMPLETED. @defaultValue 300 */
   processingMs?: number;
+  /** Called with every call as it is answered (the demo prints its timeline from these). */
+  onCall?: (call: FalCall) => void;
 }
 
 /** A running fake of fal's queue API and storage; see {@link startFakeFal}. */
@@ -161,6 +165,10 @@ export async function startFakeFal(opts: FakeFalOptions = {}): Promise<FakeFal> 
   const pendingUploads = new Map<string, { contentType: string; fileName: string; fileId: string }>();
   const stored = new Map<string, { bytes: Buffer; contentType: string }>();
   const watchers = new Set<() => void>();
+  const recordCall = (call: FalCall): void => {
+    calls.push(call);
+    opts.onCall?.(call);
+  };
   const active = new Set<{ kind: FalCallKind | "unknown"; requestId?: string }>();
   let queue: LoopbackServer | undefined;
   let rest: LoopbackServer | undefined;
@@ -336,13 +344,16 @@ export async function startFakeFal(opts: FakeFalOptions = {}): Promise<FakeFal> 
     active.add(flight);
     const answer = (status: number, body: unknown, requestId?: string): void => {
       active.delete(flight);
-      calls.push({
+      recordCall({
         kind,
         method: req.method ?? "",
         path,
         status,
         at,
         ...(requestId === undefined ? {} : { requestId }),
+        ...(typeof (body as { status?: unknown }).status === "string"
+          ? { state: (body as { status: string }).status }
+          : {}),
       });
       for (const watch of watchers) watch();
       sendJson(res, status, body);
@@ -443,7 +454,7 @@ export async function startFakeFal(opts: FakeFalOptions = {}): Promise<FakeFal> 
     const path = url.pathname;
     const at = Date.now();
     const record = (kind: FalCall["kind"], status: number): void => {
-      calls.push({ kind, method: req.method ?? "", path, status, at });
+      recordCall({ kind, method: req.method ?? "", path, status, at });
       for (const watch of watchers) watch();
     };
     if (latencyMs > 0) await sleep(latencyMs);

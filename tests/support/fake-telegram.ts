@@ -75,6 +75,8 @@ export interface FakeTelegramOptions {
    * production a TLS proxy forwards them to the bot's HTTP port, which this function stands in for.
    */
   webhookTarget?: (registeredUrl: string) => string;
+  /** Called with every user-visible event as it happens (the demo prints its timeline from these). */
+  onEvent?: (event: ChatEvent) => void;
 }
 
 /** A running fake Bot API; see the README of tests/support for what it checks. */
@@ -310,6 +312,10 @@ export async function startFakeTelegram(opts: FakeTelegramOptions = {}): Promise
   let fileCounter = 0;
   let stopped = false;
 
+  const emit = (event: ChatEvent): void => {
+    events.push(event);
+    opts.onEvent?.(event);
+  };
   const notifyCallWatchers = (): void => {
     for (const watch of callWatchers) watch();
   };
@@ -412,7 +418,7 @@ export async function startFakeTelegram(opts: FakeTelegramOptions = {}): Promise
       message,
     };
     state.views.set(message.message_id, view);
-    events.push({
+    emit({
       at: view.sentAt,
       chatId: state.chat.id,
       kind: "sent",
@@ -741,7 +747,7 @@ export async function startFakeTelegram(opts: FakeTelegramOptions = {}): Promise
       } as Message;
       view.text = text;
       view.edits.push({ at, text });
-      events.push({
+      emit({
         at,
         chatId: view.message.chat.id,
         kind: "edited",
@@ -790,7 +796,7 @@ export async function startFakeTelegram(opts: FakeTelegramOptions = {}): Promise
       const view = state.views.get(p.requiredInt("message_id"));
       if (view === undefined || view.deleted) throw badRequest("message to delete not found");
       view.deleted = true;
-      events.push({
+      emit({
         at: Date.now(),
         chatId: state.chat.id,
         kind: "deleted",

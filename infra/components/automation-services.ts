@@ -1,0 +1,124 @@
+import * as docker from "@pulumi/docker";
+import * as pulumi from "@pulumi/pulumi";
+import type { Plan } from "../../capacity/index.js";
+import type { InfraConfig } from "../config.js";
+import { DATA_PRIVATE_PORTS } from "../host-scripts.js";
+import { servicePlan } from "../plan-services.js";
+import { renderCaddyfile } from "../render/caddyfile.js";
+import { REDIS_HEALTHCHECK, redisContainerCommand, renderRedisArgs } from "../render/redis-args.js";
+import { serviceContainer } from "./service-container.js";
+
+/** Inputs of {@link AutomationServices}. */
+export interface AutomationServicesArgs {
+  config: InfraConfig;
+  plan: Plan;
+  provider: docker.Provider;
+  /** Hardening and the tunnel must be done first (Caddy reaches Directus through it). */
+  dependsOn: pulumi.Input<pulumi.Resource>[];
+}
+
+/**
+ * The automation host's services: Redis 7 (the queue: the plan's maxmemory, noeviction, AOF every second, a
+ * password), n8n, and Caddy with automatic TLS for the n8n and Directus domains. Invariant: only Caddy
+ * publishes ports (80/443); Redis and n8n are reachable on the Docker network only.
+ */
+export class AutomationServices extends pulumi.ComponentResource {
+  readonly network: docker.Network;
+  readonly redis: docker.Container;
+  readonly n8n: docker.Container;
+  readonly caddy: docker.Container;
+  /** REDIS_URL for containers on {@link network} (secret: it carries the password). */
+  readonly redisUrl: pulumi.Output<string>;
+
+  constructor(name: string, args: AutomationServicesArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("tapbot:infra:AutomationServices", name, {}, opts);
+    const { config, plan, provider } = args;
+    const child = { parent: this, provider };
+    const secrets = config.secrets;
+    this.network = new docker.Network(`${name}-network`, { name: "tapbot" }, child);
+    const image = (key: string, ref: string) =>
+      new docker.RemoteImage(
+        `${name}-${key}-image`,
+        { name: ref, keepLocally: true },
+        { ...child, dependsOn: args.dependsOn },
+      );
+    const volume = (key: string) =>
+      new docker.Volume(`${name}-${key}-volume`, { name: `tapbot-${key}` }, child);
+
+    this.redis = serviceContainer(
+      `${name}-redis`,
+      {
+        containerName: "tapbot-redis",
+        image: image("redis", config.redisImage).imageId,
+        plan: servicePlan(plan, "redis"),
+        command: redisContainerCommand(renderRedisArgs(plan.redis)),
+        envs: [pulumi.interpolate`REDISCLI_AUTH=${secrets.redisPassword}`],
+        healthcheck: REDIS_HEALTHCHECK,
+        network: this.network.name,
+        aliases: ["redis"],
+        volumes: [{ volumeName: volume("redis").name, containerPath: "/data" }],
+      },
+      { ...child, dependsOn: args.dependsOn },
+    );
+    this.redisUrl = pulumi.secret(
+      secrets.redisPassword.apply((password) => `redis://:${encodeURIComponent(password)}@redis:6379`),
+    );
+
+    this.n8n = serviceContainer(
+      `${name}-n8n`,
+      {
+        containerName: "tapbot-n8n",
+        image: image("n8n", config.n8nImage).imageId,
+        plan: servicePlan(plan, "n8n"),
+        envs: [
+          `N8N_HOST=${config.n8nDomain}`,
+          "N8N_PORT=5678",
+          "N8N_PROTOCOL=https",
+          `WEBHOOK_URL=https://${config.n8nDomain}/`,
+          "N8N_PROXY_HOPS=1",
+          "N8N_DIAGNOSTICS_ENABLED=false",
+          "N8N_ENFORCE_SETTINGS_FILE_PERMISSIONS=true",
+          pulumi.interpolate`N8N_ENCRYPTION_KEY=${secrets.n8nEncryptionKey}`,
+        ],
+        healthcheck: ["CMD-SHELL", "wget -q --spider http://127.0.0.1:5678/healthz || exit 1"],
+        network: this.network.name,
+        aliases: ["n8n"],
+        volumes: [{ volumeName: volume("n8n").name, containerPath: "/home/node/.n8n" }],
+      },
+      { ...child, dependsOn: args.dependsOn },
+    );
+
+    const caddyfile = renderCaddyfile({
+      acmeEmail: config.acmeEmail,
+      sites: [
+        { domain: config.n8nDomain, upstream: "n8n:5678" },
+        {
+          domain: config.directusDomain,
+          upstream: `${config.dataTunnelAddress}:${DATA_PRIVATE_PORTS.directus}`,
+        },
+      ],
+    });
+    this.caddy = serviceContainer(
+      `${name}-caddy`,
+      {
+        containerName: "tapbot-caddy",
+        image: image("caddy", config.caddyImage).imageId,
+        plan: { limitMB: config.proxyLimitMB, reservationMB: config.proxyReservationMB },
+        healthcheck: ["CMD-SHELL", "wget -q --spider http://127.0.0.1:2019/config/ || exit 1"],
+        network: this.network.name,
+        ports: [
+          { internal: 80, external: 80, ip: "0.0.0.0", public: true },
+          { internal: 443, external: 443, ip: "0.0.0.0", public: true },
+          { internal: 443, external: 443, ip: "0.0.0.0", protocol: "udp", public: true },
+        ],
+        uploads: [{ file: "/etc/caddy/Caddyfile", content: caddyfile }],
+        volumes: [
+          { volumeName: volume("caddy-data").name, containerPath: "/data" },
+          { volumeName: volume("caddy-config").name, containerPath: "/config" },
+        ],
+      },
+      { ...child, dependsOn: [this.n8n] },
+    );
+    this.registerOutputs({});
+  }
+}

@@ -1,0 +1,130 @@
+import * as docker from "@pulumi/docker";
+import * as pulumi from "@pulumi/pulumi";
+import type { Plan } from "../../capacity/index.js";
+import type { InfraConfig } from "../config.js";
+import { DATA_PRIVATE_PORTS } from "../host-scripts.js";
+import { servicePlan } from "../plan-services.js";
+import { renderPgBackupInstallScript } from "../render/pg-backup.js";
+import { postgresCommandArgs, renderPostgresSettings } from "../render/postgres-settings.js";
+import { remoteScript, type SshConnection, scriptHash } from "./remote-script.js";
+import { serviceContainer } from "./service-container.js";
+
+/** Database and role the app, Directus and the backups use. */
+export const DATABASE = { name: "tapbot", user: "tapbot" } as const;
+
+/** Inputs of {@link DataServices}. */
+export interface DataServicesArgs {
+  config: InfraConfig;
+  plan: Plan;
+  provider: docker.Provider;
+  connection: SshConnection;
+  /** The tunnel must be up before anything binds the data host's tunnel address. */
+  dependsOn: pulumi.Input<pulumi.Resource>[];
+}
+
+/**
+ * The data host's services: PostgreSQL 16, Directus and Qdrant, sized by the plan, and a daily pg_dump.
+ * Invariant: none of them is published on a public address; PostgreSQL, Qdrant and Directus bind only the
+ * host's WireGuard address, which UFW opens to the automation host's tunnel address alone.
+ */
+export class DataServices extends pulumi.ComponentResource {
+  readonly postgres: docker.Container;
+  readonly directus: docker.Container;
+  readonly qdrant: docker.Container;
+  readonly backup: pulumi.Resource;
+
+  constructor(name: string, args: DataServicesArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("tapbot:infra:DataServices", name, {}, opts);
+    const { config, plan, provider } = args;
+    const child = { parent: this, provider };
+    const tunnelIp = config.dataTunnelAddress;
+    const secrets = config.secrets;
+    const network = new docker.Network(`${name}-network`, { name: "tapbot-data" }, child);
+    const image = (key: string, ref: string) =>
+      new docker.RemoteImage(
+        `${name}-${key}-image`,
+        { name: ref, keepLocally: true },
+        { ...child, dependsOn: args.dependsOn },
+      );
+    const volume = (key: string) =>
+      new docker.Volume(`${name}-${key}-volume`, { name: `tapbot-${key}` }, child);
+
+    const postgresSettings = plan.postgres;
+    if (postgresSettings === null) throw new Error("the plan has no PostgreSQL settings");
+    this.postgres = serviceContainer(
+      `${name}-postgres`,
+      {
+        containerName: "tapbot-postgres",
+        image: image("postgres", config.postgresImage).imageId,
+        plan: servicePlan(plan, "postgres"),
+        shmSizeMB: postgresSettings.shmSizeMB,
+        command: ["postgres", ...postgresCommandArgs(renderPostgresSettings(postgresSettings))],
+        envs: [
+          `POSTGRES_USER=${DATABASE.user}`,
+          `POSTGRES_DB=${DATABASE.name}`,
+          pulumi.interpolate`POSTGRES_PASSWORD=${secrets.postgresPassword}`,
+        ],
+        healthcheck: ["CMD-SHELL", `pg_isready -U ${DATABASE.user} -d ${DATABASE.name}`],
+        network: network.name,
+        aliases: ["postgres"],
+        ports: [{ internal: 5432, external: DATA_PRIVATE_PORTS.postgres, ip: tunnelIp }],
+        volumes: [{ volumeName: volume("pgdata").name, containerPath: "/var/lib/postgresql/data" }],
+      },
+      { ...child, dependsOn: args.dependsOn },
+    );
+
+    this.directus = serviceContainer(
+      `${name}-directus`,
+      {
+        containerName: "tapbot-directus",
+        image: image("directus", config.directusImage).imageId,
+        plan: servicePlan(plan, "directus"),
+        envs: [
+          pulumi.interpolate`SECRET=${secrets.directusSecret}`,
+          "DB_CLIENT=pg",
+          "DB_HOST=postgres",
+          "DB_PORT=5432",
+          `DB_DATABASE=${DATABASE.name}`,
+          `DB_USER=${DATABASE.user}`,
+          pulumi.interpolate`DB_PASSWORD=${secrets.postgresPassword}`,
+          `ADMIN_EMAIL=${config.directusAdminEmail}`,
+          pulumi.interpolate`ADMIN_PASSWORD=${secrets.directusAdminPassword}`,
+          `PUBLIC_URL=https://${config.directusDomain}`,
+        ],
+        healthcheck: ["CMD-SHELL", "wget -q --spider http://127.0.0.1:8055/server/health || exit 1"],
+        network: network.name,
+        ports: [{ internal: 8055, external: DATA_PRIVATE_PORTS.directus, ip: tunnelIp }],
+        volumes: [{ volumeName: volume("directus-uploads").name, containerPath: "/directus/uploads" }],
+      },
+      { ...child, dependsOn: [this.postgres] },
+    );
+
+    this.qdrant = serviceContainer(
+      `${name}-qdrant`,
+      {
+        containerName: "tapbot-qdrant",
+        image: image("qdrant", config.qdrantImage).imageId,
+        plan: servicePlan(plan, "qdrant"),
+        envs: [pulumi.interpolate`QDRANT__SERVICE__API_KEY=${secrets.qdrantApiKey}`],
+        healthcheck: ["CMD-SHELL", "bash -c ':> /dev/tcp/127.0.0.1/6333' || exit 1"],
+        network: network.name,
+        ports: [{ internal: 6333, external: DATA_PRIVATE_PORTS.qdrant, ip: tunnelIp }],
+        volumes: [{ volumeName: volume("qdrant").name, containerPath: "/qdrant/storage" }],
+      },
+      { ...child, dependsOn: args.dependsOn },
+    );
+
+    const backupScript = renderPgBackupInstallScript({
+      dir: "/var/backups/tapbot-postgres",
+      retentionDays: config.backupRetentionDays,
+      container: "tapbot-postgres",
+      database: DATABASE.name,
+      user: DATABASE.user,
+    });
+    this.backup = remoteScript(`${name}-pg-backup`, args.connection, backupScript, scriptHash(backupScript), {
+      parent: this,
+      dependsOn: [this.postgres],
+    });
+    this.registerOutputs({});
+  }
+}

@@ -1,0 +1,75 @@
+import type { HostPlan, Plan, ServicePlan } from "../capacity/index.js";
+import type { HostRole } from "./host-scripts.js";
+
+/** The services this program knows how to run, and the host each must be on. */
+export const DEPLOYABLE_SERVICES = {
+  redis: "automation",
+  n8n: "automation",
+  bot: "automation",
+  worker: "automation",
+  postgres: "data",
+  directus: "data",
+  qdrant: "data",
+} as const satisfies Record<string, HostRole>;
+
+/** Name of a service the program deploys. */
+export type ServiceName = keyof typeof DEPLOYABLE_SERVICES;
+
+/** A plan the program cannot deploy as is. */
+export class UndeployablePlanError extends Error {
+  override name = "UndeployablePlanError";
+}
+
+/**
+ * Checks that the plan is one this program can deploy exactly: hosts named automation and data, every
+ * service known and placed on its host, every known service present. Deploying "roughly" the plan would
+ * break the promise that the CLI's numbers are the deployed numbers, so anything else is an error.
+ */
+export function checkDeployable(plan: Plan): void {
+  const problems: string[] = [];
+  const hostNames = plan.hosts.map((h) => h.name).sort();
+  if (hostNames.join(",") !== "automation,data") {
+    problems.push(`hosts must be exactly "automation" and "data"; the plan has ${JSON.stringify(hostNames)}`);
+  }
+  const seen = new Set<string>();
+  for (const host of plan.hosts) {
+    for (const service of host.services) {
+      seen.add(service.name);
+      const wanted = (DEPLOYABLE_SERVICES as Record<string, HostRole | undefined>)[service.name];
+      if (wanted === undefined) {
+        problems.push(
+          `service "${service.name}" is not one this program runs (${Object.keys(DEPLOYABLE_SERVICES).join(", ")})`,
+        );
+      } else if (service.host !== wanted) {
+        problems.push(
+          `service "${service.name}" must be on the ${wanted} host; the plan puts it on "${service.host}"`,
+        );
+      }
+    }
+  }
+  for (const name of Object.keys(DEPLOYABLE_SERVICES)) {
+    if (!seen.has(name)) problems.push(`the plan has no "${name}" service`);
+  }
+  if (plan.postgres === null) problems.push("the plan has no PostgreSQL settings");
+  if (problems.length > 0) {
+    throw new UndeployablePlanError(
+      `tapbot:capacity gives a plan this program cannot deploy:\n  - ${problems.join("\n  - ")}`,
+    );
+  }
+}
+
+/** The plan of one host. */
+export function hostPlan(plan: Plan, role: HostRole): HostPlan {
+  const host = plan.hosts.find((h) => h.name === role);
+  if (host === undefined) throw new UndeployablePlanError(`the plan has no "${role}" host`);
+  return host;
+}
+
+/** The plan of one service. */
+export function servicePlan(plan: Plan, name: ServiceName): ServicePlan {
+  for (const host of plan.hosts) {
+    const service = host.services.find((s) => s.name === name);
+    if (service !== undefined) return service;
+  }
+  throw new UndeployablePlanError(`the plan has no "${name}" service`);
+}

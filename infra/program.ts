@@ -1,0 +1,163 @@
+import { dirname, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import * as docker from "@pulumi/docker";
+import * as pulumi from "@pulumi/pulumi";
+import { CapacityInputError, type Plan, parsePlanInput, plan } from "../capacity/index.js";
+import { appSourceHash } from "./app-source-hash.js";
+import { App } from "./components/app.js";
+import { AutomationServices } from "./components/automation-services.js";
+import { DATABASE, DataServices } from "./components/data-services.js";
+import { HardenedHost } from "./components/hardened-host.js";
+import type { SshConnection } from "./components/remote-script.js";
+import { WireguardTunnel } from "./components/wireguard-tunnel.js";
+import { CONFIG_NAMESPACE, type InfraConfig, InfraConfigError, readInfraConfig } from "./config.js";
+import { DATA_PRIVATE_PORTS, type HostRole, hardeningScripts } from "./host-scripts.js";
+import { checkDeployable, hostPlan } from "./plan-services.js";
+
+/** The repository root (infra/..), whatever directory Pulumi runs the program from. */
+const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
+
+/** The plan of the stack's `tapbot:capacity`, or an error naming the config key of each bad field. */
+export function planFromConfig(config: Pick<InfraConfig, "capacity">): Plan {
+  try {
+    const deployed = plan(parsePlanInput(config.capacity));
+    checkDeployable(deployed);
+    return deployed;
+  } catch (error) {
+    if (error instanceof CapacityInputError) {
+      throw new InfraConfigError(
+        error.issues.map((i) => `${CONFIG_NAMESPACE}:capacity.${i.path}: ${i.message}`),
+      );
+    }
+    throw error;
+  }
+}
+
+/** What one host runs, for the stack outputs. */
+function hostSummary(
+  deployed: Plan,
+  role: HostRole,
+  address: string,
+  extra: { name: string; limitMB: number; reservationMB: number }[],
+) {
+  const host = hostPlan(deployed, role);
+  return {
+    address,
+    ramMB: host.ramMB,
+    usedMB: host.usedMB,
+    utilization: host.utilization,
+    status: host.status,
+    swapMB: host.swapMB,
+    containers: [
+      ...host.services.map((s) => ({
+        name: s.name,
+        replicas: s.replicas,
+        limitMB: s.limitMB,
+        reservationMB: s.reservationMB,
+      })),
+      ...extra.map((e) => ({ ...e, replicas: 1, outsidePlan: true })),
+    ],
+  };
+}
+
+/**
+ * The whole deployment: config → the capacity plan (computed once) → both hosts hardened → the tunnel →
+ * the data services → the automation services → the app. Returns the stack outputs.
+ */
+export async function deployStack() {
+  const config = readInfraConfig();
+  const deployed = planFromConfig(config);
+  for (const finding of deployed.findings) {
+    const log = finding.severity === "info" ? pulumi.log.info : pulumi.log.warn;
+    log(`capacity ${finding.severity} ${finding.code}: ${finding.message}`);
+  }
+
+  const connection = (role: HostRole): SshConnection => ({
+    host: role === "automation" ? config.automationHost : config.dataHost,
+    user: config.sshUser,
+    port: config.sshPort,
+    privateKey: config.secrets.sshPrivateKey,
+  });
+  const runsRedis = (role: HostRole) => hostPlan(deployed, role).services.some((s) => s.name === "redis");
+  const hosts = Object.fromEntries(
+    (["automation", "data"] as const).map((role) => [
+      role,
+      new HardenedHost(role, {
+        role,
+        connection: connection(role),
+        scripts: hardeningScripts(config, {
+          role,
+          swapMB: hostPlan(deployed, role).swapMB,
+          runsRedis: runsRedis(role),
+        }),
+      }),
+    ]),
+  ) as Record<HostRole, HardenedHost>;
+  const tunnel = new WireguardTunnel("tunnel", {
+    config,
+    automation: { host: hosts.automation, connection: connection("automation") },
+    data: { host: hosts.data, connection: connection("data") },
+  });
+
+  const dockerProvider = (role: HostRole) =>
+    new docker.Provider(
+      `${role}-docker`,
+      {
+        host: `ssh://${config.sshUser}@${connection(role).host}:${config.sshPort}`,
+        sshOpts: ["-o", "StrictHostKeyChecking=accept-new", "-o", "BatchMode=yes"],
+      },
+      { dependsOn: [hosts[role].ready] },
+    );
+  const providers = { automation: dockerProvider("automation"), data: dockerProvider("data") };
+  const data = new DataServices("data", {
+    config,
+    plan: deployed,
+    provider: providers.data,
+    connection: connection("data"),
+    dependsOn: [tunnel.ends.data],
+  });
+  const automation = new AutomationServices("automation", {
+    config,
+    plan: deployed,
+    provider: providers.automation,
+    dependsOn: [tunnel.ends.automation],
+  });
+  const databaseUrl = pulumi.secret(
+    config.secrets.postgresPassword.apply(
+      (password) =>
+        `postgres://${DATABASE.user}:${encodeURIComponent(password)}@${config.dataTunnelAddress}:${DATA_PRIVATE_PORTS.postgres}/${DATABASE.name}`,
+    ),
+  );
+  const app = new App("app", {
+    config,
+    plan: deployed,
+    provider: providers.automation,
+    repoRoot: REPO_ROOT,
+    sourceHash: await appSourceHash(REPO_ROOT),
+    network: automation.network.name,
+    redisUrl: automation.redisUrl,
+    databaseUrl,
+    dependsOn: [automation.redis, data.postgres],
+  });
+
+  return {
+    urls: { n8n: `https://${config.n8nDomain}/`, directus: `https://${config.directusDomain}/` },
+    users: deployed.users,
+    workers: {
+      count: app.workers.length,
+      concurrency: deployed.workerConcurrency,
+      image: app.image.imageName,
+    },
+    hosts: {
+      automation: hostSummary(deployed, "automation", config.automationHost, [
+        { name: "caddy", limitMB: config.proxyLimitMB, reservationMB: config.proxyReservationMB },
+      ]),
+      data: hostSummary(deployed, "data", config.dataHost, []),
+    },
+    bindsFirst: { ...deployed.bottleneck, headroom: deployed.headroom },
+    findings: deployed.findings,
+    databaseUrl,
+    /** The component tree (not a stack output): lets tests wait for and inspect every resource. */
+    components: { hosts, tunnel, data, automation, app },
+  };
+}

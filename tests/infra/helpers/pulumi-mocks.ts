@@ -1,0 +1,90 @@
+import * as pulumi from "@pulumi/pulumi";
+import { SECRET_KEYS, type SecretKey } from "../../../infra/config.js";
+import { rawStackConfig, wireguardPublicKey } from "./stack-config.js";
+
+/** A resource the program registered, with its inputs as the engine would receive them. */
+export interface Registered {
+  type: string;
+  name: string;
+  inputs: Record<string, unknown>;
+}
+
+/** Every registration since the last {@link resetRegistrations}. */
+export const registered: Registered[] = [];
+
+export function resetRegistrations(): void {
+  registered.length = 0;
+}
+
+/** Recognisable values for every secret, long enough to pass the program's checks. */
+export const SECRET_VALUES: Record<SecretKey, string> = Object.fromEntries(
+  (Object.keys(SECRET_KEYS) as SecretKey[]).map((key) => [key, `${key}-SECRET-${"x".repeat(64)}`]),
+) as Record<SecretKey, string>;
+
+/** What the engine sends for a secret: the value wrapped with the secret signature. */
+export function isSecretWrapper(value: unknown): boolean {
+  return (
+    typeof value === "object" &&
+    value !== null &&
+    (value as Record<string, unknown>)["4dabf18193072939515e22adb298388d"] ===
+      "1b47061264138c4ac30d75fd1eb44270"
+  );
+}
+
+const keys = new Map<string, string>();
+
+/**
+ * Installs Pulumi's mocks: every registration is recorded; remote commands print nothing except the
+ * WireGuard key scripts (a fresh public key per host); images and networks echo their names.
+ */
+export async function installMocks(): Promise<void> {
+  await pulumi.runtime.setMocks(
+    {
+      newResource(args) {
+        registered.push({ type: args.type, name: args.name, inputs: args.inputs as Record<string, unknown> });
+        const state: Record<string, unknown> = { ...args.inputs };
+        if (args.type === "command:remote:Command") {
+          let key = keys.get(args.name);
+          if (key === undefined) {
+            key = wireguardPublicKey();
+            keys.set(args.name, key);
+          }
+          state.stdout = args.name.endsWith("-wireguard-key") ? `${key}\n` : "";
+          state.stderr = "";
+        }
+        if (args.type === "docker:index/remoteImage:RemoteImage") state.imageId = `sha256:${args.name}`;
+        return { id: `${args.name}-id`, state };
+      },
+      call(args) {
+        return args.inputs;
+      },
+    },
+    "tapbot",
+    "prod",
+    false,
+  );
+}
+
+/** Sets the stack config Pulumi would hand the program: the owner's plain values, the users, every secret. */
+export function setStackConfig(users: number, overrides: Record<string, string | undefined> = {}): void {
+  const config: Record<string, string> = { ...rawStackConfig(users) };
+  for (const [key, value] of Object.entries(SECRET_VALUES)) config[`tapbot:${key}`] = value;
+  for (const [key, value] of Object.entries(overrides)) {
+    if (value === undefined) delete config[key];
+    else config[key] = value;
+  }
+  pulumi.runtime.setAllConfig(
+    config,
+    Object.keys(SECRET_VALUES).map((key) => `tapbot:${key}`),
+  );
+}
+
+/** Resolves an Output (or plain value) in a test. */
+export function resolve<T>(output: pulumi.Input<T>): Promise<T> {
+  return new Promise((done) => {
+    pulumi.output(output).apply((value) => {
+      done(value as T);
+      return value;
+    });
+  });
+}

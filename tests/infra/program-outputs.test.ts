@@ -1,0 +1,53 @@
+import * as pulumi from "@pulumi/pulumi";
+import { beforeAll, describe, expect, it, vi } from "vitest";
+import { parsePlanInput, plan } from "../../capacity/index.js";
+import { installMocks, resolve, SECRET_VALUES, setStackConfig } from "./helpers/pulumi-mocks.js";
+
+/**
+ * What the program logs where the owner sees it (info, warn, error), to check that no secret reaches it.
+ * Debug level is left out: it carries the SDK's own RPC traces (shown only with --debug), not the program's.
+ */
+const logged: string[] = [];
+
+/** The way Pulumi runs it: mocks and config first, then the program module itself is imported. */
+beforeAll(async () => {
+  await installMocks();
+  setStackConfig(300);
+  for (const level of ["info", "warn", "error"] as const) {
+    vi.spyOn(pulumi.log, level).mockImplementation(async (message: string) => {
+      logged.push(message);
+    });
+  }
+});
+
+describe("the stack outputs", () => {
+  it("name the URLs, each host's plan and what binds first, with secrets only as secret outputs", async () => {
+    const index = await import("../../infra/index.js");
+    const expected = plan(parsePlanInput({ users: 300 }));
+    expect(index.urls).toEqual({ n8n: "https://n8n.tapbot.kz/", directus: "https://directus.tapbot.kz/" });
+    expect(index.workers.count).toBe(expected.workers);
+    expect(index.bindsFirst).toMatchObject({
+      resource: expected.bottleneck.resource,
+      maxUsers: expected.bottleneck.maxUsers,
+    });
+    expect(index.hosts.automation.utilization).toBe(
+      expected.hosts.find((h) => h.name === "automation")?.utilization,
+    );
+    expect(index.hosts.data.containers.map((c) => c.name)).toEqual(["postgres", "directus", "qdrant"]);
+    expect(await pulumi.output(index.databaseUrl).isSecret).toBe(true);
+    expect(await resolve(index.databaseUrl)).toContain("@10.77.0.2:5432/tapbot");
+    const plainOutputs = JSON.stringify([
+      index.urls,
+      index.users,
+      index.hosts,
+      index.bindsFirst,
+      index.findings,
+      await resolve(index.workers.image),
+    ]);
+    for (const value of Object.values(SECRET_VALUES)) {
+      expect(plainOutputs).not.toContain(value);
+      expect(logged.filter((l) => l.includes(value)).map((l) => l.slice(0, 300))).toEqual([]);
+    }
+    expect(logged.some((l) => l.includes("HOST_OVERCOMMITTED"))).toBe(true);
+  });
+});

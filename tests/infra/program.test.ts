@@ -1,0 +1,205 @@
+import { beforeAll, describe, expect, it } from "vitest";
+import { type Plan, parsePlanInput, plan } from "../../capacity/index.js";
+import { renderPostgresSettings } from "../../infra/render/postgres-settings.js";
+import {
+  installMocks,
+  isSecretWrapper,
+  type Registered,
+  registered,
+  resetRegistrations,
+  resolve,
+  SECRET_VALUES,
+  setStackConfig,
+} from "./helpers/pulumi-mocks.js";
+
+type Program = typeof import("../../infra/program.js");
+let program: Program;
+
+/** Runs the program under mocks for `users` and returns every registration and the outputs. */
+async function deploy(users: number) {
+  resetRegistrations();
+  setStackConfig(users);
+  const outputs = await program.deployStack();
+  const { app, data } = outputs.components;
+  await Promise.all([...app.workers, app.bot, data.directus].map((c) => resolve(c.id)));
+  await resolve(data.backup.urn);
+  return { outputs, resources: [...registered] };
+}
+
+const CONTAINER = "docker:index/container:Container";
+const containers = (resources: Registered[]) => resources.filter((r) => r.type === CONTAINER);
+const byName = (resources: Registered[], name: string) => {
+  const found = resources.find((r) => r.name === name && r.type === CONTAINER);
+  if (found === undefined) throw new Error(`no resource named ${name}`);
+  return found;
+};
+/** The value behind a secret wrapper (or the value itself). */
+const unwrap = (value: unknown): unknown =>
+  isSecretWrapper(value) ? (value as { value: unknown }).value : value;
+const envOf = (container: Registered) => unwrap(container.inputs.envs) as string[];
+const planned = (p: Plan, name: string) => {
+  const service = p.hosts.flatMap((h) => h.services).find((s) => s.name === name);
+  if (service === undefined) throw new Error(`plan has no ${name}`);
+  return service;
+};
+/** Plain strings anywhere in a value, skipping what sits inside secret wrappers. */
+function plainStrings(value: unknown, out: string[] = []): string[] {
+  if (isSecretWrapper(value)) return out;
+  if (typeof value === "string") out.push(value);
+  else if (Array.isArray(value)) for (const v of value) plainStrings(v, out);
+  else if (typeof value === "object" && value !== null)
+    for (const v of Object.values(value)) plainStrings(v, out);
+  return out;
+}
+
+beforeAll(async () => {
+  await installMocks();
+  program = await import("../../infra/program.js");
+});
+
+describe.each([1, 100, 300, 1000])("the program under mocks for %i users", (users) => {
+  let resources: Registered[];
+  let expected: Plan;
+  beforeAll(async () => {
+    expected = plan(parsePlanInput({ users }));
+    ({ resources } = await deploy(users));
+  });
+
+  it("runs exactly plan.workers workers, each with the plan's concurrency and memory", () => {
+    const workers = containers(resources).filter((c) => /^app-worker-\d+$/.test(c.name));
+    expect(workers).toHaveLength(expected.workers);
+    const worker = planned(expected, "worker");
+    for (const w of workers) {
+      expect(envOf(w)).toContain(`WORKER_CONCURRENCY=${expected.workerConcurrency}`);
+      expect(w.inputs.memory).toBe(worker.limitMB);
+      expect(w.inputs.memoryReservation).toBe(worker.reservationMB);
+      expect(w.inputs.command).toEqual(["node", "dist/app/worker/main.js"]);
+      expect(envOf(w).map((e) => e.split("=")[0])).toEqual(
+        expect.arrayContaining(["TELEGRAM_BOT_TOKEN", "FAL_KEY", "REDIS_URL", "DATABASE_URL", "HTTP_PORT"]),
+      );
+    }
+  });
+
+  it("sizes every planned service's container by the plan", () => {
+    const names = {
+      redis: "automation-redis",
+      n8n: "automation-n8n",
+      bot: "app-bot",
+      postgres: "data-postgres",
+      directus: "data-directus",
+      qdrant: "data-qdrant",
+    };
+    for (const [service, resource] of Object.entries(names)) {
+      const container = byName(resources, resource);
+      expect(container.inputs.memory, service).toBe(planned(expected, service).limitMB);
+      expect(container.inputs.memoryReservation, service).toBe(planned(expected, service).reservationMB);
+    }
+  });
+
+  it("gives every container a memory limit, a reservation under it, a restart policy and a healthcheck", () => {
+    for (const c of containers(resources)) {
+      expect(c.inputs.memory, c.name).toBeGreaterThan(0);
+      expect(c.inputs.memoryReservation, c.name).toBeGreaterThan(0);
+      expect(c.inputs.memoryReservation as number, c.name).toBeLessThanOrEqual(c.inputs.memory as number);
+      expect(c.inputs.restart, c.name).toBe("unless-stopped");
+      expect((c.inputs.healthcheck as { tests: string[] }).tests.length, c.name).toBeGreaterThan(1);
+    }
+  });
+
+  it("publishes nothing on 0.0.0.0 but the proxy's 80/443; databases, queue, vector DB and internal ports never", () => {
+    for (const c of containers(resources)) {
+      for (const port of (c.inputs.ports as
+        | { internal: number; external: number; ip?: string }[]
+        | undefined) ?? []) {
+        const wildcard = port.ip === undefined || port.ip === "" || port.ip === "0.0.0.0" || port.ip === "::";
+        if (wildcard) {
+          expect(c.name).toBe("automation-caddy");
+          expect([80, 443]).toContain(port.external);
+        }
+        if ([5432, 6379, 6333, 8055, 5678].includes(port.internal))
+          expect(port.ip, `${c.name}:${port.internal}`).toBe("10.77.0.2");
+      }
+    }
+    for (const name of ["automation-redis", "automation-n8n", "app-bot"])
+      expect(byName(resources, name).inputs.ports ?? []).toEqual([]);
+  });
+
+  it("starts Redis with the plan's maxmemory, noeviction and AOF every second", () => {
+    const command = byName(resources, "automation-redis").inputs.command as string[];
+    const arg = (flag: string) => command[command.indexOf(flag) + 1];
+    expect(arg("--maxmemory")).toBe(`${expected.redis.maxmemoryMB}mb`);
+    expect(arg("--maxmemory-policy")).toBe("noeviction");
+    expect(arg("--appendonly")).toBe("yes");
+    expect(arg("--appendfsync")).toBe("everysec");
+  });
+
+  it("gives PostgreSQL the plan's settings and shm_size", () => {
+    const postgres = byName(resources, "data-postgres");
+    if (expected.postgres === null) throw new Error("plan without postgres");
+    const command = postgres.inputs.command as string[];
+    for (const [name, value] of Object.entries(renderPostgresSettings(expected.postgres))) {
+      expect(command).toContain(`${name}=${value}`);
+    }
+    expect(postgres.inputs.shmSize).toBe(expected.postgres.shmSizeMB);
+  });
+
+  it("keeps every secret inside secret wrappers: never in command text, scripts, names or plain inputs", () => {
+    const plain = resources.flatMap((r) => plainStrings(r.inputs).map((s) => `${r.name}: ${s}`));
+    for (const [key, value] of Object.entries(SECRET_VALUES)) {
+      expect(
+        plain.filter((s) => s.includes(value)),
+        key,
+      ).toEqual([]);
+    }
+    const commands = resources.filter((r) => r.type === "command:remote:Command");
+    expect(commands.length).toBeGreaterThan(10);
+    for (const c of commands) {
+      expect(["bash -s", "sudo -n bash -s"]).toContain(c.inputs.create);
+      const connection = c.inputs.connection as Record<string, unknown>;
+      expect(isSecretWrapper(connection) || isSecretWrapper(connection.privateKey), c.name).toBe(true);
+    }
+  });
+});
+
+describe("changing users", () => {
+  it("changes only the worker count and the memory limits (and the swap the plan sizes with them)", async () => {
+    const before = (await deploy(100)).resources;
+    const after = (await deploy(300)).resources;
+    const names = (rs: Registered[]) => new Set(rs.map((r) => r.name));
+    const added = [...names(after)].filter((n) => !names(before).has(n));
+    const removed = [...names(before)].filter((n) => !names(after).has(n));
+    expect(removed).toEqual([]);
+    expect(added.every((n) => /^app-worker-\d+$/.test(n))).toBe(true);
+    expect(added).toHaveLength(
+      plan(parsePlanInput({ users: 300 })).workers - plan(parsePlanInput({ users: 100 })).workers,
+    );
+    const memoryKeys = new Set(["memory", "memorySwap", "memoryReservation"]);
+    const changed: string[] = [];
+    for (const old of before) {
+      const now = after.find((r) => r.name === old.name && r.type === old.type);
+      if (now === undefined) continue;
+      for (const key of new Set([...Object.keys(old.inputs), ...Object.keys(now.inputs)])) {
+        if (JSON.stringify(old.inputs[key]) !== JSON.stringify(now.inputs[key]))
+          changed.push(`${old.name}.${key}`);
+      }
+    }
+    for (const change of changed) {
+      const [, key] = change.split(".");
+      expect(memoryKeys.has(key ?? "") || /-swap-sysctl\.(stdin|triggers)$/.test(change), change).toBe(true);
+    }
+    expect(changed).toContain("app-bot.memory");
+  });
+
+  it("stops with a message naming the key when config is missing or invalid", async () => {
+    setStackConfig(100, {
+      "tapbot:dataHost": "not-an-ip",
+      "tapbot:n8nDomain": undefined,
+      "tapbot:falKey": undefined,
+    });
+    await expect(program.deployStack()).rejects.toThrow(
+      /tapbot:dataHost[\s\S]*tapbot:n8nDomain is required[\s\S]*tapbot:falKey is required/,
+    );
+    setStackConfig(100, { "tapbot:capacity": JSON.stringify({ users: 0 }) });
+    await expect(program.deployStack()).rejects.toThrow(/tapbot:capacity\.users/);
+  });
+});

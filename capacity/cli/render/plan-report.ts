@@ -47,7 +47,7 @@ function hostBlocks(plan: Plan, input: PlanInput): Block[] {
     { kind: "heading", text: "Hosts" },
     {
       kind: "table",
-      header: ["host", "RAM used", "RAM", "status", "swap", "CPU used", "CPU", "disk used", "disk"],
+      header: ["host", "RAM used", "RAM %", "status", "swap", "CPU used", "CPU %", "disk used", "disk %"],
       right: [false, true, true, false, true, true, true, true, true],
       rows: plan.hosts.map((h) => [
         cell(h.name, "strong"),

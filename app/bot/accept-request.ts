@@ -1,8 +1,11 @@
 import { randomUUID } from "node:crypto";
+import { GrammyError } from "grammy";
+import type { Message } from "grammy/types";
 import type { GenerationKind } from "../config.js";
 import { metrics } from "../observability/metrics.js";
 import { tierPriority } from "../queue/generation-job.js";
 import { cacheKeyFor } from "../queue/result-cache.js";
+import type { NewGeneration } from "../storage/generation-store.js";
 import type { BotContext } from "./context.js";
 import { defaultParams } from "./generation-request.js";
 import type { ImageRef } from "./input-checks.js";
@@ -20,6 +23,34 @@ export interface GenerationRequest {
 /** Seconds since the update arrived, into the ack latency histogram. */
 function observeAckLatency(ctx: BotContext): void {
   metrics.ackLatency.observe((performance.now() - ctx.receivedAt) / 1000);
+}
+
+/**
+ * Answers a request with a cached result: the photo first, then the record of it (delivered, cached).
+ * False when Telegram no longer accepts the cached file_id (400): the request then goes to the queue
+ * like a miss, and the worker's delivery replaces the stale entry.
+ */
+async function deliverFromCache(
+  ctx: BotContext,
+  ports: BotPorts,
+  generation: NewGeneration,
+  cachedFileId: string,
+): Promise<boolean> {
+  let sent: Message.PhotoMessage;
+  try {
+    sent = await ctx.replyWithPhoto(cachedFileId, { caption: ctx.t("result-caption") });
+  } catch (error) {
+    if (error instanceof GrammyError && error.error_code === 400) return false;
+    throw error;
+  }
+  observeAckLatency(ctx);
+  metrics.cacheHits.inc();
+  await ports.generations.create(generation);
+  await ports.generations.markDelivered(generation.id, {
+    resultFileId: sent.photo.at(-1)?.file_id ?? cachedFileId,
+    cached: true,
+  });
+  return true;
 }
 
 /**
@@ -51,7 +82,7 @@ export async function acceptRequest(
     params,
     sourceFileUniqueId: request.source?.fileUniqueId,
   });
-  const generation = {
+  const generation: NewGeneration = {
     id: randomUUID(),
     userId: user.id,
     chatId,
@@ -64,17 +95,7 @@ export async function acceptRequest(
   };
 
   const cachedFileId = await ports.cache.get(cacheKey);
-  if (cachedFileId !== null) {
-    await ports.generations.create(generation);
-    const sent = await ctx.replyWithPhoto(cachedFileId, { caption: ctx.t("result-caption") });
-    observeAckLatency(ctx);
-    metrics.cacheHits.inc();
-    await ports.generations.markDelivered(generation.id, {
-      resultFileId: sent.photo.at(-1)?.file_id ?? cachedFileId,
-      cached: true,
-    });
-    return;
-  }
+  if (cachedFileId !== null && (await deliverFromCache(ctx, ports, generation, cachedFileId))) return;
 
   let position: number;
   try {

@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import type { Bot } from "grammy";
 import type { Update } from "grammy/types";
 import type { Redis } from "ioredis";
-import pg from "pg";
+import type pg from "pg";
 import type { BotContext } from "../../../app/bot/context.js";
 import { createBot } from "../../../app/bot/create-bot.js";
 import type { BotPorts } from "../../../app/bot/ports.js";
@@ -14,6 +14,7 @@ import { createRedis } from "../../../app/queue/redis.js";
 import { ResultCache } from "../../../app/queue/result-cache.js";
 import { GenerationStore } from "../../../app/storage/generation-store.js";
 import { runMigrations } from "../../../app/storage/migrate.js";
+import { createPool } from "../../../app/storage/pool.js";
 import { UserStore } from "../../../app/storage/user-store.js";
 import { type FakeTelegram, startFakeTelegram } from "../../support/fake-telegram.js";
 import { type PostgresServer, startPostgres } from "../../support/postgres-server.js";
@@ -60,7 +61,7 @@ export async function startTestBot(
   options: { queueName: string; rateLimitMax?: number; rateLimitWindowSeconds?: number },
 ): Promise<TestBot> {
   const redis = createRedis(servers.redis.url, `test-bot-${randomUUID()}`);
-  const pool = new pg.Pool({ connectionString: servers.postgres.url, max: 4 });
+  const pool = createPool(servers.postgres.url, 4);
   const queue = createGenerationQueue(redis, options.queueName);
   const generations = new GenerationStore(pool);
   const ports: BotPorts = {

@@ -218,6 +218,24 @@ describe("text to image", () => {
   });
 });
 
+describe("a stale cache entry", () => {
+  it("queues the request like a miss when Telegram no longer knows the cached file_id", async () => {
+    const bot = await newBot();
+    const user = newUser("en");
+    servers.telegram.userSends(user, { text: "a stale lighthouse" });
+    await bot.deliver();
+    const [job] = await jobsOf(bot);
+    const data = generationJobSchema.parse(job?.data);
+    await new ResultCache(bot.redis, 3600).set(data.cacheKey, "AgACAgIAAxkBAAIBnotafileanymore");
+    await job?.remove();
+
+    servers.telegram.userSends(user, { text: "a stale lighthouse" });
+    await bot.deliver();
+    expect(botSays(user).at(-1)).toMatch(/^Got it! Place in the queue: 1\./);
+    expect(await jobsOf(bot)).toHaveLength(1);
+  });
+});
+
 describe("images", () => {
   it("refuses an oversize photo from its metadata: no getFile, no download, no job", async () => {
     const bot = await newBot();

@@ -43,9 +43,9 @@ export interface Probe {
 export function largestFittingGuided(probe: (users: number) => Probe, failsAt: number): number {
   let lo = 0;
   let hi = failsAt;
-  // Zero users fit with no gap to speak of; the first interpolation uses the real gap at `failsAt`.
-  let gapLo = -1;
-  let gapHi = Math.max(Number.MIN_VALUE, probe(hi).gap);
+  // Zero users fit; the gaps keep their signs even where rounding would put them on the boundary.
+  let gapLo = Math.min(probe(lo).gap, -Number.MIN_VALUE);
+  let gapHi = Math.max(probe(hi).gap, Number.MIN_VALUE);
   let bisect = false;
   let side = 0;
   while (hi - lo > 1) {

@@ -54,8 +54,8 @@ async function deliverFromCache(
 }
 
 /**
- * Takes a checked request from the rate limit to the acknowledgement:
- * rate limit (a refusal is told when to retry and goes no further) → result cache (a hit is answered at
+ * Takes a request that passed the input checks (they run first, so a refused input costs no quota) to
+ * the acknowledgement: rate limit (a refusal is told when to retry and goes no further) → result cache (a hit is answered at
  * once with the cached file_id and recorded as delivered, no job) → a `generations` row and a BullMQ job
  * with jobId = generation id and priority by tier → the acknowledgement with the place in the queue, whose
  * message id the worker needs to edit it. If queueing fails the user's quota is given back.
@@ -118,6 +118,7 @@ export async function acceptRequest(
     ));
   } catch (error) {
     await ports.rateLimit.refund(user.telegramId, decision.ticket);
+    // Best effort: the queueing error below is the one worth logging, not a second one from here.
     await ports.generations
       .markFailed(generation.id, { error: "could not be queued", status: "failed" })
       .catch(() => undefined);

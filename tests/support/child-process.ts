@@ -1,4 +1,5 @@
 import { type ChildProcess, spawn } from "node:child_process";
+import { onExitCleanup } from "./exit-cleanup.js";
 
 /** Options for {@link startChild}. */
 export interface StartChildOptions {
@@ -35,25 +36,12 @@ export interface RunningChild {
   stop(signal?: NodeJS.Signals, timeoutMs?: number): Promise<void>;
 }
 
-/** Children still running, killed when this process exits so that no test leaves servers behind. */
-const live = new Set<ChildProcess>();
-let exitHookInstalled = false;
-
-function installExitHook(): void {
-  if (exitHookInstalled) return;
-  exitHookInstalled = true;
-  process.once("exit", () => {
-    for (const child of live) child.kill("SIGKILL");
-  });
-}
-
 /** Spawns `command` with its output captured line by line; see {@link RunningChild}. */
 export function startChild(
   command: string,
   args: readonly string[],
   opts: StartChildOptions = {},
 ): RunningChild {
-  installExitHook();
   const keep = opts.keepLines ?? 200;
   const lines: string[] = [];
   const watchers = new Set<(line: string) => void>();
@@ -64,18 +52,18 @@ export function startChild(
     gid: opts.gid,
     stdio: ["ignore", "pipe", "pipe"],
   });
-  live.add(child);
+  const forget = onExitCleanup(() => child.kill("SIGKILL"));
   let done = false;
   const exited = new Promise<number | string>((resolve) => {
     child.once("exit", (code, signal) => {
       done = true;
-      live.delete(child);
+      forget();
       resolve(code ?? signal ?? "unknown");
     });
     child.once("error", (error) => {
       lines.push(`spawn ${command} failed: ${error.message}`);
       done = true;
-      live.delete(child);
+      forget();
       resolve(`error: ${error.message}`);
     });
   });

@@ -21,6 +21,8 @@ export interface RedisServer {
   /** `redis://127.0.0.1:<port>` */
   readonly url: string;
   readonly port: number;
+  /** Its working directory (removed by `stop()`). */
+  readonly dir: string;
   /** The server's log so far (for failure messages). */
   logTail(): string;
   stop(): Promise<void>;
@@ -86,7 +88,7 @@ export async function startRedis(opts: StartRedisOptions = {}): Promise<RedisSer
         describe: () => `redis-server on port ${port} did not answer PING; log tail:\n${server.logTail()}`,
         abort: () => (server.hasExited() ? "redis-server exited during startup" : undefined),
       });
-      return { url: `redis://127.0.0.1:${port}`, port, logTail: () => server.logTail(), stop };
+      return { url: `redis://127.0.0.1:${port}`, port, dir, logTail: () => server.logTail(), stop };
     } catch (error) {
       await stop();
       lastError = error as Error;

@@ -1,8 +1,10 @@
 import { existsSync } from "node:fs";
 import { createServer } from "node:net";
+import { fileURLToPath } from "node:url";
 import { Redis } from "ioredis";
 import pg from "pg";
 import { describe, expect, it } from "vitest";
+import { startChild } from "./child-process.js";
 import { freePort } from "./free-port.js";
 import { startPostgres } from "./postgres-server.js";
 import { startRedis } from "./redis-server.js";
@@ -89,5 +91,44 @@ describe("startPostgres", () => {
     await expect(startPostgres({ settings: { shared_buffers: "not-a-size" } })).rejects.toThrow(
       /postgres exited during startup[\s\S]*shared_buffers/,
     );
+  });
+});
+
+describe("clean-up when the owning process is killed", () => {
+  it("a SIGTERM to the owner takes its redis-server and temp dir with it", async () => {
+    const module = fileURLToPath(new URL("./redis-server.ts", import.meta.url));
+    const owner = startChild(process.execPath, [
+      "--import",
+      "tsx",
+      "--input-type=module",
+      "-e",
+      `const { startRedis } = await import(${JSON.stringify(module)});
+       const server = await startRedis();
+       console.log("holding " + server.port + " " + server.dir);
+       setInterval(() => {}, 1000);`,
+    ]);
+    const line = await owner.waitForLine(/^holding \d+ \S+$/, 20_000);
+    const [, port, dir] = line.split(" ");
+    const probe = async (): Promise<string> => {
+      const client = new Redis({
+        port: Number(port),
+        lazyConnect: true,
+        maxRetriesPerRequest: 0,
+        retryStrategy: () => null,
+      });
+      client.on("error", () => {});
+      try {
+        await client.connect();
+        return await client.ping();
+      } finally {
+        client.disconnect();
+      }
+    };
+    expect(await probe()).toBe("PONG");
+    expect(existsSync(dir ?? "")).toBe(true);
+    owner.child.kill("SIGTERM");
+    expect(await owner.exited).toBe("SIGTERM");
+    await expect(probe()).rejects.toThrow();
+    expect(existsSync(dir ?? "")).toBe(false);
   });
 });

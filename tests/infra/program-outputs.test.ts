@@ -13,11 +13,12 @@ const logged: string[] = [];
 beforeAll(async () => {
   await installMocks();
   setStackConfig(300);
-  for (const level of ["info", "warn", "error"] as const) {
-    vi.spyOn(pulumi.log, level).mockImplementation(async (message: string) => {
-      logged.push(message);
-    });
-  }
+  const capture = async (message: string): Promise<void> => {
+    logged.push(message);
+  };
+  vi.spyOn(pulumi.log, "info").mockImplementation(capture);
+  vi.spyOn(pulumi.log, "warn").mockImplementation(capture);
+  vi.spyOn(pulumi.log, "error").mockImplementation(capture);
 });
 
 describe("the stack outputs", () => {
@@ -34,7 +35,7 @@ describe("the stack outputs", () => {
       expected.hosts.find((h) => h.name === "automation")?.utilization,
     );
     expect(index.hosts.data.containers.map((c) => c.name)).toEqual(["postgres", "directus", "qdrant"]);
-    expect(await pulumi.output(index.databaseUrl).isSecret).toBe(true);
+    expect(await pulumi.isSecret(index.databaseUrl)).toBe(true);
     expect(await resolve(index.databaseUrl)).toContain("@10.77.0.2:5432/tapbot");
     const plainOutputs = JSON.stringify([
       index.urls,

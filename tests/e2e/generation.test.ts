@@ -221,6 +221,11 @@ describe("requests refused before anything is queued", () => {
     expect(rows).toHaveLength(10);
     expect(rows.every((row) => row.status === "delivered")).toBe(true);
     expect(rows.map((row) => row.prompt)).not.toContain(refused?.text);
+    const polls = rows.map((row) => stack.fal.pollsFor(String(row.fal_request_id)));
+    process.stdout.write(
+      `[measure] 10 jobs at WORKER_CONCURRENCY=4: worker RSS ${((await worker.rssBytes()) / 2 ** 20).toFixed(0)} MiB, ` +
+        `fal polls per job ${Math.min(...polls)}-${Math.max(...polls)}\n`,
+    );
   }, 90_000);
 });
 

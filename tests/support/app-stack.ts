@@ -1,3 +1,4 @@
+import { readFile } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
 import pg from "pg";
 import { type RunningChild, startChild } from "./child-process.js";
@@ -29,6 +30,8 @@ export interface AppProcess {
   kill(): Promise<void>;
   /** GET /metrics as text. */
   metrics(): Promise<string>;
+  /** Resident set size now, in bytes (VmRSS from /proc; Linux only). */
+  rssBytes(): Promise<number>;
 }
 
 /** Options for {@link startAppStack}. */
@@ -141,6 +144,12 @@ function buildStack(
       async metrics() {
         const response = await fetch(`http://127.0.0.1:${port}/metrics`);
         return response.text();
+      },
+      async rssBytes() {
+        const status = await readFile(`/proc/${child.pid}/status`, "utf8");
+        const kb = /^VmRSS:\s+(\d+) kB$/m.exec(status)?.[1];
+        if (kb === undefined) throw new Error(`no VmRSS for pid ${child.pid}`);
+        return Number(kb) * 1024;
       },
     };
     processes.push(appProcess);

@@ -14,13 +14,18 @@ function md(c: Cell): string {
 /** Renders a report as Markdown: headings, pipe tables, RAM shares as a table column instead of bars. */
 export function renderMarkdown(blocks: Block[]): string {
   const out: string[] = [];
+  // One blank line between blocks, never two.
+  const blank = () => {
+    if (out.at(-1) !== "") out.push("");
+  };
   for (const block of blocks) {
     switch (block.kind) {
       case "title":
         out.push(`# ${block.text}`);
         break;
       case "heading":
-        out.push("", `## ${block.text}`, "");
+        blank();
+        out.push(`## ${block.text}`, "");
         break;
       case "pairs":
         for (const [label, cells] of block.rows) out.push(`- ${label}: ${cells.map(md).join("")}`);
@@ -33,13 +38,14 @@ export function renderMarkdown(blocks: Block[]): string {
         );
         break;
       case "bars":
+        blank();
         out.push(
-          "",
           `RAM against warn ${percent(block.bars[0]?.warn ?? 0, 0)} / critical ${percent(block.bars[0]?.crit ?? 0, 0)}: ${block.bars.map((b) => `${b.label} ${percent(b.utilization)} (${b.tone})`).join(", ")}.`,
         );
         break;
       case "line":
-        out.push("", block.cells.map(md).join(""));
+        blank();
+        out.push(block.cells.map(md).join(""));
         break;
     }
   }

@@ -49,7 +49,10 @@ function table(
     const lastLines = wrap(row[last]?.text ?? "", lastWidth);
     const cells = row.map((c, i) => {
       const w = widths[i] ?? 0;
-      if (i === last) return paint(c.tone, lastLines[0] ?? "");
+      if (i === last) {
+        const first = lastLines[0] ?? "";
+        return paint(c.tone, block.right[i] ? first.padStart(w) : first);
+      }
       const padded = block.right[i] ? c.text.padStart(w) : c.text.padEnd(w);
       return paint(c.tone, padded);
     });
@@ -92,6 +95,7 @@ function line(cells: Cell[], paint: ReturnType<typeof painter>): string {
 export function renderText(blocks: Block[], colors: Colors, width = 110): string {
   const paint = painter(colors);
   const out: string[] = [];
+  let previous: Block | undefined;
   for (const block of blocks) {
     switch (block.kind) {
       case "title":
@@ -122,9 +126,12 @@ export function renderText(blocks: Block[], colors: Colors, width = 110): string
         break;
       }
       case "line":
-        out.push("", line(block.cells, paint));
+        // A sentence stands apart from the block above it, unless that is its heading.
+        if (previous?.kind !== "heading") out.push("");
+        out.push(line(block.cells, paint));
         break;
     }
+    previous = block;
   }
   return `${out.join("\n")}\n`;
 }

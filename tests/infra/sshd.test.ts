@@ -1,8 +1,8 @@
-import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { chmod, cp, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { renderSshdDropIn } from "../../infra/render/sshd-drop-in.js";
+import { renderSshdDropIn, renderSshdScript, SSHD_DROP_IN_PATH } from "../../infra/render/sshd-drop-in.js";
 import { requireRoot, runTool } from "./helpers/run-tool.js";
 import { plainStackConfig } from "./helpers/stack-config.js";
 
@@ -100,5 +100,69 @@ describe("the sshd drop-in", () => {
     } finally {
       await rm(broken);
     }
+  });
+});
+
+/**
+ * The install script itself, run against a copy of this machine's /etc/ssh bind-mounted over /etc/ssh in a
+ * private mount namespace, with a `systemctl` on PATH that only records its calls.
+ */
+describe("the sshd install script", () => {
+  const options = {
+    maxAuthTries: config.sshMaxAuthTries,
+    loginGraceTimeSeconds: config.sshLoginGraceTimeSeconds,
+  };
+  let sandbox: string;
+
+  beforeAll(async () => {
+    requireRoot("the script runs in a private mount namespace with a copy of /etc/ssh over /etc/ssh");
+    sandbox = await mkdtemp(join(tmpdir(), "tapbot-sshd-script-"));
+    await cp("/etc/ssh", join(sandbox, "ssh"), { recursive: true });
+    await mkdir(join(sandbox, "bin"));
+    await writeFile(join(sandbox, "bin", "systemctl"), `#!/bin/sh\necho "$@" >>${sandbox}/systemctl.log\n`);
+    await chmod(join(sandbox, "bin", "systemctl"), 0o755);
+    await writeFile(join(sandbox, "install.sh"), renderSshdScript(options));
+  });
+  afterAll(async () => {
+    if (sandbox !== undefined) await rm(sandbox, { recursive: true, force: true });
+  });
+
+  const run = () =>
+    runTool("unshare", [
+      "--mount",
+      "--propagation",
+      "private",
+      "bash",
+      "-c",
+      `mount --bind ${sandbox}/ssh /etc/ssh && PATH=${sandbox}/bin:$PATH bash ${sandbox}/install.sh`,
+    ]);
+  const reloads = async () =>
+    (await readFile(join(sandbox, "systemctl.log"), "utf8").catch(() => ""))
+      .split("\n")
+      .filter((l) => l.includes("reload"));
+
+  it("installs the drop-in, validates and reloads once; a second run changes nothing and does not reload", async () => {
+    const first = await run();
+    expect(first.code, first.stderr).toBe(0);
+    expect(await readFile(join(sandbox, "ssh", SSHD_DROP_IN_PATH.replace("/etc/ssh/", "")), "utf8")).toBe(
+      renderSshdDropIn(options).content,
+    );
+    expect(await reloads()).toEqual(["try-reload-or-restart ssh.service"]);
+    const second = await run();
+    expect(second.code, second.stderr).toBe(0);
+    expect(await reloads()).toHaveLength(1);
+  });
+
+  it("when sshd -t fails, puts the previous file back, exits non-zero and never reloads", async () => {
+    const dropIn = join(sandbox, "ssh", SSHD_DROP_IN_PATH.replace("/etc/ssh/", ""));
+    const previous = "# the owner's previous drop-in\nMaxAuthTries 4\n";
+    await writeFile(dropIn, previous);
+    await writeFile(join(sandbox, "ssh", "sshd_config.d", "99-broken.conf"), "NoSuchKeyword yes\n");
+    const before = (await reloads()).length;
+    const result = await run();
+    expect(result.code).not.toBe(0);
+    expect(result.stderr).toContain("sshd -t rejected the new drop-in");
+    expect(await readFile(dropIn, "utf8")).toBe(previous);
+    expect(await reloads()).toHaveLength(before);
   });
 });

@@ -207,21 +207,36 @@ describe("capacity curve", () => {
     expect(svg.match(/class="mark-rule role-mark/g)).toHaveLength(5);
   });
 
-  it("--help lists every input with its default and unit", async () => {
-    const run = await capacity("curve", "--help");
-    expect(run.code).toBe(0);
-    for (const text of [
-      "--from <n>",
-      "(default: 10)",
-      "--job-seconds <s>",
-      "default: 25",
-      "hosts",
-      "catalog",
-      "thresholds",
-    ]) {
-      expect(run.stdout.replace(/\s+/g, " ")).toContain(text);
-    }
-  });
+  it.each(["plan", "curve", "check"])(
+    "%s --help lists every input with its default and unit",
+    async (verb) => {
+      const run = await capacity(verb, "--help");
+      expect(run.code).toBe(0);
+      const help = run.stdout.replace(/\s+/g, " ");
+      const scalars = [
+        "--users-per-worker <n> sizing rule: workers = ceil(users / this), users (default: 30)",
+        "--requests-per-user-hour <n> image requests per user per hour, requests/h (default: 7.5)",
+        "--peak-factor <x> peak arrival rate over the average, × (default: 2)",
+        "--job-seconds <s> mean time the image provider takes per job, s (default: 25)",
+        "--target-wait-p95-seconds <s> queue wait 95 % of jobs stay under at peak, s (default: 5)",
+        "--max-worker-concurrency <n> most jobs one worker runs at once, jobs (default: 16)",
+        "--provider-concurrency <n> account-wide cap on simultaneous provider jobs, jobs (default: unset, no cap)",
+        "--messages-per-job <n> Telegram messages one job costs, messages (default: 3)",
+        "--telegram-messages-per-second <n> Bot API ceiling per bot token, messages/s (default: 30)",
+      ];
+      for (const text of [
+        ...scalars,
+        "hosts name, ramMB (MB)",
+        "services name, host, baseMB (MB)",
+        "thresholds ram 85 %/95 %",
+        "catalog",
+      ]) {
+        expect(help).toContain(text);
+      }
+      if (verb === "curve") expect(help).toContain("--from <n> first user count, users (default: 10)");
+      else expect(help).toContain("--users <n> active users to serve");
+    },
+  );
 });
 
 describe("colours", () => {

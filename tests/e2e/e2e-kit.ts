@@ -8,25 +8,30 @@ export function en(key: string, vars: Record<string, string | number> = {}): str
   return translate("en", key, vars);
 }
 
+export function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+}
+
 /** The English text of `key` as a pattern, with each of `numbers` standing for any number. */
 export function enPattern(key: string, numbers: readonly string[]): RegExp {
   const vars = Object.fromEntries(numbers.map((name, i) => [name, `@@${i}@@`]));
-  const escaped = en(key, vars)
-    .replace(/[.*+?^${}()|[\]\\]/g, "\\$&")
-    .replace(/@@\d+@@/g, "(\\d+(?:\\.\\d+)?)");
+  const escaped = escapeRegExp(en(key, vars)).replace(/@@\d+@@/g, "(\\d+(?:\\.\\d+)?)");
   return new RegExp(`^${escaped}$`);
 }
 
 let nextUserId = 6_100_000 + Math.floor(Math.random() * 100_000) * 10;
 
-/** A new English-speaking user with an id no other test uses (rate limits and chats stay apart). */
+/**
+ * A new user with an id no other test uses (rate limits and chats stay apart), English by default;
+ * `languageCode` "" means the client reported none.
+ */
 export function newUser(stack: AppStack, firstName: string, languageCode = "en"): ScriptedUser {
   nextUserId += 1;
   return new ScriptedUser(stack.telegram, {
     id: nextUserId,
     first_name: firstName,
-    username: `${firstName.toLowerCase()}_${nextUserId}`,
-    language_code: languageCode,
+    username: `user_${nextUserId}`,
+    ...(languageCode === "" ? {} : { language_code: languageCode }),
   });
 }
 

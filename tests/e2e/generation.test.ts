@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { translate } from "../../app/i18n/index.js";
 import { type AppProcess, type AppStack, startAppStack } from "../support/app-stack.js";
 import type { ChatMessageView } from "../support/fake-telegram.js";
 import { makeJpegLike, makePng, sniffImage } from "../support/image-bytes.js";
@@ -7,6 +8,7 @@ import {
   dumpLogsOnFailure,
   en,
   enPattern,
+  escapeRegExp,
   generationsOf,
   newUser,
   sleep,
@@ -160,6 +162,18 @@ describe("requests refused before anything is queued", () => {
     }
     expect(submissionsWithPrompt(stack, "make it brighter")).toHaveLength(0);
     expect(await generationsOf(stack, eve.id)).toHaveLength(0);
+  });
+
+  it("a user whose Telegram is not in English is answered in Russian, the default", async () => {
+    const ivan = newUser(stack, "Иван", "ru");
+    const noLanguage = newUser(stack, "Anon", "");
+    expect((await ivan.nextBotMessage(ivan.says("/start"), () => true)).text).toMatch(
+      new RegExp(`^${escapeRegExp(translate("ru", "start-welcome", { name: "Иван" }))}`),
+    );
+    const pdf = noLanguage.sendsDocument(Buffer.from("%PDF-1.7"), "application/pdf", "a.pdf");
+    expect((await noLanguage.nextBotMessage(pdf, () => true)).text).toBe(
+      translate("ru", "file-wrong-type", { type: "application/pdf" }),
+    );
   });
 
   it("a PDF gets a clear message naming what is accepted", async () => {

@@ -17,16 +17,18 @@ const backup = {
   user: "tapbot",
 };
 
-/** Every script the program runs on a host, for both hosts, with small and large swap. */
+/** Every script the program runs on a host, for both hosts, with the swap the plan gives at 1 and 1 000 users. */
 const scripts: HostScript[] = [
-  ...hardeningScripts(config, { role: "automation", swapMB: 2048, runsRedis: true }).map((s) => ({
-    ...s,
-    name: `automation/${s.name}`,
-  })),
-  ...hardeningScripts(config, { role: "data", swapMB: 1024, runsRedis: false }).map((s) => ({
-    ...s,
-    name: `data/${s.name}`,
-  })),
+  ...[1, 1000].flatMap((users) => {
+    const planned = plan(parsePlanInput({ users }));
+    return (["automation", "data"] as const).flatMap((role) =>
+      hardeningScripts(config, {
+        role,
+        swapMB: hostPlan(planned, role).swapMB,
+        runsRedis: role === "automation",
+      }).map((s) => ({ ...s, name: `${role}-${users}-users/${s.name}` })),
+    );
+  }),
   { ...tunnelScript(config, "automation", wireguardPublicKey()), name: "automation/wireguard" },
   { ...tunnelScript(config, "data", wireguardPublicKey()), name: "data/wireguard" },
   { name: "data/pg-backup-install", script: renderPgBackupInstallScript(backup) },

@@ -1,9 +1,9 @@
 import { randomUUID } from "node:crypto";
-import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startBotProcess } from "../../../app/bot/bot-process.js";
 import { loadConfig } from "../../../app/config.js";
 import { createLogger } from "../../../app/observability/logger.js";
+import { createPool } from "../../../app/storage/pool.js";
 import type { FakeUser } from "../../support/fake-telegram.js";
 import { type FakeTelegram, startFakeTelegram } from "../../support/fake-telegram.js";
 import { type PostgresServer, startPostgres } from "../../support/postgres-server.js";
@@ -115,7 +115,7 @@ describe("the bot process in polling mode", () => {
 describe("graceful stop", () => {
   it("lets a request being handled finish (ack sent and recorded) before closing connections", async () => {
     const telegram = await startFakeTelegram();
-    const pool = new pg.Pool({ connectionString: postgres.url, max: 1 });
+    const pool = createPool(postgres.url, 1);
     try {
       const bot = await startBotProcess(loadConfig(environment(telegram)), logger);
       telegram.setLatency(800, "sendMessage");
@@ -187,7 +187,7 @@ describe("graceful stop in webhook mode", () => {
   it("finishes the update being handled, and answers 503 to new ones so Telegram delivers them again", async () => {
     // Deliveries by the fake go nowhere (port 9 refuses): this test posts the updates itself.
     const telegram = await startFakeTelegram({ webhookTarget: () => "http://127.0.0.1:9/" });
-    const pool = new pg.Pool({ connectionString: postgres.url, max: 1 });
+    const pool = createPool(postgres.url, 1);
     const secretHeader = { "x-telegram-bot-api-secret-token": webhookEnv.WEBHOOK_SECRET };
     try {
       const bot = await startBotProcess(loadConfig(environment(telegram, webhookEnv)), logger);

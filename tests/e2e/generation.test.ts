@@ -44,10 +44,11 @@ async function delivered(user: ReturnType<typeof newUser>, request: Parameters<t
 
 describe("a request that goes end to end", () => {
   let firstPhoto: ChatMessageView;
+  let ann: ReturnType<typeof newUser>;
   const prompt = "a lighthouse at dusk, oil painting";
 
   it("text → image: an acknowledgement with the place in the queue within a second, edits, then the photo", async () => {
-    const ann = newUser(stack, "Ann");
+    ann = newUser(stack, "Ann");
     const hello = ann.says("/start");
     await ann.nextBotMessage(
       hello,
@@ -141,6 +142,13 @@ describe("a request that goes end to end", () => {
     await sleep(500);
     expect(stack.fal.submissions.length).toBe(submissionsBefore);
     expect(await generationsOf(stack, dan.id)).toMatchObject([{ status: "delivered", cached: true }]);
+  });
+
+  it("/history sends back the user's finished pictures with their prompts", async () => {
+    const history = ann.says("/history");
+    const photo = await ann.nextPhoto(history, 5_000);
+    expect(photo.photoUniqueId).toBe(firstPhoto.photoUniqueId);
+    expect(photo.caption).toBe(prompt);
   });
 });
 
@@ -308,6 +316,36 @@ describe("the queue", () => {
       .filter((p) => p === "vip job" || p.startsWith("free job"));
     expect(order[0]).toBe("vip job");
   }, 90_000);
+
+  it("/status shows a running job and /cancel stops it at fal; the acknowledgement says so", async () => {
+    stack.fal.setProcessingMs(60_000);
+    try {
+      const omar = newUser(stack, "Omar");
+      const request = omar.says("a cathedral that takes ages");
+      await waitUntil(
+        async () =>
+          submissionsWithPrompt(stack, "a cathedral that takes ages").length > 0 ? true : undefined,
+        {
+          timeoutMs: 10_000,
+          describe: () => "the job submitted to fal",
+        },
+      );
+      const kind = en("kind-text-to-image");
+      const status = omar.says("/status");
+      expect((await omar.nextBotMessage(status, () => true)).text).toBe(
+        [en("status-header"), en("status-running", { kind })].join("\n"),
+      );
+      const cancel = omar.says("/cancel");
+      expect((await omar.nextBotMessage(cancel, () => true)).text).toBe(en("cancel-requested", { kind }));
+      await omar.replyTo(request, (view) => view.text === en("job-cancelled"), 10_000);
+      const [submission] = submissionsWithPrompt(stack, "a cathedral that takes ages");
+      expect(stack.fal.cancelled).toContain(submission?.requestId);
+      expect(omar.photosAfter(request)).toHaveLength(0);
+      expect(await generationsOf(stack, omar.id)).toMatchObject([{ status: "cancelled" }]);
+    } finally {
+      stack.fal.setProcessingMs(300);
+    }
+  }, 40_000);
 
   it("a job past its deadline is cancelled at fal and the user is told", async () => {
     await worker.stop();

@@ -1,0 +1,79 @@
+import * as docker from "@pulumi/docker";
+import * as pulumi from "@pulumi/pulumi";
+import { beforeAll, describe, expect, it } from "vitest";
+import { parsePlanInput, plan } from "../../capacity/index.js";
+import { App } from "../../infra/components/app.js";
+import { readInfraConfig } from "../../infra/config.js";
+import { installMocks, resolve, setStackConfig } from "./helpers/pulumi-mocks.js";
+
+beforeAll(async () => {
+  await installMocks();
+});
+
+/** The App component alone, recording for each worker the workers it depends on (by URN name). */
+async function workerDependencies(users: number, batchSize: number): Promise<Map<string, string[]>> {
+  setStackConfig(users, { "tapbot:workerBatchSize": String(batchSize) });
+  const config = readInfraConfig();
+  const deps = new Map<string, pulumi.Output<string>[]>();
+  const record: pulumi.ResourceTransformation = (args) => {
+    if (/-worker-\d+$/.test(args.name)) {
+      const dependsOn = (args.opts.dependsOn ?? []) as pulumi.Resource[];
+      deps.set(
+        args.name,
+        dependsOn.map((r) => r.urn),
+      );
+    }
+    return undefined;
+  };
+  const app = new App(
+    `app${users}x${batchSize}`,
+    {
+      config,
+      plan: plan(parsePlanInput({ users })),
+      provider: new docker.Provider(`provider${users}x${batchSize}`, {}),
+      repoRoot: "/nonexistent",
+      sourceHash: "0123456789abcdef",
+      network: "tapbot",
+      redisUrl: pulumi.secret("redis://:x@redis:6379"),
+      databaseUrl: pulumi.secret("postgres://tapbot:x@10.77.0.2:5432/tapbot"),
+      dependsOn: [],
+    },
+    { transformations: [record] },
+  );
+  await Promise.all(app.workers.map((w) => resolve(w.urn)));
+  const byName = new Map<string, string[]>();
+  for (const [name, urns] of deps) {
+    const resolved = await Promise.all(urns.map((u) => resolve(u)));
+    byName.set(
+      name.replace(/^app\d+x\d+-/, ""),
+      resolved
+        .map(
+          (u) =>
+            u
+              .split("::")
+              .at(-1)
+              ?.replace(/^app\d+x\d+-/, "") ?? u,
+        )
+        .sort(),
+    );
+  }
+  return byName;
+}
+
+describe("worker replacement in batches", () => {
+  it("makes each batch of workers depend on the whole previous batch, so they are never all replaced at once", async () => {
+    const deps = await workerDependencies(300, 4);
+    expect(deps.size).toBe(plan(parsePlanInput({ users: 300 })).workers);
+    expect(deps.get("worker-1")).toEqual([]);
+    expect(deps.get("worker-4")).toEqual([]);
+    expect(deps.get("worker-5")).toEqual(["worker-1", "worker-2", "worker-3", "worker-4"]);
+    expect(deps.get("worker-9")).toEqual(["worker-5", "worker-6", "worker-7", "worker-8"]);
+    expect(deps.get("worker-10")).toEqual(["worker-5", "worker-6", "worker-7", "worker-8"]);
+  });
+
+  it("splits even two workers into two batches", async () => {
+    const deps = await workerDependencies(31, 2);
+    expect(deps.get("worker-1")).toEqual([]);
+    expect(deps.get("worker-2")).toEqual(["worker-1"]);
+  });
+});

@@ -3,17 +3,23 @@ import { installFileLines, scriptPrelude, shellQuote } from "./shell-script.js";
 import { renderAutoUpgrades, renderUnattendedUpgrades } from "./unattended-upgrades.js";
 
 /**
- * Ubuntu packages every host needs. Docker is Ubuntu's own docker.io, so security updates cover it too;
- * python3-systemd lets fail2ban read sshd's failures from the journal (no dependency on rsyslog's auth.log).
+ * Ubuntu packages every host needs. python3-systemd lets fail2ban read sshd's failures from the journal (no
+ * dependency on rsyslog's auth.log).
  */
 export const HOST_PACKAGES = [
   "ufw",
   "fail2ban",
   "python3-systemd",
   "unattended-upgrades",
-  "docker.io",
   "wireguard-tools",
 ] as const;
+
+/**
+ * Docker engine when the host has none: Ubuntu's own docker.io, so the security pocket updates it. A host
+ * that already runs Docker (docker-ce from Docker's repository, say) keeps it: installing docker.io next to
+ * docker-ce would conflict on containerd.
+ */
+export const DOCKER_PACKAGE = "docker.io";
 
 /** Inputs of the package script. */
 export interface PackagesOptions extends DockerDaemonOptions {
@@ -37,6 +43,7 @@ missing=()
 for p in "\${packages[@]}"; do
   dpkg-query -W -f='\${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
+if ! command -v dockerd >/dev/null 2>&1; then missing+=(${DOCKER_PACKAGE}); fi
 if [ "\${#missing[@]}" -gt 0 ]; then
   apt-get update -qq
   apt-get install -y -qq "\${missing[@]}"

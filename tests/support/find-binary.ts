@@ -12,16 +12,20 @@ async function isExecutable(path: string): Promise<boolean> {
 
 /**
  * Finds an executable by name: first in `extraDirs` (in order), then on PATH. Throws naming every place
- * it looked, so that a missing package is obvious from the test output.
+ * it looked and `hint` (how to install it), so that a missing package is obvious from the test output.
  */
-export async function findBinary(name: string, extraDirs: readonly string[] = []): Promise<string> {
+export async function findBinary(
+  name: string,
+  extraDirs: readonly string[] = [],
+  hint = "",
+): Promise<string> {
   const pathDirs = (process.env.PATH ?? "").split(delimiter).filter((dir) => dir !== "");
   const dirs = [...extraDirs, ...pathDirs];
   for (const dir of dirs) {
     const candidate = join(dir, name);
     if (await isExecutable(candidate)) return candidate;
   }
-  throw new Error(`${name} not found; looked in ${dirs.join(", ")}`);
+  throw new Error(`${name} not found; looked in ${dirs.join(", ")}${hint === "" ? "" : `. ${hint}`}`);
 }
 
 /**

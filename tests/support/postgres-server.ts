@@ -89,8 +89,9 @@ async function tryQuery(url: string, sql: string): Promise<true | undefined> {
  */
 export async function startPostgres(opts: StartPostgresOptions = {}): Promise<PostgresServer> {
   const binDirs = await postgresBinDirs();
-  const initdb = await findBinary("initdb", binDirs);
-  const postgres = await findBinary("postgres", binDirs);
+  const hint = "Install PostgreSQL (Debian/Ubuntu: apt-get install postgresql).";
+  const initdb = await findBinary("initdb", binDirs, hint);
+  const postgres = await findBinary("postgres", binDirs, hint);
   const runAs = await runAsForCurrentUser();
 
   const dir = await makeTempDir("postgres");

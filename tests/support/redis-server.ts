@@ -54,7 +54,11 @@ function ping(port: number): Promise<boolean> {
  * tail when it does not come up.
  */
 export async function startRedis(opts: StartRedisOptions = {}): Promise<RedisServer> {
-  const binary = await findBinary("redis-server", ["/usr/bin", "/usr/local/bin"]);
+  const binary = await findBinary(
+    "redis-server",
+    ["/usr/bin", "/usr/local/bin"],
+    "Install it (Debian/Ubuntu: apt-get install redis-server).",
+  );
   let lastError: Error | undefined;
   for (let attempt = 0; attempt < 3; attempt += 1) {
     const dir = await makeTempDir("redis");

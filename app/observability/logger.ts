@@ -53,8 +53,8 @@ function scrub(value: unknown, depth: number): unknown {
  * field names are blanked, so a token inside an error message, a URL or a request header never reaches
  * the log, whichever code logged it.
  */
-export function createLogger(level: string, name: string): Logger {
-  return pino({
+export function createLogger(level: string, name: string, destination?: pino.DestinationStream): Logger {
+  const options: pino.LoggerOptions = {
     name,
     level,
     base: { name, pid: process.pid },
@@ -72,5 +72,7 @@ export function createLogger(level: string, name: string): Logger {
         );
       },
     },
-  });
+  };
+  // Standard output unless a destination is given (tests capture the lines).
+  return destination === undefined ? pino(options) : pino(options, destination);
 }

@@ -18,6 +18,11 @@ export async function pingRedis(redis: Redis): Promise<void> {
   await redis.ping();
 }
 
+/** The queue's Redis may delete keys under memory pressure; the worker refuses to start on it. */
+export class EvictingRedisError extends Error {
+  override readonly name = "EvictingRedisError";
+}
+
 /**
  * Refuses a Redis that may evict keys. BullMQ keeps jobs as ordinary keys; under any policy but
  * `noeviction` Redis deletes them silently when memory runs short, and accepted requests vanish.
@@ -27,7 +32,7 @@ export async function assertNoEviction(redis: Redis): Promise<void> {
   const info = await redis.info("memory");
   const policy = /^maxmemory_policy:(\S+)/m.exec(info)?.[1];
   if (policy !== "noeviction") {
-    throw new Error(
+    throw new EvictingRedisError(
       `Redis maxmemory-policy is "${policy ?? "unknown"}", but the job queue needs "noeviction": ` +
         "with any other policy Redis deletes queued jobs when memory runs short. " +
         "Start redis-server with --maxmemory-policy noeviction (or CONFIG SET maxmemory-policy noeviction).",

@@ -1,5 +1,6 @@
 import { ConfigError, loadConfig } from "../config.js";
 import { createLogger, redactSecrets } from "../observability/logger.js";
+import { EvictingRedisError } from "../queue/redis.js";
 import { startWorkerApp } from "./worker-app.js";
 
 /**

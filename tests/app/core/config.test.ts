@@ -1,0 +1,108 @@
+import { describe, expect, it } from "vitest";
+import { ConfigError, loadConfig } from "../../../app/config.js";
+
+const minimal = {
+  TELEGRAM_BOT_TOKEN: "123456:AAH-secret_token",
+  FAL_KEY: "fal-key-id:fal-key-secret",
+  REDIS_URL: "redis://127.0.0.1:6379",
+  DATABASE_URL: "postgres://tapbot:hunter2@127.0.0.1:5432/tapbot",
+};
+
+function problemsOf(env: NodeJS.ProcessEnv): string[] {
+  try {
+    loadConfig(env);
+  } catch (error) {
+    if (error instanceof ConfigError) return [...error.problems];
+    throw error;
+  }
+  throw new Error("expected a ConfigError");
+}
+
+describe("loadConfig", () => {
+  it("fills the documented defaults from the four required variables", () => {
+    const config = loadConfig(minimal);
+    expect(config).toMatchObject({
+      telegramApiRoot: "https://api.telegram.org",
+      falQueueUrl: "https://queue.fal.run",
+      falRestUrl: "https://rest.alpha.fal.ai",
+      workerConcurrency: 4,
+      botMode: "polling",
+      httpPort: 8080,
+      logLevel: "info",
+      rateLimitMax: 10,
+      rateLimitWindowSeconds: 60,
+      promptMaxLength: 1000,
+      imageMaxBytes: 10_485_760,
+      cacheTtlSeconds: 86_400,
+      falModelTextToImage: "fal-ai/flux/schnell",
+      falModelImageToImage: "fal-ai/flux/dev/image-to-image",
+      falModelUpscale: "fal-ai/clarity-upscaler",
+      deadlineSecondsTextToImage: 120,
+      deadlineSecondsImageToImage: 180,
+      deadlineSecondsUpscale: 300,
+      pollInitialSeconds: 2,
+      pollMaxSeconds: 10,
+      shutdownGraceSeconds: 20,
+      queueName: "generations",
+    });
+  });
+
+  it("lists every problem at once, one line per variable, naming what is allowed", () => {
+    const problems = problemsOf({
+      BOT_MODE: "webhook",
+      WORKER_CONCURRENCY: "0",
+      REDIS_URL: "http://127.0.0.1:6379",
+      HTTP_PORT: "eighty",
+      LOG_LEVEL: "loud",
+    });
+    expect(problems).toEqual([
+      "TELEGRAM_BOT_TOKEN: required: the bot token from @BotFather (digits:letters)",
+      "FAL_KEY: required: the fal.ai API key",
+      "REDIS_URL: must use redis or rediss",
+      "DATABASE_URL: required: a postgres or postgresql URL",
+      "WORKER_CONCURRENCY: must be a whole number from 1 to 1000",
+      "HTTP_PORT: must be a whole number from 0 to 65535",
+      "LOG_LEVEL: must be one of fatal, error, warn, info, debug, trace, silent",
+      "WEBHOOK_URL: required when BOT_MODE=webhook (the public https URL)",
+      "WEBHOOK_SECRET: required when BOT_MODE=webhook (1-256 characters of A-Z, a-z, 0-9, _ and -)",
+    ]);
+  });
+
+  it("never prints a secret's value, even when it is malformed", () => {
+    const env = {
+      ...minimal,
+      TELEGRAM_BOT_TOKEN: "not-a-token-s3cr3t",
+      DATABASE_URL: "mysql://u:hunter2@h/db",
+    };
+    let message = "";
+    try {
+      loadConfig(env);
+    } catch (error) {
+      message = (error as Error).message;
+    }
+    expect(message).toMatch(/TELEGRAM_BOT_TOKEN: must look like/);
+    expect(message).toMatch(/DATABASE_URL: must use postgres or postgresql/);
+    expect(message).not.toContain("s3cr3t");
+    expect(message).not.toContain("hunter2");
+  });
+
+  it("checks the webhook secret's alphabet and the poll bounds' order", () => {
+    expect(
+      problemsOf({
+        ...minimal,
+        BOT_MODE: "webhook",
+        WEBHOOK_URL: "https://bot.example/hook",
+        WEBHOOK_SECRET: "has space",
+      }),
+    ).toEqual(["WEBHOOK_SECRET: must be 1-256 characters of A-Z, a-z, 0-9, _ and -"]);
+    expect(problemsOf({ ...minimal, POLL_INITIAL_SECONDS: "5", POLL_MAX_SECONDS: "2" })).toEqual([
+      "POLL_MAX_SECONDS: must be at least POLL_INITIAL_SECONDS",
+    ]);
+  });
+
+  it("treats empty variables as unset, as .env files write them", () => {
+    expect(loadConfig({ ...minimal, WORKER_CONCURRENCY: "", TELEGRAM_API_ROOT: "" }).workerConcurrency).toBe(
+      4,
+    );
+  });
+});

@@ -1,0 +1,348 @@
+/**
+ * Calibrates the capacity model from the project's own processes: measures the bot's and the worker's
+ * memory and the worker's CPU per job, fits the model's linear budgets to them, and writes
+ * capacity/calibration.json (raw figures, fits, the budgets derived with headroom, machine, Node, date).
+ *
+ *   npx tsx tests/bench/calibrate.ts                       # about two to three minutes
+ *   npx tsx tests/bench/calibrate.ts --out /tmp/cal.json   # somewhere else
+ *
+ * What runs: throwaway Redis and PostgreSQL, the fake Telegram and fake fal (tests/support), and the real
+ * bot and worker compiled as the image runs them (`node dist/app/<role>/main.js`, see compiled-app.ts).
+ *
+ * - Bot: after a warm-up, distinct users (0, 100, 300, 1000, 3000 in total) each send /start and a
+ *   prompt; after every step the bot's steady RSS (median of five VmRSS samples after a settle period).
+ *   A least-squares line gives baseMB + perUserMB × users.
+ * - Worker: for WORKER_CONCURRENCY 1, 4 and 16, that many jobs at once, first parked at fal (a long
+ *   processing time: the worker waits for fal in BullMQ's delayed set, not in a slot), then all of them in
+ *   the deliver step at once (fal's result of 1.5 MB downloaded, the upload to Telegram held by a slow
+ *   sendPhoto), which is the most memory one slot holds. A line through the delivering RSS gives
+ *   baseMB + perJobMB × concurrency. CPU per job: utime + stime of the worker over a batch of jobs with
+ *   the production number of polls, less its idle rate.
+ */
+import { writeFile } from "node:fs/promises";
+import { cpus, release, totalmem } from "node:os";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { type Calibration, parseCalibration } from "../../capacity/index.js";
+import { enPattern } from "../e2e/e2e-kit.js";
+import { repoRoot, startAppStack } from "../support/app-stack.js";
+import { startChild } from "../support/child-process.js";
+import type { FakeUser } from "../support/fake-telegram.js";
+import { sleep } from "../support/http-kit.js";
+import { waitUntil } from "../support/wait-until.js";
+import { startBigResultProxy } from "./big-result-proxy.js";
+import { buildApp, type CompiledProcess, startCompiled } from "./compiled-app.js";
+import { fitLine, type LineFit } from "./least-squares.js";
+import { cpuSeconds, steadyRssMB } from "./proc-stats.js";
+
+const COMMAND = "npx tsx tests/bench/calibrate.ts";
+/** Users the bot has served at each measurement, after the warm-up users. */
+const USER_STEPS = [0, 100, 300, 1000, 3000];
+const WARMUP_USERS = 50;
+const CONCURRENCIES = [1, 4, 16];
+/** Size of every result image, bytes: a 1024² image from fal is 1–2 MB. */
+const RESULT_BYTES = 1_500_000;
+/** How long a held job stays at fal, then in the upload to Telegram, ms. */
+const HOLD_AT_FAL_MS = 4_000;
+const HOLD_AT_TELEGRAM_MS = 6_000;
+/**
+ * Fal time per job in the CPU batch, with polls from 0.2 s growing to 1 s: five status requests per job,
+ * as production's 2 s → 10 s backoff makes for the 25 s a job takes at fal.
+ */
+const CPU_JOB_MS = 2_500;
+const CPU_BATCH = 24;
+const SETTLE_MS = 2_000;
+/** Limits are the measured figures times this; see RULE. */
+const HEADROOM = 1.5;
+const RULE =
+  `limit budgets = ${HEADROOM} × the fitted line (baseMB rounded up to 10 MB, perUserMB to 0.001 MB, ` +
+  `perJobMB to 0.1 MB); reservationMB = the idle RSS rounded up to 10 MB; cpuSecondsPerJob = ${HEADROOM} × ` +
+  "the measured CPU per job rounded up to 0.01 s";
+
+const { values: args } = parseArgs({
+  options: { out: { type: "string", default: join(repoRoot, "capacity/calibration.json") } },
+});
+
+const ceilTo = (value: number, step: number): number => {
+  const decimals = Math.max(0, -Math.floor(Math.log10(step)));
+  return Number((Math.ceil(value / step - 1e-9) * step).toFixed(decimals));
+};
+const round = (value: number, decimals = 1): number => Number(value.toFixed(decimals));
+const log = (line: string): void => {
+  process.stdout.write(`${line}\n`);
+};
+
+/** nodejs_heap_size_used_bytes of prom-client's default metrics, MB. */
+async function heapUsedMB(processUnderTest: CompiledProcess): Promise<number> {
+  const text = await processUnderTest.metrics();
+  const value = /^tapbot_process_nodejs_heap_size_used_bytes (\S+)$/m.exec(text)?.[1];
+  return value === undefined ? Number.NaN : Number(value) / 2 ** 20;
+}
+
+const started = Date.now();
+log(`building app/ as the image runs it (tsc -p tsconfig.build.json)…`);
+const buildDir = await buildApp();
+const stack = await startAppStack({ fal: { processingMs: 300 } });
+const proxy = await startBigResultProxy(stack.fal.queueUrl, RESULT_BYTES);
+const telegram = stack.telegram;
+const fal = stack.fal;
+const running: CompiledProcess[] = [];
+const ackQueued = enPattern("ack-queued", ["position"]);
+
+let nextUserId = 7_000_000;
+const newUsers = (count: number): FakeUser[] =>
+  Array.from({ length: count }, () => ({ id: ++nextUserId, first_name: "Load", language_code: "en" }));
+
+/** Messages the bot has sent into each chat (edits not counted). */
+function botMessagesByChat(): Map<number, number> {
+  const counts = new Map<number, number>();
+  for (const e of telegram.events) {
+    if (e.kind === "sent" && e.from === "bot") counts.set(e.chatId, (counts.get(e.chatId) ?? 0) + 1);
+  }
+  return counts;
+}
+
+/** Each user sends `text(user)`; resolves once every one of them has a new message from the bot. */
+async function everyoneSays(users: readonly FakeUser[], text: (user: FakeUser) => string): Promise<void> {
+  const before = botMessagesByChat();
+  for (const user of users) telegram.userSends(user, { text: text(user) });
+  await waitUntil(
+    async () => {
+      const now = botMessagesByChat();
+      return users.every((u) => (now.get(u.id) ?? 0) > (before.get(u.id) ?? 0)) ? true : undefined;
+    },
+    {
+      timeoutMs: 120_000,
+      intervalMs: 200,
+      describe: () => `the bot did not answer all ${users.length} users\n${running.at(-1)?.child.logTail(30)}`,
+    },
+  );
+}
+
+const photosSent = (): number => telegram.callsTo("sendPhoto").filter((c) => c.status === 200).length;
+let prompts = 0;
+const uniquePrompt = (): string => `a lighthouse at dusk, study ${++prompts}`;
+
+/** `count` new users each send a prompt; resolves when `until()` holds. */
+async function jobs(count: number, until: () => boolean, what: string, timeoutMs = 60_000): Promise<void> {
+  for (const user of newUsers(count)) telegram.userSends(user, { text: uniquePrompt() });
+  await waitUntil(async () => (until() ? true : undefined), {
+    timeoutMs,
+    intervalMs: 50,
+    describe: () => `${what}\n${running.at(-1)?.child.logTail(30)}`,
+  });
+}
+
+async function start(role: "bot" | "worker", env: Record<string, string> = {}): Promise<CompiledProcess> {
+  const p = await startCompiled(buildDir, role, { ...stack.baseEnv, FAL_QUEUE_URL: proxy.queueUrl, ...env });
+  running.push(p);
+  return p;
+}
+
+interface BotPoint {
+  users: number;
+  rssMB: number;
+  heapUsedMB: number;
+  accepted: number;
+}
+interface WorkerPoint {
+  concurrency: number;
+  idleRssMB: number;
+  parkedAtFalRssMB: number;
+  deliveringRssMB: number;
+  cpuSecondsPerJob: number;
+}
+
+async function measureBot(): Promise<BotPoint[]> {
+  // Its own queue, so that the thousands of jobs it accepts here are never run by the workers below.
+  const bot = await start("bot", { QUEUE_NAME: "calibrate-bot" });
+  const warmup = newUsers(WARMUP_USERS);
+  await everyoneSays(warmup, () => "/start");
+  await everyoneSays(warmup, uniquePrompt);
+  const points: BotPoint[] = [];
+  log("\nbot: steady RSS after N distinct users each sent /start and a prompt");
+  log("   users   RSS MB   heap used MB   prompts accepted");
+  let served = 0;
+  for (const users of USER_STEPS) {
+    const fresh = newUsers(users - served);
+    served = users;
+    let accepted = 0;
+    if (fresh.length > 0) {
+      await everyoneSays(fresh, () => "/start");
+      await everyoneSays(fresh, uniquePrompt);
+      const ids = new Set(fresh.map((u) => u.id));
+      accepted = telegram.events.filter(
+        (e) => ids.has(e.chatId) && e.kind === "sent" && e.from === "bot" && ackQueued.test(e.text ?? ""),
+      ).length;
+    }
+    await sleep(SETTLE_MS);
+    const point = { users, rssMB: await steadyRssMB(bot.pid), heapUsedMB: await heapUsedMB(bot), accepted };
+    points.push(point);
+    log(
+      `${String(users).padStart(8)} ${point.rssMB.toFixed(1).padStart(8)} ${point.heapUsedMB.toFixed(1).padStart(14)} ${`${accepted}/${fresh.length}`.padStart(18)}`,
+    );
+  }
+  await bot.stop();
+  running.splice(running.indexOf(bot), 1);
+  return points;
+}
+
+async function measureWorker(concurrency: number): Promise<WorkerPoint> {
+  const worker = await start("worker", {
+    WORKER_CONCURRENCY: String(concurrency),
+    POLL_INITIAL_SECONDS: "0.2",
+    POLL_MAX_SECONDS: "1",
+  });
+  try {
+    // Warm-up: every code path of a job runs once per slot before anything is measured.
+    fal.setProcessingMs(300);
+    const warm = photosSent() + concurrency;
+    await jobs(concurrency, () => photosSent() >= warm, `warm-up: ${concurrency} photos`);
+    await sleep(SETTLE_MS);
+    const idleCpu = await cpuSeconds(worker.pid);
+    const idleRssMB = await steadyRssMB(worker.pid, 8, 250);
+    const idleRate = ((await cpuSeconds(worker.pid)) - idleCpu) / 1.75;
+
+    fal.setProcessingMs(HOLD_AT_FAL_MS);
+    telegram.setLatency(HOLD_AT_TELEGRAM_MS, "sendPhoto");
+    const submitted = fal.submissions.length + concurrency;
+    const downloaded = proxy.downloads() + concurrency;
+    const delivered = photosSent() + concurrency;
+    await jobs(concurrency, () => fal.submissions.length >= submitted, `${concurrency} submissions to fal`);
+    await sleep(1_000);
+    const parkedAtFalRssMB = await steadyRssMB(worker.pid, 5, 200);
+    await waitUntil(async () => (proxy.downloads() >= downloaded ? true : undefined), {
+      timeoutMs: 30_000,
+      describe: () => `${concurrency} result downloads; got ${proxy.downloads() - downloaded + concurrency}`,
+    });
+    await sleep(1_500);
+    const deliveringRssMB = await steadyRssMB(worker.pid, 5, 200);
+    await waitUntil(async () => (photosSent() >= delivered ? true : undefined), {
+      timeoutMs: 30_000,
+      describe: () => `${concurrency} held photos to arrive`,
+    });
+    telegram.setLatency(0, "sendPhoto");
+
+    fal.setProcessingMs(CPU_JOB_MS);
+    const batchDone = photosSent() + CPU_BATCH;
+    const t0 = Date.now();
+    const cpu0 = await cpuSeconds(worker.pid);
+    await jobs(CPU_BATCH, () => photosSent() >= batchDone, `${CPU_BATCH} photos of the CPU batch`);
+    const busy = (await cpuSeconds(worker.pid)) - cpu0 - idleRate * ((Date.now() - t0) / 1000);
+    return {
+      concurrency,
+      idleRssMB,
+      parkedAtFalRssMB,
+      deliveringRssMB,
+      cpuSecondsPerJob: Math.max(0, busy) / CPU_BATCH,
+    };
+  } finally {
+    telegram.setLatency(0, "sendPhoto");
+    await worker.stop();
+    running.splice(running.indexOf(worker), 1);
+  }
+}
+
+function describeFit(fit: LineFit, unit: string): string {
+  return `${fit.intercept.toFixed(1)} MB + ${fit.slope.toFixed(4)} MB × ${unit} (R² ${fit.r2.toFixed(3)}; residuals ${fit.residuals.map((r) => r.toFixed(1)).join(", ")} MB)`;
+}
+
+let calibration: Calibration;
+try {
+  const botPoints = await measureBot();
+  await start("bot");
+  log(`\nworker: RSS with that many jobs at once; each result is ${(RESULT_BYTES / 1e6).toFixed(1)} MB`);
+  log("   concurrency   idle RSS MB   parked at fal MB   delivering MB   CPU s/job");
+  const workerPoints: WorkerPoint[] = [];
+  for (const concurrency of CONCURRENCIES) {
+    const p = await measureWorker(concurrency);
+    workerPoints.push(p);
+    log(
+      `${String(concurrency).padStart(14)} ${p.idleRssMB.toFixed(1).padStart(13)} ${p.parkedAtFalRssMB.toFixed(1).padStart(18)} ${p.deliveringRssMB.toFixed(1).padStart(15)} ${p.cpuSecondsPerJob.toFixed(3).padStart(11)}`,
+    );
+  }
+
+  const botFit = fitLine(botPoints.map((p) => ({ x: p.users, y: p.rssMB })));
+  const workerFit = fitLine(workerPoints.map((p) => ({ x: p.concurrency, y: p.deliveringRssMB })));
+  const cpuPerJob = workerPoints.reduce((s, p) => s + p.cpuSecondsPerJob, 0) / workerPoints.length;
+  const idleBot = botPoints[0]?.rssMB ?? botFit.intercept;
+  const idleWorker = workerPoints[0]?.idleRssMB ?? workerFit.intercept;
+  log(`\nbot fit:    ${describeFit(botFit, "users")}`);
+  log(`worker fit: ${describeFit(workerFit, "concurrent jobs")}`);
+  log(`worker CPU: ${cpuPerJob.toFixed(3)} s per job (mean of ${workerPoints.length} batches of ${CPU_BATCH})`);
+
+  const date = new Date().toISOString();
+  calibration = parseCalibration({
+    source: `${COMMAND} on ${date.slice(0, 10)} (Node ${process.version}, fake Telegram and fal)`,
+    services: {
+      bot: {
+        baseMB: ceilTo(HEADROOM * botFit.intercept, 10),
+        perUserMB: ceilTo(HEADROOM * Math.max(0, botFit.slope), 0.001),
+        reservationMB: ceilTo(idleBot, 10),
+      },
+      worker: {
+        baseMB: ceilTo(HEADROOM * workerFit.intercept, 10),
+        perJobMB: ceilTo(HEADROOM * Math.max(0, workerFit.slope), 0.1),
+        reservationMB: ceilTo(idleWorker, 10),
+      },
+    },
+    cpuSecondsPerJob: ceilTo(HEADROOM * cpuPerJob, 0.01),
+    measurement: {
+      command: COMMAND,
+      date,
+      node: process.version,
+      machine: {
+        cpu: cpus()[0]?.model ?? "unknown",
+        cpus: cpus().length,
+        ramMB: Math.round(totalmem() / 2 ** 20),
+        kernel: release(),
+      },
+      processes: "node dist/app/<role>/main.js, compiled with tsconfig.build.json as the image runs it",
+      rule: RULE,
+      bot: {
+        method: `${WARMUP_USERS} warm-up users, then distinct users each sending /start and a prompt; steady VmRSS (median of 5 samples after ${SETTLE_MS} ms) after each step`,
+        points: botPoints.map((p) => ({ ...p, rssMB: round(p.rssMB), heapUsedMB: round(p.heapUsedMB) })),
+        fit: {
+          baseMB: round(botFit.intercept),
+          perUserMB: round(botFit.slope, 5),
+          r2: round(botFit.r2, 3),
+          residualsMB: botFit.residuals.map((r) => round(r)),
+        },
+      },
+      worker: {
+        method: `per concurrency: warm-up, idle RSS, then that many jobs parked at fal (${HOLD_AT_FAL_MS} ms) and then all delivering at once (sendPhoto held ${HOLD_AT_TELEGRAM_MS} ms); results of ${RESULT_BYTES} bytes; CPU over ${CPU_BATCH} jobs of ${CPU_JOB_MS} ms at fal (5 polls each) less the idle rate`,
+        resultBytes: RESULT_BYTES,
+        points: workerPoints.map((p) => ({
+          concurrency: p.concurrency,
+          idleRssMB: round(p.idleRssMB),
+          parkedAtFalRssMB: round(p.parkedAtFalRssMB),
+          deliveringRssMB: round(p.deliveringRssMB),
+          cpuSecondsPerJob: round(p.cpuSecondsPerJob, 4),
+        })),
+        fit: {
+          baseMB: round(workerFit.intercept),
+          perJobMB: round(workerFit.slope, 2),
+          r2: round(workerFit.r2, 3),
+          residualsMB: workerFit.residuals.map((r) => round(r)),
+        },
+        cpuSecondsPerJob: round(cpuPerJob, 4),
+      },
+      seconds: Math.round((Date.now() - started) / 1000),
+    },
+  });
+} finally {
+  await Promise.allSettled(running.map((p) => p.stop()));
+  await Promise.allSettled([proxy.stop(), stack.stop()]);
+}
+
+await writeFile(args.out, `${JSON.stringify(calibration, null, 2)}\n`);
+// The repository's formatter owns the file's layout, so a re-run leaves a clean diff and a clean lint.
+await startChild(join(repoRoot, "node_modules/.bin/biome"), ["format", "--write", args.out], {
+  cwd: repoRoot,
+}).exited;
+const s = calibration.services;
+log(
+  `\nbudgets (${RULE}):\n  bot    ${s.bot?.baseMB} MB + ${s.bot?.perUserMB} MB × users, reservation ${s.bot?.reservationMB} MB` +
+    `\n  worker ${s.worker?.baseMB} MB + ${s.worker?.perJobMB} MB × concurrency, reservation ${s.worker?.reservationMB} MB` +
+    `\n  cpuSecondsPerJob ${calibration.cpuSecondsPerJob}\nwrote ${args.out} in ${Math.round((Date.now() - started) / 1000)} s`,
+);

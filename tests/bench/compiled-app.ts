@@ -1,0 +1,75 @@
+import { execFile } from "node:child_process";
+import { cp, symlink, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { repoRoot } from "../support/app-stack.js";
+import { type RunningChild, startChild } from "../support/child-process.js";
+import { freePort } from "../support/free-port.js";
+import { makeTempDir } from "../support/temp-dir.js";
+import { waitUntil } from "../support/wait-until.js";
+
+/** A bot or worker started from the compiled build, as the image runs it. */
+export interface CompiledProcess {
+  readonly pid: number;
+  readonly port: number;
+  readonly child: RunningChild;
+  /** GET /metrics as text. */
+  metrics(): Promise<string>;
+  stop(): Promise<void>;
+}
+
+/**
+ * Compiles `app/` with `tsconfig.build.json` into a temp dir and lays it out as the image does
+ * (`dist/app/…` with the Fluent files beside it), so that the processes measured are `node
+ * dist/app/<role>/main.js` as deployed, without tsx's loader in their memory. `node_modules` is a link to
+ * the repository's. Returns the directory (removed at exit).
+ */
+export async function buildApp(): Promise<string> {
+  const dir = await makeTempDir("calibrate-build");
+  await promisify(execFile)(
+    join(repoRoot, "node_modules/.bin/tsc"),
+    ["-p", "tsconfig.build.json", "--outDir", join(dir, "dist"), "--sourceMap", "false"],
+    { cwd: repoRoot },
+  ).catch((error: { stdout?: string }) => {
+    // Type errors still emit JavaScript; only a build that produced no entry points is fatal (checked below).
+    process.stderr.write(`tsc reported problems (the build is used anyway):\n${error.stdout ?? ""}\n`);
+  });
+  await cp(join(repoRoot, "app/locales"), join(dir, "dist/app/locales"), { recursive: true });
+  await symlink(join(repoRoot, "node_modules"), join(dir, "node_modules"));
+  await writeFile(join(dir, "package.json"), JSON.stringify({ type: "module" }));
+  return dir;
+}
+
+/** Starts `node dist/app/<role>/main.js` and waits for its ready line and a 200 from /healthz. */
+export async function startCompiled(
+  buildDir: string,
+  role: "bot" | "worker",
+  env: Record<string, string>,
+): Promise<CompiledProcess> {
+  const port = await freePort();
+  const child = startChild(process.execPath, [`dist/app/${role}/main.js`], {
+    cwd: buildDir,
+    env: { ...env, HTTP_PORT: String(port) },
+    keepLines: 200,
+  });
+  try {
+    await child.waitForLine(new RegExp(`${role} ready`), 60_000);
+    await waitUntil(
+      async () => {
+        const response = await fetch(`http://127.0.0.1:${port}/healthz`).catch(() => undefined);
+        return response?.status === 200 ? true : undefined;
+      },
+      { timeoutMs: 10_000, describe: () => `${role} /healthz on port ${port} did not answer 200` },
+    );
+  } catch (error) {
+    await child.stop("SIGKILL");
+    throw new Error(`${role} did not become ready: ${(error as Error).message}\n${child.logTail(40)}`);
+  }
+  return {
+    pid: child.pid,
+    port,
+    child,
+    metrics: async () => (await fetch(`http://127.0.0.1:${port}/metrics`)).text(),
+    stop: () => child.stop("SIGTERM", 10_000),
+  };
+}

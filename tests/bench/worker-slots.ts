@@ -1,0 +1,221 @@
+/**
+ * Measures what the step-job pattern buys: N jobs, each taking PROCESSING_MS at (the fake) fal, run by
+ * workers with CONCURRENCY slots, once as the real worker process (`app/worker/main.ts`: waiting on fal
+ * in BullMQ's delayed set) and once with a naive processor that polls inside its slot. Prints, per mode:
+ * wall time until the last photo, the most requests in flight at fal at once, status requests per job,
+ * and (step mode) the worker process's peak RSS.
+ *
+ *   npx tsx tests/bench/worker-slots.ts            # 20 jobs, concurrency 2, 5 s at fal
+ *   JOBS=40 CONCURRENCY=4 PROCESSING_MS=8000 npx tsx tests/bench/worker-slots.ts
+ */
+import { spawn } from "node:child_process";
+import { randomUUID } from "node:crypto";
+import { readFile } from "node:fs/promises";
+import { Worker } from "bullmq";
+import { Api, InputFile } from "grammy";
+import { FalClient } from "../../app/fal/fal-client.js";
+import { createHttpAgent } from "../../app/fal/http-agent.js";
+import { createGenerationQueue } from "../../app/queue/generation-queue.js";
+import { createRedis } from "../../app/queue/redis.js";
+import { GenerationStore } from "../../app/storage/generation-store.js";
+import { runMigrations } from "../../app/storage/migrate.js";
+import { createPool } from "../../app/storage/pool.js";
+import { UserStore } from "../../app/storage/user-store.js";
+import { pollDelayMs } from "../../app/worker/poll-backoff.js";
+import { startFakeFal } from "../support/fake-fal.js";
+import { startFakeTelegram } from "../support/fake-telegram.js";
+import { startPostgres } from "../support/postgres-server.js";
+import { startRedis } from "../support/redis-server.js";
+
+const jobs = Number(process.env.JOBS ?? 20);
+const concurrency = Number(process.env.CONCURRENCY ?? 2);
+const processingMs = Number(process.env.PROCESSING_MS ?? 5000);
+const model = "fal-ai/flux/schnell";
+
+const [redisServer, postgres, fal, telegram] = await Promise.all([
+  startRedis(),
+  startPostgres(),
+  startFakeFal({ queueMs: 0, processingMs }),
+  startFakeTelegram(),
+]);
+const redis = createRedis(redisServer.url, "bench");
+const pool = createPool(postgres.url);
+await runMigrations(postgres.url);
+const users = new UserStore(pool);
+const generations = new GenerationStore(pool);
+
+/** Most intervals [submitted, result fetched] overlapping at one instant, for the given request ids. */
+function maxInFlight(requestIds: Set<string>): number {
+  const edges: [number, number][] = [];
+  for (const s of fal.submissions) {
+    if (!requestIds.has(s.requestId)) continue;
+    const done = fal.calls.find((c) => c.kind === "result" && c.requestId === s.requestId)?.at ?? s.at;
+    edges.push([s.at, 1], [done, -1]);
+  }
+  edges.sort((a, b) => a[0] - b[0] || a[1] - b[1]);
+  let current = 0;
+  let most = 0;
+  for (const [, delta] of edges) {
+    current += delta;
+    most = Math.max(most, current);
+  }
+  return most;
+}
+
+/** Enqueues `jobs` text-to-image requests (rows, users, chats as the bot would) and returns their ids. */
+async function enqueueAll(queueName: string): Promise<string[]> {
+  const queue = createGenerationQueue(redis, queueName);
+  const ids: string[] = [];
+  for (let i = 0; i < jobs; i += 1) {
+    const telegramId = 500_000_000 + Math.floor(Math.random() * 1e8);
+    telegram.userSends({ id: telegramId, first_name: "Bench" }, { text: `prompt ${i}` });
+    const user = await users.upsert({ telegramId });
+    const id = randomUUID();
+    await generations.create({
+      id,
+      userId: user.id,
+      chatId: telegramId,
+      kind: "text-to-image",
+      model,
+      prompt: `prompt ${i}`,
+      params: {},
+      cacheKey: id,
+    });
+    await queue.enqueue(
+      {
+        generationId: id,
+        telegramUserId: telegramId,
+        chatId: telegramId,
+        kind: "text-to-image",
+        model,
+        prompt: `prompt ${i}`,
+        params: {},
+        locale: "en",
+        cacheKey: id,
+        tier: "free",
+      },
+      { priority: 10 },
+    );
+    ids.push(id);
+  }
+  await queue.close();
+  return ids;
+}
+
+function report(
+  mode: string,
+  startedAt: number,
+  requestIds: Set<string>,
+  extra: Record<string, unknown> = {},
+): void {
+  const polls = [...requestIds].map((r) => fal.pollsFor(r));
+  console.log(
+    JSON.stringify({
+      mode,
+      jobs,
+      concurrency,
+      processingMs,
+      wallSeconds: Number(((Date.now() - startedAt) / 1000).toFixed(1)),
+      maxInFlightAtFal: maxInFlight(requestIds),
+      pollsPerJobAvg: Number((polls.reduce((a, b) => a + b, 0) / polls.length).toFixed(2)),
+      pollsPerJobMax: Math.max(...polls),
+      ...extra,
+    }),
+  );
+}
+
+async function waitFor(check: () => Promise<boolean>, what: string, timeoutMs = 600_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out: ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+// Step mode: the real worker entry as its own process, configured from the environment alone.
+{
+  const queueName = `bench-step-${randomUUID()}`;
+  const child = spawn(process.execPath, ["--import", "tsx", "app/worker/main.ts"], {
+    cwd: new URL("../../", import.meta.url).pathname,
+    env: {
+      ...process.env,
+      TELEGRAM_BOT_TOKEN: telegram.token,
+      TELEGRAM_API_ROOT: telegram.apiRoot,
+      FAL_KEY: fal.key,
+      FAL_QUEUE_URL: fal.queueUrl,
+      FAL_REST_URL: fal.restUrl,
+      REDIS_URL: redisServer.url,
+      DATABASE_URL: postgres.url,
+      WORKER_CONCURRENCY: String(concurrency),
+      QUEUE_NAME: queueName,
+      HTTP_PORT: "0",
+      LOG_LEVEL: "info",
+    },
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  let ready = false;
+  child.stdout.on("data", (chunk: Buffer) => {
+    for (const line of chunk.toString("utf8").split("\n")) {
+      if (line.includes('"msg":"worker ready"')) ready = true;
+      if (/"level":(40|50|60)/.test(line)) process.stderr.write(`${line}\n`);
+    }
+  });
+  await waitFor(async () => ready, "worker ready", 60_000);
+  const startedAt = Date.now();
+  const ids = await enqueueAll(queueName);
+  await waitFor(async () => {
+    const rows = await Promise.all(ids.map((id) => generations.get(id)));
+    return rows.every((row) => row?.status === "delivered");
+  }, "step-mode deliveries");
+  const status = await readFile(`/proc/${child.pid}/status`, "utf8");
+  const peakRssMb = Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024;
+  const rows = await Promise.all(ids.map((id) => generations.get(id)));
+  report("step-job (moveToDelayed)", startedAt, new Set(rows.map((r) => r?.falRequestId as string)), {
+    workerPeakRssMb: Number(peakRssMb.toFixed(1)),
+  });
+  child.kill("SIGTERM");
+  await new Promise((r) => child.once("exit", r));
+}
+
+// Naive mode: the same client and backoff, but the slot sleeps between polls.
+{
+  const queueName = `bench-naive-${randomUUID()}`;
+  const agent = createHttpAgent();
+  const client = new FalClient({
+    queueUrl: fal.queueUrl,
+    restUrl: fal.restUrl,
+    key: fal.key,
+    dispatcher: agent,
+  });
+  const api = new Api(telegram.token, { apiRoot: telegram.apiRoot });
+  const requestIds = new Set<string>();
+  let delivered = 0;
+  const worker = new Worker<{ prompt: string; chatId: number }>(
+    queueName,
+    async (job) => {
+      const requestId = await client.submit(model, { prompt: job.data.prompt });
+      requestIds.add(requestId);
+      for (let polls = 0; ; polls += 1) {
+        await new Promise((r) => setTimeout(r, pollDelayMs(polls, 2000, 10_000)));
+        if ((await client.status(model, requestId)).state === "COMPLETED") break;
+      }
+      const result = await client.result(model, requestId);
+      await api.sendPhoto(
+        job.data.chatId,
+        new InputFile(await client.download(result.url, 50 << 20), "r.png"),
+      );
+      delivered += 1;
+    },
+    { connection: createRedis(redisServer.url, "bench-naive"), concurrency },
+  );
+  const startedAt = Date.now();
+  await enqueueAll(queueName);
+  await waitFor(async () => delivered === jobs, "naive-mode deliveries");
+  report("naive (poll inside the slot)", startedAt, requestIds);
+  await worker.close();
+  await agent.close();
+}
+
+redis.disconnect();
+await pool.end();
+await Promise.all([redisServer.stop(), postgres.stop(), fal.stop(), telegram.stop()]);

@@ -24,8 +24,15 @@ let stack: AppStack;
 let worker: AppProcess;
 dumpLogsOnFailure(() => stack);
 
+/** Log lines of any app process that contain the bot token or the fal key (there must be none). */
+const leaks: string[] = [];
+
 beforeAll(async () => {
-  stack = await startAppStack();
+  stack = await startAppStack({
+    onLog: (name, line) => {
+      if (line.includes(stack.telegram.token) || line.includes(stack.fal.key)) leaks.push(`${name}: ${line}`);
+    },
+  });
   await Promise.all([stack.startBot(), (async () => (worker = await stack.startWorker()))()]);
 }, 120_000);
 
@@ -368,4 +375,10 @@ describe("the queue", () => {
       stack.fal.setProcessingMs(300);
     }
   }, 60_000);
+});
+
+describe("logs", () => {
+  it("never contain the bot token or the fal key, through every case above", () => {
+    expect(leaks).toEqual([]);
+  });
 });

@@ -206,6 +206,8 @@ describe("fake fal queue", () => {
     expect((await getJson(String(ok.body.status_url))).status).toBe(503);
     expect((await getJson(String(ok.body.status_url))).status).toBe(503);
     await untilCompleted(String(ok.body.status_url));
+    fal.failNext({ on: "status", status: "reset" });
+    await expect(fetch(String(ok.body.status_url), { headers: auth() })).rejects.toThrow();
     fal.failNext({ on: "result", status: 422 });
     const rejected = await getJson(String(ok.body.response_url));
     expect(rejected.status).toBe(422);

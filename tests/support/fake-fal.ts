@@ -17,7 +17,8 @@ export type FalCallKind = "submit" | "status" | "result" | "cancel" | "initiate"
 /** An injected failure: the next `times` calls of kind `on` answer `status` with `body`. */
 export interface FalFailure {
   on: FalCallKind;
-  status: number;
+  /** An HTTP status, or "reset": the connection is dropped without an answer (a network error). */
+  status: number | "reset";
   /** @defaultValue a body in fal's format for the status (422: a `detail` array; others: `detail` + `error_type`) */
   body?: unknown;
   /** @defaultValue 1 */
@@ -120,6 +121,11 @@ interface QueuedRequest extends FalSubmission {
 /** A fal-style 422 body, as the model's pydantic validation writes it. */
 function validationBody(issues: ValidationIssue[]): { detail: (ValidationIssue & { url: string })[] } {
   return { detail: issues.map((issue) => ({ ...issue, url: `https://docs.fal.ai/errors/#${issue.type}` })) };
+}
+
+/** Drops the connection without an answer, as a network fault would. */
+function resetConnection(req: IncomingMessage): void {
+  req.socket.destroy();
 }
 
 function defaultFailureBody(status: number): unknown {
@@ -364,6 +370,11 @@ export async function startFakeFal(opts: FakeFalOptions = {}): Promise<FakeFal> 
     if (!authorized(req)) return answer(401, { detail: "Invalid API key" });
     if (kind === "unknown") return answer(404, { detail: "Not Found" });
     const injected = takeFailure(kind);
+    if (injected?.status === "reset") {
+      active.delete(flight);
+      recordCall({ kind, method: req.method ?? "", path, status: 0, at });
+      return resetConnection(req);
+    }
     if (injected !== undefined) {
       return answer(
         injected.status,
@@ -473,6 +484,10 @@ export async function startFakeFal(opts: FakeFalOptions = {}): Promise<FakeFal> 
         return fail(401, { detail: "Missing authorization header" });
       if (!authorized(req)) return fail(401, { detail: "Invalid API key" });
       const injected = takeFailure("initiate");
+      if (injected?.status === "reset") {
+        record("initiate", 0);
+        return resetConnection(req);
+      }
       if (injected !== undefined)
         return fail(injected.status, injected.body ?? defaultFailureBody(injected.status));
       const body = await readJsonObject(req);
@@ -502,6 +517,10 @@ export async function startFakeFal(opts: FakeFalOptions = {}): Promise<FakeFal> 
     if (upload !== null && req.method === "PUT") {
       const pending = pendingUploads.get(upload[1] ?? "");
       const injected = takeFailure("upload");
+      if (injected?.status === "reset") {
+        record("upload", 0);
+        return resetConnection(req);
+      }
       if (injected !== undefined) {
         record("upload", injected.status);
         return sendJson(res, injected.status, injected.body ?? defaultFailureBody(injected.status));

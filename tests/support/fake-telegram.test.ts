@@ -165,6 +165,9 @@ describe("fake Telegram with real grammY", () => {
     expect(sends[0]?.response).toMatchObject({ error_code: 429, parameters: { retry_after: 1 } });
     expect((sends[1]?.at ?? 0) - (sends[0]?.at ?? 0)).toBeGreaterThanOrEqual(1000);
     expect(Date.now() - started).toBeGreaterThanOrEqual(1000);
+    tg.failNext("sendMessage", { status: "reset" });
+    await api.sendMessage(alice.id, "after a dropped connection");
+    expect(tg.callsTo("sendMessage").map((c) => c.status)).toEqual([429, 200, 0, 200]);
     tg.failNext("sendMessage", { status: 500 });
     await expect(apiFor(tg).sendMessage(alice.id, "x")).rejects.toBeInstanceOf(GrammyError);
   });

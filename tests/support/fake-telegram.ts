@@ -22,7 +22,11 @@ export type UserInput =
   | { document: Buffer; mimeType: string; fileName: string; caption?: string; replyTo?: number };
 
 /** An injected failure for the next call(s) of a method. */
-export type TelegramFailure = { status: 429; retryAfter: number } | { status: 500 | 502 | 503 };
+export type TelegramFailure =
+  | { status: 429; retryAfter: number }
+  | { status: 500 | 502 | 503 }
+  /** The connection is dropped before Telegram acts on the request: a network error to the client. */
+  | { status: "reset" };
 
 /** One Bot API call as the fake received and answered it. */
 export interface ApiCall {
@@ -931,6 +935,12 @@ export async function startFakeTelegram(opts: FakeTelegramOptions = {}): Promise
       }
       if (entry === undefined) throw new ApiError(404, "Not Found: method not found");
       const failure = failures.get(name)?.shift();
+      if (failure?.status === "reset") {
+        calls.push({ method: name, params: loggedParams(params), at, status: 0, response: { ok: false } });
+        notifyCallWatchers();
+        req.socket.destroy();
+        return;
+      }
       if (failure?.status === 429) {
         throw new ApiError(429, `Too Many Requests: retry after ${failure.retryAfter}`, {
           retry_after: failure.retryAfter,

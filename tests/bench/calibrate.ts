@@ -24,7 +24,7 @@ import { cpus, release, totalmem } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { type Calibration, parseCalibration } from "../../capacity/index.js";
-import { enPattern } from "../e2e/e2e-kit.js";
+import { translate } from "../../app/i18n/index.js";
 import { repoRoot, startAppStack } from "../support/app-stack.js";
 import { startChild } from "../support/child-process.js";
 import type { FakeUser } from "../support/fake-telegram.js";
@@ -87,7 +87,8 @@ const proxy = await startBigResultProxy(stack.fal.queueUrl, RESULT_BYTES);
 const telegram = stack.telegram;
 const fal = stack.fal;
 const running: CompiledProcess[] = [];
-const ackQueued = enPattern("ack-queued", ["position"]);
+/** The start of the acknowledgement of an accepted prompt, in English (the users' language here). */
+const ackQueued = translate("en", "ack-queued", { position: "@@" }).split("@@")[0] ?? "";
 
 let nextUserId = 7_000_000;
 const newUsers = (count: number): FakeUser[] =>
@@ -172,7 +173,7 @@ async function measureBot(): Promise<BotPoint[]> {
       await everyoneSays(fresh, uniquePrompt);
       const ids = new Set(fresh.map((u) => u.id));
       accepted = telegram.events.filter(
-        (e) => ids.has(e.chatId) && e.kind === "sent" && e.from === "bot" && ackQueued.test(e.text ?? ""),
+        (e) => ids.has(e.chatId) && e.kind === "sent" && e.from === "bot" && e.text?.startsWith(ackQueued) === true,
       ).length;
     }
     await sleep(SETTLE_MS);

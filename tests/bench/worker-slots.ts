@@ -153,6 +153,8 @@ async function waitFor(check: () => Promise<boolean>, what: string, timeoutMs = 
     },
     stdio: ["ignore", "pipe", "inherit"],
   });
+  // Never leave the worker behind, whatever ends this script.
+  process.once("exit", () => child.kill("SIGKILL"));
   let ready = false;
   child.stdout.on("data", (chunk: Buffer) => {
     for (const line of chunk.toString("utf8").split("\n")) {

@@ -1,16 +1,22 @@
 import { Redis } from "ioredis";
+import type { Logger } from "../observability/logger.js";
 
 /**
  * A Redis connection for BullMQ and the app's own keys. `maxRetriesPerRequest: null` is what BullMQ's
  * workers require (commands wait for a reconnect instead of failing mid-job); the client reconnects
  * with a capped backoff. One per role per process: BullMQ duplicates it where it needs blocking calls.
  */
-export function createRedis(url: string, connectionName: string): Redis {
-  return new Redis(url, {
+export function createRedis(url: string, connectionName: string, logger?: Logger): Redis {
+  const redis = new Redis(url, {
     maxRetriesPerRequest: null,
     connectionName,
     retryStrategy: (times) => Math.min(times * 200, 5_000),
   });
+  // Connection errors are reported here (and by /healthz); without a listener ioredis prints each one.
+  redis.on("error", (error) =>
+    logger?.warn({ err: error, connection: connectionName }, "redis connection error"),
+  );
+  return redis;
 }
 
 /** Resolves when Redis answers PING; the /healthz check. */

@@ -40,7 +40,7 @@ export interface WorkerApp {
  */
 export async function startWorkerApp(config: AppConfig, logger: Logger): Promise<WorkerApp> {
   await runMigrations(config.databaseUrl, logger);
-  const redis = createRedis(config.redisUrl, "tapbot-worker");
+  const redis = createRedis(config.redisUrl, "tapbot-worker", logger);
   try {
     await assertNoEviction(redis);
   } catch (error) {

@@ -21,7 +21,10 @@ export interface BigResultProxy {
  * rewritten to a JPEG of `resultBytes` bytes served here, so a job in the worker carries the bytes a real
  * one does.
  */
-export async function startBigResultProxy(fakeQueueUrl: string, resultBytes: number): Promise<BigResultProxy> {
+export async function startBigResultProxy(
+  fakeQueueUrl: string,
+  resultBytes: number,
+): Promise<BigResultProxy> {
   const image = makeJpegLike(resultBytes, 1024, 1024);
   let downloads = 0;
   let origin = "";

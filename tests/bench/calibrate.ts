@@ -23,8 +23,8 @@ import { writeFile } from "node:fs/promises";
 import { cpus, release, totalmem } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { type Calibration, parseCalibration } from "../../capacity/index.js";
 import { translate } from "../../app/i18n/index.js";
+import { type Calibration, parseCalibration } from "../../capacity/index.js";
 import { repoRoot, startAppStack } from "../support/app-stack.js";
 import { startChild } from "../support/child-process.js";
 import type { FakeUser } from "../support/fake-telegram.js";
@@ -115,7 +115,8 @@ async function everyoneSays(users: readonly FakeUser[], text: (user: FakeUser) =
     {
       timeoutMs: 120_000,
       intervalMs: 200,
-      describe: () => `the bot did not answer all ${users.length} users\n${running.at(-1)?.child.logTail(30)}`,
+      describe: () =>
+        `the bot did not answer all ${users.length} users\n${running.at(-1)?.child.logTail(30)}`,
     },
   );
 }
@@ -173,7 +174,11 @@ async function measureBot(): Promise<BotPoint[]> {
       await everyoneSays(fresh, uniquePrompt);
       const ids = new Set(fresh.map((u) => u.id));
       accepted = telegram.events.filter(
-        (e) => ids.has(e.chatId) && e.kind === "sent" && e.from === "bot" && e.text?.startsWith(ackQueued) === true,
+        (e) =>
+          ids.has(e.chatId) &&
+          e.kind === "sent" &&
+          e.from === "bot" &&
+          e.text?.startsWith(ackQueued) === true,
       ).length;
     }
     await sleep(SETTLE_MS);
@@ -270,7 +275,9 @@ try {
   const idleWorker = workerPoints[0]?.idleRssMB ?? workerFit.intercept;
   log(`\nbot fit:    ${describeFit(botFit, "users")}`);
   log(`worker fit: ${describeFit(workerFit, "concurrent jobs")}`);
-  log(`worker CPU: ${cpuPerJob.toFixed(3)} s per job (mean of ${workerPoints.length} batches of ${CPU_BATCH})`);
+  log(
+    `worker CPU: ${cpuPerJob.toFixed(3)} s per job (mean of ${workerPoints.length} batches of ${CPU_BATCH})`,
+  );
 
   const date = new Date().toISOString();
   calibration = parseCalibration({

@@ -191,6 +191,7 @@ async function waitFor(check: () => Promise<boolean>, what: string, timeoutMs = 
   });
   const api = new Api(telegram.token, { apiRoot: telegram.apiRoot });
   const requestIds = new Set<string>();
+  const naiveConnection = createRedis(redisServer.url, "bench-naive");
   let delivered = 0;
   const worker = new Worker<{ prompt: string; chatId: number }>(
     queueName,
@@ -208,16 +209,18 @@ async function waitFor(check: () => Promise<boolean>, what: string, timeoutMs = 
       );
       delivered += 1;
     },
-    { connection: createRedis(redisServer.url, "bench-naive"), concurrency },
+    { connection: naiveConnection, concurrency },
   );
   const startedAt = Date.now();
   await enqueueAll(queueName);
   await waitFor(async () => delivered === jobs, "naive-mode deliveries");
   report("naive (poll inside the slot)", startedAt, requestIds);
   await worker.close();
+  naiveConnection.disconnect();
   await agent.close();
 }
 
 redis.disconnect();
 await pool.end();
 await Promise.all([redisServer.stop(), postgres.stop(), fal.stop(), telegram.stop()]);
+process.exit(0);

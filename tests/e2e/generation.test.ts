@@ -98,6 +98,22 @@ describe("a request that goes end to end", () => {
     );
   });
 
+  it("with Telegram slow to answer the acknowledgement, it still moves queued → generating → done", async () => {
+    // 400 ms for sendMessage is ordinary on a poor route to Telegram; the worker may start the job before
+    // the bot has the acknowledgement's message id, and must still show the user that it is drawing.
+    stack.telegram.setLatency(400, "sendMessage");
+    try {
+      const rosa = newUser(stack, "Rosa");
+      const request = rosa.says("a windmill in a storm");
+      const ack = await rosa.replyTo(request, () => true, 5_000);
+      expect(ack.sentText).toMatch(ackQueued);
+      const { ack: done } = await delivered(rosa, request);
+      expect(done.edits.map((edit) => edit.text)).toEqual([en("ack-generating"), en("ack-done")]);
+    } finally {
+      stack.telegram.setLatency(0, "sendMessage");
+    }
+  });
+
   it("photo with a caption → an edited image, the photo uploaded to fal as bytes (never a Telegram URL)", async () => {
     const ben = newUser(stack, "Ben");
     const source = makePng(800, 600, [10, 120, 200]);

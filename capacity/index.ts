@@ -2,10 +2,16 @@
  * The capacity model: the one place every size of the deployment comes from. `infra/` and the CLI import only
  * from here. Pure: no I/O, no Pulumi, no Redis.
  */
+export { applyCalibration, type Calibration, calibrationSchema, parseCalibration } from "./calibration.js";
 export { type Curve, type CurvePoint, curve, type UserRange } from "./curve.js";
 export { erlangB, erlangC } from "./erlang.js";
 export { CapacityInputError, type InputIssue } from "./input-error.js";
 export type { Limits, ResourceLimit } from "./limits.js";
+export {
+  CalibrationFileError,
+  type CapacityInputSources,
+  loadCapacityInput,
+} from "./load-capacity-input.js";
 export { plan } from "./plan.js";
 export type { PostgresSettings } from "./postgres-settings.js";
 export type { QueueMetrics } from "./queue.js";

@@ -33,6 +33,7 @@ export function plan(input: PlanInput): Plan {
   );
   const withoutFindings: Omit<Plan, "findings"> = {
     users: input.users,
+    calibration: input.calibration,
     workers: sizing.workers,
     workerConcurrency: concurrency,
     queue,

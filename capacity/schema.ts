@@ -112,6 +112,15 @@ export const planInputSchema = z
     thresholds: thresholdsSchema.prefault({}),
     catalog: z.array(offerSchema).default(() => CATALOG_DEFAULTS.map((o) => ({ ...o }))),
     redis: intendedRedisSchema.optional(),
+    /**
+     * Where the calibrated budgets came from, set by `applyCalibration` (calibration.ts) when it merges a
+     * measured file over the services; null while every budget is a default or a config file's own figure.
+     * A config file names a calibration *file* under the same key; `loadCapacityInput` reads it.
+     */
+    calibration: z
+      .strictObject({ source: z.string().min(1) })
+      .nullable()
+      .default(null),
   })
   .superRefine((input, ctx) => {
     const hostNames = input.hosts.map((h) => h.name);

@@ -55,6 +55,8 @@ export interface Upgrade {
  */
 export interface Plan {
   users: number;
+  /** Where the service budgets came from when a calibration file was merged over them; null otherwise. */
+  calibration: { source: string } | null;
   /** max(1, ceil(users / usersPerWorker)), or the worker service's fixed replicas. */
   workers: number;
   /** Jobs one worker runs at once: the smallest that meets the wait target (Erlang C). */

@@ -9,15 +9,23 @@
  * What runs: throwaway Redis and PostgreSQL, the fake Telegram and fake fal (tests/support), and the real
  * bot and worker compiled as the image runs them (`node dist/app/<role>/main.js`, see compiled-app.ts).
  *
- * - Bot: after a warm-up, distinct users (0, 100, 300, 1000, 3000 in total) each send /start and a
- *   prompt; after every step the bot's steady RSS (median of five VmRSS samples after a settle period).
- *   A least-squares line gives baseMB + perUserMB × users.
- * - Worker: for WORKER_CONCURRENCY 1, 4 and 16, that many jobs at once, first parked at fal (a long
- *   processing time: the worker waits for fal in BullMQ's delayed set, not in a slot), then all of them in
- *   the deliver step at once (fal's result of 1.5 MB downloaded, the upload to Telegram held by a slow
- *   sendPhoto), which is the most memory one slot holds. A line through the delivering RSS gives
+ * Every memory figure is taken twice: RSS as found (VmRSS, what the cgroup limit sees at a random moment)
+ * and RSS right after a forced full GC (what the process retains; compiled-app.ts adds the GC hook). The
+ * lines are fitted to the retained figures, which are free of V8's collection timing; the headroom on
+ * top must then cover the garbage between collections, and the run checks that it covers every RSS found.
+ *
+ * - Bot: after a warm-up, distinct users (0, 100, 300, 1000, 3000 in total, in bursts of 100) each send
+ *   /start and a prompt; after every step, the bot's memory. A least-squares line gives
+ *   baseMB + perUserMB × users.
+ * - Worker: for WORKER_CONCURRENCY 1, 4 and 16, idle, then that many jobs at once, first parked at fal (a
+ *   long processing time: the worker waits for fal in BullMQ's delayed set, not in a slot), then all of
+ *   them in the deliver step at once (fal's result of 1.5 MB downloaded, the upload to Telegram held by a
+ *   slow sendPhoto), which is the most memory a slot holds. A line through the most of the three gives
  *   baseMB + perJobMB × concurrency. CPU per job: utime + stime of the worker over a batch of jobs with
  *   the production number of polls, less its idle rate.
+ *
+ * The budgets written are the fitted figures with headroom (RULE below); the file keeps the raw points,
+ * the fits with their residuals, and how each budget compares with the RSS found.
  */
 import { writeFile } from "node:fs/promises";
 import { cpus, release, totalmem } from "node:os";
@@ -39,6 +47,12 @@ const COMMAND = "npx tsx tests/bench/calibrate.ts";
 /** Users the bot has served at each measurement, after the warm-up users. */
 const USER_STEPS = [0, 100, 300, 1000, 3000];
 const WARMUP_USERS = 50;
+/**
+ * Users who write at the same moment. Every step is fed in bursts of this size, so the memory that grows
+ * from step to step is what users leave behind, not a bigger crowd in flight (300 users at the peak send
+ * well under one message a second; 100 at once is already far above it).
+ */
+const BURST = 100;
 const CONCURRENCIES = [1, 4, 16];
 /** Size of every result image, bytes: a 1024² image from fal is 1–2 MB. */
 const RESULT_BYTES = 1_500_000;
@@ -52,11 +66,13 @@ const HOLD_AT_TELEGRAM_MS = 6_000;
 const CPU_JOB_MS = 2_500;
 const CPU_BATCH = 24;
 const SETTLE_MS = 2_000;
+/** How long the idle worker's CPU is watched, to subtract its idle rate from the batch. */
+const IDLE_CPU_MS = 1_500;
 /** Limits are the measured figures times this; see RULE. */
 const HEADROOM = 1.5;
 const RULE =
   `limit budgets = ${HEADROOM} × the fitted line (baseMB rounded up to 10 MB, perUserMB to 0.001 MB, ` +
-  `perJobMB to 0.1 MB); reservationMB = the idle RSS rounded up to 10 MB; cpuSecondsPerJob = ${HEADROOM} × ` +
+  `perJobMB to 0.1 MB); reservationMB = the idle RSS after GC rounded up to 10 MB; cpuSecondsPerJob = ${HEADROOM} × ` +
   "the measured CPU per job rounded up to 0.01 s";
 
 const { values: args } = parseArgs({
@@ -141,51 +157,64 @@ async function start(role: "bot" | "worker", env: Record<string, string> = {}): 
   return p;
 }
 
-interface BotPoint {
-  users: number;
-  rssMB: number;
+/** One look at a process's memory. */
+interface MemorySample {
+  /** RSS as found: what the cgroup sees at a random moment (median of 3 samples). */
+  foundMB: number;
+  /** RSS right after a forced full GC: what the process retains (median of 5 samples). */
+  retainedMB: number;
+  /** V8 heap in use after that GC. */
   heapUsedMB: number;
+}
+
+async function sampleMemory(p: CompiledProcess): Promise<MemorySample> {
+  const foundMB = await steadyRssMB(p.pid, 3, 200);
+  p.collectGarbage();
+  await sleep(500);
+  const retainedMB = await steadyRssMB(p.pid, 5, 200);
+  return { foundMB, retainedMB, heapUsedMB: await heapUsedMB(p) };
+}
+
+interface BotPoint extends MemorySample {
+  users: number;
   accepted: number;
 }
 interface WorkerPoint {
   concurrency: number;
-  idleRssMB: number;
-  parkedAtFalRssMB: number;
-  deliveringRssMB: number;
+  idle: MemorySample;
+  parkedAtFal: MemorySample;
+  delivering: MemorySample;
   cpuSecondsPerJob: number;
 }
 
 async function measureBot(): Promise<BotPoint[]> {
   // Its own queue, so that the thousands of jobs it accepts here are never run by the workers below.
   const bot = await start("bot", { QUEUE_NAME: "calibrate-bot" });
-  const warmup = newUsers(WARMUP_USERS);
+  const warmup = newUsers(Math.min(WARMUP_USERS, BURST));
   await everyoneSays(warmup, () => "/start");
   await everyoneSays(warmup, uniquePrompt);
   const points: BotPoint[] = [];
-  log("\nbot: steady RSS after N distinct users each sent /start and a prompt");
-  log("   users   RSS MB   heap used MB   prompts accepted");
+  log(`\nbot: memory after N distinct users each sent /start and a prompt (in bursts of ${BURST})`);
+  log("   users   RSS found MB   RSS after GC MB   heap after GC MB   prompts accepted");
   let served = 0;
   for (const users of USER_STEPS) {
     const fresh = newUsers(users - served);
     served = users;
-    let accepted = 0;
-    if (fresh.length > 0) {
-      await everyoneSays(fresh, () => "/start");
-      await everyoneSays(fresh, uniquePrompt);
-      const ids = new Set(fresh.map((u) => u.id));
-      accepted = telegram.events.filter(
-        (e) =>
-          ids.has(e.chatId) &&
-          e.kind === "sent" &&
-          e.from === "bot" &&
-          e.text?.startsWith(ackQueued) === true,
-      ).length;
+    for (let i = 0; i < fresh.length; i += BURST) {
+      const burst = fresh.slice(i, i + BURST);
+      await everyoneSays(burst, () => "/start");
+      await everyoneSays(burst, uniquePrompt);
     }
+    const ids = new Set(fresh.map((u) => u.id));
+    const accepted = telegram.events.filter(
+      (e) =>
+        ids.has(e.chatId) && e.kind === "sent" && e.from === "bot" && e.text?.startsWith(ackQueued) === true,
+    ).length;
     await sleep(SETTLE_MS);
-    const point = { users, rssMB: await steadyRssMB(bot.pid), heapUsedMB: await heapUsedMB(bot), accepted };
+    const point = { users, accepted, ...(await sampleMemory(bot)) };
     points.push(point);
     log(
-      `${String(users).padStart(8)} ${point.rssMB.toFixed(1).padStart(8)} ${point.heapUsedMB.toFixed(1).padStart(14)} ${`${accepted}/${fresh.length}`.padStart(18)}`,
+      `${String(users).padStart(8)} ${mb(point.foundMB, 14)} ${mb(point.retainedMB, 17)} ${mb(point.heapUsedMB, 18)} ${`${accepted}/${fresh.length}`.padStart(18)}`,
     );
   }
   await bot.stop();
@@ -205,9 +234,10 @@ async function measureWorker(concurrency: number): Promise<WorkerPoint> {
     const warm = photosSent() + concurrency;
     await jobs(concurrency, () => photosSent() >= warm, `warm-up: ${concurrency} photos`);
     await sleep(SETTLE_MS);
+    const idle = await sampleMemory(worker);
     const idleCpu = await cpuSeconds(worker.pid);
-    const idleRssMB = await steadyRssMB(worker.pid, 8, 250);
-    const idleRate = ((await cpuSeconds(worker.pid)) - idleCpu) / 1.75;
+    await sleep(IDLE_CPU_MS);
+    const idleRate = ((await cpuSeconds(worker.pid)) - idleCpu) / (IDLE_CPU_MS / 1000);
 
     fal.setProcessingMs(HOLD_AT_FAL_MS);
     telegram.setLatency(HOLD_AT_TELEGRAM_MS, "sendPhoto");
@@ -215,14 +245,16 @@ async function measureWorker(concurrency: number): Promise<WorkerPoint> {
     const downloaded = proxy.downloads() + concurrency;
     const delivered = photosSent() + concurrency;
     await jobs(concurrency, () => fal.submissions.length >= submitted, `${concurrency} submissions to fal`);
-    await sleep(1_000);
-    const parkedAtFalRssMB = await steadyRssMB(worker.pid, 5, 200);
+    await sleep(500);
+    const parkedAtFal = await sampleMemory(worker);
     await waitUntil(async () => (proxy.downloads() >= downloaded ? true : undefined), {
       timeoutMs: 30_000,
       describe: () => `${concurrency} result downloads; got ${proxy.downloads() - downloaded + concurrency}`,
     });
-    await sleep(1_500);
-    const deliveringRssMB = await steadyRssMB(worker.pid, 5, 200);
+    await sleep(1_000);
+    const delivering = await sampleMemory(worker);
+    if (photosSent() >= delivered)
+      throw new Error("the held photos arrived before the delivering sample ended");
     await waitUntil(async () => (photosSent() >= delivered ? true : undefined), {
       timeoutMs: 30_000,
       describe: () => `${concurrency} held photos to arrive`,
@@ -235,13 +267,7 @@ async function measureWorker(concurrency: number): Promise<WorkerPoint> {
     const cpu0 = await cpuSeconds(worker.pid);
     await jobs(CPU_BATCH, () => photosSent() >= batchDone, `${CPU_BATCH} photos of the CPU batch`);
     const busy = (await cpuSeconds(worker.pid)) - cpu0 - idleRate * ((Date.now() - t0) / 1000);
-    return {
-      concurrency,
-      idleRssMB,
-      parkedAtFalRssMB,
-      deliveringRssMB,
-      cpuSecondsPerJob: Math.max(0, busy) / CPU_BATCH,
-    };
+    return { concurrency, idle, parkedAtFal, delivering, cpuSecondsPerJob: Math.max(0, busy) / CPU_BATCH };
   } finally {
     telegram.setLatency(0, "sendPhoto");
     await worker.stop();
@@ -249,51 +275,86 @@ async function measureWorker(concurrency: number): Promise<WorkerPoint> {
   }
 }
 
+/** What the worker retained at one concurrency, whichever phase it was in: what its limit must cover. */
+const retainedPeakMB = (p: WorkerPoint): number =>
+  Math.max(p.idle.retainedMB, p.parkedAtFal.retainedMB, p.delivering.retainedMB);
+/** The most RSS found at one concurrency without a forced GC. */
+const foundPeakMB = (p: WorkerPoint): number =>
+  Math.max(p.idle.foundMB, p.parkedAtFal.foundMB, p.delivering.foundMB);
+
+const mb = (value: number, width: number): string => value.toFixed(1).padStart(width);
+const rounded = (m: MemorySample) => ({
+  foundMB: round(m.foundMB),
+  retainedMB: round(m.retainedMB),
+  heapUsedMB: round(m.heapUsedMB),
+});
+const fitRecord = (fit: LineFit, slopeName: "perUserMB" | "perJobMB", decimals: number) => ({
+  baseMB: round(fit.intercept),
+  [slopeName]: round(fit.slope, decimals),
+  r2: round(fit.r2, 3),
+  residualsMB: fit.residuals.map((r) => round(r)),
+});
+
 function describeFit(fit: LineFit, unit: string): string {
   return `${fit.intercept.toFixed(1)} MB + ${fit.slope.toFixed(4)} MB × ${unit} (R² ${fit.r2.toFixed(3)}; residuals ${fit.residuals.map((r) => r.toFixed(1)).join(", ")} MB)`;
 }
 
 let calibration: Calibration;
+let coverage: string[];
 try {
   const botPoints = await measureBot();
   await start("bot");
-  log(`\nworker: RSS with that many jobs at once; each result is ${(RESULT_BYTES / 1e6).toFixed(1)} MB`);
-  log("   concurrency   idle RSS MB   parked at fal MB   delivering MB   CPU s/job");
+  log(`\nworker: RSS after a forced GC, N jobs at once, each result ${(RESULT_BYTES / 1e6).toFixed(1)} MB`);
+  log("   concurrency   idle MB   parked at fal MB   delivering MB   most found MB   CPU s/job");
   const workerPoints: WorkerPoint[] = [];
   for (const concurrency of CONCURRENCIES) {
     const p = await measureWorker(concurrency);
     workerPoints.push(p);
     log(
-      `${String(concurrency).padStart(14)} ${p.idleRssMB.toFixed(1).padStart(13)} ${p.parkedAtFalRssMB.toFixed(1).padStart(18)} ${p.deliveringRssMB.toFixed(1).padStart(15)} ${p.cpuSecondsPerJob.toFixed(3).padStart(11)}`,
+      `${String(concurrency).padStart(14)} ${mb(p.idle.retainedMB, 9)} ${mb(p.parkedAtFal.retainedMB, 18)} ${mb(p.delivering.retainedMB, 15)} ${mb(foundPeakMB(p), 15)} ${p.cpuSecondsPerJob.toFixed(3).padStart(11)}`,
     );
   }
 
-  const botFit = fitLine(botPoints.map((p) => ({ x: p.users, y: p.rssMB })));
-  const workerFit = fitLine(workerPoints.map((p) => ({ x: p.concurrency, y: p.deliveringRssMB })));
-  const cpuPerJob = workerPoints.reduce((s, p) => s + p.cpuSecondsPerJob, 0) / workerPoints.length;
-  const idleBot = botPoints[0]?.rssMB ?? botFit.intercept;
-  const idleWorker = workerPoints[0]?.idleRssMB ?? workerFit.intercept;
+  const botFit = fitLine(botPoints.map((p) => ({ x: p.users, y: p.retainedMB })));
+  const workerFit = fitLine(workerPoints.map((p) => ({ x: p.concurrency, y: retainedPeakMB(p) })));
+  const cpuPerJob = workerPoints.reduce((sum, p) => sum + p.cpuSecondsPerJob, 0) / workerPoints.length;
   log(`\nbot fit:    ${describeFit(botFit, "users")}`);
   log(`worker fit: ${describeFit(workerFit, "concurrent jobs")}`);
   log(
     `worker CPU: ${cpuPerJob.toFixed(3)} s per job (mean of ${workerPoints.length} batches of ${CPU_BATCH})`,
   );
 
+  const bot = {
+    baseMB: ceilTo(HEADROOM * botFit.intercept, 10),
+    perUserMB: ceilTo(HEADROOM * Math.max(0, botFit.slope), 0.001),
+    reservationMB: ceilTo(botPoints[0]?.retainedMB ?? botFit.intercept, 10),
+  };
+  const worker = {
+    baseMB: ceilTo(HEADROOM * workerFit.intercept, 10),
+    perJobMB: ceilTo(HEADROOM * Math.max(0, workerFit.slope), 0.1),
+    reservationMB: ceilTo(workerPoints[0]?.idle.retainedMB ?? workerFit.intercept, 10),
+  };
+  // The budgets against every RSS found without a forced GC: the limit must hold those too.
+  coverage = [
+    ...botPoints.map((p) => ({
+      what: `bot at ${p.users} users`,
+      limit: bot.baseMB + bot.perUserMB * p.users,
+      found: p.foundMB,
+    })),
+    ...workerPoints.map((p) => ({
+      what: `worker at concurrency ${p.concurrency}`,
+      limit: worker.baseMB + worker.perJobMB * p.concurrency,
+      found: foundPeakMB(p),
+    })),
+  ].map(
+    (c) =>
+      `${c.what}: limit ${c.limit.toFixed(0)} MB, most found ${c.found.toFixed(1)} MB (${(c.limit / c.found).toFixed(2)}×)`,
+  );
+
   const date = new Date().toISOString();
   calibration = parseCalibration({
     source: `${COMMAND} on ${date.slice(0, 10)} (Node ${process.version}, fake Telegram and fal)`,
-    services: {
-      bot: {
-        baseMB: ceilTo(HEADROOM * botFit.intercept, 10),
-        perUserMB: ceilTo(HEADROOM * Math.max(0, botFit.slope), 0.001),
-        reservationMB: ceilTo(idleBot, 10),
-      },
-      worker: {
-        baseMB: ceilTo(HEADROOM * workerFit.intercept, 10),
-        perJobMB: ceilTo(HEADROOM * Math.max(0, workerFit.slope), 0.1),
-        reservationMB: ceilTo(idleWorker, 10),
-      },
-    },
+    services: { bot, worker },
     cpuSecondsPerJob: ceilTo(HEADROOM * cpuPerJob, 0.01),
     measurement: {
       command: COMMAND,
@@ -305,36 +366,28 @@ try {
         ramMB: Math.round(totalmem() / 2 ** 20),
         kernel: release(),
       },
-      processes: "node dist/app/<role>/main.js, compiled with tsconfig.build.json as the image runs it",
+      processes:
+        "node dist/app/<role>/main.js compiled with tsconfig.build.json, as the image runs it (plus --expose-gc and a SIGUSR2 handler that runs a full GC)",
       rule: RULE,
       bot: {
-        method: `${WARMUP_USERS} warm-up users, then distinct users each sending /start and a prompt; steady VmRSS (median of 5 samples after ${SETTLE_MS} ms) after each step`,
-        points: botPoints.map((p) => ({ ...p, rssMB: round(p.rssMB), heapUsedMB: round(p.heapUsedMB) })),
-        fit: {
-          baseMB: round(botFit.intercept),
-          perUserMB: round(botFit.slope, 5),
-          r2: round(botFit.r2, 3),
-          residualsMB: botFit.residuals.map((r) => round(r)),
-        },
+        method: `${WARMUP_USERS} warm-up users, then distinct users in bursts of ${BURST}, each sending /start and a prompt; after each step a ${SETTLE_MS} ms settle, RSS as found (median of 3), then a forced full GC and RSS (median of 5); the fit is on the RSS after GC`,
+        points: botPoints.map((p) => ({ users: p.users, accepted: p.accepted, ...rounded(p) })),
+        fit: fitRecord(botFit, "perUserMB", 5),
       },
       worker: {
-        method: `per concurrency: warm-up, idle RSS, then that many jobs parked at fal (${HOLD_AT_FAL_MS} ms) and then all delivering at once (sendPhoto held ${HOLD_AT_TELEGRAM_MS} ms); results of ${RESULT_BYTES} bytes; CPU over ${CPU_BATCH} jobs of ${CPU_JOB_MS} ms at fal (5 polls each) less the idle rate`,
+        method: `per concurrency: warm-up, idle, then that many jobs parked at fal (${HOLD_AT_FAL_MS} ms) and then all in the deliver step at once (sendPhoto held ${HOLD_AT_TELEGRAM_MS} ms); results of ${RESULT_BYTES} bytes; the fit is on the most RSS after GC of the three phases; CPU over ${CPU_BATCH} jobs of ${CPU_JOB_MS} ms at fal (5 polls each) less the idle rate`,
         resultBytes: RESULT_BYTES,
         points: workerPoints.map((p) => ({
           concurrency: p.concurrency,
-          idleRssMB: round(p.idleRssMB),
-          parkedAtFalRssMB: round(p.parkedAtFalRssMB),
-          deliveringRssMB: round(p.deliveringRssMB),
+          idle: rounded(p.idle),
+          parkedAtFal: rounded(p.parkedAtFal),
+          delivering: rounded(p.delivering),
           cpuSecondsPerJob: round(p.cpuSecondsPerJob, 4),
         })),
-        fit: {
-          baseMB: round(workerFit.intercept),
-          perJobMB: round(workerFit.slope, 2),
-          r2: round(workerFit.r2, 3),
-          residualsMB: workerFit.residuals.map((r) => round(r)),
-        },
+        fit: fitRecord(workerFit, "perJobMB", 2),
         cpuSecondsPerJob: round(cpuPerJob, 4),
       },
+      coverage,
       seconds: Math.round((Date.now() - started) / 1000),
     },
   });
@@ -352,5 +405,5 @@ const s = calibration.services;
 log(
   `\nbudgets (${RULE}):\n  bot    ${s.bot?.baseMB} MB + ${s.bot?.perUserMB} MB × users, reservation ${s.bot?.reservationMB} MB` +
     `\n  worker ${s.worker?.baseMB} MB + ${s.worker?.perJobMB} MB × concurrency, reservation ${s.worker?.reservationMB} MB` +
-    `\n  cpuSecondsPerJob ${calibration.cpuSecondsPerJob}\nwrote ${args.out} in ${Math.round((Date.now() - started) / 1000)} s`,
+    `\n  cpuSecondsPerJob ${calibration.cpuSecondsPerJob}\n  ${coverage.join("\n  ")}\nwrote ${args.out} in ${Math.round((Date.now() - started) / 1000)} s`,
 );

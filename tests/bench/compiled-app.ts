@@ -15,8 +15,16 @@ export interface CompiledProcess {
   readonly child: RunningChild;
   /** GET /metrics as text. */
   metrics(): Promise<string>;
+  /** A full garbage collection in the process now (SIGUSR2, handled by the preload of {@link buildApp}). */
+  collectGarbage(): void;
   stop(): Promise<void>;
 }
+
+/**
+ * Preloaded into every process (`--expose-gc --import`): a full GC on SIGUSR2, which neither Node nor the
+ * app uses, so the bench can measure what a process retains rather than when V8 last collected.
+ */
+const GC_PRELOAD = "gc-on-signal.mjs";
 
 /**
  * Compiles `app/` with `tsconfig.build.json` into a temp dir and lays it out as the image does
@@ -37,6 +45,7 @@ export async function buildApp(): Promise<string> {
   await cp(join(repoRoot, "app/locales"), join(dir, "dist/app/locales"), { recursive: true });
   await symlink(join(repoRoot, "node_modules"), join(dir, "node_modules"));
   await writeFile(join(dir, "package.json"), JSON.stringify({ type: "module" }));
+  await writeFile(join(dir, GC_PRELOAD), 'process.on("SIGUSR2", () => globalThis.gc());\n');
   return dir;
 }
 
@@ -47,11 +56,15 @@ export async function startCompiled(
   env: Record<string, string>,
 ): Promise<CompiledProcess> {
   const port = await freePort();
-  const child = startChild(process.execPath, [`dist/app/${role}/main.js`], {
-    cwd: buildDir,
-    env: { ...env, HTTP_PORT: String(port) },
-    keepLines: 200,
-  });
+  const child = startChild(
+    process.execPath,
+    ["--expose-gc", "--import", `./${GC_PRELOAD}`, `dist/app/${role}/main.js`],
+    {
+      cwd: buildDir,
+      env: { ...env, HTTP_PORT: String(port) },
+      keepLines: 200,
+    },
+  );
   try {
     await child.waitForLine(new RegExp(`${role} ready`), 60_000);
     await waitUntil(
@@ -70,6 +83,7 @@ export async function startCompiled(
     port,
     child,
     metrics: async () => (await fetch(`http://127.0.0.1:${port}/metrics`)).text(),
+    collectGarbage: () => child.child.kill("SIGUSR2"),
     stop: () => child.stop("SIGTERM", 10_000),
   };
 }

@@ -1,0 +1,77 @@
+import { resolve } from "node:path";
+import { parseDocument } from "yaml";
+import { applyCalibration, type Calibration, parseCalibration } from "./calibration.js";
+import { CapacityInputError } from "./input-error.js";
+import { type PlanInput, parsePlanInput } from "./schema.js";
+
+/** A calibration file that cannot be used: which file, and each problem (`calibration.services.x: …`). */
+export class CalibrationFileError extends CapacityInputError {
+  override name = "CalibrationFileError";
+
+  constructor(
+    readonly file: string,
+    cause: CapacityInputError,
+  ) {
+    super(cause.issues);
+  }
+}
+
+/** Where the model's inputs come from; see {@link loadCapacityInput}. */
+export interface CapacityInputSources {
+  /**
+   * The inputs as written: a config file's mapping or a stack's `tapbot:capacity` object. Its
+   * `calibration` key is the path of a calibration file, relative to `baseDir` (or the calibration itself,
+   * inline).
+   */
+  raw: Record<string, unknown>;
+  /** The directory of the file `raw` came from. */
+  baseDir: string;
+  /** Reads a file's text: the only I/O, so the CLI and the Pulumi program each bring their own. */
+  readFile: (path: string) => string;
+  /** A calibration file that replaces `raw.calibration` (the CLI's `--calibration`), used as given. */
+  calibrationFile?: string;
+  /** Inputs over `raw` (the CLI's flags). A cpuSecondsPerJob here wins over the calibration's. */
+  overrides?: Record<string, unknown>;
+}
+
+function readCalibration(path: string, readFile: (path: string) => string): Calibration {
+  const doc = parseDocument(readFile(path), { uniqueKeys: true });
+  const [syntax] = doc.errors;
+  try {
+    if (syntax !== undefined) {
+      throw new CapacityInputError([
+        { path: "calibration", message: `not valid JSON or YAML: ${syntax.message.split("\n")[0]}` },
+      ]);
+    }
+    return parseCalibration(doc.toJS());
+  } catch (error) {
+    if (error instanceof CapacityInputError) throw new CalibrationFileError(path, error);
+    throw error;
+  }
+}
+
+/**
+ * The model input from a config (or stack) object, its calibration file and overrides: the one way the
+ * CLI and the Pulumi program turn `calibration: <path>` into calibrated budgets, so both size the same
+ * containers. Throws CalibrationFileError for a bad calibration file and CapacityInputError for bad inputs;
+ * a file `readFile` cannot read fails with the reader's own error.
+ */
+export function loadCapacityInput(sources: CapacityInputSources): PlanInput {
+  const { calibration: named, ...raw } = sources.raw;
+  const overrides = sources.overrides ?? {};
+  const input = parsePlanInput({ ...raw, ...overrides });
+  let calibration: Calibration | undefined;
+  if (sources.calibrationFile !== undefined) {
+    calibration = readCalibration(sources.calibrationFile, sources.readFile);
+  } else if (typeof named === "string") {
+    calibration = readCalibration(resolve(sources.baseDir, named), sources.readFile);
+  } else if (named !== undefined && named !== null) {
+    calibration = parseCalibration(named);
+  }
+  if (calibration === undefined) return input;
+  if (overrides.cpuSecondsPerJob !== undefined) {
+    const { cpuSecondsPerJob: _overridden, ...rest } = calibration;
+    calibration = rest;
+  }
+  return applyCalibration(input, calibration);
+}

@@ -65,6 +65,61 @@ describe("a worker killed with SIGKILL mid-job", () => {
   }, 90_000);
 });
 
+describe("a worker stopped with SIGTERM mid-job", () => {
+  it("exits within the grace period and the next worker finishes the job, once", async () => {
+    const first = await stack.startWorker();
+    const rui = newUser(stack, "Rui");
+    stack.fal.setProcessingMs(3_000);
+    try {
+      const request = rui.says("a harbour at night");
+      await waitUntil(
+        async () => (submissionsWithPrompt(stack, "a harbour at night").length > 0 ? true : undefined),
+        {
+          timeoutMs: 10_000,
+          describe: () => "the job submitted to fal",
+        },
+      );
+      const stopping = Date.now();
+      await first.stop();
+      // SHUTDOWN_GRACE_SECONDS is 5 in the stack: a job waiting on fal must not hold the worker that long.
+      expect(Date.now() - stopping).toBeLessThan(5_000);
+      expect(await first.child.exited).toBe(0);
+      const next = await stack.startWorker();
+      await rui.nextPhoto(request, 30_000);
+      await sleep(1_000);
+      expect(rui.photosAfter(request)).toHaveLength(1);
+      expect(submissionsWithPrompt(stack, "a harbour at night")).toHaveLength(1);
+      await next.stop();
+    } finally {
+      stack.fal.setProcessingMs(300);
+    }
+  }, 60_000);
+});
+
+describe("two workers on one queue", () => {
+  it("share a burst of requests and deliver each exactly once", async () => {
+    const workers = await Promise.all([stack.startWorker(), stack.startWorker()]);
+    const sam = newUser(stack, "Sam");
+    const prompts = Array.from({ length: 8 }, (_, i) => `a kite number ${i + 1}`);
+    const first = sam.says(prompts[0] as string);
+    for (const prompt of prompts.slice(1)) sam.says(prompt);
+    await waitUntil(async () => (sam.photosAfter(first).length >= 8 ? true : undefined), {
+      timeoutMs: 30_000,
+      describe: () => `8 photos; got ${sam.photosAfter(first).length}`,
+    });
+    await sleep(1_000);
+    expect(sam.photosAfter(first)).toHaveLength(8);
+    for (const prompt of prompts) expect(submissionsWithPrompt(stack, prompt), prompt).toHaveLength(1);
+    const byWorker = await Promise.all(
+      workers.map(
+        async (w) => (await w.metrics()).match(/^tapbot_jobs_completed_total\{[^}]*\} (\d+)/m)?.[1],
+      ),
+    );
+    process.stdout.write(`[observe] jobs completed per worker: ${byWorker.join(", ")}\n`);
+    await Promise.all(workers.map((w) => w.stop()));
+  }, 60_000);
+});
+
 describe("a bot restart", () => {
   it("does not handle old updates again, after a graceful stop or a SIGKILL", async () => {
     const worker = await stack.startWorker();

@@ -396,6 +396,26 @@ describe("the queue", () => {
     }
   }, 40_000);
 
+  it("polls fal with a growing interval, from POLL_INITIAL_SECONDS up to POLL_MAX_SECONDS", async () => {
+    stack.fal.setProcessingMs(3_000);
+    try {
+      const tom = newUser(stack, "Tom");
+      const request = tom.says("a slow sunrise over the steppe");
+      await tom.nextPhoto(request, 20_000);
+      const [submission] = submissionsWithPrompt(stack, "a slow sunrise over the steppe");
+      const times = [submission?.at ?? 0, ...stack.fal.pollTimesFor(submission?.requestId ?? "")];
+      const gaps = times.slice(1).map((t, i) => t - (times[i] as number));
+      process.stdout.write(`[measure] poll gaps (ms) with 0.2 s → 0.5 s: ${gaps.join(", ")}\n`);
+      // ±15 % jitter around 200 ms at first and 500 ms at most, plus scheduling slack.
+      expect(Math.min(...gaps)).toBeGreaterThanOrEqual(170);
+      expect(Math.max(...gaps)).toBeLessThanOrEqual(575 + 250);
+      expect(gaps.at(-1)).toBeGreaterThanOrEqual(425);
+      expect(gaps.length).toBeLessThanOrEqual(12);
+    } finally {
+      stack.fal.setProcessingMs(300);
+    }
+  }, 40_000);
+
   it("a job past its deadline is cancelled at fal and the user is told", async () => {
     await worker.stop();
     worker = await stack.startWorker({ DEADLINE_SECONDS_TEXT_TO_IMAGE: "2" });

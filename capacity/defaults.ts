@@ -49,6 +49,9 @@ export const HOST_DEFAULTS = [
   { name: "data", ramMB: 4096, cpus: 2, diskGB: 30, priceRubPerMonth: 714, systemReserveMB: 500 },
 ];
 
+/** The bot's memory per user in the notes: the old Python bot's figure, never measured on this bot. */
+export const UNMEASURED_BOT_PER_USER_MB = 18;
+
 /**
  * The memory budgets of the notes. The 18 MB per user of the bot comes from the old Python bot and was never
  * measured; it stays only until a calibration file replaces it. `worker` has no replicas here on purpose: its
@@ -62,7 +65,7 @@ export const SERVICE_DEFAULTS = [
     host: "automation",
     baseMB: 150,
     reservationMB: 100,
-    perUserMB: 18,
+    perUserMB: UNMEASURED_BOT_PER_USER_MB,
     cpuCores: 0.1,
     diskGB: 0.5,
   },

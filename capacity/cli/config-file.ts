@@ -6,7 +6,8 @@ import { UsageError } from "./usage-error.js";
 /** The key of the stack config that holds the capacity inputs. */
 export const STACK_KEY = "tapbot:capacity";
 
-function readText(path: string, what: string): string {
+/** A file's text; a missing or unreadable file is a UsageError naming `what` it was meant to be. */
+export function readText(path: string, what: string): string {
   try {
     return readFileSync(path, "utf8");
   } catch (error) {
@@ -46,7 +47,7 @@ export function readConfigFile(path: string): Record<string, unknown> {
   return expectMapping(parseYaml(text, path), path, "the config file");
 }
 
-/** The `tapbot:capacity` object of `Pulumi.<stack>.yaml` in `dir`. */
+/** The `tapbot:capacity` object of `Pulumi.<stack>.yaml` in `dir`, and that file's path. */
 export function readStackConfig(stack: string, dir: string): { path: string; raw: Record<string, unknown> } {
   const path = join(resolve(dir), `Pulumi.${stack}.yaml`);
   const file = parseYaml(readText(path, `the config of stack "${stack}",`), path);

@@ -102,7 +102,11 @@ export function addInputOptions(command: Command, withUsers = true): Command {
   command
     .option("--config <file>", "read the inputs from a YAML or JSON file (flags override it)")
     .option("--stack <name>", 'read the inputs from the "tapbot:capacity" object of Pulumi.<name>.yaml')
-    .option("--stack-dir <dir>", "where Pulumi.<name>.yaml is (default: the current directory)");
+    .option("--stack-dir <dir>", "where Pulumi.<name>.yaml is (default: the current directory)")
+    .option(
+      "--calibration <file>",
+      "merge measured budgets over the services (capacity/calibration.json, from npx tsx tests/bench/calibrate.ts); replaces a file's calibration: path",
+    );
   for (const o of SCALAR_OPTIONS) {
     if (o.key === "users" && !withUsers) continue;
     command.option(o.flag, `${o.meaning}, ${o.unit} (${defaultText(o.key)})`);
@@ -137,6 +141,7 @@ function fileOnlyHelp(): string {
     `              swap ${pct(t.swap)}, queueLength ${t.queueLength} jobs`,
     `  catalog     name, cpus, ramMB, diskGB, priceRubPerMonth; default: ${CATALOG_DEFAULTS.map((o) => `${o.name} ${o.priceRubPerMonth} RUB`).join(", ")}`,
     "  redis       { maxmemoryMB, policy }: settings someone intends to deploy, judged by the findings (default: unset)",
+    "  calibration the path of a calibration file, relative to the config or stack file (default: none; --calibration overrides it)",
   ].join("\n");
 }
 

@@ -1,5 +1,6 @@
-import { CapacityInputError, type PlanInput, parsePlanInput } from "../index.js";
-import { readConfigFile, readStackConfig } from "./config-file.js";
+import { dirname, resolve } from "node:path";
+import { CalibrationFileError, CapacityInputError, loadCapacityInput, type PlanInput } from "../index.js";
+import { readConfigFile, readStackConfig, readText } from "./config-file.js";
 import { inputsFromFlags } from "./input-options.js";
 import { UsageError } from "./usage-error.js";
 
@@ -8,35 +9,48 @@ export interface InputSources {
   config?: string;
   stack?: string;
   stackDir?: string;
+  calibration?: string;
   [flag: string]: unknown;
 }
 
 /**
- * The model input from a config file or a stack, then the flags on top, then the schema. `overrides` are set
- * last (the curve sets users per row). Errors name their source: the file, or the flags.
+ * The model input from a config file or a stack, then the flags on top, then the schema, then the
+ * calibration (`--calibration FILE`, else the file's `calibration:` path, relative to that file).
+ * `overrides` are set last (the curve sets users per row). Errors name their source: the file, the
+ * calibration file, or the flags.
  */
 export function loadInput(sources: InputSources, overrides: Record<string, unknown> = {}): PlanInput {
   if (sources.config !== undefined && sources.stack !== undefined) {
     throw new UsageError("give --config or --stack, not both");
   }
   let origin = "flags";
-  let file: Record<string, unknown> = {};
+  let raw: Record<string, unknown> = {};
+  let baseDir = ".";
   if (sources.config !== undefined) {
-    file = readConfigFile(sources.config);
+    raw = readConfigFile(sources.config);
+    baseDir = dirname(resolve(sources.config));
     origin = `${sources.config} and flags`;
   } else if (sources.stack !== undefined) {
     const stack = readStackConfig(sources.stack, sources.stackDir ?? ".");
-    file = stack.raw;
+    raw = stack.raw;
+    baseDir = dirname(stack.path);
     origin = `${stack.path} and flags`;
   }
   try {
-    return parsePlanInput({ ...file, ...inputsFromFlags(sources), ...overrides });
+    return loadCapacityInput({
+      raw,
+      baseDir,
+      readFile: (path) => readText(path, "calibration file"),
+      ...(sources.calibration === undefined ? {} : { calibrationFile: sources.calibration }),
+      overrides: { ...inputsFromFlags(sources), ...overrides },
+    });
   } catch (error) {
+    const details = (e: CapacityInputError) => e.issues.map((i) => `${i.path}: ${i.message}`);
+    if (error instanceof CalibrationFileError) {
+      throw new UsageError(`invalid calibration file ${error.file}`, details(error));
+    }
     if (error instanceof CapacityInputError) {
-      throw new UsageError(
-        `invalid input (from ${origin})`,
-        error.issues.map((i) => `${i.path}: ${i.message}`),
-      );
+      throw new UsageError(`invalid input (from ${origin})`, details(error));
     }
     throw error;
   }

@@ -6,7 +6,7 @@ import { loadInput } from "../load-input.js";
 import { print, stdoutColors, stdoutWidth } from "../output.js";
 import { cell } from "../render/document.js";
 import { renderMarkdown } from "../render/markdown.js";
-import { bindsFirstLine, findingBlocks } from "../render/plan-report.js";
+import { bindsFirstLine, calibrationLine, findingBlocks } from "../render/plan-report.js";
 import { renderText } from "../render/text.js";
 import { FindingsError } from "../usage-error.js";
 import { parseVerbOptions } from "../verb-options.js";
@@ -24,13 +24,15 @@ export function checkCommand(): Command {
     .option("--format <format>", "report format: text (default) or md");
   return addInputOptions(command).action((options: Record<string, unknown>) => {
     const { json, format } = parseVerbOptions(checkOptions, { json: options.json, format: options.format });
-    const result = plan(loadInput(options));
+    const input = loadInput(options);
+    const result = plan(input);
     const errors = result.findings.filter((f) => f.severity === "error").length;
     const warnings = result.findings.filter((f) => f.severity === "warn").length;
     if (json) print(`${JSON.stringify({ errors, warnings, findings: result.findings }, null, 2)}\n`);
     else {
       const blocks = [
         { kind: "title" as const, text: `Capacity check for ${result.users} users` },
+        ...calibrationLine(input),
         ...findingBlocks(result.findings),
         { kind: "line" as const, cells: bindsFirstLine(result) },
         {

@@ -8,6 +8,7 @@ import { print, stdoutColors, stdoutWidth } from "../output.js";
 import { curveChartSvg } from "../render/curve-chart.js";
 import { curveReport } from "../render/curve-report.js";
 import { renderMarkdown } from "../render/markdown.js";
+import { calibrationLine } from "../render/plan-report.js";
 import { renderText } from "../render/text.js";
 import { UsageError } from "../usage-error.js";
 import { parseVerbOptions, wholeNumber } from "../verb-options.js";
@@ -70,8 +71,10 @@ export function curveCommand(): Command {
         `cannot write the chart to ${o.out}: ${(error as NodeJS.ErrnoException).code ?? "failed"}`,
       );
     }
+    const [title, ...rest] = curveReport(result, o.out);
+    const blocks = [...(title === undefined ? [] : [title]), ...calibrationLine(input), ...rest];
     if (o.json) print(`${JSON.stringify(result, null, 2)}\n`);
-    else if (o.format === "md") print(renderMarkdown(curveReport(result, o.out)));
-    else print(renderText(curveReport(result, o.out), stdoutColors(), stdoutWidth()));
+    else if (o.format === "md") print(renderMarkdown(blocks));
+    else print(renderText(blocks, stdoutColors(), stdoutWidth()));
   });
 }

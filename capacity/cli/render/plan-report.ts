@@ -1,3 +1,4 @@
+import { UNMEASURED_BOT_PER_USER_MB } from "../../defaults.js";
 import type { Finding, Plan, PlanInput } from "../../index.js";
 import { type Block, type Cell, cell, type Tone } from "./document.js";
 import { num, percent, seconds } from "./format.js";
@@ -182,6 +183,35 @@ function upgradeBlocks(plan: Plan): Block[] {
   return blocks;
 }
 
+/**
+ * Where the memory budgets come from: the calibration merged over them, or, without one, a warning when
+ * the bot still has the unmeasured per-user figure of the old Python bot (it decides the automation host).
+ */
+export function calibrationLine(input: PlanInput): Block[] {
+  if (input.calibration !== null) {
+    return [
+      {
+        kind: "line",
+        cells: [cell("Budgets calibrated from "), cell(input.calibration.source, "strong")],
+      },
+    ];
+  }
+  const bot = input.services.find((s) => s.name === "bot");
+  if (bot?.perUserMB !== UNMEASURED_BOT_PER_USER_MB) return [];
+  return [
+    {
+      kind: "line",
+      cells: [
+        cell(
+          `Not calibrated: the bot's ${bot.perUserMB} MB per user is the old Python bot's figure, never measured on this bot. ` +
+            "Measure it (npx tsx tests/bench/calibrate.ts) and pass --calibration capacity/calibration.json.",
+          "warn",
+        ),
+      ],
+    },
+  ];
+}
+
 /** The findings, by severity. */
 export function findingBlocks(findings: Finding[]): Block[] {
   return [
@@ -203,6 +233,7 @@ export function findingBlocks(findings: Finding[]): Block[] {
 export function planReport(plan: Plan, input: PlanInput): Block[] {
   return [
     { kind: "title", text: `Capacity plan for ${plan.users} users` },
+    ...calibrationLine(input),
     ...queueBlocks(plan, input),
     ...hostBlocks(plan, input),
     ...settingsBlocks(plan),

@@ -219,6 +219,32 @@ describe("fake Telegram with real grammY", () => {
     }
   });
 
+  it("serves files added by a test, and answers callback queries only once", async () => {
+    const api = apiFor(tg);
+    const fileId = tg.addFile(makePng(4, 4), { mime: "image/png", kind: "photos" });
+    const file = await api.getFile(fileId);
+    const bytes = Buffer.from(
+      await (await fetch(`${tg.apiRoot}/file/bot${tg.token}/${file.file_path}`)).arrayBuffer(),
+    );
+    expect(bytes.equals(makePng(4, 4))).toBe(true);
+    const wrongToken = await fetch(`${tg.apiRoot}/file/bot1:wrong/${file.file_path}`);
+    expect(wrongToken.status).toBe(401);
+
+    tg.userSends(alice, { text: "hi" });
+    const message = await api.sendMessage(alice.id, "pick", {
+      reply_markup: { inline_keyboard: [[{ text: "cancel", callback_data: "cancel" }]] },
+    });
+    const queryId = tg.userPresses(alice, message.message_id, "cancel");
+    const updates = await api.getUpdates({ timeout: 0 });
+    expect(updates.map((u) => u.callback_query?.data ?? u.message?.text)).toEqual(["hi", "cancel"]);
+    expect(updates[1]?.callback_query).toMatchObject({
+      id: queryId,
+      message: { message_id: message.message_id },
+    });
+    await expect(api.answerCallbackQuery(queryId)).resolves.toBe(true);
+    await expect(api.answerCallbackQuery(queryId)).rejects.toMatchObject({ error_code: 400 });
+  });
+
   it("describes user photos and documents with Telegram's metadata", async () => {
     const png = makePng(1000, 500);
     const photo = tg.userSends(alice, { photo: png, caption: "make it blue" });

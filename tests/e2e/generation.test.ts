@@ -82,6 +82,7 @@ describe("a request that goes end to end", () => {
     const polls = stack.fal.pollsFor(submission?.requestId ?? "");
     expect(polls).toBeGreaterThanOrEqual(1);
     expect(polls).toBeLessThanOrEqual(6);
+    expect(stack.fal.resultFetchesFor(submission?.requestId ?? "")).toBe(1);
     const [row] = await generationsOf(stack, ann.id);
     expect(row).toMatchObject({
       kind: "text-to-image",

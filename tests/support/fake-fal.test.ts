@@ -90,6 +90,7 @@ describe("fake fal queue", () => {
     const polls = await untilCompleted(String(body.status_url));
     expect(fal.pollsFor(id)).toBe(polls);
     const result = await getJson(String(body.response_url));
+    expect(fal.resultFetchesFor(id)).toBe(2);
     const image = (result.body.images as { url: string; width: number; height: number }[])[0];
     const png = Buffer.from(await (await fetch(image?.url ?? "")).arrayBuffer());
     expect(sniffImage(png)).toEqual({ mime: "image/png", width: image?.width, height: image?.height });

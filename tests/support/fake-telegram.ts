@@ -346,7 +346,10 @@ export async function startFakeTelegram(opts: FakeTelegramOptions = {}): Promise
     );
   }
 
-  /** The PhotoSize array Telegram attaches to a photo message: a thumbnail for big images, then the full size. */
+  /**
+   * The PhotoSize array Telegram attaches to a photo message: a thumbnail for big images, then the full size.
+   * The fake does not resize: the thumbnail's bytes are the original's, only its declared size is smaller.
+   */
   function photoSizes(file: StoredFile): PhotoSize[] {
     const info = sniffImage(file.bytes);
     const width = info?.width ?? 0;
@@ -498,7 +501,7 @@ export async function startFakeTelegram(opts: FakeTelegramOptions = {}): Promise
   }
 
   // --- methods
-  type Handler = (p: Params, req: IncomingMessage, res: ServerResponse) => Promise<unknown> | unknown;
+  type Handler = (p: Params, res: ServerResponse) => Promise<unknown> | unknown;
 
   function parseText(
     source: string,
@@ -616,7 +619,7 @@ export async function startFakeTelegram(opts: FakeTelegramOptions = {}): Promise
   const handlers: Record<string, Handler> = {
     getMe: () => botInfo,
 
-    getUpdates: (p, req, res) => {
+    getUpdates: (p, res) => {
       if (webhook !== undefined) {
         throw new ApiError(
           409,
@@ -673,7 +676,6 @@ export async function startFakeTelegram(opts: FakeTelegramOptions = {}): Promise
         }, timeout * 1000);
         poller = waiter;
         res.on("close", onClose);
-        void req;
       });
     },
 
@@ -948,7 +950,7 @@ export async function startFakeTelegram(opts: FakeTelegramOptions = {}): Promise
       }
       if (failure !== undefined)
         throw new ApiError(failure.status, failure.status === 500 ? "Internal Server Error" : "Bad Gateway");
-      body = { ok: true, result: await entry.handler(params, req, res) };
+      body = { ok: true, result: await entry.handler(params, res) };
     } catch (error) {
       if (!(error instanceof ApiError)) throw error;
       status = error.code;

@@ -55,7 +55,9 @@ function bound(inclusive: boolean | undefined, below: boolean, limit: unknown): 
 function allowed(issue: z.core.$ZodIssue): string {
   switch (issue.code) {
     case "invalid_type":
-      return issue.expected === "int" ? "a whole number" : `a ${issue.expected}`;
+      return issue.expected === "int"
+        ? "a whole number"
+        : `${/^[aeiou]/.test(issue.expected) ? "an" : "a"} ${issue.expected}`;
     case "too_small":
       return issue.origin === "array" || issue.origin === "string"
         ? `at least ${String(issue.minimum)} ${issue.origin === "array" ? "item(s)" : "character(s)"}`

@@ -1,0 +1,208 @@
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { describe, expect, it } from "vitest";
+import { parse } from "yaml";
+import {
+  applyCalibration,
+  type Calibration,
+  CalibrationFileError,
+  CapacityInputError,
+  loadCapacityInput,
+  type PlanInput,
+  parseCalibration,
+  parsePlanInput,
+  plan,
+} from "../../capacity/index.js";
+
+const root = fileURLToPath(new URL("../../", import.meta.url));
+const fixtures = fileURLToPath(new URL("./fixtures/", import.meta.url));
+const notesHost = () => parse(readFileSync(join(fixtures, "notes-100-users.yaml"), "utf8"));
+
+/** The "path: message" lines of the CapacityInputError `run` throws. */
+function issues(run: () => unknown): string[] {
+  try {
+    run();
+  } catch (error) {
+    if (error instanceof CapacityInputError) return error.issues.map((i) => `${i.path}: ${i.message}`);
+    throw error;
+  }
+  throw new Error("expected a CapacityInputError");
+}
+
+const service = (input: PlanInput | ReturnType<typeof plan>, name: string) => {
+  const found =
+    "services" in input
+      ? input.services.find((s) => s.name === name)
+      : input.hosts.flatMap((h) => h.services).find((s) => s.name === name);
+  if (found === undefined) throw new Error(`no service ${name}`);
+  return found;
+};
+
+const measured: Calibration = parseCalibration({
+  source: "bench on the test machine",
+  services: { bot: { baseMB: 200, perUserMB: 0.005, reservationMB: 130 }, worker: { perJobMB: 3 } },
+  cpuSecondsPerJob: 0.03,
+});
+
+describe("parseCalibration", () => {
+  it.each([
+    [{ services: {} }, "calibration.source: missing; expected a string"],
+    [{ source: "" }, 'calibration.source: got ""; expected at least 1 character(s)'],
+    [{ source: "x", sevices: {} }, "calibration.sevices: unknown key; remove it or fix its spelling"],
+    [
+      { source: "x", services: { bot: { perUserMb: 1 } } },
+      "calibration.services.bot.perUserMb: unknown key; remove it or fix its spelling",
+    ],
+    [
+      { source: "x", services: { bot: { perUserMB: -1 } } },
+      "calibration.services.bot.perUserMB: got -1; expected a number ≥ 0",
+    ],
+    [
+      { source: "x", services: { worker: { baseMB: 0 } } },
+      "calibration.services.worker.baseMB: got 0; expected a number > 0",
+    ],
+    [
+      { source: "x", cpuSecondsPerJob: "fast" },
+      'calibration.cpuSecondsPerJob: got "fast"; expected a number',
+    ],
+    [{ source: "x", services: [] }, "calibration.services: got a list; expected a record"],
+    ["calibration.json", 'calibration: got "calibration.json"; expected an object'],
+  ])("rejects %j naming the field, the value and what is allowed", (raw, expected) => {
+    expect(issues(() => parseCalibration(raw))).toContain(expected);
+  });
+
+  it("accepts the committed capacity/calibration.json, whose budgets the bench derived", () => {
+    const file = parseCalibration(JSON.parse(readFileSync(join(root, "capacity/calibration.json"), "utf8")));
+    expect(file.services.bot?.perUserMB).toBeDefined();
+    expect(file.services.worker?.perJobMB).toBeDefined();
+    expect(file.measurement?.rule).toMatch(/× the fitted line/);
+  });
+});
+
+describe("applyCalibration", () => {
+  it("replaces only the figures it gives, by service name, and records its source", () => {
+    const input = parsePlanInput({ users: 300 });
+    const calibrated = applyCalibration(input, measured);
+    expect(service(calibrated, "bot")).toEqual({
+      ...service(input, "bot"),
+      baseMB: 200,
+      perUserMB: 0.005,
+      reservationMB: 130,
+    });
+    expect(service(calibrated, "worker")).toEqual({ ...service(input, "worker"), perJobMB: 3 });
+    for (const name of ["redis", "n8n", "postgres", "directus", "qdrant"]) {
+      expect(service(calibrated, name)).toEqual(service(input, name));
+    }
+    expect(calibrated.cpuSecondsPerJob).toBe(0.03);
+    expect(calibrated.calibration).toEqual({ source: "bench on the test machine" });
+    expect(input.calibration).toBeNull();
+    expect(service(input, "bot").perUserMB).toBe(18);
+  });
+
+  it("keeps the input's cpuSecondsPerJob when the calibration has none", () => {
+    const input = parsePlanInput({ users: 10, cpuSecondsPerJob: 2 });
+    expect(applyCalibration(input, parseCalibration({ source: "x" })).cpuSecondsPerJob).toBe(2);
+  });
+
+  it("merges over a file's own services list too", () => {
+    const calibrated = applyCalibration(parsePlanInput(notesHost()), measured);
+    expect(service(calibrated, "bot")).toMatchObject({ host: "box", baseMB: 200, perUserMB: 0.005 });
+    expect(service(calibrated, "api")).toMatchObject({ baseMB: 200, reservationMB: 120 });
+  });
+
+  it("refuses a calibrated service that is not in the services list, naming the ones that are", () => {
+    const calibration = parseCalibration({ source: "x", services: { n8n: { baseMB: 300 } } });
+    expect(issues(() => applyCalibration(parsePlanInput(notesHost()), calibration))).toEqual([
+      'calibration.services.n8n: no service named "n8n" in the services list; expected one of redis, api, bot, worker',
+    ]);
+  });
+
+  it("refuses a measured limit below the service's reservation, saying the calibration caused it", () => {
+    const calibration = parseCalibration({ source: "tiny bench", services: { bot: { baseMB: 50 } } });
+    const [problem] = issues(() => applyCalibration(parsePlanInput({ users: 1 }), calibration));
+    expect(problem).toMatch(
+      /^services\[2\]\.reservationMB: got 100; expected at most the memory limit, 68 MB at 1 users/,
+    );
+    expect(problem).toContain("(with the budgets calibrated from tiny bench)");
+  });
+
+  it("shrinks the bot from 5550 MB to the measured line at 300 users, and the plan says where from", () => {
+    const botOnly = parseCalibration({ ...measured, services: { bot: measured.services.bot } });
+    const before = plan(parsePlanInput({ users: 300 }));
+    const after = plan(applyCalibration(parsePlanInput({ users: 300 }), botOnly));
+    expect(service(before, "bot").limitMB).toBe(5550);
+    expect(service(after, "bot").limitMB).toBe(Math.ceil(200 + 0.005 * 300));
+    expect(before.calibration).toBeNull();
+    expect(after.calibration).toEqual({ source: "bench on the test machine" });
+    const automation = (p: typeof before) => p.hosts.find((h) => h.name === "automation")?.usedMB ?? 0;
+    expect(automation(before) - automation(after)).toBe(5550 - service(after, "bot").limitMB);
+  });
+});
+
+describe("loadCapacityInput", () => {
+  const calibrationText = JSON.stringify({ source: "from a file", services: { bot: { perUserMB: 0.01 } } });
+
+  /** A reader over an in-memory directory that records which paths it was asked for. */
+  function reader(files: Record<string, string>) {
+    const asked: string[] = [];
+    const readFile = (path: string) => {
+      asked.push(path);
+      const text = files[path];
+      if (text === undefined) throw new Error(`no such file ${path}`);
+      return text;
+    };
+    return { asked, readFile };
+  }
+
+  it("without a calibration gives the notes' 100-user host: 3056 MB, as before", () => {
+    const { asked, readFile } = reader({});
+    const input = loadCapacityInput({ raw: notesHost(), baseDir: "/cfg", readFile });
+    expect(asked).toEqual([]);
+    expect(input.calibration).toBeNull();
+    expect(plan(input).hosts[0]?.usedMB).toBe(3056);
+  });
+
+  it("reads calibration: relative to the file's directory and merges it", () => {
+    const { asked, readFile } = reader({ "/cfg/bench/cal.json": calibrationText });
+    const input = loadCapacityInput({
+      raw: { ...notesHost(), calibration: "bench/cal.json" },
+      baseDir: "/cfg",
+      readFile,
+    });
+    expect(asked).toEqual(["/cfg/bench/cal.json"]);
+    expect(service(input, "bot").perUserMB).toBe(0.01);
+    expect(plan(input).calibration).toEqual({ source: "from a file" });
+  });
+
+  it("takes an explicit calibration file over the file's calibration: key", () => {
+    const { asked, readFile } = reader({ "other.json": calibrationText });
+    loadCapacityInput({
+      raw: { users: 5, calibration: "never-read.json" },
+      baseDir: "/cfg",
+      readFile,
+      calibrationFile: "other.json",
+    });
+    expect(asked).toEqual(["other.json"]);
+  });
+
+  it("lets an explicit cpuSecondsPerJob override win over the calibration's", () => {
+    const text = JSON.stringify({ source: "x", cpuSecondsPerJob: 0.03 });
+    const { readFile } = reader({ "/c.json": text });
+    const base = { raw: { users: 5 }, baseDir: "/", readFile, calibrationFile: "/c.json" };
+    expect(loadCapacityInput(base).cpuSecondsPerJob).toBe(0.03);
+    expect(loadCapacityInput({ ...base, overrides: { cpuSecondsPerJob: 1 } }).cpuSecondsPerJob).toBe(1);
+  });
+
+  it("names the calibration file when it is not valid JSON or breaks the schema", () => {
+    const { readFile } = reader({ "/bad.json": '{ "source": "x", ', "/typo.json": '{ "sorce": "x" }' });
+    const load = (file: string) => () =>
+      loadCapacityInput({ raw: { users: 5 }, baseDir: "/", readFile, calibrationFile: file });
+    expect(load("/bad.json")).toThrow(CalibrationFileError);
+    expect(issues(load("/bad.json"))[0]).toMatch(/^calibration: not valid JSON or YAML: /);
+    expect(load("/typo.json")).toThrow(expect.objectContaining({ file: "/typo.json" }));
+    expect(issues(load("/typo.json"))).toContain(
+      "calibration.sorce: unknown key; remove it or fix its spelling",
+    );
+  });
+});

@@ -1,0 +1,108 @@
+import { execFile } from "node:child_process";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { afterAll, describe, expect, it } from "vitest";
+
+const root = fileURLToPath(new URL("../../", import.meta.url));
+const work = mkdtempSync(join(tmpdir(), "capacity-calibration-"));
+afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+/** The committed measurement: the figures the CLI must use come from here, not from this test. */
+const committed = join(root, "capacity/calibration.json");
+const file = JSON.parse(readFileSync(committed, "utf8"));
+
+/** Runs `npm run capacity -- …` as a person would (tsx on capacity/cli/main.ts), in a scratch directory. */
+function capacity(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      [join(root, "node_modules/tsx/dist/cli.mjs"), join(root, "capacity/cli/main.ts"), ...args],
+      { cwd: work, env: { ...process.env, NO_COLOR: "" }, timeout: 20_000 },
+      (error, stdout, stderr) => {
+        resolve({ code: error === null ? 0 : Number(error.code ?? -1), stdout, stderr });
+      },
+    );
+  });
+}
+
+const botLimit = (plan: { hosts: { services: { name: string; limitMB: number }[] }[] }) =>
+  plan.hosts.flatMap((h) => h.services).find((s) => s.name === "bot")?.limitMB;
+
+describe("capacity --calibration", () => {
+  it("plan --json: the bot's limit at 300 users follows the measured line instead of 5550 MB", async () => {
+    const [before, after] = await Promise.all([
+      capacity("plan", "--users", "300", "--json"),
+      capacity("plan", "--users", "300", "--json", "--calibration", committed),
+    ]);
+    expect([before.code, after.code]).toEqual([0, 0]);
+    const bot = file.services.bot;
+    expect(botLimit(JSON.parse(before.stdout))).toBe(5550);
+    expect(botLimit(JSON.parse(after.stdout))).toBe(Math.ceil(bot.baseMB + bot.perUserMB * 300));
+    expect(JSON.parse(after.stdout).calibration).toEqual({ source: file.source });
+    expect(JSON.parse(before.stdout).calibration).toBeNull();
+  });
+
+  it("the report says where the budgets came from, or that the bot's per-user figure is unmeasured", async () => {
+    const [text, md, plain] = await Promise.all([
+      capacity("plan", "--users", "300", "--calibration", committed),
+      capacity("plan", "--users", "300", "--format", "md", "--calibration", committed),
+      capacity("plan", "--users", "300"),
+    ]);
+    expect(text.stdout).toContain(`Budgets calibrated from ${file.source}`);
+    expect(md.stdout).toContain(`Budgets calibrated from **${file.source}**`);
+    expect(plain.stdout).toContain("Not calibrated: the bot's 18 MB per user is the old Python bot's figure");
+    expect(text.stdout).not.toContain("Not calibrated");
+  });
+
+  it("check and curve take it too", async () => {
+    const [check, curve] = await Promise.all([
+      capacity("check", "--users", "300", "--calibration", committed),
+      capacity(
+        "curve",
+        ...["--from", "100", "--to", "300", "--step", "100", "--out", join(work, "c.svg")],
+        ...["--calibration", committed],
+      ),
+    ]);
+    expect(check.stdout).toContain(`Budgets calibrated from ${file.source}`);
+    expect(curve.code).toBe(0);
+    expect(curve.stdout).toContain(`Budgets calibrated from ${file.source}`);
+  });
+
+  it("calibration: in a config file is relative to that file; --calibration replaces it", async () => {
+    const dir = join(work, "stack");
+    mkdirSync(join(dir, "bench"), { recursive: true });
+    const small = { source: "file beside the config", services: { bot: { baseMB: 160, perUserMB: 0.1 } } };
+    writeFileSync(join(dir, "bench/cal.json"), JSON.stringify(small));
+    writeFileSync(join(dir, "sizing.yaml"), "users: 300\ncalibration: bench/cal.json\n");
+    const [fromFile, replaced] = await Promise.all([
+      capacity("plan", "--config", join(dir, "sizing.yaml"), "--json"),
+      capacity("plan", "--config", join(dir, "sizing.yaml"), "--json", "--calibration", committed),
+    ]);
+    expect(botLimit(JSON.parse(fromFile.stdout))).toBe(160 + 30);
+    expect(JSON.parse(replaced.stdout).calibration).toEqual({ source: file.source });
+  });
+
+  it("a bad calibration file exits 2 naming the file, the field and what is allowed", async () => {
+    const bad = join(work, "bad.json");
+    writeFileSync(bad, JSON.stringify({ source: "x", services: { bto: { perUserMB: -1 } } }));
+    const typo = join(work, "typo.json");
+    writeFileSync(typo, JSON.stringify({ source: "x", services: { bto: { perUserMB: 1 } } }));
+    const [invalid, unknown, missing] = await Promise.all([
+      capacity("plan", "--users", "300", "--calibration", bad),
+      capacity("plan", "--users", "300", "--calibration", typo),
+      capacity("plan", "--users", "300", "--calibration", join(work, "nope.json")),
+    ]);
+    expect(invalid.code).toBe(2);
+    expect(invalid.stderr).toContain(`capacity: invalid calibration file ${bad}`);
+    expect(invalid.stderr).toContain("calibration.services.bto.perUserMB: got -1; expected a number ≥ 0");
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toContain(
+      'calibration.services.bto: no service named "bto" in the services list; expected one of redis, n8n, bot, worker, postgres, directus, qdrant',
+    );
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toContain(`cannot read calibration file ${join(work, "nope.json")}: no such file`);
+    for (const run of [invalid, unknown, missing]) expect(run.stderr).not.toMatch(/\n\s+at .+:\d+:\d+/);
+  });
+});

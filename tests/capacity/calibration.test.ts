@@ -30,14 +30,16 @@ function issues(run: () => unknown): string[] {
   throw new Error("expected a CapacityInputError");
 }
 
-const service = (input: PlanInput | ReturnType<typeof plan>, name: string) => {
-  const found =
-    "services" in input
-      ? input.services.find((s) => s.name === name)
-      : input.hosts.flatMap((h) => h.services).find((s) => s.name === name);
+/** A service's budget in the input. */
+function service(input: PlanInput, name: string) {
+  const found = input.services.find((s) => s.name === name);
   if (found === undefined) throw new Error(`no service ${name}`);
   return found;
-};
+}
+
+/** A service's memory limit in a plan. */
+const limitOf = (p: ReturnType<typeof plan>, name: string) =>
+  p.hosts.flatMap((h) => h.services).find((s) => s.name === name)?.limitMB ?? Number.NaN;
 
 const measured: Calibration = parseCalibration({
   source: "bench on the test machine",
@@ -131,12 +133,12 @@ describe("applyCalibration", () => {
     const botOnly = parseCalibration({ ...measured, services: { bot: measured.services.bot } });
     const before = plan(parsePlanInput({ users: 300 }));
     const after = plan(applyCalibration(parsePlanInput({ users: 300 }), botOnly));
-    expect(service(before, "bot").limitMB).toBe(5550);
-    expect(service(after, "bot").limitMB).toBe(Math.ceil(200 + 0.005 * 300));
+    expect(limitOf(before, "bot")).toBe(5550);
+    expect(limitOf(after, "bot")).toBe(Math.ceil(200 + 0.005 * 300));
     expect(before.calibration).toBeNull();
     expect(after.calibration).toEqual({ source: "bench on the test machine" });
     const automation = (p: typeof before) => p.hosts.find((h) => h.name === "automation")?.usedMB ?? 0;
-    expect(automation(before) - automation(after)).toBe(5550 - service(after, "bot").limitMB);
+    expect(automation(before) - automation(after)).toBe(5550 - limitOf(after, "bot"));
   });
 });
 

@@ -36,7 +36,10 @@ export interface AppProcess {
 
 /** Options for {@link startAppStack}. */
 export interface AppStackOptions {
-  /** Environment for every app process, over the defaults of {@link AppStack.baseEnv}. */
+  /**
+   * Environment for every app process, over the defaults of {@link AppStack.baseEnv}. Keep LOG_LEVEL at info
+   * or lower: readiness is the "bot ready" / "worker ready" info line.
+   */
   env?: Record<string, string>;
   fal?: FakeFalOptions;
   telegram?: FakeTelegramOptions;

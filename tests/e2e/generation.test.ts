@@ -436,8 +436,40 @@ describe("the queue", () => {
       expect(await generationsOf(stack, nora.id)).toMatchObject([{ status: "expired" }]);
     } finally {
       stack.fal.setProcessingMs(300);
+      await worker.stop();
+      worker = await stack.startWorker();
     }
   }, 60_000);
+});
+
+describe("/metrics", () => {
+  /** Sum of a metric's samples whose labels contain every `labels` pair, from Prometheus text. */
+  function total(text: string, name: string, labels: Record<string, string> = {}): number {
+    return text
+      .split("\n")
+      .filter((line) => line.startsWith(`${name}{`) || line.startsWith(`${name} `))
+      .filter((line) => Object.entries(labels).every(([k, v]) => line.includes(`${k}="${v}"`)))
+      .reduce((sum, line) => sum + Number(line.split(" ").at(-1)), 0);
+  }
+
+  it("count what the cases above did, in the bot and in the worker", async () => {
+    const uma = newUser(stack, "Uma");
+    await delivered(uma, uma.says("a teapot for the metrics"));
+    const bot = stack.processes.find((p) => p.role === "bot" && !p.child.hasExited());
+    const [botText, workerText] = await Promise.all([bot?.metrics() ?? "", worker.metrics()]);
+    expect(total(botText, "tapbot_updates_total")).toBeGreaterThan(20);
+    expect(total(botText, "tapbot_rate_limited_total")).toBeGreaterThanOrEqual(1);
+    expect(total(botText, "tapbot_cache_hits_total")).toBeGreaterThanOrEqual(1);
+    expect(total(botText, "tapbot_jobs_enqueued_total", { tier: "vip" })).toBeGreaterThanOrEqual(1);
+    expect(total(botText, "tapbot_ack_latency_seconds_count")).toBeGreaterThan(10);
+    // The worker was restarted by the queue cases: its counters start there.
+    expect(
+      total(workerText, "tapbot_jobs_completed_total", { kind: "text-to-image" }),
+    ).toBeGreaterThanOrEqual(1);
+    expect(total(workerText, "tapbot_polls_per_job_count")).toBeGreaterThanOrEqual(1);
+    expect(total(workerText, "tapbot_provider_latency_seconds_count")).toBeGreaterThanOrEqual(1);
+    expect(workerText).toMatch(/^tapbot_queue_depth\{state="[a-z]+"\} \d+/m);
+  });
 });
 
 describe("logs", () => {

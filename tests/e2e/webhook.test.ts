@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type AppProcess, type AppStack, startAppStack } from "../support/app-stack.js";
 import { freePort } from "../support/free-port.js";
 import { waitUntil } from "../support/wait-until.js";
-import { dumpLogsOnFailure, en, generationsOf, newUser, sleep } from "./e2e-kit.js";
+import { dumpLogsOnFailure, en, enPattern, generationsOf, newUser, sleep } from "./e2e-kit.js";
 
 /**
  * Webhook mode: the bot registers WEBHOOK_URL with its secret; the fake Telegram delivers updates there (to
@@ -13,20 +13,28 @@ const publicUrl = "https://tapbot.example.test/telegram/webhook";
 const secret = randomBytes(24).toString("base64url");
 let stack: AppStack;
 let bot: AppProcess;
-let botPort = 0;
+/** Ports of the bot replicas behind the (simulated) proxy, which deals deliveries out in turn. */
+const replicaPorts: number[] = [];
+const deliveriesPerPort = new Map<number, number>();
+let turn = 0;
 dumpLogsOnFailure(() => stack);
 
+function webhookEnv(port: number): Record<string, string> {
+  return { BOT_MODE: "webhook", WEBHOOK_URL: publicUrl, WEBHOOK_SECRET: secret, HTTP_PORT: String(port) };
+}
+
 beforeAll(async () => {
-  botPort = await freePort();
+  replicaPorts.push(await freePort());
   stack = await startAppStack({
-    telegram: { webhookTarget: (url) => `http://127.0.0.1:${botPort}${new URL(url).pathname}` },
+    telegram: {
+      webhookTarget: (url) => {
+        const port = replicaPorts[turn++ % replicaPorts.length] as number;
+        deliveriesPerPort.set(port, (deliveriesPerPort.get(port) ?? 0) + 1);
+        return `http://127.0.0.1:${port}${new URL(url).pathname}`;
+      },
+    },
   });
-  bot = await stack.startBot({
-    BOT_MODE: "webhook",
-    WEBHOOK_URL: publicUrl,
-    WEBHOOK_SECRET: secret,
-    HTTP_PORT: String(botPort),
-  });
+  bot = await stack.startBot(webhookEnv(replicaPorts[0] as number));
 }, 120_000);
 
 afterAll(async () => {
@@ -75,4 +83,35 @@ describe("webhook mode", () => {
     expect(rows).toHaveLength(0);
     expect(await generationsOf(stack, forged.id)).toHaveLength(0);
   });
+
+  it("two replicas share one rate limit: of 11 requests split between them, one is refused", async () => {
+    const second = await stack.startBot(webhookEnv(await freePort()));
+    replicaPorts.push(second.port);
+    deliveriesPerPort.clear();
+    const vera = newUser(stack, "Vera");
+    const requests = Array.from({ length: 11 }, (_, i) => vera.says(`a glass bird number ${i + 1}`));
+    const first = requests[0] as (typeof requests)[number];
+    const rateLimited = enPattern("rate-limited", ["seconds"]);
+    const acked = () =>
+      requests.filter((request) =>
+        vera
+          .botMessagesAfter(first)
+          .some((view) => view.message.reply_to_message?.message_id === request.message_id),
+      );
+    await waitUntil(
+      async () =>
+        acked().length >= 10 && vera.botMessagesAfter(first).some((view) => rateLimited.test(view.text ?? ""))
+          ? true
+          : undefined,
+      {
+        timeoutMs: 15_000,
+        describe: () => `10 acknowledgements and a refusal; got ${acked().length} acknowledgements`,
+      },
+    );
+    await sleep(500);
+    expect(acked()).toHaveLength(10);
+    expect(vera.botMessagesAfter(first).filter((view) => rateLimited.test(view.text ?? ""))).toHaveLength(1);
+    expect([...deliveriesPerPort.values()].every((n) => n >= 5)).toBe(true);
+    expect(await generationsOf(stack, vera.id)).toHaveLength(10);
+  }, 60_000);
 });

@@ -21,7 +21,8 @@
  *   long processing time: the worker waits for fal in BullMQ's delayed set, not in a slot), then all of
  *   them in the deliver step at once (fal's result of 1.5 MB downloaded, the upload to Telegram held by a
  *   slow sendPhoto), which is the most memory a slot holds. A line through the most of the three gives
- *   baseMB + perJobMB × concurrency. CPU per job: utime + stime of the worker over a batch of jobs with
+ *   baseMB + perJobMB × concurrency; perJobMB is at least the slope of the live data (V8 heap plus
+ *   Buffers) of the delivering jobs, a floor the noisier RSS slope may fall under. CPU per job: utime + stime of the worker over a batch of jobs with
  *   the production number of polls, less its idle rate.
  *
  * The budgets written are the fitted figures with headroom (RULE below); the file keeps the raw points,
@@ -71,7 +72,8 @@ const IDLE_CPU_MS = 1_500;
 /** Limits are the measured figures times this; see RULE. */
 const HEADROOM = 1.5;
 const RULE =
-  `limit budgets = ${HEADROOM} × the fitted line (baseMB rounded up to 10 MB, perUserMB to 0.001 MB, ` +
+  `limit budgets = ${HEADROOM} × the fitted line (the worker's perJobMB at least its live data per job; ` +
+  "baseMB rounded up to 10 MB, perUserMB to 0.001 MB, " +
   `perJobMB to 0.1 MB); reservationMB = the idle RSS after GC rounded up to 10 MB; cpuSecondsPerJob = ${HEADROOM} × ` +
   "the measured CPU per job rounded up to 0.01 s";
 
@@ -88,10 +90,10 @@ const log = (line: string): void => {
   process.stdout.write(`${line}\n`);
 };
 
-/** nodejs_heap_size_used_bytes of prom-client's default metrics, MB. */
-async function heapUsedMB(processUnderTest: CompiledProcess): Promise<number> {
+/** A gauge of prom-client's default metrics (prefixed by the app), MB. */
+async function gaugeMB(processUnderTest: CompiledProcess, name: string): Promise<number> {
   const text = await processUnderTest.metrics();
-  const value = /^tapbot_process_nodejs_heap_size_used_bytes (\S+)$/m.exec(text)?.[1];
+  const value = new RegExp(`^tapbot_process_${name} (\\S+)$`, "m").exec(text)?.[1];
   return value === undefined ? Number.NaN : Number(value) / 2 ** 20;
 }
 
@@ -165,6 +167,8 @@ interface MemorySample {
   retainedMB: number;
   /** V8 heap in use after that GC. */
   heapUsedMB: number;
+  /** Memory outside the V8 heap that JavaScript objects hold (Buffers: a job's image bytes), after that GC. */
+  externalMB: number;
 }
 
 async function sampleMemory(p: CompiledProcess): Promise<MemorySample> {
@@ -172,7 +176,12 @@ async function sampleMemory(p: CompiledProcess): Promise<MemorySample> {
   p.collectGarbage();
   await sleep(500);
   const retainedMB = await steadyRssMB(p.pid, 5, 200);
-  return { foundMB, retainedMB, heapUsedMB: await heapUsedMB(p) };
+  return {
+    foundMB,
+    retainedMB,
+    heapUsedMB: await gaugeMB(p, "nodejs_heap_size_used_bytes"),
+    externalMB: await gaugeMB(p, "nodejs_external_memory_bytes"),
+  };
 }
 
 interface BotPoint extends MemorySample {
@@ -287,6 +296,7 @@ const rounded = (m: MemorySample) => ({
   foundMB: round(m.foundMB),
   retainedMB: round(m.retainedMB),
   heapUsedMB: round(m.heapUsedMB),
+  externalMB: round(m.externalMB),
 });
 const fitRecord = (fit: LineFit, slopeName: "perUserMB" | "perJobMB", decimals: number) => ({
   baseMB: round(fit.intercept),
@@ -305,21 +315,30 @@ try {
   const botPoints = await measureBot();
   await start("bot");
   log(`\nworker: RSS after a forced GC, N jobs at once, each result ${(RESULT_BYTES / 1e6).toFixed(1)} MB`);
-  log("   concurrency   idle MB   parked at fal MB   delivering MB   most found MB   CPU s/job");
+  log(
+    "   concurrency   idle MB   parked at fal MB   delivering MB   most found MB   external idle → delivering MB   CPU s/job",
+  );
   const workerPoints: WorkerPoint[] = [];
   for (const concurrency of CONCURRENCIES) {
     const p = await measureWorker(concurrency);
     workerPoints.push(p);
     log(
-      `${String(concurrency).padStart(14)} ${mb(p.idle.retainedMB, 9)} ${mb(p.parkedAtFal.retainedMB, 18)} ${mb(p.delivering.retainedMB, 15)} ${mb(foundPeakMB(p), 15)} ${p.cpuSecondsPerJob.toFixed(3).padStart(11)}`,
+      `${String(concurrency).padStart(14)} ${mb(p.idle.retainedMB, 9)} ${mb(p.parkedAtFal.retainedMB, 18)} ${mb(p.delivering.retainedMB, 15)} ${mb(foundPeakMB(p), 15)} ${`${p.idle.externalMB.toFixed(1)} → ${p.delivering.externalMB.toFixed(1)}`.padStart(31)} ${p.cpuSecondsPerJob.toFixed(3).padStart(11)}`,
     );
   }
 
   const botFit = fitLine(botPoints.map((p) => ({ x: p.users, y: p.retainedMB })));
   const workerFit = fitLine(workerPoints.map((p) => ({ x: p.concurrency, y: retainedPeakMB(p) })));
+  // The live data of the delivering jobs (V8 heap plus Buffers) is a floor under the per-job figure: RSS
+  // moves by ±10 MB with V8's page handling, so its slope alone can come out below what a job holds.
+  const liveFit = fitLine(
+    workerPoints.map((p) => ({ x: p.concurrency, y: p.delivering.heapUsedMB + p.delivering.externalMB })),
+  );
+  const perJobMeasured = Math.max(0, workerFit.slope, liveFit.slope);
   const cpuPerJob = workerPoints.reduce((sum, p) => sum + p.cpuSecondsPerJob, 0) / workerPoints.length;
   log(`\nbot fit:    ${describeFit(botFit, "users")}`);
   log(`worker fit: ${describeFit(workerFit, "concurrent jobs")}`);
+  log(`worker live data (heap + Buffers) while delivering: ${describeFit(liveFit, "concurrent jobs")}`);
   log(
     `worker CPU: ${cpuPerJob.toFixed(3)} s per job (mean of ${workerPoints.length} batches of ${CPU_BATCH})`,
   );
@@ -331,7 +350,7 @@ try {
   };
   const worker = {
     baseMB: ceilTo(HEADROOM * workerFit.intercept, 10),
-    perJobMB: ceilTo(HEADROOM * Math.max(0, workerFit.slope), 0.1),
+    perJobMB: ceilTo(HEADROOM * perJobMeasured, 0.1),
     reservationMB: ceilTo(workerPoints[0]?.idle.retainedMB ?? workerFit.intercept, 10),
   };
   // The budgets against every RSS found without a forced GC: the limit must hold those too.
@@ -375,7 +394,7 @@ try {
         fit: fitRecord(botFit, "perUserMB", 5),
       },
       worker: {
-        method: `per concurrency: warm-up, idle, then that many jobs parked at fal (${HOLD_AT_FAL_MS} ms) and then all in the deliver step at once (sendPhoto held ${HOLD_AT_TELEGRAM_MS} ms); results of ${RESULT_BYTES} bytes; the fit is on the most RSS after GC of the three phases; CPU over ${CPU_BATCH} jobs of ${CPU_JOB_MS} ms at fal (5 polls each) less the idle rate`,
+        method: `per concurrency: warm-up, idle, then that many jobs parked at fal (${HOLD_AT_FAL_MS} ms) and then all in the deliver step at once (sendPhoto held ${HOLD_AT_TELEGRAM_MS} ms); results of ${RESULT_BYTES} bytes; the fit is on the most RSS after GC of the three phases, perJobMB = the larger of its slope and that of the live data (heap + external) while delivering; CPU over ${CPU_BATCH} jobs of ${CPU_JOB_MS} ms at fal (5 polls each) less the idle rate`,
         resultBytes: RESULT_BYTES,
         points: workerPoints.map((p) => ({
           concurrency: p.concurrency,
@@ -385,6 +404,8 @@ try {
           cpuSecondsPerJob: round(p.cpuSecondsPerJob, 4),
         })),
         fit: fitRecord(workerFit, "perJobMB", 2),
+        liveDataFit: fitRecord(liveFit, "perJobMB", 2),
+        perJobMB: round(perJobMeasured, 2),
         cpuSecondsPerJob: round(cpuPerJob, 4),
       },
       coverage,

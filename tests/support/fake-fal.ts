@@ -86,7 +86,7 @@ export interface FakeFal {
   setProcessingMs(ms: number): void;
   /** Time in IN_QUEUE of requests submitted from now on. */
   setQueueMs(ms: number): void;
-  /** Delay before every answer. */
+  /** Delay before fal acts on each queue request (transit time: a client that dies meanwhile is ignored). */
   setLatencyMs(ms: number): void;
   failNext(failure: FalFailure): void;
   /** Resolves when `count` submissions have arrived. */
@@ -364,7 +364,14 @@ export async function startFakeFal(opts: FakeFalOptions = {}): Promise<FakeFal> 
       for (const watch of watchers) watch();
       sendJson(res, status, body);
     };
-    if (latencyMs > 0) await sleep(latencyMs);
+    if (latencyMs > 0) {
+      await sleep(latencyMs);
+      // Latency is transit time: a request whose client died on the way never reached fal.
+      if (req.socket.destroyed) {
+        active.delete(flight);
+        return;
+      }
+    }
     if (req.headers.authorization === undefined)
       return answer(401, { detail: "Missing authorization header" });
     if (!authorized(req)) return answer(401, { detail: "Invalid API key" });

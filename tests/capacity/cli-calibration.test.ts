@@ -84,6 +84,22 @@ describe("capacity --calibration", () => {
     expect(JSON.parse(replaced.stdout).calibration).toEqual({ source: file.source });
   });
 
+  it("calibration: in a stack's tapbot:capacity is relative to the stack file", async () => {
+    const dir = join(work, "infra");
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(
+      join(dir, "Pulumi.calibrated.yaml"),
+      `config:\n  tapbot:capacity:\n    users: 300\n    calibration: ${join("..", "measured.json")}\n`,
+    );
+    writeFileSync(join(work, "measured.json"), readFileSync(committed));
+    const run = await capacity("plan", "--stack", "calibrated", "--stack-dir", dir, "--json");
+    expect(run.code).toBe(0);
+    expect(JSON.parse(run.stdout).calibration).toEqual({ source: file.source });
+    expect(botLimit(JSON.parse(run.stdout))).toBe(
+      Math.ceil(file.services.bot.baseMB + file.services.bot.perUserMB * 300),
+    );
+  });
+
   it("a bad calibration file exits 2 naming the file, the field and what is allowed", async () => {
     const bad = join(work, "bad.json");
     writeFileSync(bad, JSON.stringify({ source: "x", services: { bto: { perUserMB: -1 } } }));

@@ -144,10 +144,10 @@ let prompts = 0;
 const uniquePrompt = (): string => `a lighthouse at dusk, study ${++prompts}`;
 
 /** `count` new users each send a prompt; resolves when `until()` holds. */
-async function jobs(count: number, until: () => boolean, what: string, timeoutMs = 60_000): Promise<void> {
+async function jobs(count: number, until: () => boolean, what: string): Promise<void> {
   for (const user of newUsers(count)) telegram.userSends(user, { text: uniquePrompt() });
   await waitUntil(async () => (until() ? true : undefined), {
-    timeoutMs,
+    timeoutMs: 60_000,
     intervalMs: 50,
     describe: () => `${what}\n${running.at(-1)?.child.logTail(30)}`,
   });

@@ -303,7 +303,8 @@ export function createGenerationProcessor(
         log.info({ requestId, bytes: bytes.length }, "delivered");
       }
       await generations.markDelivered(id, { resultFileId: fileId, cached: false });
-      await redis.del(deliveredMarkerKey(id));
+      // A cancel that came too late (the result was ready) leaves nothing behind either.
+      await redis.del(deliveredMarkerKey(id), cancelFlagKey(id));
       await deps.cache.set(input.cacheKey, fileId);
       await notifier.progress(await conversation(), workerMessages.done);
     }

@@ -289,6 +289,38 @@ describe("worker", () => {
     expect(fal.resultFetchesFor(requestId.request_id)).toBe(0);
   });
 
+  it("upscales a photo: fal's single-image result reaches the user", async () => {
+    await startWorker();
+    const fileId = telegram.addFile(makePng(32, 32), { mime: "image/png" });
+    const request = await accept({ kind: "upscale", prompt: "", sourceFileId: fileId });
+    const row = await settled(request.id);
+    expect(row.status).toBe("delivered");
+    const submission = fal.submissions.find((s) => s.requestId === row.falRequestId);
+    expect(submission?.modelId).toBe("fal-ai/clarity-upscaler");
+    expect(submission?.input).not.toHaveProperty("prompt");
+    expect(photosIn(request.chatId)).toHaveLength(1);
+  });
+
+  it("loses and repeats nothing across a graceful restart while the job waits on fal", async () => {
+    const config = await startWorker();
+    fal.setProcessingMs(1_500);
+    const submissionsBefore = fal.submissions.length;
+    const request = await accept();
+    await waitUntil(async () => ((await generations.get(request.id))?.falRequestId ? true : undefined), {
+      timeoutMs: 10_000,
+      describe: () => "the job was never submitted",
+    });
+    const started = Date.now();
+    await worker?.close();
+    expect(Date.now() - started).toBeLessThan(1_000);
+    expect(await (await queue?.queue.getJob(request.id))?.getState()).toBe("delayed");
+    worker = await startWorkerApp(config, createLogger("silent", "test-worker"));
+    const row = await settled(request.id);
+    expect(row.status).toBe("delivered");
+    expect(fal.submissions.slice(submissionsBefore).map((s) => s.requestId)).toEqual([row.falRequestId]);
+    expect(photosIn(request.chatId)).toHaveLength(1);
+  });
+
   it("keeps Redis flat: the key count after 30 jobs equals the count after 10", async () => {
     await startWorker(
       { WORKER_CONCURRENCY: "4", CACHE_TTL_SECONDS: "0" },

@@ -40,10 +40,11 @@ async function main(): Promise<void> {
 }
 
 main().catch((error: unknown) => {
-  const text =
-    error instanceof ConfigError
-      ? error.message
-      : redactSecrets(error instanceof Error ? (error.stack ?? error.message) : String(error));
+  // Refusals an operator acts on are printed as their message alone; anything else with its redacted stack.
+  const refusal = error instanceof ConfigError || error instanceof EvictingRedisError;
+  const text = refusal
+    ? error.message
+    : redactSecrets(error instanceof Error ? (error.stack ?? error.message) : String(error));
   process.stderr.write(`worker failed to start: ${text}\n`);
   process.exit(error instanceof ConfigError ? 2 : 1);
 });

@@ -7,6 +7,7 @@
  *
  *   npx tsx tests/bench/worker-slots.ts            # 20 jobs, concurrency 2, 5 s at fal
  *   JOBS=40 CONCURRENCY=4 PROCESSING_MS=8000 npx tsx tests/bench/worker-slots.ts
+ *   WORKER_DIST=/path/to/built/app npx tsx tests/bench/worker-slots.ts   # the compiled worker, for RSS
  */
 import { spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
@@ -135,8 +136,11 @@ async function waitFor(check: () => Promise<boolean>, what: string, timeoutMs = 
 // Step mode: the real worker entry as its own process, configured from the environment alone.
 {
   const queueName = `bench-step-${randomUUID()}`;
-  const child = spawn(process.execPath, ["--import", "tsx", "app/worker/main.ts"], {
-    cwd: new URL("../../", import.meta.url).pathname,
+  // WORKER_DIST=<dir> runs the compiled worker (`<dir>/dist/app/worker/main.js`, as in the image) instead.
+  const dist = process.env.WORKER_DIST;
+  const args = dist === undefined ? ["--import", "tsx", "app/worker/main.ts"] : ["dist/app/worker/main.js"];
+  const child = spawn(process.execPath, args, {
+    cwd: dist ?? new URL("../../", import.meta.url).pathname,
     env: {
       ...process.env,
       TELEGRAM_BOT_TOKEN: telegram.token,

@@ -61,6 +61,11 @@ export const plainConfigSchema = z.object({
   qdrantImage: image.default("qdrant/qdrant:v1.12.6"),
   caddyImage: image.default("caddy:2"),
   appLogLevel: z.enum(["fatal", "error", "warn", "info", "debug", "trace"]).default("info"),
+  /**
+   * Deploy a plan whose capacity check found errors (overcommitted RAM, an unstable queue, …). Off by
+   * default: such a plan fails in production, so `pulumi up` stops and says why unless the owner opts in.
+   */
+  allowCapacityErrors: z.stringbool({ error: 'expected "true" or "false"' }).default(false),
   /** The `tapbot:capacity` object, parsed by the capacity model's own schema. */
   capacity: z.record(z.string(), z.unknown(), { error: "expected an object with at least `users`" }),
 });

@@ -1,8 +1,15 @@
+import { readFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
-import { CapacityInputError, type Plan, parsePlanInput, plan } from "../capacity/index.js";
+import {
+  CalibrationFileError,
+  CapacityInputError,
+  loadCapacityInput,
+  type Plan,
+  plan,
+} from "../capacity/index.js";
 import { appSourceHash } from "./app-source-hash.js";
 import { App } from "./components/app.js";
 import { AutomationServices } from "./components/automation-services.js";
@@ -17,13 +24,33 @@ import { checkDeployable, hostPlan } from "./plan-services.js";
 /** The repository root (infra/..), whatever directory Pulumi runs the program from. */
 const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 
-/** The plan of the stack's `tapbot:capacity`, or an error naming the config key of each bad field. */
-export function planFromConfig(config: Pick<InfraConfig, "capacity">): Plan {
+/**
+ * The plan of the stack's `tapbot:capacity`, exactly as `npm run capacity -- plan --stack <name>` prints it:
+ * the same loader, so a `calibration:` path (relative to the stack file, i.e. the repository root) gives the
+ * same calibrated budgets. Stops with the config key of each bad field, and refuses a plan whose own check
+ * found errors unless `tapbot:allowCapacityErrors` is true.
+ */
+export function planFromConfig(
+  config: Pick<InfraConfig, "capacity"> & Partial<Pick<InfraConfig, "allowCapacityErrors">>,
+  stackDir: string = REPO_ROOT,
+): Plan {
+  let deployed: Plan;
   try {
-    const deployed = plan(parsePlanInput(config.capacity));
-    checkDeployable(deployed);
-    return deployed;
+    deployed = plan(
+      loadCapacityInput({
+        raw: config.capacity,
+        baseDir: stackDir,
+        readFile: (p) => readFileSync(p, "utf8"),
+      }),
+    );
   } catch (error) {
+    if (error instanceof CalibrationFileError) {
+      throw new InfraConfigError(
+        error.issues.map(
+          (i) => `${CONFIG_NAMESPACE}:capacity.calibration (${error.file}): ${i.path}: ${i.message}`,
+        ),
+      );
+    }
     if (error instanceof CapacityInputError) {
       throw new InfraConfigError(
         error.issues.map((i) => `${CONFIG_NAMESPACE}:capacity.${i.path}: ${i.message}`),
@@ -31,6 +58,15 @@ export function planFromConfig(config: Pick<InfraConfig, "capacity">): Plan {
     }
     throw error;
   }
+  checkDeployable(deployed);
+  const errors = deployed.findings.filter((f) => f.severity === "error");
+  if (errors.length > 0 && !config.allowCapacityErrors) {
+    throw new InfraConfigError([
+      ...errors.map((f) => `${CONFIG_NAMESPACE}:capacity gives a plan with ${f.code}: ${f.message}`),
+      `change tapbot:capacity (see \`npm run capacity -- check --stack <stack>\`), or deploy it anyway with \`pulumi config set ${CONFIG_NAMESPACE}:allowCapacityErrors true\``,
+    ]);
+  }
+  return deployed;
 }
 
 /** What one host runs, for the stack outputs. */

@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, it } from "vitest";
-import { type Plan, parsePlanInput, plan } from "../../capacity/index.js";
+import type { Plan } from "../../capacity/index.js";
 import { renderPostgresSettings } from "../../infra/render/postgres-settings.js";
 import {
   installMocks,
@@ -11,14 +11,18 @@ import {
   SECRET_VALUES,
   setStackConfig,
 } from "./helpers/pulumi-mocks.js";
+import { stackPlan } from "./helpers/stack-config.js";
 
 type Program = typeof import("../../infra/program.js");
 let program: Program;
 
-/** Runs the program under mocks for `users` and returns every registration and the outputs. */
-async function deploy(users: number) {
+/**
+ * Runs the program under mocks for `users` and returns every registration and the outputs. `allowErrors`
+ * opts in to a plan with error findings, as the owner would with tapbot:allowCapacityErrors.
+ */
+async function deploy(users: number, allowErrors = false) {
   resetRegistrations();
-  setStackConfig(users);
+  setStackConfig(users, allowErrors ? { "tapbot:allowCapacityErrors": "true" } : {});
   const outputs = await program.deployStack();
   const { app, data } = outputs.components;
   await Promise.all([...app.workers, app.bot, data.directus].map((c) => resolve(c.id)));
@@ -57,12 +61,19 @@ beforeAll(async () => {
   program = await import("../../infra/program.js");
 });
 
-describe.each([1, 100, 300, 1000])("the program under mocks for %i users", (users) => {
+// The owner's two 4 GB hosts carry 300 users on the calibrated budgets; 1 000 users overcommit the automation
+// host, so that case deploys only with the owner's explicit opt-in (refusal tested below).
+describe.each([
+  { users: 1, allowErrors: false },
+  { users: 100, allowErrors: false },
+  { users: 300, allowErrors: false },
+  { users: 1000, allowErrors: true },
+])("the program under mocks for $users users", ({ users, allowErrors }) => {
   let resources: Registered[];
   let expected: Plan;
   beforeAll(async () => {
-    expected = plan(parsePlanInput({ users }));
-    ({ resources } = await deploy(users));
+    expected = stackPlan(users);
+    ({ resources } = await deploy(users, allowErrors));
   });
 
   it("runs exactly plan.workers workers, each with the plan's concurrency and memory", () => {
@@ -170,9 +181,7 @@ describe("changing users", () => {
     const removed = [...names(before)].filter((n) => !names(after).has(n));
     expect(removed).toEqual([]);
     expect(added.every((n) => /^app-worker-\d+$/.test(n))).toBe(true);
-    expect(added).toHaveLength(
-      plan(parsePlanInput({ users: 300 })).workers - plan(parsePlanInput({ users: 100 })).workers,
-    );
+    expect(added).toHaveLength(stackPlan(300).workers - stackPlan(100).workers);
     const memoryKeys = new Set(["memory", "memorySwap", "memoryReservation"]);
     const changed: string[] = [];
     for (const old of before) {
@@ -201,5 +210,21 @@ describe("changing users", () => {
     );
     setStackConfig(100, { "tapbot:capacity": JSON.stringify({ users: 0 }) });
     await expect(program.deployStack()).rejects.toThrow(/tapbot:capacity\.users/);
+    setStackConfig(100, {
+      "tapbot:capacity": JSON.stringify({ users: 100, calibration: "capacity/no-such-file.json" }),
+    });
+    await expect(program.deployStack()).rejects.toThrow(/no-such-file\.json/);
+  });
+
+  it("refuses a plan with error findings, naming them and the opt-in, unless the owner allows it", async () => {
+    const overcommitted = stackPlan(1000).findings.filter((f) => f.severity === "error");
+    expect(overcommitted.map((f) => f.code)).toContain("HOST_OVERCOMMITTED");
+    resetRegistrations();
+    setStackConfig(1000);
+    await expect(program.deployStack()).rejects.toThrow(
+      /HOST_OVERCOMMITTED[\s\S]*pulumi config set tapbot:allowCapacityErrors true/,
+    );
+    expect(registered.filter((r) => r.type === CONTAINER)).toEqual([]);
+    await expect(deploy(1000, true)).resolves.toBeDefined();
   });
 });

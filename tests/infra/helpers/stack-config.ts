@@ -1,5 +1,27 @@
 import { generateKeyPairSync } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { dirname, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { loadCapacityInput, type Plan, plan } from "../../../capacity/index.js";
 import { type PlainConfig, parsePlainConfig } from "../../../infra/config.js";
+
+const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../../..");
+
+/** The `tapbot:capacity` of Pulumi.prod.yaml with a chosen number of users (calibrated budgets). */
+export function stackCapacity(users: number): Record<string, unknown> {
+  return { users, calibration: "capacity/calibration.json" };
+}
+
+/** The plan the program must deploy for {@link stackCapacity}, computed by the capacity model itself. */
+export function stackPlan(users: number): Plan {
+  return plan(
+    loadCapacityInput({
+      raw: stackCapacity(users),
+      baseDir: REPO_ROOT,
+      readFile: (path) => readFileSync(path, "utf8"),
+    }),
+  );
+}
 
 /**
  * The owner's stack as Pulumi hands it to the program (plain values are strings), with a chosen number of
@@ -14,7 +36,7 @@ export function rawStackConfig(users: number): Record<string, string> {
     "tapbot:directusDomain": "directus.tapbot.kz",
     "tapbot:acmeEmail": "admin@tapbot.kz",
     "tapbot:directusAdminEmail": "admin@tapbot.kz",
-    "tapbot:capacity": JSON.stringify({ users }),
+    "tapbot:capacity": JSON.stringify(stackCapacity(users)),
   };
 }
 

@@ -23,20 +23,17 @@ import { type Conversation, type UserNotifier, type WorkerMessage, workerMessage
  * `submit` (upload the source, submit to fal) → `poll` (status requests, spaced by moveToDelayed) →
  * `deliver` (result to the user, once).
  */
+const atFal = {
+  requestId: z.string(),
+  submittedAt: z.number(),
+  polls: z.number().int(),
+  /** Whether the acknowledgement already says "generating" (it may not exist yet at submit time). */
+  announced: z.boolean().default(false),
+};
 export const stepSchema = z.discriminatedUnion("name", [
   z.object({ name: z.literal("submit"), sourceUrl: z.string().optional() }),
-  z.object({
-    name: z.literal("poll"),
-    requestId: z.string(),
-    submittedAt: z.number(),
-    polls: z.number().int(),
-  }),
-  z.object({
-    name: z.literal("deliver"),
-    requestId: z.string(),
-    submittedAt: z.number(),
-    polls: z.number().int(),
-  }),
+  z.object({ name: z.literal("poll"), ...atFal }),
+  z.object({ name: z.literal("deliver"), ...atFal }),
 ]);
 export type Step = z.infer<typeof stepSchema>;
 
@@ -192,6 +189,11 @@ export function createGenerationProcessor(
       await notifier.outcome(await conversation(), message, vars);
       metrics.jobsFailed.inc({ kind: input.kind, reason });
     };
+    /** Shows "generating" once the bot has stored its acknowledgement (re-reading the row for its id). */
+    const announce = async (): Promise<boolean> => {
+      await loadRow();
+      return notifier.progress(await conversation(), workerMessages.generating);
+    };
     /** Parks the job in the delayed set until its next poll, capped at the deadline. Frees the slot. */
     const waitForNextPoll = async (polls: number, submittedAt: number): Promise<never> => {
       const untilDeadline = submittedAt + deadlineSeconds * 1000 - now();
@@ -221,7 +223,7 @@ export function createGenerationProcessor(
               log.info({ status: current?.status ?? "missing" }, "generation already ended; nothing to do");
               return;
             }
-            await notifier.progress(await conversation(), workerMessages.generating);
+            const announced = await notifier.progress(await conversation(), workerMessages.generating);
             let sourceUrl = step.sourceUrl;
             if (input.sourceFileId !== undefined && sourceUrl === undefined) {
               sourceUrl = await deps.uploadSource(input.sourceFileId);
@@ -229,23 +231,19 @@ export function createGenerationProcessor(
             }
             const requestId = await fal.submit(input.model, falInput(input, sourceUrl));
             const submittedAt = now();
-            await save({ name: "poll", requestId, submittedAt, polls: 0 });
+            await save({ name: "poll", requestId, submittedAt, polls: 0, announced });
             await generations.markRunning(id, requestId);
             log.info({ requestId }, "submitted to fal");
             return await waitForNextPoll(0, submittedAt);
           }
           case "poll": {
+            if (!step.announced) step = { ...step, announced: await announce() };
             const { state } = await fal.status(input.model, step.requestId);
             const polls = step.polls + 1;
             if (state === "COMPLETED") {
               metrics.providerLatency.observe({ kind: input.kind }, (now() - step.submittedAt) / 1000);
               metrics.pollsPerJob.observe({ kind: input.kind }, polls);
-              await save({
-                name: "deliver",
-                requestId: step.requestId,
-                submittedAt: step.submittedAt,
-                polls,
-              });
+              await save({ ...step, name: "deliver", polls });
               break;
             }
             if (now() >= step.submittedAt + deadlineSeconds * 1000) {
@@ -258,6 +256,7 @@ export function createGenerationProcessor(
             return await waitForNextPoll(polls, step.submittedAt);
           }
           case "deliver": {
+            if (!step.announced) await announce();
             await deliver(step.requestId);
             metrics.jobsCompleted.inc({ kind: input.kind });
             metrics.jobDuration.observe({ kind: input.kind }, (now() - job.timestamp) / 1000);

@@ -46,14 +46,18 @@ export class UserNotifier {
     private readonly logger: Logger,
   ) {}
 
-  /** Edits the acknowledgement to show progress; never throws. */
-  async progress(to: Conversation, key: WorkerMessage, vars?: MessageVariables): Promise<void> {
-    if (to.ackMessageId === null) return;
+  /**
+   * Edits the acknowledgement to show progress; never throws. Returns false when there is no
+   * acknowledgement to edit yet (the bot stores its id just after enqueueing), so the caller can try later.
+   */
+  async progress(to: Conversation, key: WorkerMessage, vars?: MessageVariables): Promise<boolean> {
+    if (to.ackMessageId === null) return false;
     try {
       await this.telegram.editMessageText(to.chatId, to.ackMessageId, translate(to.locale, key, vars));
     } catch (error) {
       if (!notModified(error)) this.logger.warn({ err: error, key }, "could not edit the acknowledgement");
     }
+    return true;
   }
 
   /** Tells the user how their job ended (without an image): edits the acknowledgement, else sends. */

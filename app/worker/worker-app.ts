@@ -12,6 +12,7 @@ import { GenerationStore } from "../storage/generation-store.js";
 import { runMigrations } from "../storage/migrate.js";
 import { createPool, pingPostgres } from "../storage/pool.js";
 import { createTelegramApi } from "../telegram/api.js";
+import { createFailureBackstop } from "./failure-backstop.js";
 import { createGenerationProcessor, type GenerationJobData } from "./generation-processor.js";
 import { uploadSourceImage } from "./source-image.js";
 import { UserNotifier } from "./user-messages.js";
@@ -59,11 +60,13 @@ export async function startWorkerApp(config: AppConfig, logger: Logger): Promise
   const queue = createGenerationQueue(redis, config.queueName);
   setQueueDepthSource(() => queue.counts());
 
+  const notifier = new UserNotifier(telegram, logger);
+  const generations = new GenerationStore(pool);
   const processor = createGenerationProcessor({
     fal,
     telegram,
-    notifier: new UserNotifier(telegram, logger),
-    generations: new GenerationStore(pool),
+    notifier,
+    generations,
     cache: new ResultCache(redis, config.cacheTtlSeconds),
     redis,
     uploadSource: (fileId) =>
@@ -105,7 +108,12 @@ export async function startWorkerApp(config: AppConfig, logger: Logger): Promise
   worker.on("stalled", (jobId) =>
     logger.warn({ jobId }, "job stalled (its worker stopped); handed back to the queue"),
   );
-  worker.on("failed", (job, error) => logger.info({ jobId: job?.id, reason: error.message }, "job failed"));
+  const backstop = createFailureBackstop({ generations, notifier, logger });
+  worker.on("failed", (job, error) => {
+    logger.info({ jobId: job?.id, reason: error.message }, "job attempt failed");
+    if (job !== undefined)
+      void backstop(job, error).catch((e: unknown) => logger.error({ err: e }, "failure backstop failed"));
+  });
 
   const ops = await startOpsServer({
     port: config.httpPort,

@@ -1,4 +1,5 @@
 import { randomUUID } from "node:crypto";
+import { type Job, Worker } from "bullmq";
 import { Api } from "grammy";
 import type { Redis } from "ioredis";
 import type pg from "pg";
@@ -17,7 +18,9 @@ import { type Generation, GenerationStore } from "../../../app/storage/generatio
 import { runMigrations } from "../../../app/storage/migrate.js";
 import { createPool } from "../../../app/storage/pool.js";
 import { UserStore } from "../../../app/storage/user-store.js";
+import { createFailureBackstop } from "../../../app/worker/failure-backstop.js";
 import { deliveredMarkerKey } from "../../../app/worker/generation-processor.js";
+import { UserNotifier } from "../../../app/worker/user-messages.js";
 import { startWorkerApp, type WorkerApp } from "../../../app/worker/worker-app.js";
 import { type FakeFal, startFakeFal } from "../../support/fake-fal.js";
 import { type FakeTelegram, type FakeUser, startFakeTelegram } from "../../support/fake-telegram.js";
@@ -319,6 +322,46 @@ describe("worker", () => {
     expect(row.status).toBe("delivered");
     expect(fal.submissions.slice(submissionsBefore).map((s) => s.requestId)).toEqual([row.falRequestId]);
     expect(photosIn(request.chatId)).toHaveLength(1);
+  });
+
+  it("tells the user when a job fails for good without the processor having said so", async () => {
+    await startWorker();
+    await worker?.close(1_000);
+    worker = undefined;
+    const request = await accept({ locale: "ru" });
+    const job = await queue?.queue.getJob(request.id);
+    await job?.remove();
+    // A job that ran out of stalled recoveries fails without the processor running: played by a bare worker.
+    const data = job?.data;
+    await queue?.queue.add("generate", data, { jobId: request.id, attempts: 1 });
+    const crashingConnection = createRedis(redisServer.url, "test-crashing");
+    const crashing = new Worker(
+      queue?.queue.name as string,
+      async () => {
+        throw new Error("job stalled more than allowable limit");
+      },
+      { connection: crashingConnection },
+    );
+    const failed = await new Promise<{ job: Job; error: Error }>((resolve) =>
+      crashing.on("failed", (j, error) => j !== undefined && resolve({ job: j, error })),
+    );
+    await crashing.close();
+    crashingConnection.disconnect();
+    const failedJob = (await queue?.queue.getJob(request.id)) as Job;
+    const backstop = createFailureBackstop({
+      generations,
+      notifier: new UserNotifier(botApi, createLogger("silent", "t")),
+      logger: createLogger("silent", "t"),
+    });
+    await backstop(failedJob, failed.error);
+    expect(await generations.get(request.id)).toMatchObject({ status: "failed" });
+    expect(textOf(request.chatId, request.ackMessageId)).toBe(translate("ru", "job-failed"));
+    // Once recorded, a second call changes nothing.
+    await backstop(failedJob, failed.error);
+    const edits = telegram
+      .callsTo("editMessageText")
+      .filter((c) => c.params.chat_id === request.chatId && c.params.message_id === request.ackMessageId);
+    expect(edits).toHaveLength(1);
   });
 
   it("keeps Redis flat: the key count after 30 jobs equals the count after 10", async () => {

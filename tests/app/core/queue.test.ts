@@ -5,6 +5,7 @@ import type { GenerationJob } from "../../../app/queue/generation-job.js";
 import {
   cancelFlagKey,
   createGenerationQueue,
+  eventsStreamMaxLen,
   type GenerationQueue,
 } from "../../../app/queue/generation-queue.js";
 import { assertNoEviction, createRedis } from "../../../app/queue/redis.js";
@@ -99,6 +100,16 @@ describe("GenerationQueue", () => {
     expect(await (await queue.queue.getJob(polling.generationId))?.getState()).not.toBe("delayed");
 
     expect(await queue.requestCancel(randomUUID())).toBe("not-found");
+  });
+});
+
+describe("the events stream", () => {
+  it("stays near its cap however many jobs pass through", async () => {
+    queue = createGenerationQueue(redis, `test-${randomUUID()}`);
+    for (let i = 0; i < 1_500; i += 1) await queue.enqueue(job(), { priority: 10 });
+    const length = await redis.xlen(queue.queue.keys.events as string);
+    expect(length).toBeGreaterThan(900);
+    expect(length).toBeLessThanOrEqual(eventsStreamMaxLen + 100);
   });
 });
 

@@ -42,6 +42,8 @@ export type GenerationJobData = GenerationJob & { step?: Step };
 
 /** Telegram's limit for photos; bigger results (upscales) go out as documents. */
 const telegramPhotoMaxBytes = 10 * 1024 * 1024;
+/** Telegram's answers when an image cannot be a photo (dimensions, size); such an image goes as a file. */
+const photoRefusal = /PHOTO_INVALID_DIMENSIONS|PHOTO_SAVE_FILE_INVALID|IMAGE_PROCESS_FAILED|too big/i;
 
 /**
  * Marks a delivery between `sendPhoto` succeeding and PostgreSQL recording it, so a deliver step that
@@ -308,20 +310,51 @@ export function createGenerationProcessor(
       await notifier.progress(await conversation(), workerMessages.done);
     }
 
-    /** Uploads the image to the user's chat; returns the Telegram file_id for the cache and history. */
+    /**
+     * Uploads the image to the user's chat; returns the Telegram file_id for the cache and history. As a
+     * photo when Telegram takes it as one; as a file when it is over the 10 MB photo limit or Telegram
+     * refuses the photo (an upscale past its width + height ≤ 10000 rule), which delivers nothing.
+     */
     async function sendImage(to: Conversation, bytes: Buffer): Promise<string> {
       const type = sniffImageType(bytes.subarray(0, 12));
       if (type === undefined) throw new FalProtocolError("fal's result is not a JPEG, PNG or WebP image");
-      const file = new InputFile(bytes, `result.${type.extension}`);
       const caption = translate(to.locale, workerMessages.resultCaption);
       if (bytes.length <= telegramPhotoMaxBytes) {
-        const message = await deps.telegram.sendPhoto(to.chatId, file, { caption });
-        const largest = message.photo.at(-1);
-        if (largest === undefined)
-          throw new FalProtocolError("Telegram returned a photo message without sizes");
-        return largest.file_id;
+        try {
+          const message = await deps.telegram.sendPhoto(
+            to.chatId,
+            new InputFile(bytes, `result.${type.extension}`),
+            {
+              caption,
+            },
+          );
+          const largest = message.photo.at(-1);
+          if (largest === undefined)
+            throw new FalProtocolError("Telegram returned a photo message without sizes");
+          return largest.file_id;
+        } catch (error) {
+          if (
+            !(
+              error instanceof GrammyError &&
+              error.error_code === 400 &&
+              photoRefusal.test(error.description)
+            )
+          ) {
+            throw error;
+          }
+          log.warn(
+            { description: error.description },
+            "Telegram refused the result as a photo; sending it as a file",
+          );
+        }
       }
-      const message = await deps.telegram.sendDocument(to.chatId, file, { caption });
+      const message = await deps.telegram.sendDocument(
+        to.chatId,
+        new InputFile(bytes, `result.${type.extension}`),
+        {
+          caption,
+        },
+      );
       return message.document.file_id;
     }
   };

@@ -259,9 +259,10 @@ export function createGenerationProcessor(
           }
           case "deliver": {
             if (!step.announced) await announce();
-            await deliver(step.requestId);
-            metrics.jobsCompleted.inc({ kind: input.kind });
-            metrics.jobDuration.observe({ kind: input.kind }, (now() - job.timestamp) / 1000);
+            if (await deliver(step.requestId)) {
+              metrics.jobsCompleted.inc({ kind: input.kind });
+              metrics.jobDuration.observe({ kind: input.kind }, (now() - job.timestamp) / 1000);
+            }
             return;
           }
         }
@@ -287,15 +288,18 @@ export function createGenerationProcessor(
       throw new HandledFailure(error instanceof Error ? error.message : String(error));
     }
 
-    /** Sends the result once, then records it (row, cache) and marks the acknowledgement done. */
-    async function deliver(requestId: string): Promise<void> {
+    /**
+     * Sends the result once, then records it (row, cache) and marks the acknowledgement done. False when
+     * the generation ended otherwise (cancelled, expired) before it could be sent.
+     */
+    async function deliver(requestId: string): Promise<boolean> {
       const current = await loadRow();
       let fileId = await redis.get(deliveredMarkerKey(id));
       if (fileId === null && current?.status === "delivered") fileId = current.resultFileId;
       if (fileId === null) {
         if (current === null || finalStatuses.has(current.status)) {
           log.info({ status: current?.status ?? "missing" }, "generation ended before delivery; not sending");
-          return;
+          return false;
         }
         const result = await fal.result(input.model, requestId);
         const bytes = await fal.download(result.url, settings.resultMaxBytes);
@@ -308,6 +312,7 @@ export function createGenerationProcessor(
       await redis.del(deliveredMarkerKey(id), cancelFlagKey(id));
       await deps.cache.set(input.cacheKey, fileId);
       await notifier.progress(await conversation(), workerMessages.done);
+      return true;
     }
 
     /**

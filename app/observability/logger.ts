@@ -64,9 +64,13 @@ export function createLogger(level: string, name: string, destination?: pino.Des
     formatters: { log: (record) => scrub(record, 0) as Record<string, unknown> },
     hooks: {
       logMethod(args, method) {
+        // A bare error (`logger.error(err)`) would become the message unredacted: give it a redacted one.
+        const [first, second] = args;
+        const spelled =
+          first instanceof Error && typeof second !== "string" ? [{ err: first }, first.message] : args;
         method.apply(
           this,
-          args.map((arg) => (typeof arg === "string" ? redactSecrets(arg) : arg)) as Parameters<
+          spelled.map((arg) => (typeof arg === "string" ? redactSecrets(arg) : arg)) as Parameters<
             typeof method
           >,
         );

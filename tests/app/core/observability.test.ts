@@ -25,13 +25,15 @@ describe("createLogger", () => {
       `calling bot${token}`,
     );
     logger.error({ err: new Error(`failed for bot${token}`) }, "boom");
+    logger.error(new Error(`bare error for bot${token}`));
     const all = lines.join("");
-    expect(lines).toHaveLength(2);
+    expect(lines).toHaveLength(3);
     expect(all).not.toContain(token.split(":")[1]);
     expect(all).not.toContain("abc:def");
     expect(all).not.toContain("pw1");
     expect(all).toContain("bot<redacted>");
     expect(JSON.parse(lines[1] as string).err.message).toBe("failed for bot<redacted>");
+    expect(JSON.parse(lines[2] as string).msg).toBe("bare error for bot<redacted>");
   });
 });
 

@@ -16,7 +16,18 @@ import { execFileSync } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 
 const LOCK = "package-lock.json";
-const OS = ["aix", "android", "darwin", "freebsd", "linux", "netbsd", "openbsd", "openharmony", "sunos", "win32"];
+const OS = [
+  "aix",
+  "android",
+  "darwin",
+  "freebsd",
+  "linux",
+  "netbsd",
+  "openbsd",
+  "openharmony",
+  "sunos",
+  "win32",
+];
 const CPU = ["arm64", "arm", "ia32", "loong64", "mips64el", "ppc64", "riscv64", "s390x", "x64", "wasm32"];
 
 /** The packages `npm ci` reports missing from the lock (a dry run: it installs nothing). */
@@ -40,7 +51,11 @@ function platformOf(name) {
   const parts = name.split("/").pop().split("-");
   const os = parts.find((p) => OS.includes(p));
   const cpu = parts.find((p) => CPU.includes(p)) ?? (parts.includes("wasi") ? "wasm32" : undefined);
-  const libc = parts.includes("musl") ? "musl" : parts.includes("gnu") || parts.some((p) => p.startsWith("gnueabi")) ? "glibc" : undefined;
+  const libc = parts.includes("musl")
+    ? "musl"
+    : parts.includes("gnu") || parts.some((p) => p.startsWith("gnueabi"))
+      ? "glibc"
+      : undefined;
   return { os, cpu, libc };
 }
 
@@ -68,7 +83,8 @@ for (let round = 0; round < 5; round++) {
   if (missing.length === 0) break;
   for (const name of missing) {
     const { os, cpu, libc } = platformOf(name);
-    if (os === undefined && cpu === undefined) throw new Error(`${name}: not a platform build; resolve it by hand`);
+    if (os === undefined && cpu === undefined)
+      throw new Error(`${name}: not a platform build; resolve it by hand`);
     const { version, dev } = requested(lock, name);
     lock.packages[`node_modules/${name}`] = {
       version,
@@ -80,7 +96,9 @@ for (let round = 0; round < 5; round++) {
     };
     added++;
   }
-  lock.packages = Object.fromEntries(Object.entries(lock.packages).sort(([a], [b]) => (a === "" ? -1 : b === "" ? 1 : a.localeCompare(b))));
+  lock.packages = Object.fromEntries(
+    Object.entries(lock.packages).sort(([a], [b]) => (a === "" ? -1 : b === "" ? 1 : a.localeCompare(b))),
+  );
   writeFileSync(LOCK, `${JSON.stringify(lock, null, 2)}\n`);
 }
 const left = missingFromLock();

@@ -51,6 +51,8 @@ function onTelegramEvent(event: ChatEvent): void {
         ? "photo"
         : `photo ${info.width}×${info.height} ${info.mime}, ${bytes?.length} bytes`;
     timeline(event.at, pc.green("bot     ▣ sends"), `${pc.bold(what)}: ${event.text ?? ""}`);
+  } else if (event.documentFileId !== undefined) {
+    timeline(event.at, pc.green("bot     ▤ sends file"), event.text ?? "");
   } else if (event.kind === "sent") {
     timeline(event.at, pc.green("bot     → says"), event.text ?? "");
   }

@@ -314,6 +314,25 @@ describe("failures on the way", () => {
     expect(await generationsOf(stack, lena.id)).toMatchObject([{ status: "delivered" }]);
   }, 60_000);
 
+  it("a result Telegram refuses as a photo (12000×10 px) arrives as a file instead", async () => {
+    const wes = newUser(stack, "Wes");
+    stack.fal.setResultSize({ width: 12_000, height: 10 });
+    try {
+      const request = wes.says("an extremely wide panorama");
+      const file = await wes.nextBotMessage(request, (view) => view.documentFileId !== undefined, 30_000);
+      const bytes = stack.telegram.fileBytes(file.documentFileId ?? "") ?? Buffer.alloc(0);
+      expect(sniffImage(bytes)).toMatchObject({ mime: "image/png", width: 12_000, height: 10 });
+      const refused = stack.telegram.callsTo("sendPhoto").filter((c) => Number(c.params.chat_id) === wes.id);
+      expect(refused.map((c) => c.response.description)).toEqual(["Bad Request: PHOTO_INVALID_DIMENSIONS"]);
+      await wes.replyTo(request, (view) => view.text === en("ack-done"), 10_000);
+      await sleep(500);
+      expect(wes.botMessagesAfter(request).filter((v) => v.documentFileId !== undefined)).toHaveLength(1);
+      expect(await generationsOf(stack, wes.id)).toMatchObject([{ status: "delivered" }]);
+    } finally {
+      stack.fal.setResultSize(undefined);
+    }
+  }, 40_000);
+
   it("fal answering 422 (content policy) fails at once and the user is told why", async () => {
     const jay = newUser(stack, "Jay");
     stack.fal.failNext({ on: "result", status: 422 });

@@ -86,6 +86,8 @@ export interface FakeFal {
   setProcessingMs(ms: number): void;
   /** Time in IN_QUEUE of requests submitted from now on. */
   setQueueMs(ms: number): void;
+  /** Fixes the pixel size of the results of requests submitted from now on; undefined restores the model's. */
+  setResultSize(size: { width: number; height: number } | undefined): void;
   /** Delay before fal acts on each queue request (transit time: a client that dies meanwhile is ignored). */
   setLatencyMs(ms: number): void;
   failNext(failure: FalFailure): void;
@@ -162,6 +164,7 @@ export async function startFakeFal(opts: FakeFalOptions = {}): Promise<FakeFal> 
   let queueMs = opts.queueMs ?? 50;
   let processingMs = opts.processingMs ?? 300;
   let latencyMs = 0;
+  let resultSize: { width: number; height: number } | undefined;
   const requests = new Map<string, QueuedRequest>();
   const submissions: FalSubmission[] = [];
   const cancelled: string[] = [];
@@ -290,8 +293,9 @@ export async function startFakeFal(opts: FakeFalOptions = {}): Promise<FakeFal> 
     const rgb = [seed[0] ?? 0, seed[1] ?? 0, seed[2] ?? 0] as const;
     const info = source === undefined ? undefined : sniffImage(source);
     const factor = typeof input.upscale_factor === "number" ? input.upscale_factor : 2;
-    const [width, height] =
-      model.output === "image" && info !== undefined
+    const [width, height] = resultSize
+      ? [resultSize.width, resultSize.height]
+      : model.output === "image" && info !== undefined
         ? [Math.min(2048, Math.round(info.width * factor)), Math.min(2048, Math.round(info.height * factor))]
         : [512, 384];
     const png = makePng(width, height, rgb);
@@ -587,6 +591,9 @@ export async function startFakeFal(opts: FakeFalOptions = {}): Promise<FakeFal> 
     },
     setQueueMs(ms) {
       queueMs = ms;
+    },
+    setResultSize(size) {
+      resultSize = size;
     },
     setLatencyMs(ms) {
       latencyMs = ms;

@@ -61,6 +61,24 @@ describe("fake Telegram with real grammY", () => {
     expect(again.photo.at(-1)?.file_unique_id).toBe(largest?.file_unique_id);
   });
 
+  it("takes a document upload and shows it to the user as a file", async () => {
+    const api = apiFor(tg);
+    tg.userSends(alice, { text: "hi" });
+    const png = makePng(12_000, 10);
+    await expect(api.sendPhoto(alice.id, new InputFile(png, "wide.png"))).rejects.toMatchObject({
+      description: "Bad Request: PHOTO_INVALID_DIMENSIONS",
+    });
+    const sent = await api.sendDocument(alice.id, new InputFile(png, "wide.png"), { caption: "as a file" });
+    expect(sent.document).toMatchObject({
+      file_name: "wide.png",
+      mime_type: "image/png",
+      file_size: png.length,
+    });
+    const view = await tg.waitForMessage(alice.id, (m) => m.documentFileId !== undefined);
+    expect(view).toMatchObject({ caption: "as a file", documentFileId: sent.document.file_id });
+    expect(tg.fileBytes(sent.document.file_id)?.equals(png)).toBe(true);
+  });
+
   it("accepts standard multipart bodies too (a file part named after the field)", async () => {
     tg.userSends(alice, { text: "hi" });
     const form = new FormData();

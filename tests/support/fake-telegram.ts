@@ -54,6 +54,8 @@ export interface ChatMessageView {
   photoFileId?: string;
   /** file_unique_id of the largest size, for photos. */
   photoUniqueId?: string;
+  /** file_id of a file sent as a document. */
+  documentFileId?: string;
   edits: { at: number; text: string }[];
   deleted: boolean;
   message: Message;
@@ -68,6 +70,7 @@ export interface ChatEvent {
   messageId: number;
   text?: string;
   photoFileId?: string;
+  documentFileId?: string;
 }
 
 /** Options for {@link startFakeTelegram}. */
@@ -153,6 +156,7 @@ const LIMITS = {
   uploadBytes: 50 * 1024 * 1024,
   photoUploadBytes: 10 * 1024 * 1024,
   photoUrlBytes: 5 * 1024 * 1024,
+  documentUrlBytes: 20 * 1024 * 1024,
   getFileBytes: 20 * 1024 * 1024,
 };
 
@@ -409,8 +413,10 @@ export async function startFakeTelegram(opts: FakeTelegramOptions = {}): Promise
     return message as Message;
   }
 
-  function record(state: ChatState, message: Message, from: "bot" | "user", photo?: PhotoSize): void {
+  function record(state: ChatState, message: Message, from: "bot" | "user"): void {
     const text = message.text ?? message.caption;
+    const photo = message.photo?.at(-1);
+    const documentFileId = message.document?.file_id;
     const view: ChatMessageView = {
       message_id: message.message_id,
       from,
@@ -420,6 +426,7 @@ export async function startFakeTelegram(opts: FakeTelegramOptions = {}): Promise
       caption: message.caption,
       photoFileId: photo?.file_id,
       photoUniqueId: photo?.file_unique_id,
+      documentFileId,
       edits: [],
       deleted: false,
       message,
@@ -433,6 +440,7 @@ export async function startFakeTelegram(opts: FakeTelegramOptions = {}): Promise
       messageId: message.message_id,
       text,
       photoFileId: photo?.file_id,
+      documentFileId,
     });
     notifyCallWatchers();
   }
@@ -567,19 +575,24 @@ export async function startFakeTelegram(opts: FakeTelegramOptions = {}): Promise
     return message;
   }
 
-  async function photoFrom(p: Params): Promise<StoredFile> {
-    const upload = p.files.photo;
-    const value = p.str("photo");
-    let bytes: Buffer;
-    if (upload !== undefined) {
-      bytes = upload.bytes;
-    } else if (value?.startsWith("attach://")) {
-      const attached = p.files[value.slice("attach://".length)];
-      if (attached === undefined) throw badRequest("wrong HTTP URL specified");
-      bytes = attached.bytes;
-    } else if (value === undefined || value === "") {
-      throw badRequest("there is no photo in the request");
-    } else if (/^https?:\/\//i.test(value)) {
+  /**
+   * The file a send method carries in `field`: an upload (a part named after the field, or `attach://<part>`
+   * as grammY writes it), an HTTP URL Telegram downloads itself (up to `urlLimit` bytes), or a known file_id.
+   */
+  async function inputFile(
+    p: Params,
+    field: "photo" | "document",
+    urlLimit: number,
+  ): Promise<{ stored: StoredFile } | { bytes: Buffer; filename: string | undefined }> {
+    const value = p.str(field);
+    const upload =
+      p.files[field] ??
+      (value?.startsWith("attach://") ? p.files[value.slice("attach://".length)] : undefined);
+    if (upload !== undefined) return { bytes: upload.bytes, filename: upload.filename };
+    if (value?.startsWith("attach://")) throw badRequest("wrong HTTP URL specified");
+    if (value === undefined || value === "") throw badRequest(`there is no ${field} in the request`);
+    if (/^https?:\/\//i.test(value)) {
+      let bytes: Buffer;
       try {
         const response = await fetch(value, { signal: AbortSignal.timeout(10_000) });
         if (!response.ok) throw new Error(String(response.status));
@@ -587,12 +600,18 @@ export async function startFakeTelegram(opts: FakeTelegramOptions = {}): Promise
       } catch {
         throw badRequest("failed to get HTTP URL content");
       }
-      if (bytes.length > LIMITS.photoUrlBytes) throw badRequest("failed to get HTTP URL content");
-    } else {
-      const existing = files.get(value);
-      if (existing === undefined) throw badRequest("wrong file identifier/HTTP URL specified");
-      return existing;
+      if (bytes.length > urlLimit) throw badRequest("failed to get HTTP URL content");
+      return { bytes, filename: new URL(value).pathname.split("/").at(-1) };
     }
+    const existing = files.get(value);
+    if (existing === undefined) throw badRequest("wrong file identifier/HTTP URL specified");
+    return { stored: existing };
+  }
+
+  async function photoFrom(p: Params): Promise<StoredFile> {
+    const input = await inputFile(p, "photo", LIMITS.photoUrlBytes);
+    if ("stored" in input) return input.stored;
+    const { bytes } = input;
     if (bytes.length > LIMITS.photoUploadBytes) throw badRequest("file is too big");
     const info = sniffImage(bytes);
     if (info === undefined) throw badRequest("IMAGE_PROCESS_FAILED");
@@ -785,7 +804,50 @@ export async function startFakeTelegram(opts: FakeTelegramOptions = {}): Promise
         },
         reply,
       );
-      record(state, message, "bot", photo.at(-1));
+      record(state, message, "bot");
+      return message;
+    },
+
+    sendDocument: async (p) => {
+      const state = existingChat(p.chatId());
+      const reply = replyTo(p);
+      const captionSource = p.str("caption");
+      const caption =
+        captionSource === undefined
+          ? undefined
+          : parseText(captionSource, p.str("parse_mode"), LIMITS.caption, "caption");
+      const markup = replyMarkup(p);
+      const input = await inputFile(p, "document", LIMITS.documentUrlBytes);
+      let file: StoredFile;
+      let fileName: string | undefined;
+      if ("stored" in input) {
+        file = input.stored;
+      } else {
+        if (input.bytes.length > LIMITS.uploadBytes) throw badRequest("file is too big");
+        const mime =
+          sniffImage(input.bytes)?.mime ??
+          (input.bytes.subarray(0, 5).toString("latin1") === "%PDF-"
+            ? "application/pdf"
+            : "application/octet-stream");
+        file = storeFile(input.bytes, mime, "documents", extFor(mime));
+        fileName = input.filename;
+      }
+      const message = botMessage(
+        state,
+        {
+          document: {
+            file_id: file.file_id,
+            file_unique_id: file.file_unique_id,
+            ...(fileName === undefined ? {} : { file_name: fileName }),
+            mime_type: file.mime,
+            file_size: file.bytes.length,
+          },
+          ...(caption === undefined ? {} : { caption }),
+          ...(markup === undefined ? {} : { reply_markup: markup }),
+        },
+        reply,
+      );
+      record(state, message, "bot");
       return message;
     },
 
@@ -1047,7 +1109,6 @@ export async function startFakeTelegram(opts: FakeTelegramOptions = {}): Promise
       };
       state.nextMessageId += 1;
       let message: Message;
-      let photo: PhotoSize | undefined;
       if ("text" in input) {
         const command = /^\/[A-Za-z0-9_]+(@[A-Za-z0-9_]+)?/.exec(input.text);
         message = {
@@ -1061,7 +1122,6 @@ export async function startFakeTelegram(opts: FakeTelegramOptions = {}): Promise
         const info = sniffImage(input.photo);
         const file = storeFile(input.photo, info?.mime ?? "image/jpeg", "photos", "jpg");
         const sizes = photoSizes(file);
-        photo = sizes.at(-1);
         message = {
           ...base,
           photo: sizes,
@@ -1081,7 +1141,7 @@ export async function startFakeTelegram(opts: FakeTelegramOptions = {}): Promise
           ...(input.caption === undefined ? {} : { caption: input.caption }),
         } as Message;
       }
-      record(state, message, "user", photo);
+      record(state, message, "user");
       pushUpdate({ message } as Omit<Update, "update_id">);
       return message;
     },

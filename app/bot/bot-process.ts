@@ -5,6 +5,7 @@ import { type OpsServer, startOpsServer } from "../observability/ops-server.js";
 import { createGenerationQueue } from "../queue/generation-queue.js";
 import { createRedis, pingRedis } from "../queue/redis.js";
 import { ResultCache } from "../queue/result-cache.js";
+import { needs } from "../startup-failure.js";
 import { GenerationStore } from "../storage/generation-store.js";
 import { runMigrations } from "../storage/migrate.js";
 import { createPool, pingPostgres } from "../storage/pool.js";
@@ -38,8 +39,8 @@ export interface RunningBot {
  * Logs "bot ready" with the mode once updates can flow.
  */
 export async function startBotProcess(config: AppConfig, logger: Logger): Promise<RunningBot> {
-  await runMigrations(config.databaseUrl, logger);
-  const redis = createRedis(config.redisUrl, "tapbot-bot");
+  await needs("PostgreSQL", "DATABASE_URL", () => runMigrations(config.databaseUrl, logger));
+  const redis = createRedis(config.redisUrl, "tapbot-bot", logger);
   const pool = createPool(config.databaseUrl);
   const queue = createGenerationQueue(redis, config.queueName);
 

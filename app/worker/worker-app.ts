@@ -8,6 +8,7 @@ import { startOpsServer } from "../observability/ops-server.js";
 import { createGenerationQueue, jobRetention } from "../queue/generation-queue.js";
 import { assertNoEviction, createRedis, pingRedis } from "../queue/redis.js";
 import { ResultCache } from "../queue/result-cache.js";
+import { needs } from "../startup-failure.js";
 import { GenerationStore } from "../storage/generation-store.js";
 import { runMigrations } from "../storage/migrate.js";
 import { createPool, pingPostgres } from "../storage/pool.js";
@@ -40,10 +41,10 @@ export interface WorkerApp {
  * WORKER_CONCURRENCY slots and the ops server. Throws (and leaves nothing open) when Redis may evict.
  */
 export async function startWorkerApp(config: AppConfig, logger: Logger): Promise<WorkerApp> {
-  await runMigrations(config.databaseUrl, logger);
+  await needs("PostgreSQL", "DATABASE_URL", () => runMigrations(config.databaseUrl, logger));
   const redis = createRedis(config.redisUrl, "tapbot-worker", logger);
   try {
-    await assertNoEviction(redis);
+    await needs("Redis", "REDIS_URL", () => assertNoEviction(redis));
   } catch (error) {
     redis.disconnect();
     throw error;

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type AppStack, repoRoot, startAppStack } from "../support/app-stack.js";
 import { startChild } from "../support/child-process.js";
+import { freePort } from "../support/free-port.js";
 import { type RedisServer, startRedis } from "../support/redis-server.js";
 import { dumpLogsOnFailure } from "./e2e-kit.js";
 
@@ -34,7 +35,28 @@ describe("starting up", () => {
     expect(code).not.toBe(0);
     expect(worker.logTail()).toMatch(/noeviction/);
     expect(worker.logTail()).not.toMatch(/worker ready/);
+    expect(worker.logTail()).not.toMatch(/\n\s+at /);
   }, 60_000);
+
+  it.each(["bot", "worker"] as const)(
+    "the %s names an unreachable PostgreSQL by its variable and address, exits 1, no stack trace",
+    async (role) => {
+      const port = await freePort();
+      const child = runApp(role, {
+        ...stack.baseEnv,
+        DATABASE_URL: `postgres://tapbot:db-password-never-printed@127.0.0.1:${port}/tapbot`,
+        HTTP_PORT: "0",
+      });
+      expect(await child.exited).toBe(1);
+      const output = child.logTail();
+      expect(output).toContain(
+        `${role} failed to start: cannot use PostgreSQL (DATABASE_URL): connection refused at 127.0.0.1:${port}`,
+      );
+      expect(output).not.toContain("db-password-never-printed");
+      expect(output).not.toMatch(/\n\s+at /);
+    },
+    60_000,
+  );
 
   it("a bad environment is reported all at once, naming each variable, never echoing a secret", async () => {
     const falKey = "fal-key-that-must-not-be-printed";

@@ -38,12 +38,12 @@ function environment(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
 }
 
 describe("npm run bot (app/bot/main.ts)", () => {
-  it("lists every configuration problem at once and exits 1, without a stack trace", async () => {
+  it("lists every configuration problem at once and exits 2, without a stack trace", async () => {
     const child = startChild(tsx, ["app/bot/main.ts"], {
       cwd: root,
       env: { PATH: process.env.PATH, HOME: process.env.HOME, BOT_MODE: "webhook" },
     });
-    expect(await child.exited).toBe(1);
+    expect(await child.exited).toBe(2);
     const output = child.logTail();
     for (const variable of [
       "TELEGRAM_BOT_TOKEN",

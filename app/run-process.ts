@@ -1,0 +1,51 @@
+import { type AppConfig, loadConfig } from "./config.js";
+import { createLogger, type Logger } from "./observability/logger.js";
+import { describeStartupFailure } from "./startup-failure.js";
+
+/** A started process that can be stopped gracefully (its own deadline included). */
+export interface StoppableProcess {
+  stop(): Promise<void>;
+}
+
+/**
+ * The life of `npm run bot` and `npm run worker`: configuration from the environment, `start`, then the
+ * first SIGTERM/SIGINT stops it gracefully and exits 0 (1 if stopping failed), a second one exits at once.
+ * A process that cannot start prints one line saying why (see describeStartupFailure) and exits 2 for bad
+ * configuration, 1 otherwise; it never leaves a half-started process running.
+ */
+export function runProcess(
+  role: "bot" | "worker",
+  start: (config: AppConfig, logger: Logger) => Promise<StoppableProcess>,
+): void {
+  const main = async (): Promise<void> => {
+    const config = loadConfig();
+    const logger = createLogger(config.logLevel, role);
+    const running = await start(config, logger);
+    let stopping = false;
+    const onSignal = (signal: NodeJS.Signals): void => {
+      if (stopping) {
+        logger.warn({ signal }, "second signal; exiting now");
+        process.exit(1);
+      }
+      stopping = true;
+      logger.info({ signal, graceSeconds: config.shutdownGraceSeconds }, "shutting down");
+      running.stop().then(
+        () => {
+          logger.info(`${role} stopped`);
+          process.exit(0);
+        },
+        (error: unknown) => {
+          logger.error({ err: error }, `${role} did not stop cleanly`);
+          process.exit(1);
+        },
+      );
+    };
+    process.on("SIGTERM", onSignal);
+    process.on("SIGINT", onSignal);
+  };
+  main().catch((error: unknown) => {
+    const { text, exitCode } = describeStartupFailure(role, error);
+    process.stderr.write(`${text}\n`);
+    process.exit(exitCode);
+  });
+}

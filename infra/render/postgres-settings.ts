@@ -1,18 +1,10 @@
-/** The PostgreSQL part of the capacity plan (Plan.postgres). */
-export interface PostgresPlanSettings {
-  sharedBuffersMB: number;
-  effectiveCacheSizeMB: number;
-  workMemKB: number;
-  maintenanceWorkMemMB: number;
-  maxConnections: number;
-  shmSizeMB: number;
-}
+import type { PostgresSettings } from "../../capacity/index.js";
 
 /**
  * postgresql.conf settings from the plan, with units spelled the way postgres reads them. shm_size is not a
  * postgres setting: the container gets it (it must be ≥ shared_buffers for parallel queries' DSM segments).
  */
-export function renderPostgresSettings(plan: PostgresPlanSettings): Record<string, string> {
+export function renderPostgresSettings(plan: PostgresSettings): Record<string, string> {
   for (const [key, value] of Object.entries(plan)) {
     if (!Number.isInteger(value) || value < 1)
       throw new Error(`postgres ${key} must be an integer ≥ 1; got ${value}`);

@@ -6,6 +6,7 @@ import { DATA_PRIVATE_PORTS } from "../host-scripts.js";
 import { servicePlan } from "../plan-services.js";
 import { renderCaddyfile } from "../render/caddyfile.js";
 import { REDIS_HEALTHCHECK, redisContainerCommand, renderRedisArgs } from "../render/redis-args.js";
+import { hostDockerResources } from "./host-docker-resources.js";
 import { serviceContainer } from "./service-container.js";
 
 /** Inputs of {@link AutomationServices}. */
@@ -36,14 +37,7 @@ export class AutomationServices extends pulumi.ComponentResource {
     const child = { parent: this, provider };
     const secrets = config.secrets;
     this.network = new docker.Network(`${name}-network`, { name: "tapbot" }, child);
-    const image = (key: string, ref: string) =>
-      new docker.RemoteImage(
-        `${name}-${key}-image`,
-        { name: ref, keepLocally: true },
-        { ...child, dependsOn: args.dependsOn },
-      );
-    const volume = (key: string) =>
-      new docker.Volume(`${name}-${key}-volume`, { name: `tapbot-${key}` }, child);
+    const { image, volume } = hostDockerResources(name, child, args.dependsOn);
 
     this.redis = serviceContainer(
       `${name}-redis`,

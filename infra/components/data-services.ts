@@ -6,6 +6,7 @@ import { DATA_PRIVATE_PORTS } from "../host-scripts.js";
 import { servicePlan } from "../plan-services.js";
 import { renderPgBackupInstallScript } from "../render/pg-backup.js";
 import { postgresCommandArgs, renderPostgresSettings } from "../render/postgres-settings.js";
+import { hostDockerResources } from "./host-docker-resources.js";
 import { remoteScript, type SshConnection, scriptHash } from "./remote-script.js";
 import { serviceContainer } from "./service-container.js";
 
@@ -40,14 +41,7 @@ export class DataServices extends pulumi.ComponentResource {
     const tunnelIp = config.dataTunnelAddress;
     const secrets = config.secrets;
     const network = new docker.Network(`${name}-network`, { name: "tapbot-data" }, child);
-    const image = (key: string, ref: string) =>
-      new docker.RemoteImage(
-        `${name}-${key}-image`,
-        { name: ref, keepLocally: true },
-        { ...child, dependsOn: args.dependsOn },
-      );
-    const volume = (key: string) =>
-      new docker.Volume(`${name}-${key}-volume`, { name: `tapbot-${key}` }, child);
+    const { image, volume } = hostDockerResources(name, child, args.dependsOn);
 
     const postgresSettings = plan.postgres;
     if (postgresSettings === null) throw new Error("the plan has no PostgreSQL settings");

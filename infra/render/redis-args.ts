@@ -1,10 +1,4 @@
-/** The Redis part of the capacity plan (Plan.redis). */
-export interface RedisSettings {
-  maxmemoryMB: number;
-  policy: "noeviction";
-  appendonly: true;
-  appendfsync: "everysec";
-}
+import type { RedisSettings } from "../../capacity/index.js";
 
 /**
  * redis-server arguments from the plan. `noeviction` because the BullMQ queue lives in this Redis (evicting

@@ -42,9 +42,7 @@ export function dumpLogsOnFailure(stack: () => AppStack | undefined): void {
   });
 }
 
-export function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
+export { sleep } from "../support/http-kit.js";
 
 /** The `generations` rows of one Telegram user, oldest first. */
 export async function generationsOf(stack: AppStack, telegramId: number): Promise<Record<string, unknown>[]> {

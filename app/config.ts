@@ -225,26 +225,20 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
   };
 }
 
-/** The fal model configured for a kind of generation. */
-export function modelForKind(config: AppConfig, kind: GenerationKind): string {
-  switch (kind) {
-    case "text-to-image":
-      return config.falModelTextToImage;
-    case "image-to-image":
-      return config.falModelImageToImage;
-    case "upscale":
-      return config.falModelUpscale;
-  }
+/** The fal model configured for each kind of generation (FAL_MODEL_*). */
+export function modelsByKind(config: AppConfig): Record<GenerationKind, string> {
+  return {
+    "text-to-image": config.falModelTextToImage,
+    "image-to-image": config.falModelImageToImage,
+    upscale: config.falModelUpscale,
+  };
 }
 
-/** How long fal may take for a kind of generation, from submission, before the request is cancelled. */
-export function deadlineSecondsForKind(config: AppConfig, kind: GenerationKind): number {
-  switch (kind) {
-    case "text-to-image":
-      return config.deadlineSecondsTextToImage;
-    case "image-to-image":
-      return config.deadlineSecondsImageToImage;
-    case "upscale":
-      return config.deadlineSecondsUpscale;
-  }
+/** How long fal may take for each kind of generation, from submission, before the request is cancelled. */
+export function deadlineSecondsByKind(config: AppConfig): Record<GenerationKind, number> {
+  return {
+    "text-to-image": config.deadlineSecondsTextToImage,
+    "image-to-image": config.deadlineSecondsImageToImage,
+    upscale: config.deadlineSecondsUpscale,
+  };
 }

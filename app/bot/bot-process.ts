@@ -1,4 +1,4 @@
-import type { AppConfig } from "../config.js";
+import { type AppConfig, modelsByKind } from "../config.js";
 import type { Logger } from "../observability/logger.js";
 import { registry } from "../observability/metrics.js";
 import { type OpsServer, startOpsServer } from "../observability/ops-server.js";
@@ -62,11 +62,7 @@ export async function startBotProcess(config: AppConfig, logger: Logger): Promis
         promptMaxLength: config.promptMaxLength,
         imageMaxBytes: config.imageMaxBytes,
         workerConcurrency: config.workerConcurrency,
-        models: {
-          "text-to-image": config.falModelTextToImage,
-          "image-to-image": config.falModelImageToImage,
-          upscale: config.falModelUpscale,
-        },
+        models: modelsByKind(config),
       },
     },
   });

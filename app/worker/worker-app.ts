@@ -1,5 +1,5 @@
 import { Worker } from "bullmq";
-import { type AppConfig, deadlineSecondsForKind, generationKinds } from "../config.js";
+import { type AppConfig, deadlineSecondsByKind } from "../config.js";
 import { FalClient } from "../fal/fal-client.js";
 import { createHttpAgent } from "../fal/http-agent.js";
 import type { Logger } from "../observability/logger.js";
@@ -85,9 +85,7 @@ export async function startWorkerApp(config: AppConfig, logger: Logger): Promise
     settings: {
       pollInitialMs: config.pollInitialSeconds * 1000,
       pollMaxMs: config.pollMaxSeconds * 1000,
-      deadlineSeconds: Object.fromEntries(
-        generationKinds.map((k) => [k, deadlineSecondsForKind(config, k)]),
-      ) as Record<(typeof generationKinds)[number], number>,
+      deadlineSeconds: deadlineSecondsByKind(config),
       resultMaxBytes,
       sourceMaxBytes: config.imageMaxBytes,
     },

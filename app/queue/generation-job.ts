@@ -1,5 +1,7 @@
 import { z } from "zod";
 import { generationKinds } from "../config.js";
+import { locales } from "../i18n/index.js";
+import { type Tier, tiers } from "../storage/user-store.js";
 
 /** Bigger parameters than this are a bug (or image bytes smuggled in): jobs carry ids and settings only. */
 const maxParamsBytes = 4096;
@@ -23,12 +25,12 @@ export const generationJobSchema = z.object({
       `params must serialize to at most ${maxParamsBytes} bytes`,
     ),
   sourceFileId: z.string().min(1).max(500).optional(),
-  locale: z.enum(["ru", "en"]),
+  locale: z.enum(locales),
   cacheKey: z.string().min(1).max(200),
-  tier: z.enum(["free", "vip"]),
+  tier: z.enum(tiers),
 });
 
 export type GenerationJob = z.infer<typeof generationJobSchema>;
 
 /** BullMQ priorities by tier (lower runs first): vip requests go ahead of free ones. */
-export const tierPriority = { vip: 1, free: 10 } as const;
+export const tierPriority: Record<Tier, number> = { vip: 1, free: 10 };

@@ -1,7 +1,9 @@
 import type pg from "pg";
 import { type Locale, localeFromLanguageCode } from "../i18n/index.js";
 
-export type Tier = "free" | "vip";
+/** Service tiers; the owner sets a user's tier, and vip requests are queued ahead of free ones. */
+export const tiers = ["free", "vip"] as const;
+export type Tier = (typeof tiers)[number];
 
 /** A Telegram user as the app knows them. */
 export interface User {

@@ -1,9 +1,9 @@
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { renderDockerDaemonJson } from "../../infra/render/docker-daemon.js";
 import { renderAutoUpgrades, renderUnattendedUpgrades } from "../../infra/render/unattended-upgrades.js";
+import { makeTempDir, removeTempDir } from "../support/temp-dir.js";
 import { runTool } from "./helpers/run-tool.js";
 import { plainStackConfig } from "./helpers/stack-config.js";
 
@@ -20,10 +20,10 @@ Unattended-Upgrade::Origins-Pattern { "origin=Docker"; };
 
 let dir: string;
 beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), "tapbot-apt-"));
+  dir = await makeTempDir("apt");
 });
 afterAll(async () => {
-  await rm(dir, { recursive: true, force: true });
+  await removeTempDir(dir);
 });
 
 /** apt's own parser on the files in apt.conf.d order (50 before 52 before…): what apt would see. */

@@ -1,8 +1,8 @@
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { renderCaddyfile } from "../../infra/render/caddyfile.js";
+import { makeTempDir, removeTempDir } from "../support/temp-dir.js";
 import { runTool } from "./helpers/run-tool.js";
 import { plainStackConfig } from "./helpers/stack-config.js";
 
@@ -20,13 +20,13 @@ let file: string;
 /** Caddy keeps its state under HOME/XDG dirs; point them at the temp dir so nothing lands in the machine's. */
 let env: NodeJS.ProcessEnv;
 beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), "tapbot-caddy-"));
+  dir = await makeTempDir("caddy");
   file = join(dir, "Caddyfile");
   await writeFile(file, caddyfile);
   env = { ...process.env, HOME: dir, XDG_DATA_HOME: dir, XDG_CONFIG_HOME: dir };
 });
 afterAll(async () => {
-  await rm(dir, { recursive: true, force: true });
+  await removeTempDir(dir);
 });
 
 describe("the Caddyfile", () => {

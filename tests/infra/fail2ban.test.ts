@@ -1,8 +1,8 @@
-import { access, cp, mkdtemp, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { access, cp, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { renderJailLocal } from "../../infra/render/fail2ban-jail.js";
+import { makeTempDir, removeTempDir } from "../support/temp-dir.js";
 import { requireRoot, runTool } from "./helpers/run-tool.js";
 import { plainStackConfig } from "./helpers/stack-config.js";
 
@@ -30,7 +30,7 @@ let confDir: string;
 /** A copy of the installed /etc/fail2ban with the rendered jail.local in it: the host's layout, in a temp dir. */
 beforeAll(async () => {
   requireRoot("the recidive jail reads /var/log/fail2ban.log, which this test creates when missing");
-  dir = await mkdtemp(join(tmpdir(), "tapbot-fail2ban-"));
+  dir = await makeTempDir("fail2ban");
   confDir = join(dir, "fail2ban");
   await cp("/etc/fail2ban", confDir, { recursive: true });
   await writeFile(join(confDir, "jail.local"), jail.content);
@@ -38,7 +38,7 @@ beforeAll(async () => {
   await writeFile(join(dir, "auth.log"), AUTH_LOG);
 });
 afterAll(async () => {
-  if (dir !== undefined) await rm(dir, { recursive: true, force: true });
+  if (dir !== undefined) await removeTempDir(dir);
 });
 
 describe("jail.local", () => {

@@ -1,5 +1,4 @@
-import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parsePlanInput, plan } from "../../capacity/index.js";
@@ -7,6 +6,7 @@ import { type HostScript, hardeningScripts, tunnelScript } from "../../infra/hos
 import { hostPlan } from "../../infra/plan-services.js";
 import { renderPgBackupInstallScript, renderPgDumpScript } from "../../infra/render/pg-backup.js";
 import { installFileLines, scriptPrelude } from "../../infra/render/shell-script.js";
+import { makeTempDir, removeTempDir } from "../support/temp-dir.js";
 import { runTool } from "./helpers/run-tool.js";
 import { plainStackConfig, wireguardPublicKey } from "./helpers/stack-config.js";
 
@@ -39,10 +39,10 @@ const scripts: HostScript[] = [
 
 let dir: string;
 beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), "tapbot-shellcheck-"));
+  dir = await makeTempDir("shellcheck");
 });
 afterAll(async () => {
-  await rm(dir, { recursive: true, force: true });
+  await removeTempDir(dir);
 });
 
 describe("shellcheck on every rendered script", () => {

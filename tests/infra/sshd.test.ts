@@ -1,8 +1,8 @@
-import { chmod, cp, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { chmod, cp, mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { renderSshdDropIn, renderSshdScript, SSHD_DROP_IN_PATH } from "../../infra/render/sshd-drop-in.js";
+import { makeTempDir, removeTempDir } from "../support/temp-dir.js";
 import { requireRoot, runTool } from "./helpers/run-tool.js";
 import { plainStackConfig } from "./helpers/stack-config.js";
 
@@ -23,7 +23,7 @@ let mainConfig: string;
 beforeAll(async () => {
   requireRoot("sshd -t needs its privilege separation directory /run/sshd and root-owned host keys");
   await mkdir("/run/sshd", { recursive: true, mode: 0o755 });
-  dir = await mkdtemp(join(tmpdir(), "tapbot-sshd-"));
+  dir = await makeTempDir("sshd");
   await mkdir(join(dir, "sshd_config.d"));
   const keygen = await runTool("ssh-keygen", [
     "-q",
@@ -47,7 +47,7 @@ beforeAll(async () => {
   );
 });
 afterAll(async () => {
-  if (dir !== undefined) await rm(dir, { recursive: true, force: true });
+  if (dir !== undefined) await removeTempDir(dir);
 });
 
 /** sshd's effective settings for a connection, as `sshd -T` prints them (lower-case keywords). */
@@ -116,7 +116,7 @@ describe("the sshd install script", () => {
 
   beforeAll(async () => {
     requireRoot("the script runs in a private mount namespace with a copy of /etc/ssh over /etc/ssh");
-    sandbox = await mkdtemp(join(tmpdir(), "tapbot-sshd-script-"));
+    sandbox = await makeTempDir("sshd-script");
     await cp("/etc/ssh", join(sandbox, "ssh"), { recursive: true });
     await mkdir(join(sandbox, "bin"));
     await writeFile(join(sandbox, "bin", "systemctl"), `#!/bin/sh\necho "$@" >>${sandbox}/systemctl.log\n`);
@@ -124,7 +124,7 @@ describe("the sshd install script", () => {
     await writeFile(join(sandbox, "install.sh"), renderSshdScript(options));
   });
   afterAll(async () => {
-    if (sandbox !== undefined) await rm(sandbox, { recursive: true, force: true });
+    if (sandbox !== undefined) await removeTempDir(sandbox);
   });
 
   const run = () =>

@@ -1,17 +1,17 @@
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { renderWireguardConfig, renderWireguardKeyScript } from "../../infra/render/wireguard.js";
+import { makeTempDir, removeTempDir } from "../support/temp-dir.js";
 import { requireRoot, runTool } from "./helpers/run-tool.js";
 import { wireguardPublicKey } from "./helpers/stack-config.js";
 
 let dir: string;
 beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), "tapbot-wg-"));
+  dir = await makeTempDir("wg");
 });
 afterAll(async () => {
-  await rm(dir, { recursive: true, force: true });
+  await removeTempDir(dir);
 });
 
 describe("the WireGuard key script", () => {

@@ -539,6 +539,18 @@ export async function startFakeTelegram(opts: FakeTelegramOptions = {}): Promise
     return markup as Message["reply_markup"];
   }
 
+  /** A media message's `caption` (parsed and length-checked) and `reply_markup`, as message fields. */
+  function captionAndMarkup(p: Params): Pick<Message, "caption" | "reply_markup"> {
+    const source = p.str("caption");
+    const caption =
+      source === undefined ? undefined : parseText(source, p.str("parse_mode"), LIMITS.caption, "caption");
+    const markup = replyMarkup(p);
+    return {
+      ...(caption === undefined ? {} : { caption }),
+      ...(markup === undefined ? {} : { reply_markup: markup }),
+    };
+  }
+
   /** The message to reply to, and whether a missing one is fine (`allow_sending_without_reply`). */
   function replyTo(p: Params): { id: number | undefined; optional: boolean } {
     const parameters = p.json("reply_parameters");
@@ -787,23 +799,9 @@ export async function startFakeTelegram(opts: FakeTelegramOptions = {}): Promise
     sendPhoto: async (p) => {
       const state = existingChat(p.chatId());
       const reply = replyTo(p);
-      const captionSource = p.str("caption");
-      const caption =
-        captionSource === undefined
-          ? undefined
-          : parseText(captionSource, p.str("parse_mode"), LIMITS.caption, "caption");
-      const markup = replyMarkup(p);
+      const extras = captionAndMarkup(p);
       const file = await photoFrom(p);
-      const photo = photoSizes(file);
-      const message = botMessage(
-        state,
-        {
-          photo,
-          ...(caption === undefined ? {} : { caption }),
-          ...(markup === undefined ? {} : { reply_markup: markup }),
-        },
-        reply,
-      );
+      const message = botMessage(state, { photo: photoSizes(file), ...extras }, reply);
       record(state, message, "bot");
       return message;
     },
@@ -811,12 +809,7 @@ export async function startFakeTelegram(opts: FakeTelegramOptions = {}): Promise
     sendDocument: async (p) => {
       const state = existingChat(p.chatId());
       const reply = replyTo(p);
-      const captionSource = p.str("caption");
-      const caption =
-        captionSource === undefined
-          ? undefined
-          : parseText(captionSource, p.str("parse_mode"), LIMITS.caption, "caption");
-      const markup = replyMarkup(p);
+      const extras = captionAndMarkup(p);
       const input = await inputFile(p, "document", LIMITS.documentUrlBytes);
       let file: StoredFile;
       let fileName: string | undefined;
@@ -842,8 +835,7 @@ export async function startFakeTelegram(opts: FakeTelegramOptions = {}): Promise
             mime_type: file.mime,
             file_size: file.bytes.length,
           },
-          ...(caption === undefined ? {} : { caption }),
-          ...(markup === undefined ? {} : { reply_markup: markup }),
+          ...extras,
         },
         reply,
       );

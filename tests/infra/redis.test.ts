@@ -1,13 +1,12 @@
-import { spawn } from "node:child_process";
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { Redis } from "ioredis";
 import { afterEach, describe, expect, it } from "vitest";
 import { parsePlanInput, plan } from "../../capacity/index.js";
 import { REDIS_HEALTHCHECK, redisContainerCommand, renderRedisArgs } from "../../infra/render/redis-args.js";
+import { startChild } from "../support/child-process.js";
 import { freePort } from "../support/free-port.js";
 import { type RedisServer, startRedis } from "../support/redis-server.js";
+import { makeTempDir, removeTempDir } from "../support/temp-dir.js";
+import { waitUntil } from "../support/wait-until.js";
 import { runTool } from "./helpers/run-tool.js";
 
 const cleanups: (() => Promise<void>)[] = [];
@@ -49,8 +48,8 @@ describe("redis-server started with the rendered arguments", () => {
 
 describe("the Redis container command and healthcheck", () => {
   it("requires the password from REDISCLI_AUTH and the healthcheck's redis-cli passes with it", async () => {
-    const dir = await mkdtemp(join(tmpdir(), "tapbot-redis-cmd-"));
-    cleanups.push(() => rm(dir, { recursive: true, force: true }));
+    const dir = await makeTempDir("redis-cmd");
+    cleanups.push(() => removeTempDir(dir));
     const port = await freePort();
     const password = "correct-horse-battery-staple";
     const [shell = "sh", ...rest] = redisContainerCommand([
@@ -62,23 +61,24 @@ describe("the Redis container command and healthcheck", () => {
       "--dir",
       dir,
     ]);
-    const child = spawn(shell, rest, { env: { ...process.env, REDISCLI_AUTH: password }, stdio: "ignore" });
-    cleanups.push(async () => {
-      if (child.exitCode === null) {
-        const exited = new Promise((resolve) => child.once("exit", resolve));
-        child.kill("SIGTERM");
-        await exited;
-      }
-    });
+    const server = startChild(shell, rest, { env: { ...process.env, REDISCLI_AUTH: password } });
+    cleanups.push(() => server.stop());
     const ping = (auth: string | undefined) =>
       runTool("redis-cli", ["-p", String(port), "ping"], {
         env: { ...process.env, ...(auth === undefined ? {} : { REDISCLI_AUTH: auth }) },
       });
-    let healthy = await ping(password);
-    for (let i = 0; i < 50 && !healthy.stdout.includes("PONG"); i += 1) {
-      await new Promise((resolve) => setTimeout(resolve, 100));
-      healthy = await ping(password);
-    }
+    const healthy = await waitUntil(
+      async () => {
+        const reply = await ping(password);
+        return reply.stdout.includes("PONG") ? reply : undefined;
+      },
+      {
+        timeoutMs: 5_000,
+        intervalMs: 100,
+        describe: () => `redis-server did not answer PING with the password; log tail:\n${server.logTail()}`,
+        abort: () => (server.hasExited() ? "redis-server exited during startup" : undefined),
+      },
+    );
     expect(healthy.stdout.trim()).toBe("PONG");
     expect(REDIS_HEALTHCHECK[1]).toContain("redis-cli ping");
     const anonymous = await ping(undefined);

@@ -89,7 +89,8 @@ function toGeneration(row: GenerationRow): Generation {
 }
 
 /** The statuses after which a generation never changes again. */
-const finalStatuses = "('delivered', 'failed', 'cancelled', 'expired')";
+export const finalStatuses: readonly GenerationStatus[] = ["delivered", "failed", "cancelled", "expired"];
+const finalStatusesSql = `(${finalStatuses.map((status) => `'${status}'`).join(", ")})`;
 
 /**
  * The `generations` table. Transitions are guarded in SQL: a generation that reached a final status
@@ -129,7 +130,7 @@ export class GenerationStore {
       `UPDATE generations
          SET status = 'running', fal_request_id = $2, attempts = attempts + 1,
              started_at = coalesce(started_at, now())
-       WHERE id = $1 AND status NOT IN ${finalStatuses}`,
+       WHERE id = $1 AND status NOT IN ${finalStatusesSql}`,
       [id, falRequestId],
     );
   }
@@ -140,7 +141,7 @@ export class GenerationStore {
       `UPDATE generations
          SET status = 'delivered', result_file_id = $2, cached = $3, error = NULL,
              delivered_at = now(), finished_at = now()
-       WHERE id = $1 AND status NOT IN ${finalStatuses}`,
+       WHERE id = $1 AND status NOT IN ${finalStatusesSql}`,
       [id, result.resultFileId, result.cached],
     );
   }
@@ -152,7 +153,7 @@ export class GenerationStore {
   ): Promise<void> {
     await this.pool.query(
       `UPDATE generations SET status = $3, error = $2, finished_at = now()
-       WHERE id = $1 AND status NOT IN ${finalStatuses}`,
+       WHERE id = $1 AND status NOT IN ${finalStatusesSql}`,
       [id, outcome.error, outcome.status],
     );
   }

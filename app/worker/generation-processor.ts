@@ -11,7 +11,7 @@ import { metrics } from "../observability/metrics.js";
 import { type GenerationJob, generationJobSchema } from "../queue/generation-job.js";
 import { cancelFlagKey } from "../queue/generation-queue.js";
 import type { ResultCache } from "../queue/result-cache.js";
-import type { Generation, GenerationStore } from "../storage/generation-store.js";
+import { finalStatuses, type Generation, type GenerationStore } from "../storage/generation-store.js";
 import { sniffImageType } from "./image-type.js";
 import { pollDelayMs } from "./poll-backoff.js";
 import { SourceImageError } from "./source-image.js";
@@ -85,8 +85,6 @@ export interface ProcessorDeps {
   now?: () => number;
   random?: () => number;
 }
-
-const finalStatuses = new Set(["delivered", "failed", "cancelled", "expired"]);
 
 /** The model input for a job: the prompt, the user's parameters and, for edits and upscales, the source URL. */
 function falInput(job: GenerationJob, sourceUrl: string | undefined): Record<string, unknown> {
@@ -221,7 +219,7 @@ export function createGenerationProcessor(
         switch (step.name) {
           case "submit": {
             const current = await loadRow();
-            if (current === null || finalStatuses.has(current.status)) {
+            if (current === null || finalStatuses.includes(current.status)) {
               log.info({ status: current?.status ?? "missing" }, "generation already ended; nothing to do");
               return;
             }
@@ -297,7 +295,7 @@ export function createGenerationProcessor(
       let fileId = await redis.get(deliveredMarkerKey(id));
       if (fileId === null && current?.status === "delivered") fileId = current.resultFileId;
       if (fileId === null) {
-        if (current === null || finalStatuses.has(current.status)) {
+        if (current === null || finalStatuses.includes(current.status)) {
           log.info({ status: current?.status ?? "missing" }, "generation ended before delivery; not sending");
           return false;
         }

@@ -82,9 +82,8 @@ export async function acceptRequest(
     params,
     sourceFileUniqueId: request.source?.fileUniqueId,
   });
-  const generation: NewGeneration = {
-    id: randomUUID(),
-    userId: user.id,
+  // What the `generations` row and the job payload both carry.
+  const shared = {
     chatId,
     kind: request.kind,
     model,
@@ -93,6 +92,7 @@ export async function acceptRequest(
     sourceFileId: request.source?.fileId,
     cacheKey,
   };
+  const generation: NewGeneration = { id: randomUUID(), userId: user.id, ...shared };
 
   const cachedFileId = await ports.cache.get(cacheKey);
   if (cachedFileId !== null && (await deliverFromCache(ctx, ports, generation, cachedFileId))) return;
@@ -102,16 +102,10 @@ export async function acceptRequest(
     await ports.generations.create(generation);
     ({ position } = await ports.queue.enqueue(
       {
+        ...shared,
         generationId: generation.id,
         telegramUserId: user.telegramId,
-        chatId,
-        kind: request.kind,
-        model,
-        prompt: request.prompt,
-        params,
-        sourceFileId: request.source?.fileId,
         locale: ctx.locale,
-        cacheKey,
         tier: user.tier,
       },
       { priority: tierPriority[user.tier] },

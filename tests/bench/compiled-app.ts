@@ -2,11 +2,10 @@ import { execFile } from "node:child_process";
 import { cp, symlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { repoRoot } from "../support/app-stack.js";
+import { type AppRole, repoRoot, waitForAppReady } from "../support/app-stack.js";
 import { type RunningChild, startChild } from "../support/child-process.js";
 import { freePort } from "../support/free-port.js";
 import { makeTempDir } from "../support/temp-dir.js";
-import { waitUntil } from "../support/wait-until.js";
 
 /** A bot or worker started from the compiled build, as the image runs it. */
 export interface CompiledProcess {
@@ -52,7 +51,7 @@ export async function buildApp(): Promise<string> {
 /** Starts `node dist/app/<role>/main.js` and waits for its ready line and a 200 from /healthz. */
 export async function startCompiled(
   buildDir: string,
-  role: "bot" | "worker",
+  role: AppRole,
   env: Record<string, string>,
 ): Promise<CompiledProcess> {
   const port = await freePort();
@@ -65,19 +64,7 @@ export async function startCompiled(
       keepLines: 200,
     },
   );
-  try {
-    await child.waitForLine(new RegExp(`${role} ready`), 60_000);
-    await waitUntil(
-      async () => {
-        const response = await fetch(`http://127.0.0.1:${port}/healthz`).catch(() => undefined);
-        return response?.status === 200 ? true : undefined;
-      },
-      { timeoutMs: 10_000, describe: () => `${role} /healthz on port ${port} did not answer 200` },
-    );
-  } catch (error) {
-    await child.stop("SIGKILL");
-    throw new Error(`${role} did not become ready: ${(error as Error).message}\n${child.logTail(40)}`);
-  }
+  await waitForAppReady(child, role, port);
   return {
     pid: child.pid,
     port,

@@ -72,6 +72,33 @@ export interface AppStack {
 const READY_LINE: Record<AppRole, RegExp> = { bot: /bot ready/, worker: /worker ready/ };
 
 /**
+ * Waits until a started bot or worker has logged its ready line (within `timeoutMs`, default 60 s) and its
+ * /healthz on `port` answers 200. If it does not, kills it and throws naming `name` (default: the role),
+ * with its log tail.
+ */
+export async function waitForAppReady(
+  child: RunningChild,
+  role: AppRole,
+  port: number,
+  opts: { name?: string; timeoutMs?: number | undefined } = {},
+): Promise<void> {
+  const name = opts.name ?? role;
+  try {
+    await child.waitForLine(READY_LINE[role], opts.timeoutMs ?? 60_000);
+    await waitUntil(
+      async () => {
+        const response = await fetch(`http://127.0.0.1:${port}/healthz`).catch(() => undefined);
+        return response?.status === 200 ? true : undefined;
+      },
+      { timeoutMs: 10_000, describe: () => `${name} /healthz on port ${port} did not answer 200` },
+    );
+  } catch (error) {
+    await child.stop("SIGKILL");
+    throw new Error(`${name} did not become ready: ${(error as Error).message}\n${child.logTail(40)}`);
+  }
+}
+
+/**
  * Starts a throwaway Redis and PostgreSQL, the fake Telegram and fal, and returns a stack that starts bot and
  * worker processes against them with short poll intervals, so that a request goes end to end in about a
  * second. The processes get only the variables listed here (plus PATH and HOME), never this process's own.
@@ -156,19 +183,7 @@ function buildStack(
       },
     };
     processes.push(appProcess);
-    try {
-      await child.waitForLine(READY_LINE[role], opts.readyTimeoutMs ?? 60_000);
-      await waitUntil(
-        async () => {
-          const response = await fetch(`http://127.0.0.1:${port}/healthz`).catch(() => undefined);
-          return response?.status === 200 ? true : undefined;
-        },
-        { timeoutMs: 10_000, describe: () => `${name} /healthz on port ${port} did not answer 200` },
-      );
-    } catch (error) {
-      await child.stop("SIGKILL");
-      throw new Error(`${name} did not become ready: ${(error as Error).message}`);
-    }
+    await waitForAppReady(child, role, port, { name, timeoutMs: opts.readyTimeoutMs });
     return appProcess;
   }
 

@@ -3,30 +3,6 @@ import type { GenerationKind } from "../config.js";
 
 export type GenerationStatus = "queued" | "running" | "delivered" | "failed" | "cancelled" | "expired";
 
-/** One request for an image, from acceptance to its end. */
-export interface Generation {
-  id: string;
-  userId: number;
-  chatId: number;
-  kind: GenerationKind;
-  model: string;
-  prompt: string;
-  params: Record<string, unknown>;
-  sourceFileId: string | null;
-  cacheKey: string;
-  status: GenerationStatus;
-  falRequestId: string | null;
-  ackMessageId: number | null;
-  resultFileId: string | null;
-  cached: boolean;
-  error: string | null;
-  attempts: number;
-  createdAt: Date;
-  startedAt: Date | null;
-  finishedAt: Date | null;
-  deliveredAt: Date | null;
-}
-
 /** The fields the bot knows when it accepts a request. */
 export interface NewGeneration {
   id: string;
@@ -38,6 +14,22 @@ export interface NewGeneration {
   params: Record<string, unknown>;
   sourceFileId?: string | null | undefined;
   cacheKey: string;
+}
+
+/** One request for an image, from acceptance to its end. */
+export interface Generation extends Omit<NewGeneration, "sourceFileId"> {
+  sourceFileId: string | null;
+  status: GenerationStatus;
+  falRequestId: string | null;
+  ackMessageId: number | null;
+  resultFileId: string | null;
+  cached: boolean;
+  error: string | null;
+  attempts: number;
+  createdAt: Date;
+  startedAt: Date | null;
+  finishedAt: Date | null;
+  deliveredAt: Date | null;
 }
 
 interface GenerationRow {

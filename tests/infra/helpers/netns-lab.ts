@@ -1,8 +1,8 @@
-import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { cp, mkdtemp, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { cp, writeFile } from "node:fs/promises";
 import { join } from "node:path";
+import { type RunningChild, startChild } from "../../support/child-process.js";
+import { makeTempDir, removeTempDir } from "../../support/temp-dir.js";
 import { requireRoot, runTool, type ToolResult } from "./run-tool.js";
 
 /** One reachability check from the client namespace. */
@@ -78,7 +78,7 @@ export class NetnsLab {
   readonly server = `tbs-${this.id}`;
   readonly client = `tbc-${this.id}`;
   private dir = "";
-  private listener: ChildProcess | undefined;
+  private listener: RunningChild | undefined;
 
   constructor(readonly addresses: LabAddresses) {}
 
@@ -94,34 +94,23 @@ export class NetnsLab {
     const a = this.addresses;
     const s = ["netns", "exec", this.server];
     const c = ["netns", "exec", this.client];
-    await must("ip", [
-      "link",
-      "add",
-      `vs${this.id}`,
-      "netns",
-      this.server,
-      "type",
-      "veth",
-      "peer",
-      "name",
-      `vc${this.id}`,
-      "netns",
-      this.client,
-    ]);
-    await must("ip", [
-      "link",
-      "add",
-      `ts${this.id}`,
-      "netns",
-      this.server,
-      "type",
-      "veth",
-      "peer",
-      "name",
-      `tc${this.id}`,
-      "netns",
-      this.client,
-    ]);
+    // The public link (vs ↔ vc) and the tunnel link (ts ↔ tc), each a veth pair across the two namespaces.
+    for (const link of ["v", "t"]) {
+      await must("ip", [
+        "link",
+        "add",
+        `${link}s${this.id}`,
+        "netns",
+        this.server,
+        "type",
+        "veth",
+        "peer",
+        "name",
+        `${link}c${this.id}`,
+        "netns",
+        this.client,
+      ]);
+    }
     await must("ip", [...s, "ip", "link", "set", `ts${this.id}`, "name", "wg0"]);
     for (const [ns, commands] of [
       [
@@ -148,41 +137,25 @@ export class NetnsLab {
     ] as const) {
       for (const command of commands) await must("ip", [...ns, "ip", ...command]);
     }
-    this.dir = await mkdtemp(join(tmpdir(), "tapbot-ufw-"));
+    this.dir = await makeTempDir("ufw");
     await cp("/etc/ufw", join(this.dir, "etc-ufw"), { recursive: true });
     await cp("/lib/ufw", join(this.dir, "lib-ufw"), { recursive: true });
     await cp("/etc/default/ufw", join(this.dir, "default-ufw"));
     await this.startListener(tcpPorts, udpPorts);
   }
 
-  private startListener(tcpPorts: number[], udpPorts: number[]): Promise<void> {
-    const child = spawn(
-      "ip",
-      [
-        "netns",
-        "exec",
-        this.server,
-        process.execPath,
-        "-e",
-        LISTENER,
-        JSON.stringify(tcpPorts),
-        JSON.stringify(udpPorts),
-      ],
-      {
-        stdio: ["ignore", "pipe", "pipe"],
-      },
-    );
-    this.listener = child;
-    return new Promise((resolve, reject) => {
-      let err = "";
-      child.stderr?.on("data", (d: Buffer) => {
-        err += d.toString();
-      });
-      child.stdout?.on("data", (d: Buffer) => {
-        if (d.toString().includes("ready")) resolve();
-      });
-      child.once("exit", (code) => reject(new Error(`listener exited with ${code}: ${err}`)));
-    });
+  private async startListener(tcpPorts: number[], udpPorts: number[]): Promise<void> {
+    this.listener = startChild("ip", [
+      "netns",
+      "exec",
+      this.server,
+      process.execPath,
+      "-e",
+      LISTENER,
+      JSON.stringify(tcpPorts),
+      JSON.stringify(udpPorts),
+    ]);
+    await this.listener.waitForLine(/^ready$/, 10_000);
   }
 
   /** Runs a rendered script in the server namespace, with ufw's files redirected to the temp copies. */
@@ -235,13 +208,9 @@ export class NetnsLab {
   }
 
   async stop(): Promise<void> {
-    if (this.listener !== undefined && this.listener.exitCode === null) {
-      const exited = new Promise((resolve) => this.listener?.once("exit", resolve));
-      this.listener.kill("SIGTERM");
-      await exited;
-    }
+    await this.listener?.stop();
     await runTool("ip", ["netns", "del", this.server]);
     await runTool("ip", ["netns", "del", this.client]);
-    if (this.dir !== "") await rm(this.dir, { recursive: true, force: true });
+    if (this.dir !== "") await removeTempDir(this.dir);
   }
 }

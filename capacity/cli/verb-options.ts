@@ -1,6 +1,13 @@
-import type { z } from "zod";
+import { z } from "zod";
 import { issuesFromZod } from "../input-error.js";
 import { UsageError } from "./usage-error.js";
+
+/** How a report is printed: for a terminal, or as Markdown. */
+export const formatSchema = z.enum(["text", "md"]).default("text");
+export type ReportFormat = z.output<typeof formatSchema>;
+
+/** The options of a verb that prints one report: `--json` instead of it, `--format` for it. */
+export const reportOptions = z.object({ json: z.boolean().default(false), format: formatSchema });
 
 const kebab = (key: string) => key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
 

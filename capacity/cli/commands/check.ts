@@ -1,18 +1,12 @@
 import { Command } from "commander";
-import { z } from "zod";
 import { plan } from "../../index.js";
 import { addInputOptions } from "../input-options.js";
 import { loadInput } from "../load-input.js";
-import { print, stdoutColors, stdoutWidth } from "../output.js";
+import { print, printReport } from "../output.js";
 import { cell } from "../render/document.js";
-import { renderMarkdown } from "../render/markdown.js";
 import { bindsFirstLine, calibrationLine, findingBlocks } from "../render/plan-report.js";
-import { renderText } from "../render/text.js";
 import { FindingsError } from "../usage-error.js";
-import { parseVerbOptions } from "../verb-options.js";
-import { formatSchema } from "./plan.js";
-
-const checkOptions = z.object({ json: z.boolean().default(false), format: formatSchema });
+import { parseVerbOptions, reportOptions } from "../verb-options.js";
 
 /** `capacity check`: judge a config; print its findings; exit 1 when any has severity error. */
 export function checkCommand(): Command {
@@ -23,7 +17,7 @@ export function checkCommand(): Command {
     .option("--json", "print { errors, warnings, findings } as JSON")
     .option("--format <format>", "report format: text (default) or md");
   return addInputOptions(command).action((options: Record<string, unknown>) => {
-    const { json, format } = parseVerbOptions(checkOptions, { json: options.json, format: options.format });
+    const { json, format } = parseVerbOptions(reportOptions, { json: options.json, format: options.format });
     const input = loadInput(options);
     const result = plan(input);
     const errors = result.findings.filter((f) => f.severity === "error").length;
@@ -45,7 +39,7 @@ export function checkCommand(): Command {
           ],
         },
       ];
-      print(format === "md" ? renderMarkdown(blocks) : renderText(blocks, stdoutColors(), stdoutWidth()));
+      printReport(blocks, format);
     }
     if (errors > 0) throw new FindingsError(errors);
   });

@@ -4,15 +4,12 @@ import { z } from "zod";
 import { curve } from "../../index.js";
 import { addInputOptions } from "../input-options.js";
 import { loadInput } from "../load-input.js";
-import { print, stdoutColors, stdoutWidth } from "../output.js";
+import { print, printReport } from "../output.js";
 import { curveChartSvg } from "../render/curve-chart.js";
 import { curveReport } from "../render/curve-report.js";
-import { renderMarkdown } from "../render/markdown.js";
 import { calibrationLine } from "../render/plan-report.js";
-import { renderText } from "../render/text.js";
 import { UsageError } from "../usage-error.js";
-import { parseVerbOptions, wholeNumber } from "../verb-options.js";
-import { formatSchema } from "./plan.js";
+import { formatSchema, parseVerbOptions, wholeNumber } from "../verb-options.js";
 
 /** The most points one curve computes. */
 const MAX_POINTS = 100_000;
@@ -74,7 +71,6 @@ export function curveCommand(): Command {
     const [title, ...rest] = curveReport(result, o.out);
     const blocks = [...(title === undefined ? [] : [title]), ...calibrationLine(input), ...rest];
     if (o.json) print(`${JSON.stringify(result, null, 2)}\n`);
-    else if (o.format === "md") print(renderMarkdown(blocks));
-    else print(renderText(blocks, stdoutColors(), stdoutWidth()));
+    else printReport(blocks, o.format);
   });
 }

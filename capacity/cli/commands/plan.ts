@@ -1,18 +1,10 @@
 import { Command } from "commander";
-import { z } from "zod";
 import { plan } from "../../index.js";
 import { addInputOptions } from "../input-options.js";
 import { loadInput } from "../load-input.js";
-import { print, stdoutColors, stdoutWidth } from "../output.js";
-import { renderMarkdown } from "../render/markdown.js";
+import { print, printReport } from "../output.js";
 import { planReport } from "../render/plan-report.js";
-import { renderText } from "../render/text.js";
-import { parseVerbOptions } from "../verb-options.js";
-
-/** How a report is printed: for a terminal, or as Markdown. */
-export const formatSchema = z.enum(["text", "md"]).default("text");
-
-const planOptions = z.object({ json: z.boolean().default(false), format: formatSchema });
+import { parseVerbOptions, reportOptions } from "../verb-options.js";
 
 /** `capacity plan`: the plan for the inputs, as a report, Markdown or the JSON contract. */
 export function planCommand(): Command {
@@ -23,11 +15,10 @@ export function planCommand(): Command {
     .option("--json", "print the plan as JSON (the contract scripts read)")
     .option("--format <format>", "report format: text (default) or md");
   return addInputOptions(command).action((options: Record<string, unknown>) => {
-    const { json, format } = parseVerbOptions(planOptions, { json: options.json, format: options.format });
+    const { json, format } = parseVerbOptions(reportOptions, { json: options.json, format: options.format });
     const input = loadInput(options);
     const result = plan(input);
     if (json) print(`${JSON.stringify(result, null, 2)}\n`);
-    else if (format === "md") print(renderMarkdown(planReport(result, input)));
-    else print(renderText(planReport(result, input), stdoutColors(), stdoutWidth()));
+    else printReport(planReport(result, input), format);
   });
 }

@@ -119,9 +119,7 @@ async function accept(
   const prompt = opts.prompt ?? "a red fox in the snow";
   const id = randomUUID();
   const cacheKey = cacheKeyFor({ model, prompt, params: {}, sourceFileUniqueId: opts.sourceFileId });
-  await generations.create({
-    id,
-    userId: user.id,
+  const shared = {
     chatId: person.id,
     kind,
     model,
@@ -129,23 +127,12 @@ async function accept(
     params: {},
     sourceFileId: opts.sourceFileId,
     cacheKey,
-  });
+  };
+  await generations.create({ id, userId: user.id, ...shared });
   const ack = await botApi.sendMessage(person.id, translate(user.locale, "ack-queued", { position: 1 }));
   await generations.setAckMessage(id, ack.message_id);
   await queue?.enqueue(
-    {
-      generationId: id,
-      telegramUserId: person.id,
-      chatId: person.id,
-      kind,
-      model,
-      prompt,
-      params: {},
-      sourceFileId: opts.sourceFileId,
-      locale: user.locale,
-      cacheKey,
-      tier: user.tier,
-    },
+    { ...shared, generationId: id, telegramUserId: person.id, locale: user.locale, tier: user.tier },
     { priority: 10 },
   );
   return { id, chatId: person.id, ackMessageId: ack.message_id, cacheKey, locale: user.locale };

@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { renderJailLocal } from "../../infra/render/fail2ban-jail.js";
 import { makeTempDir, removeTempDir } from "../support/temp-dir.js";
-import { requireRoot, runTool } from "./helpers/run-tool.js";
+import { requireRoot, runTool, type ToolResult } from "./helpers/run-tool.js";
 import { plainStackConfig } from "./helpers/stack-config.js";
 
 const config = plainStackConfig();
@@ -78,35 +78,32 @@ describe("jail.local", () => {
   });
 });
 
+/** fail2ban-regex over the sample auth.log with the sshd filter in `mode`: its result and the addresses it matched. */
+async function matchedIps(mode: string | undefined): Promise<{ result: ToolResult; ips: Set<string> }> {
+  const result = await runTool("fail2ban-regex", [
+    "-c",
+    confDir,
+    "-o",
+    "ip",
+    join(dir, "auth.log"),
+    `sshd[mode=${mode}]`,
+  ]);
+  return { result, ips: new Set(result.stdout.trim().split("\n")) };
+}
+
 describe("the sshd filter in the jail's mode", () => {
   const mode = /^mode = (\w+)$/m.exec(jail.content)?.[1];
 
   it("matches every failed login of a keys-only server and ignores the accepted key", async () => {
     expect(mode).toBe("aggressive");
-    const result = await runTool("fail2ban-regex", [
-      "-c",
-      confDir,
-      "-o",
-      "ip",
-      join(dir, "auth.log"),
-      `sshd[mode=${mode}]`,
-    ]);
+    const { result, ips: banned } = await matchedIps(mode);
     expect(result.code, result.stderr).toBe(0);
-    const banned = new Set(result.stdout.trim().split("\n"));
     expect([...banned].sort()).toEqual(["203.0.113.5", "203.0.113.6", "203.0.113.7", "203.0.113.8"]);
     expect(banned.has("198.51.100.10")).toBe(false);
   });
 
   it("needs aggressive mode: the normal mode misses the preauth disconnects of key probes", async () => {
-    const result = await runTool("fail2ban-regex", [
-      "-c",
-      confDir,
-      "-o",
-      "ip",
-      join(dir, "auth.log"),
-      "sshd[mode=normal]",
-    ]);
-    const banned = new Set(result.stdout.trim().split("\n"));
+    const { ips: banned } = await matchedIps("normal");
     expect(banned.has("203.0.113.6")).toBe(false);
   });
 });

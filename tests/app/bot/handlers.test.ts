@@ -50,6 +50,20 @@ async function jobsOf(bot: TestBot) {
   return bot.queue.queue.getJobs(["waiting", "prioritized", "active", "delayed"]);
 }
 
+/**
+ * Sends `text` once and plays the worker's part: remembers `fileId` under the job's cache key and takes the
+ * job out of the queue. Returns the cache key, so the same request again finds the entry.
+ */
+async function requestThenCache(bot: TestBot, user: FakeUser, text: string, fileId: string): Promise<string> {
+  servers.telegram.userSends(user, { text });
+  await bot.deliver();
+  const [job] = await jobsOf(bot);
+  const { cacheKey } = generationJobSchema.parse(job?.data);
+  await new ResultCache(bot.redis, 3600).set(cacheKey, fileId);
+  await job?.remove();
+  return cacheKey;
+}
+
 describe("/start and /help", () => {
   it("registers a Russian-speaking user and greets them in Russian with the help text", async () => {
     const bot = await newBot();
@@ -192,14 +206,8 @@ describe("text to image", () => {
   it("answers a repeated request from the result cache at once, with no job", async () => {
     const bot = await newBot();
     const user = newUser("en");
-    servers.telegram.userSends(user, { text: "a lighthouse at dawn" });
-    await bot.deliver();
-    const [job] = await jobsOf(bot);
-    const data = generationJobSchema.parse(job?.data);
-    // What the worker does after delivering: remember the photo's file_id under the job's cache key.
     const fileId = servers.telegram.addFile(makePng(64, 64), { mime: "image/png", kind: "photos" });
-    await new ResultCache(bot.redis, 3600).set(data.cacheKey, fileId);
-    await job?.remove();
+    const cacheKey = await requestThenCache(bot, user, "a lighthouse at dawn", fileId);
 
     servers.telegram.userSends(user, { text: "a   lighthouse at dawn" });
     await bot.deliver();
@@ -212,7 +220,7 @@ describe("text to image", () => {
     expect(await jobsOf(bot)).toHaveLength(0);
     const { rows } = await bot.pool.query(
       "SELECT status, cached, result_file_id FROM generations WHERE cache_key = $1 AND cached",
-      [data.cacheKey],
+      [cacheKey],
     );
     expect(rows).toEqual([{ status: "delivered", cached: true, result_file_id: fileId }]);
   });
@@ -222,12 +230,7 @@ describe("a stale cache entry", () => {
   it("queues the request like a miss when Telegram no longer knows the cached file_id", async () => {
     const bot = await newBot();
     const user = newUser("en");
-    servers.telegram.userSends(user, { text: "a stale lighthouse" });
-    await bot.deliver();
-    const [job] = await jobsOf(bot);
-    const data = generationJobSchema.parse(job?.data);
-    await new ResultCache(bot.redis, 3600).set(data.cacheKey, "AgACAgIAAxkBAAIBnotafileanymore");
-    await job?.remove();
+    await requestThenCache(bot, user, "a stale lighthouse", "AgACAgIAAxkBAAIBnotafileanymore");
 
     servers.telegram.userSends(user, { text: "a stale lighthouse" });
     await bot.deliver();

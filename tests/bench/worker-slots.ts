@@ -9,7 +9,6 @@
  *   JOBS=40 CONCURRENCY=4 PROCESSING_MS=8000 npx tsx tests/bench/worker-slots.ts
  *   WORKER_DIST=/path/to/built/app npx tsx tests/bench/worker-slots.ts   # the compiled worker, for RSS
  */
-import { spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { Worker } from "bullmq";
@@ -23,22 +22,28 @@ import { runMigrations } from "../../app/storage/migrate.js";
 import { createPool } from "../../app/storage/pool.js";
 import { UserStore } from "../../app/storage/user-store.js";
 import { pollDelayMs } from "../../app/worker/poll-backoff.js";
-import { startFakeFal } from "../support/fake-fal.js";
-import { startFakeTelegram } from "../support/fake-telegram.js";
-import { startPostgres } from "../support/postgres-server.js";
-import { startRedis } from "../support/redis-server.js";
+import { type AppProcess, startAppStack, waitForAppReady } from "../support/app-stack.js";
+import { startChild } from "../support/child-process.js";
+import { freePort } from "../support/free-port.js";
+import { waitUntil } from "../support/wait-until.js";
 
 const jobs = Number(process.env.JOBS ?? 20);
 const concurrency = Number(process.env.CONCURRENCY ?? 2);
 const processingMs = Number(process.env.PROCESSING_MS ?? 5000);
 const model = "fal-ai/flux/schnell";
 
-const [redisServer, postgres, fal, telegram] = await Promise.all([
-  startRedis(),
-  startPostgres(),
-  startFakeFal({ queueMs: 0, processingMs }),
-  startFakeTelegram(),
-]);
+/** Warnings and errors of the worker process (pino levels 40 and up) go to stderr. */
+function echoWarnings(line: string): void {
+  if (/"level":(40|50|60)/.test(line)) process.stderr.write(`${line}\n`);
+}
+
+const stack = await startAppStack({
+  fal: { queueMs: 0, processingMs },
+  // Production polling (the config's defaults), as the naive processor below uses.
+  env: { POLL_INITIAL_SECONDS: "2", POLL_MAX_SECONDS: "10", WORKER_CONCURRENCY: String(concurrency) },
+  onLog: (_name, line) => echoWarnings(line),
+});
+const { redis: redisServer, postgres, fal, telegram } = stack;
 const redis = createRedis(redisServer.url, "bench");
 const pool = createPool(postgres.url);
 await runMigrations(postgres.url);
@@ -125,48 +130,33 @@ function report(
   );
 }
 
-async function waitFor(check: () => Promise<boolean>, what: string, timeoutMs = 600_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out: ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
+async function waitFor(check: () => Promise<boolean>, what: string): Promise<void> {
+  await waitUntil(async () => ((await check()) ? true : undefined), {
+    timeoutMs: 600_000,
+    intervalMs: 100,
+    describe: () => what,
+  });
+}
+
+/** The step-mode worker: the stack's (`app/worker/main.ts` under tsx) or, with WORKER_DIST, the compiled one. */
+async function startStepWorker(queueName: string): Promise<Pick<AppProcess, "pid" | "stop">> {
+  const dist = process.env.WORKER_DIST;
+  if (dist === undefined) return stack.startWorker({ QUEUE_NAME: queueName });
+  const port = await freePort();
+  const child = startChild(process.execPath, ["dist/app/worker/main.js"], {
+    cwd: dist,
+    env: { ...stack.baseEnv, QUEUE_NAME: queueName, HTTP_PORT: String(port) },
+    onLine: echoWarnings,
+  });
+  await waitForAppReady(child, "worker", port);
+  return { pid: child.pid, stop: (timeoutMs = 15_000) => child.stop("SIGTERM", timeoutMs) };
 }
 
 // Step mode: the real worker entry as its own process, configured from the environment alone.
 {
   const queueName = `bench-step-${randomUUID()}`;
   // WORKER_DIST=<dir> runs the compiled worker (`<dir>/dist/app/worker/main.js`, as in the image) instead.
-  const dist = process.env.WORKER_DIST;
-  const args = dist === undefined ? ["--import", "tsx", "app/worker/main.ts"] : ["dist/app/worker/main.js"];
-  const child = spawn(process.execPath, args, {
-    cwd: dist ?? new URL("../../", import.meta.url).pathname,
-    env: {
-      ...process.env,
-      TELEGRAM_BOT_TOKEN: telegram.token,
-      TELEGRAM_API_ROOT: telegram.apiRoot,
-      FAL_KEY: fal.key,
-      FAL_QUEUE_URL: fal.queueUrl,
-      FAL_REST_URL: fal.restUrl,
-      REDIS_URL: redisServer.url,
-      DATABASE_URL: postgres.url,
-      WORKER_CONCURRENCY: String(concurrency),
-      QUEUE_NAME: queueName,
-      HTTP_PORT: "0",
-      LOG_LEVEL: "info",
-    },
-    stdio: ["ignore", "pipe", "inherit"],
-  });
-  // Never leave the worker behind, whatever ends this script.
-  process.once("exit", () => child.kill("SIGKILL"));
-  let ready = false;
-  child.stdout.on("data", (chunk: Buffer) => {
-    for (const line of chunk.toString("utf8").split("\n")) {
-      if (line.includes('"msg":"worker ready"')) ready = true;
-      if (/"level":(40|50|60)/.test(line)) process.stderr.write(`${line}\n`);
-    }
-  });
-  await waitFor(async () => ready, "worker ready", 60_000);
+  const child = await startStepWorker(queueName);
   const startedAt = Date.now();
   const ids = await enqueueAll(queueName);
   await waitFor(async () => {
@@ -179,8 +169,7 @@ async function waitFor(check: () => Promise<boolean>, what: string, timeoutMs = 
   report("step-job (moveToDelayed)", startedAt, new Set(rows.map((r) => r?.falRequestId as string)), {
     workerPeakRssMb: Number(peakRssMb.toFixed(1)),
   });
-  child.kill("SIGTERM");
-  await new Promise((r) => child.once("exit", r));
+  await child.stop();
 }
 
 // Naive mode: the same client and backoff, but the slot sleeps between polls.
@@ -226,5 +215,5 @@ async function waitFor(check: () => Promise<boolean>, what: string, timeoutMs = 
 
 redis.disconnect();
 await pool.end();
-await Promise.all([redisServer.stop(), postgres.stop(), fal.stop(), telegram.stop()]);
+await stack.stop();
 process.exit(0);

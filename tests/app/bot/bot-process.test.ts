@@ -1,4 +1,5 @@
 import { randomUUID } from "node:crypto";
+import type pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startBotProcess } from "../../../app/bot/bot-process.js";
 import { loadConfig } from "../../../app/config.js";
@@ -112,6 +113,17 @@ describe("the bot process in polling mode", () => {
   });
 });
 
+/** Waits until the bot has written the generation row of `prompt`: its handler is past the queue. */
+async function generationRowFor(pool: pg.Pool, prompt: string): Promise<void> {
+  await waitUntil(
+    async () => {
+      const { rows } = await pool.query("SELECT 1 FROM generations WHERE prompt = $1", [prompt]);
+      return rows.length > 0 ? true : undefined;
+    },
+    { timeoutMs: 5_000, describe: () => "the generation row" },
+  );
+}
+
 describe("graceful stop", () => {
   it("lets a request being handled finish (ack sent and recorded) before closing connections", async () => {
     const telegram = await startFakeTelegram();
@@ -122,15 +134,7 @@ describe("graceful stop", () => {
       const request = { id: 778, first_name: "Bo", language_code: "en" };
       telegram.userSends(request, { text: "a slow acknowledgement" });
       // The row exists once the handler is past the queue and waiting for Telegram to take the ack.
-      await waitUntil(
-        async () => {
-          const { rows } = await pool.query(
-            "SELECT 1 FROM generations WHERE prompt = 'a slow acknowledgement'",
-          );
-          return rows.length > 0 ? true : undefined;
-        },
-        { timeoutMs: 5_000, describe: () => "the generation row" },
-      );
+      await generationRowFor(pool, "a slow acknowledgement");
       await bot.stop();
       const { rows } = await pool.query(
         "SELECT ack_message_id FROM generations WHERE prompt = 'a slow acknowledgement'",
@@ -194,15 +198,7 @@ describe("graceful stop in webhook mode", () => {
       telegram.userSends(user, { text: "/help" }); // opens the chat at the fake, so the bot can answer in it
       telegram.setLatency(800, "sendMessage");
       const slow = postUpdate(bot.port, textUpdate(990_101, "a slow webhook request"), secretHeader);
-      await waitUntil(
-        async () => {
-          const { rows } = await pool.query(
-            "SELECT 1 FROM generations WHERE prompt = 'a slow webhook request'",
-          );
-          return rows.length > 0 ? true : undefined;
-        },
-        { timeoutMs: 5_000, describe: () => "the generation row" },
-      );
+      await generationRowFor(pool, "a slow webhook request");
       const stopping = bot.stop();
       const late = await postUpdate(bot.port, textUpdate(990_102, "too late"), secretHeader);
       expect(late.status).toBe(503);

@@ -18,8 +18,6 @@ export interface HardenedHostArgs {
  * Invariant: nothing listens to the internet but SSH (rate-limited) and, on the proxy host, 80/443.
  */
 export class HardenedHost extends pulumi.ComponentResource {
-  /** One command per script, in run order. */
-  readonly steps: command.remote.Command[];
   /** This host's WireGuard public key (what the peer's tunnel config needs). */
   readonly wireguardPublicKey: pulumi.Output<string>;
   /** Depend on this to run after the whole hardening. */
@@ -41,7 +39,6 @@ export class HardenedHost extends pulumi.ComponentResource {
     if (last === undefined || args.scripts.at(-1)?.name !== "wireguard-key") {
       throw new Error(`${name}: the last hardening script must be wireguard-key`);
     }
-    this.steps = steps;
     this.ready = last;
     this.wireguardPublicKey = last.stdout.apply((out) => out.trim());
     this.registerOutputs({ wireguardPublicKey: this.wireguardPublicKey });

@@ -1,3 +1,5 @@
+import { num, percent } from "./format.js";
+import { meetsTarget } from "./queue.js";
 import type { PlanInput } from "./schema.js";
 import type { Status } from "./status.js";
 import type { Finding, HostPlan, Plan } from "./types.js";
@@ -9,9 +11,6 @@ export interface FindingContext {
   noUpgradeFits: string[];
 }
 
-const pct = (fraction: number) => `${(fraction * 100).toFixed(1)} %`;
-const round = (n: number, digits = 2) => Number(n.toFixed(digits)).toString();
-
 function upgradeHint(ctx: FindingContext, host: string): string {
   const up = ctx.plan.upgrades.find((u) => u.host === host);
   if (up) return `; or move to ${up.to} (${up.priceAfterRubPerMonth} RUB/month)`;
@@ -20,7 +19,7 @@ function upgradeHint(ctx: FindingContext, host: string): string {
 
 function ramFinding(ctx: FindingContext, h: HostPlan): Finding | undefined {
   const m = ctx.input.thresholds.ram;
-  const what = `${h.name}: RAM ${h.usedMB} of ${h.ramMB} MB (${pct(h.utilization)})`;
+  const what = `${h.name}: RAM ${h.usedMB} of ${h.ramMB} MB (${percent(h.utilization)})`;
   const fix = `lower the limits, move a service to another host, or use fewer users${upgradeHint(ctx, h.name)}`;
   if (h.utilization > 1) {
     return {
@@ -33,14 +32,14 @@ function ramFinding(ctx: FindingContext, h: HostPlan): Finding | undefined {
     return {
       severity: "error",
       code: "HOST_RAM_CRIT",
-      message: `${what}, at or over critical ${pct(m.crit)}; ${fix}.`,
+      message: `${what}, at or over critical ${percent(m.crit)}; ${fix}.`,
     };
   }
   if (h.status === "warn") {
     return {
       severity: "warn",
       code: "HOST_RAM_WARN",
-      message: `${what}, at or over warn ${pct(m.warn)}; ${fix}.`,
+      message: `${what}, at or over warn ${percent(m.warn)}; ${fix}.`,
     };
   }
   return undefined;
@@ -60,12 +59,12 @@ function hostFindings(ctx: FindingContext): Finding[] {
       markFinding(
         h.cpu.status === "crit" ? "CPU_CRIT" : "CPU_WARN",
         h.cpu.status,
-        `${h.name}: CPU ${round(h.cpu.usedCores)} of ${h.cpu.cpus} cores (${pct(h.cpu.utilization)}), warn at ${pct(t.cpu.warn)}; give it more cores or move a service${upgradeHint(ctx, h.name)}.`,
+        `${h.name}: CPU ${num(h.cpu.usedCores)} of ${h.cpu.cpus} cores (${percent(h.cpu.utilization)}), warn at ${percent(t.cpu.warn)}; give it more cores or move a service${upgradeHint(ctx, h.name)}.`,
       ),
       markFinding(
         h.disk.status === "crit" ? "DISK_CRIT" : "DISK_WARN",
         h.disk.status,
-        `${h.name}: disk ${round(h.disk.usedGB)} of ${h.disk.diskGB} GB (${pct(h.disk.utilization)}), warn at ${pct(t.disk.warn)}; prune images and logs or take a bigger disk${upgradeHint(ctx, h.name)}.`,
+        `${h.name}: disk ${num(h.disk.usedGB)} of ${h.disk.diskGB} GB (${percent(h.disk.utilization)}), warn at ${percent(t.disk.warn)}; prune images and logs or take a bigger disk${upgradeHint(ctx, h.name)}.`,
       ),
     );
     for (const s of h.services) {
@@ -85,7 +84,7 @@ function queueFindings(ctx: FindingContext): Finding[] {
   const { input, plan } = ctx;
   const q = plan.queue;
   const out: Finding[] = [];
-  const load = `${round(q.offeredErlangs)} Erlangs at peak on ${q.servers} servers`;
+  const load = `${num(q.offeredErlangs)} Erlangs at peak on ${q.servers} servers`;
   const capped = input.providerConcurrency !== undefined && q.servers === input.providerConcurrency;
   const capLimited = capped && q.servers < plan.workers * plan.workerConcurrency;
   if (!q.stable) {
@@ -98,18 +97,18 @@ function queueFindings(ctx: FindingContext): Finding[] {
     out.push({
       severity: "warn",
       code: "QUEUE_TARGET_MISSED",
-      message: `p95 wait ${round(q.p95WaitSeconds)} s is over the target ${input.targetWaitP95Seconds} s even at ${plan.workerConcurrency} jobs per worker (${load}). Add workers or raise maxWorkerConcurrency.`,
+      message: `p95 wait ${num(q.p95WaitSeconds)} s is over the target ${input.targetWaitP95Seconds} s even at ${plan.workerConcurrency} jobs per worker (${load}). Add workers or raise maxWorkerConcurrency.`,
     });
   }
   if (q.meanQueueLength !== null && q.meanQueueLength > input.thresholds.queueLength) {
     out.push({
       severity: "warn",
       code: "QUEUE_LENGTH_WARN",
-      message: `Mean queue length ${round(q.meanQueueLength, 1)} jobs is over the alert mark ${input.thresholds.queueLength}.`,
+      message: `Mean queue length ${num(q.meanQueueLength, 1)} jobs is over the alert mark ${input.thresholds.queueLength}.`,
     });
   }
   if (capLimited) {
-    const met = q.stable && q.p95WaitSeconds !== null && q.p95WaitSeconds <= input.targetWaitP95Seconds;
+    const met = meetsTarget(q, input.targetWaitP95Seconds);
     out.push({
       severity: met ? "warn" : "error",
       code: "PROVIDER_CONCURRENCY_BINDS",
@@ -167,7 +166,7 @@ function bottleneckFinding(ctx: FindingContext): Finding {
   return {
     severity: "info",
     code: "BOTTLENECK",
-    message: `${bottleneck.resource} binds first, at ${bottleneck.maxUsers} users (headroom ${round(headroom)}× the ${ctx.plan.users} planned).`,
+    message: `${bottleneck.resource} binds first, at ${bottleneck.maxUsers} users (headroom ${num(headroom)}× the ${ctx.plan.users} planned).`,
   };
 }
 

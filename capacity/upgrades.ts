@@ -7,7 +7,8 @@ export interface UpgradeAdvice {
   noFit: string[];
 }
 
-function overWarn(host: HostPlan): boolean {
+/** Whether the host's RAM, CPU or disk is at or over its warn mark. */
+export function overWarn(host: HostPlan): boolean {
   return host.status !== "ok" || host.cpu.status !== "ok" || host.disk.status !== "ok";
 }
 

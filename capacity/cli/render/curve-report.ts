@@ -1,8 +1,6 @@
 import type { Curve } from "../../index.js";
-import { type Block, cell } from "./document.js";
+import { type Block, cell, STATUS_TONE } from "./document.js";
 import { num, percent } from "./format.js";
-
-const STATUS_TONE = { ok: "ok", warn: "warn", crit: "crit" } as const;
 
 /** The curve as a table (one row per user count) and the lines that say where hosts cross and what binds. */
 export function curveReport(curve: Curve, svgPath: string): Block[] {

@@ -6,6 +6,9 @@
 /** What a piece of text means: a severity, a status, or emphasis. */
 export type Tone = "error" | "warn" | "info" | "ok" | "crit" | "strong" | "dim";
 
+/** The tone of each status of a host resource. */
+export const STATUS_TONE = { ok: "ok", warn: "warn", crit: "crit" } as const satisfies Record<string, Tone>;
+
 /** A piece of text with an optional tone. */
 export interface Cell {
   text: string;

@@ -1,15 +1,15 @@
 import { UNMEASURED_BOT_PER_USER_MB } from "../../defaults.js";
 import type { Finding, Plan, PlanInput } from "../../index.js";
-import { type Block, type Cell, cell, type Tone } from "./document.js";
+import { meetsTarget } from "../../queue.js";
+import { overWarn } from "../../upgrades.js";
+import { type Block, type Cell, cell, STATUS_TONE } from "./document.js";
 import { num, percent, seconds } from "./format.js";
 
 const SEVERITY_TONE = { error: "error", warn: "warn", info: "info" } as const;
-const STATUS_TONE = { ok: "ok", warn: "warn", crit: "crit" } as const;
 
 function queueBlocks(plan: Plan, input: PlanInput): Block[] {
   const q = plan.queue;
-  const p95Tone: Tone =
-    q.p95WaitSeconds !== null && q.p95WaitSeconds <= input.targetWaitP95Seconds ? "ok" : "error";
+  const p95Tone = meetsTarget(q, input.targetWaitP95Seconds) ? "ok" : "error";
   return [
     { kind: "heading", text: "Queue at peak (M/M/c, Erlang C)" },
     {
@@ -164,8 +164,7 @@ function upgradeBlocks(plan: Plan): Block[] {
       ]),
     });
   } else {
-    const over = plan.hosts.some((h) => h.status !== "ok" || h.cpu.status !== "ok" || h.disk.status !== "ok");
-    const why = over
+    const why = plan.hosts.some(overWarn)
       ? "no catalog offer brings the hosts over warn back under it"
       : "every host is under warn";
     blocks.push({ kind: "line", cells: [cell(`No upgrade proposed: ${why}.`)] });

@@ -17,6 +17,9 @@ import { ScriptedUser } from "../support/scripted-user.js";
 const prompt = "a lighthouse on a cliff at dawn, watercolour";
 const user = { id: 4242, first_name: "Demo", username: "demo_user", language_code: "en" };
 
+/** How long the fake fal keeps a request queued and then works on it. */
+const FAL_TIMING = { queueMs: 400, processingMs: 1_500 };
+
 const started = performance.now();
 let timelineOrigin: number | undefined;
 let stack: AppStack | undefined;
@@ -85,7 +88,7 @@ async function main(): Promise<void> {
 
   stack = await startAppStack({
     telegram: { onEvent: onTelegramEvent },
-    fal: { queueMs: 400, processingMs: 1_500, onCall: onFalCall },
+    fal: { ...FAL_TIMING, onCall: onFalCall },
   });
   say(
     `  redis-server :${stack.redis.port}, PostgreSQL :${stack.postgres.port}, fake Telegram ${stack.telegram.apiRoot}, ` +
@@ -111,7 +114,7 @@ async function main(): Promise<void> {
   say(pc.bold("  summary"));
   say(`    acknowledgement after ${ack.sentAt - requestSentAt} ms: "${ack.sentText ?? ""}"`);
   say(
-    `    picture after         ${photo.sentAt - requestSentAt} ms (the fake fal takes 1.9 s per picture here)`,
+    `    picture after         ${photo.sentAt - requestSentAt} ms (the fake fal takes ${(FAL_TIMING.queueMs + FAL_TIMING.processingMs) / 1000} s per picture here)`,
   );
   say(
     `    fal status polls      ${polls} (backing off between polls; the worker slot is free while it waits)`,

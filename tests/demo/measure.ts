@@ -44,6 +44,7 @@ async function main(): Promise<void> {
     },
     fal: { queueMs: 0, processingMs: falSeconds * 1000 },
   });
+  const { telegram, fal } = stack;
   await stack.startBot();
   const worker = await stack.startWorker();
   const rssIdle = await worker.rssBytes();
@@ -60,7 +61,7 @@ async function main(): Promise<void> {
   const people = Array.from(
     { length: users },
     (_, i) =>
-      new ScriptedUser(stack?.telegram as AppStack["telegram"], {
+      new ScriptedUser(telegram, {
         id: 9_000_000 + i,
         first_name: `U${i}`,
         language_code: "en",
@@ -79,7 +80,6 @@ async function main(): Promise<void> {
   const elapsed = Date.now() - started;
   clearInterval(sampler);
 
-  const fal = stack.fal;
   const polls = fal.submissions.map((s) => fal.pollsFor(s.requestId));
   const statusCalls = fal.calls.filter((c) => c.kind === "status").length;
   const mib = (bytes: number) => `${(bytes / 2 ** 20).toFixed(0)} MiB`;

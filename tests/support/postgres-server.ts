@@ -27,7 +27,7 @@ export interface PostgresServer {
 }
 
 /** The database every test and the demo use; the app's migrations create its tables. */
-export const TEST_DATABASE = "tapbot";
+const TEST_DATABASE = "tapbot";
 
 /**
  * Settings that make a disposable cluster start and run fast; durability does not matter for a cluster

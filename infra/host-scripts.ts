@@ -28,7 +28,8 @@ export interface HostFacts {
   runsRedis: boolean;
 }
 
-function publicAddress(config: PlainConfig, role: HostRole): string {
+/** The public address of a host (the one SSH, WireGuard and the Docker provider connect to). */
+export function publicAddress(config: PlainConfig, role: HostRole): string {
   return role === "automation" ? config.automationHost : config.dataHost;
 }
 

@@ -18,7 +18,7 @@ import { HardenedHost } from "./components/hardened-host.js";
 import type { SshConnection } from "./components/remote-script.js";
 import { WireguardTunnel } from "./components/wireguard-tunnel.js";
 import { CONFIG_NAMESPACE, type InfraConfig, InfraConfigError, readInfraConfig } from "./config.js";
-import { DATA_PRIVATE_PORTS, type HostRole, hardeningScripts } from "./host-scripts.js";
+import { DATA_PRIVATE_PORTS, type HostRole, hardeningScripts, publicAddress } from "./host-scripts.js";
 import { checkDeployable, hostPlan } from "./plan-services.js";
 
 /** The repository root (infra/..), whatever directory Pulumi runs the program from. */
@@ -109,7 +109,7 @@ export async function deployStack() {
   }
 
   const connection = (role: HostRole): SshConnection => ({
-    host: role === "automation" ? config.automationHost : config.dataHost,
+    host: publicAddress(config, role),
     user: config.sshUser,
     port: config.sshPort,
     privateKey: config.secrets.sshPrivateKey,
@@ -139,7 +139,7 @@ export async function deployStack() {
     new docker.Provider(
       `${role}-docker`,
       {
-        host: `ssh://${config.sshUser}@${connection(role).host}:${config.sshPort}`,
+        host: `ssh://${config.sshUser}@${publicAddress(config, role)}:${config.sshPort}`,
         sshOpts: ["-o", "StrictHostKeyChecking=accept-new", "-o", "BatchMode=yes"],
       },
       { dependsOn: [hosts[role].ready] },
@@ -185,10 +185,10 @@ export async function deployStack() {
       image: app.image.imageName,
     },
     hosts: {
-      automation: hostSummary(deployed, "automation", config.automationHost, [
+      automation: hostSummary(deployed, "automation", publicAddress(config, "automation"), [
         { name: "caddy", limitMB: config.proxyLimitMB, reservationMB: config.proxyReservationMB },
       ]),
-      data: hostSummary(deployed, "data", config.dataHost, []),
+      data: hostSummary(deployed, "data", publicAddress(config, "data"), []),
     },
     bindsFirst: { ...deployed.bottleneck, headroom: deployed.headroom },
     findings: deployed.findings,

@@ -80,6 +80,26 @@ const intendedRedisSchema = z.strictObject({
 
 const d = SCALAR_DEFAULTS;
 
+/** The names of a list, with an issue at each name that an earlier item already has. */
+function uniqueNames(
+  items: readonly { name: string }[],
+  list: "hosts" | "services",
+  what: string,
+  ctx: z.RefinementCtx,
+): string[] {
+  const names = items.map((item) => item.name);
+  names.forEach((name, i) => {
+    if (names.indexOf(name) !== i) {
+      ctx.addIssue({
+        code: "custom",
+        path: [list, i, "name"],
+        message: `got "${name}" twice; ${what} names must be unique`,
+      });
+    }
+  });
+  return names;
+}
+
 /**
  * The raw input of the model (a config file, a stack's `tapbot:capacity` object, CLI flags). Unknown keys are
  * rejected at every level, so a misspelt field is an error rather than a silently ignored default. A `hosts`
@@ -123,25 +143,9 @@ export const planInputSchema = z
       .default(null),
   })
   .superRefine((input, ctx) => {
-    const hostNames = input.hosts.map((h) => h.name);
-    input.hosts.forEach((h, i) => {
-      if (hostNames.indexOf(h.name) !== i) {
-        ctx.addIssue({
-          code: "custom",
-          path: ["hosts", i, "name"],
-          message: `got "${h.name}" twice; host names must be unique`,
-        });
-      }
-    });
-    const serviceNames = input.services.map((s) => s.name);
+    const hostNames = uniqueNames(input.hosts, "hosts", "host", ctx);
+    const serviceNames = uniqueNames(input.services, "services", "service", ctx);
     input.services.forEach((s, i) => {
-      if (serviceNames.indexOf(s.name) !== i) {
-        ctx.addIssue({
-          code: "custom",
-          path: ["services", i, "name"],
-          message: `got "${s.name}" twice; service names must be unique`,
-        });
-      }
       if (!hostNames.includes(s.host)) {
         ctx.addIssue({
           code: "custom",

@@ -1,6 +1,4 @@
 import { randomUUID } from "node:crypto";
-import { GrammyError } from "grammy";
-import type { Message } from "grammy/types";
 import type { GenerationKind } from "../config.js";
 import { metrics } from "../observability/metrics.js";
 import { tierPriority } from "../queue/generation-job.js";
@@ -10,6 +8,7 @@ import type { BotContext } from "./context.js";
 import { defaultParams } from "./generation-request.js";
 import type { ImageRef } from "./input-checks.js";
 import type { BotPorts } from "./ports.js";
+import { resendImage } from "./resend-image.js";
 
 /** A request that passed the input checks. */
 export interface GenerationRequest {
@@ -26,9 +25,9 @@ function observeAckLatency(ctx: BotContext): void {
 }
 
 /**
- * Answers a request with a cached result: the photo first, then the record of it (delivered, cached).
- * False when Telegram no longer accepts the cached file_id (400): the request then goes to the queue
- * like a miss, and the worker's delivery replaces the stale entry.
+ * Answers a request with a cached result: the image first, then the record of it (delivered, cached).
+ * False when Telegram no longer accepts the cached file_id: the request then goes to the queue like a
+ * miss, and the worker's delivery replaces the stale entry.
  */
 async function deliverFromCache(
   ctx: BotContext,
@@ -36,20 +35,12 @@ async function deliverFromCache(
   generation: NewGeneration,
   cachedFileId: string,
 ): Promise<boolean> {
-  let sent: Message.PhotoMessage;
-  try {
-    sent = await ctx.replyWithPhoto(cachedFileId, { caption: ctx.t("result-caption") });
-  } catch (error) {
-    if (error instanceof GrammyError && error.error_code === 400) return false;
-    throw error;
-  }
+  const resultFileId = await resendImage(ctx, cachedFileId, ctx.t("result-caption"));
+  if (resultFileId === null) return false;
   observeAckLatency(ctx);
   metrics.cacheHits.inc();
   await ports.generations.create(generation);
-  await ports.generations.markDelivered(generation.id, {
-    resultFileId: sent.photo.at(-1)?.file_id ?? cachedFileId,
-    cached: true,
-  });
+  await ports.generations.markDelivered(generation.id, { resultFileId, cached: true });
   return true;
 }
 

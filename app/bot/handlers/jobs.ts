@@ -3,6 +3,7 @@ import type { Generation } from "../../storage/generation-store.js";
 import type { BotContext } from "../context.js";
 import { estimateMinutes } from "../generation-request.js";
 import type { BotPorts } from "../ports.js";
+import { resendImage } from "../resend-image.js";
 
 /** Telegram's caption limit. */
 const captionMax = 1024;
@@ -76,10 +77,11 @@ export function jobHandlers(ports: BotPorts): Composer<BotContext> {
       return;
     }
     const caption = (g: Generation) => (g.prompt === "" ? kindLabel(ctx, g) : g.prompt).slice(0, captionMax);
-    // One photo each, newest first: re-sending a file_id uploads nothing, and the shared client's
-    // auto-retry waits out Telegram's per-chat flood limit if ten in a row trip it.
+    // One image each, newest first: re-sending a file_id uploads nothing, and the shared client's
+    // auto-retry waits out Telegram's per-chat flood limit if ten in a row trip it. A file_id Telegram
+    // no longer knows is skipped.
     for (const generation of recent) {
-      await ctx.replyWithPhoto(generation.resultFileId as string, { caption: caption(generation) });
+      await resendImage(ctx, generation.resultFileId as string, caption(generation));
     }
   });
 

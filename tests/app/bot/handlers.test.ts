@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { Worker } from "bullmq";
+import { GrammyError } from "grammy";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { metrics } from "../../../app/observability/metrics.js";
 import { generationJobSchema } from "../../../app/queue/generation-job.js";
@@ -223,6 +224,66 @@ describe("text to image", () => {
       [cacheKey],
     );
     expect(rows).toEqual([{ status: "delivered", cached: true, result_file_id: fileId }]);
+  });
+});
+
+/**
+ * Makes the bot's Telegram refuse `fileId` as a photo, as Telegram does with a file sent as a document
+ * (the fake accepts any stored file's id in sendPhoto).
+ */
+function refuseAsPhoto(bot: TestBot, fileId: string): void {
+  bot.bot.api.config.use((prev, method, payload, signal) => {
+    if (method === "sendPhoto" && (payload as { photo?: unknown }).photo === fileId) {
+      const description = "Bad Request: can't use file of type Document as Photo";
+      throw new GrammyError(description, { ok: false, error_code: 400, description }, method, payload);
+    }
+    return prev(method, payload, signal);
+  });
+}
+
+describe("a result that was delivered as a file", () => {
+  it("is sent again as a file on a cache hit, with no job", async () => {
+    const bot = await newBot();
+    const user = newUser("en");
+    const fileId = servers.telegram.addFile(makePng(64, 64), { mime: "image/png", kind: "documents" });
+    refuseAsPhoto(bot, fileId);
+    const cacheKey = await requestThenCache(bot, user, "a huge upscale", fileId);
+
+    servers.telegram.userSends(user, { text: "a huge upscale" });
+    await bot.deliver();
+    const sent = servers.telegram
+      .chat(user.id)
+      .filter((m) => m.from === "bot")
+      .at(-1);
+    expect(sent?.documentFileId).toBe(fileId);
+    expect(sent?.caption).toBe("Done! For another picture, just send a description.");
+    expect(await jobsOf(bot)).toHaveLength(0);
+    const { rows } = await bot.pool.query(
+      "SELECT status, cached, result_file_id FROM generations WHERE cache_key = $1 AND cached",
+      [cacheKey],
+    );
+    expect(rows).toEqual([{ status: "delivered", cached: true, result_file_id: fileId }]);
+  });
+
+  it("is sent as a file by /history", async () => {
+    const bot = await newBot();
+    const user = newUser("en");
+    const fileId = servers.telegram.addFile(makePng(64, 64), { mime: "image/png", kind: "documents" });
+    refuseAsPhoto(bot, fileId);
+    await requestThenCache(bot, user, "a huge upscale for the history", fileId);
+    const [row] = (
+      await bot.pool.query("SELECT id FROM generations WHERE prompt = $1", ["a huge upscale for the history"])
+    ).rows;
+    await bot.generations.markDelivered(row.id, { resultFileId: fileId, cached: false });
+
+    servers.telegram.userSends(user, { text: "/history" });
+    await bot.deliver();
+    const sent = servers.telegram
+      .chat(user.id)
+      .filter((m) => m.from === "bot")
+      .at(-1);
+    expect(sent?.documentFileId).toBe(fileId);
+    expect(sent?.caption).toBe("a huge upscale for the history");
   });
 });
 

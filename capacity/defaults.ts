@@ -45,8 +45,22 @@ export const SERVICE_FIELD_DEFAULTS = {
 
 /** The owner's two servers at beget.com. */
 export const HOST_DEFAULTS = [
-  { name: "automation", ramMB: 4096, cpus: 2, diskGB: 10, priceRubPerMonth: 554, systemReserveMB: 500 },
-  { name: "data", ramMB: 4096, cpus: 2, diskGB: 30, priceRubPerMonth: 714, systemReserveMB: 500 },
+  {
+    name: "automation",
+    ramMB: 4096,
+    cpus: 2,
+    diskGB: 10,
+    priceRubPerMonth: 554,
+    systemReserveMB: SYSTEM_RESERVE_MB_DEFAULT,
+  },
+  {
+    name: "data",
+    ramMB: 4096,
+    cpus: 2,
+    diskGB: 30,
+    priceRubPerMonth: 714,
+    systemReserveMB: SYSTEM_RESERVE_MB_DEFAULT,
+  },
 ];
 
 /** The bot's memory per user in the notes: the old Python bot's figure, never measured on this bot. */

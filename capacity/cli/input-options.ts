@@ -5,6 +5,7 @@ import {
   SCALAR_DEFAULTS,
   SERVICE_DEFAULTS,
   SERVICE_FIELD_DEFAULTS,
+  SYSTEM_RESERVE_MB_DEFAULT,
   THRESHOLD_DEFAULTS,
 } from "../defaults.js";
 
@@ -131,7 +132,7 @@ function fileOnlyHelp(): string {
   return [
     "",
     "Inputs only a config file (--config, --stack) sets; a hosts or services list replaces the default list:",
-    `  hosts       name, ramMB (MB), cpus, diskGB (GB), priceRubPerMonth (RUB, default 0), systemReserveMB (MB, default 500)`,
+    `  hosts       name, ramMB (MB), cpus, diskGB (GB), priceRubPerMonth (RUB, default 0), systemReserveMB (MB, default ${SYSTEM_RESERVE_MB_DEFAULT})`,
     ...hosts.map((h) => `                default: ${h}`),
     `  services    name, host, baseMB (MB), reservationMB (MB, default ${f.reservationMB}), perUserMB (MB, default ${f.perUserMB}),`,
     `              perJobMB (MB per concurrent job, default ${f.perJobMB}), replicas (default 1; worker: the plan's workers),`,

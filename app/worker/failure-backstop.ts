@@ -2,10 +2,8 @@ import type { Job } from "bullmq";
 import type { Logger } from "../observability/logger.js";
 import { metrics } from "../observability/metrics.js";
 import { generationJobSchema } from "../queue/generation-job.js";
-import type { GenerationStore } from "../storage/generation-store.js";
+import { finalStatuses, type GenerationStore } from "../storage/generation-store.js";
 import { type UserNotifier, workerMessages } from "./user-messages.js";
-
-const finalStatuses = new Set(["delivered", "failed", "cancelled", "expired"]);
 
 /**
  * Called for every failed attempt (BullMQ's `failed` event). When the job has failed for good and its row
@@ -27,7 +25,7 @@ export function createFailureBackstop(deps: {
     }
     const input = parsed.data;
     const row = await deps.generations.get(input.generationId);
-    if (row === null || finalStatuses.has(row.status)) return;
+    if (row === null || finalStatuses.includes(row.status)) return;
     deps.logger.error(
       { generationId: input.generationId, reason: error.message },
       "job failed without an outcome; telling the user",

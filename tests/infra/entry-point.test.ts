@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { parsePlanInput, plan } from "../../capacity/index.js";
 import { runTool } from "./helpers/run-tool.js";
+import { stackPlan } from "./helpers/stack-config.js";
 
 describe("the entry point under node --import tsx (Pulumi.yaml's runtime options)", () => {
   it("imports infra/index.ts as an ES module and exports the stack outputs", async () => {
@@ -20,6 +20,6 @@ describe("the entry point under node --import tsx (Pulumi.yaml's runtime options
       "users",
       "workers",
     ]);
-    expect(loaded.workers).toBe(plan(parsePlanInput({ users: 100 })).workers);
+    expect(loaded.workers).toBe(stackPlan(100).workers);
   }, 60_000);
 });

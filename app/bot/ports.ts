@@ -3,7 +3,7 @@ import type { GenerationQueue } from "../queue/generation-queue.js";
 import type { ResultCache } from "../queue/result-cache.js";
 import type { GenerationStore } from "../storage/generation-store.js";
 import type { UserStore } from "../storage/user-store.js";
-import type { RateLimitDecision } from "./rate-limit.js";
+import type { RedisRateLimiter } from "./rate-limit.js";
 
 /**
  * What the bot's handlers need from the rest of the app, as narrow interfaces: `create-bot.ts` depends on
@@ -26,11 +26,8 @@ export type QueuePort = Pick<GenerationQueue, "enqueue" | "positionOf" | "reques
 /** Reads the result cache the worker fills: cache key → Telegram file_id of a delivered image. */
 export type ResultCachePort = Pick<ResultCache, "get">;
 
-/** The per-user request limit (see {@link RedisRateLimiter}). */
-export interface RateLimitPort {
-  consume(userId: number): Promise<RateLimitDecision>;
-  refund(userId: number, ticket: string): Promise<void>;
-}
+/** The per-user request limit, shared by every replica. */
+export type RateLimitPort = Pick<RedisRateLimiter, "consume" | "refund">;
 
 /** Remembers which updates were handled, so a re-delivered update (restart, webhook retry) is skipped. */
 export interface UpdateLogPort {

@@ -56,5 +56,4 @@ export class FalNetworkError extends Error {
 /** An answer that does not match fal's protocol (missing request_id, no image in the result). */
 export class FalProtocolError extends Error {
   override readonly name = "FalProtocolError";
-  readonly retryable = false;
 }

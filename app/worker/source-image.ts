@@ -7,7 +7,6 @@ import { sniffImageType, sniffLength } from "./image-type.js";
 /** Why a user's source image cannot be used; each has its own message to the user. Never retried. */
 export class SourceImageError extends Error {
   override readonly name = "SourceImageError";
-  readonly retryable = false;
   constructor(
     readonly reason: "too-big" | "not-image" | "unavailable",
     detail: string,
@@ -19,7 +18,6 @@ export class SourceImageError extends Error {
 /** Telegram's file host answered with a server error or the connection failed; worth another attempt. */
 export class SourceDownloadError extends Error {
   override readonly name = "SourceDownloadError";
-  readonly retryable = true;
 }
 
 /** What {@link uploadSourceImage} needs. */

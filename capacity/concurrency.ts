@@ -21,11 +21,7 @@ export interface ConcurrencyChoice {
 }
 
 /** Servers of the queue: every worker's slots, capped by the provider's account limit when there is one. */
-export function serversFor(
-  workers: number,
-  concurrency: number,
-  providerConcurrency: number | undefined,
-): number {
+function serversFor(workers: number, concurrency: number, providerConcurrency: number | undefined): number {
   const slots = workers * concurrency;
   return providerConcurrency === undefined ? slots : Math.min(slots, providerConcurrency);
 }

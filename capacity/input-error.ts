@@ -21,7 +21,7 @@ export class CapacityInputError extends Error {
 }
 
 /** `["services", 2, "host"]` → `services[2].host`; the empty path is the input itself. */
-export function formatPath(path: readonly PropertyKey[]): string {
+function formatPath(path: readonly PropertyKey[]): string {
   let out = "";
   for (const key of path) {
     if (typeof key === "number") out += `[${key}]`;

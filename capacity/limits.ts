@@ -2,7 +2,7 @@ import { HostUsage } from "./host-usage.js";
 import { largestFitting, largestFittingGuided, type Probe } from "./max-users.js";
 import { meetsTarget, peakArrivalPerSecond, queueMetrics, TAIL } from "./queue.js";
 import type { PlanInput } from "./schema.js";
-import { type Sizing, sizingAt } from "./sizing.js";
+import { Sizing } from "./sizing.js";
 
 /** The most users one resource carries with everything else as planned. */
 export interface ResourceLimit {
@@ -57,7 +57,7 @@ function hostFits(
   capacity: number,
   warn: number,
 ): (users: number) => boolean {
-  return (users) => used(sizingAt(input, users)) < warn * capacity;
+  return (users) => used(new Sizing(input, users)) < warn * capacity;
 }
 
 /**

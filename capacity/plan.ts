@@ -4,7 +4,7 @@ import { resourceLimits } from "./limits.js";
 import { postgresSettings } from "./postgres-settings.js";
 import { redisSettings } from "./redis-settings.js";
 import type { PlanInput } from "./schema.js";
-import { sizingAt } from "./sizing.js";
+import { Sizing } from "./sizing.js";
 import type { Plan } from "./types.js";
 import { adviseUpgrades } from "./upgrades.js";
 
@@ -14,7 +14,7 @@ import { adviseUpgrades } from "./upgrades.js";
  * deterministic: the CLI prints exactly what the Pulumi program deploys.
  */
 export function plan(input: PlanInput): Plan {
-  const sizing = sizingAt(input, input.users);
+  const sizing = new Sizing(input, input.users);
   const { concurrency, queue } = sizing.choice;
   const hosts = input.hosts.map((h) => hostPlan(input, h, sizing));
   const services = hosts.flatMap((h) => h.services);

@@ -6,15 +6,15 @@ import type { PlanInput, ServiceInput } from "./schema.js";
 export const WORKER_SERVICE = "worker";
 
 /** The worker's replicas when a config fixes them, else the sizing rule max(1, ceil(users / usersPerWorker)). */
-export function workersFor(input: PlanInput, users: number): number {
+function workersFor(input: PlanInput, users: number): number {
   const fixed = input.services.find((s) => s.name === WORKER_SERVICE)?.replicas;
   return fixed ?? Math.max(1, Math.ceil(users / input.usersPerWorker));
 }
 
 /**
- * What the model deploys for a user count: worker processes and jobs per worker. The concurrency (an Erlang C
- * search) is computed on first use only: the memory, CPU and disk searches need it only when a service has a
- * per-job memory cost.
+ * What the model deploys for a user count, everything else as the input says: worker processes and jobs per
+ * worker. The concurrency (an Erlang C search) is computed on first use only: the memory, CPU and disk
+ * searches need it only when a service has a per-job memory cost.
  */
 export class Sizing {
   readonly workers: number;
@@ -38,11 +38,6 @@ export class Sizing {
     });
     return this.#choice;
   }
-}
-
-/** The sizing at `users`, everything else as the input says. */
-export function sizingAt(input: PlanInput, users: number): Sizing {
-  return new Sizing(input, users);
 }
 
 /** Replicas of a service: the worker count for `worker` (fixed or by the rule), 1 for the others unless fixed. */

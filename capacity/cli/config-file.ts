@@ -4,7 +4,7 @@ import { parseDocument } from "yaml";
 import { UsageError } from "./usage-error.js";
 
 /** The key of the stack config that holds the capacity inputs. */
-export const STACK_KEY = "tapbot:capacity";
+const STACK_KEY = "tapbot:capacity";
 
 /** A file's text; a missing or unreadable file is a UsageError naming `what` it was meant to be. */
 export function readText(path: string, what: string): string {

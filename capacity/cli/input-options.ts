@@ -20,7 +20,7 @@ interface ScalarOption {
 }
 
 /** The model's scalar inputs as flags; `--help` prints each with its default (from defaults.ts) and unit. */
-export const SCALAR_OPTIONS: ScalarOption[] = [
+const SCALAR_OPTIONS: ScalarOption[] = [
   { key: "users", flag: "--users <n>", unit: "users", meaning: "active users to serve, a whole number ≥ 1" },
   {
     key: "usersPerWorker",

@@ -52,7 +52,7 @@ function thresholdRule(value: number, label: string, color: string, format: (v: 
  * The curve as a Vega-Lite spec: RAM utilization per host against the warn and critical lines, and the p95
  * queue wait against its target, both over users, with the point where the plan first binds marked.
  */
-export function curveChartSpec(curve: Curve, input: PlanInput): TopLevelSpec {
+function curveChartSpec(curve: Curve, input: PlanInput): TopLevelSpec {
   const ram = curve.points.flatMap((p) =>
     p.hosts.map((h) => ({ users: p.users, host: h.name, ram: h.utilization })),
   );

@@ -1,7 +1,9 @@
 import { afterEach } from "vitest";
 import { translate } from "../../app/i18n/index.js";
 import type { AppStack } from "../support/app-stack.js";
+import type { FalSubmission } from "../support/fake-fal.js";
 import { ScriptedUser } from "../support/scripted-user.js";
+import { waitUntil } from "../support/wait-until.js";
 
 /** What the bot says in English for `key`: the text a user with an English Telegram sees. */
 export function en(key: string, vars: Record<string, string | number> = {}): string {
@@ -57,4 +59,16 @@ export async function generationsOf(stack: AppStack, telegramId: number): Promis
 /** fal submissions whose prompt is exactly `prompt`. */
 export function submissionsWithPrompt(stack: AppStack, prompt: string) {
   return stack.fal.submissions.filter((s) => s.input.prompt === prompt);
+}
+
+/** Waits until fal has received a submission whose prompt is exactly `prompt`, and returns it. */
+export function waitForSubmission(
+  stack: AppStack,
+  prompt: string,
+  timeoutMs = 10_000,
+): Promise<FalSubmission> {
+  return waitUntil(async () => submissionsWithPrompt(stack, prompt)[0], {
+    timeoutMs,
+    describe: () => "the job submitted to fal",
+  });
 }

@@ -13,6 +13,7 @@ import {
   newUser,
   sleep,
   submissionsWithPrompt,
+  waitForSubmission,
 } from "./e2e-kit.js";
 
 /**
@@ -391,14 +392,7 @@ describe("the queue", () => {
     try {
       const omar = newUser(stack, "Omar");
       const request = omar.says("a cathedral that takes ages");
-      await waitUntil(
-        async () =>
-          submissionsWithPrompt(stack, "a cathedral that takes ages").length > 0 ? true : undefined,
-        {
-          timeoutMs: 10_000,
-          describe: () => "the job submitted to fal",
-        },
-      );
+      await waitForSubmission(stack, "a cathedral that takes ages");
       const kind = en("kind-text-to-image");
       const status = omar.says("/status");
       expect((await omar.nextBotMessage(status, () => true)).text).toBe(

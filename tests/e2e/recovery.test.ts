@@ -9,6 +9,7 @@ import {
   newUser,
   sleep,
   submissionsWithPrompt,
+  waitForSubmission,
 } from "./e2e-kit.js";
 
 /**
@@ -87,13 +88,7 @@ describe("a worker stopped with SIGTERM mid-job", () => {
     stack.fal.setProcessingMs(3_000);
     try {
       const request = rui.says("a harbour at night");
-      await waitUntil(
-        async () => (submissionsWithPrompt(stack, "a harbour at night").length > 0 ? true : undefined),
-        {
-          timeoutMs: 10_000,
-          describe: () => "the job submitted to fal",
-        },
-      );
+      await waitForSubmission(stack, "a harbour at night");
       const stopping = Date.now();
       await first.stop();
       // SHUTDOWN_GRACE_SECONDS is 5 in the stack: a job waiting on fal must not hold the worker that long.

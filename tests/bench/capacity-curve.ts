@@ -4,14 +4,10 @@
  * Prints the median of several runs after a warm-up; only the model is timed (no parsing, printing, chart).
  */
 import { curve, type PlanInput, parsePlanInput } from "../../capacity/index.js";
+import { median } from "./proc-stats.js";
 
 const RANGE = { from: 1, to: 100_000, step: 100 };
 const RUNS = 7;
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)] ?? Number.NaN;
-}
 
 function time(input: PlanInput): { totalMs: number; points: number } {
   curve(input, RANGE); // warm-up: JIT and caches

@@ -2,14 +2,20 @@ import { generateKeyPairSync } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { parse } from "yaml";
 import { loadCapacityInput, type Plan, plan } from "../../../capacity/index.js";
 import { type PlainConfig, parsePlainConfig } from "../../../infra/config.js";
 
 const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../../..");
 
+/** Pulumi.prod.yaml's `config:` block: the owner's stack, read rather than copied so the tests use its values. */
+const PROD_CONFIG = (
+  parse(readFileSync(resolve(REPO_ROOT, "Pulumi.prod.yaml"), "utf8")) as { config: Record<string, unknown> }
+).config;
+
 /** The `tapbot:capacity` of Pulumi.prod.yaml with a chosen number of users (calibrated budgets). */
 export function stackCapacity(users: number): Record<string, unknown> {
-  return { users, calibration: "capacity/calibration.json" };
+  return { ...(PROD_CONFIG["tapbot:capacity"] as Record<string, unknown>), users };
 }
 
 /** The plan the program must deploy for {@link stackCapacity}, computed by the capacity model itself. */
@@ -24,20 +30,16 @@ export function stackPlan(users: number): Plan {
 }
 
 /**
- * The owner's stack as Pulumi hands it to the program (plain values are strings), with a chosen number of
- * users; the same values as Pulumi.prod.yaml.
+ * The plain values of Pulumi.prod.yaml as Pulumi hands them to the program (strings; the capacity object as
+ * JSON), with a chosen number of users. Secrets (`secure:` objects, if the owner has set any) are left out.
  */
 export function rawStackConfig(users: number): Record<string, string> {
-  return {
-    "tapbot:automationHost": "93.189.229.59",
-    "tapbot:dataHost": "178.236.17.186",
-    "tapbot:sshUser": "root",
-    "tapbot:n8nDomain": "n8n.tapbot.kz",
-    "tapbot:directusDomain": "directus.tapbot.kz",
-    "tapbot:acmeEmail": "admin@tapbot.kz",
-    "tapbot:directusAdminEmail": "admin@tapbot.kz",
-    "tapbot:capacity": JSON.stringify(stackCapacity(users)),
-  };
+  const raw: Record<string, string> = {};
+  for (const [key, value] of Object.entries(PROD_CONFIG)) {
+    if (key === "tapbot:capacity") raw[key] = JSON.stringify(stackCapacity(users));
+    else if (typeof value !== "object" || value === null) raw[key] = String(value);
+  }
+  return raw;
 }
 
 /** The parsed plain config of {@link rawStackConfig}. */

@@ -22,8 +22,8 @@
  *   them in the deliver step at once (fal's result of 1.5 MB downloaded, the upload to Telegram held by a
  *   slow sendPhoto), which is the most memory a slot holds. A line through the most of the three gives
  *   baseMB + perJobMB × concurrency; perJobMB is at least the slope of the live data (V8 heap plus
- *   Buffers) of the delivering jobs, a floor the noisier RSS slope may fall under. CPU per job: utime + stime of the worker over a batch of jobs with
- *   the production number of polls, less its idle rate.
+ *   Buffers) of the delivering jobs, a floor the noisier RSS slope may fall under. CPU per job: utime +
+ *   stime of the worker over a batch of jobs with the production number of polls, less its idle rate.
  *
  * The budgets written are the fitted figures with headroom (RULE below); the file keeps the raw points,
  * the fits with their residuals, and how each budget compares with the RSS found.
@@ -34,6 +34,7 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { translate } from "../../app/i18n/index.js";
 import { type Calibration, parseCalibration } from "../../capacity/index.js";
+import { serviceLimitMB } from "../../capacity/service-limit.js";
 import { repoRoot, startAppStack } from "../support/app-stack.js";
 import { startChild } from "../support/child-process.js";
 import type { FakeUser } from "../support/fake-telegram.js";
@@ -353,16 +354,16 @@ try {
     perJobMB: ceilTo(HEADROOM * perJobMeasured, 0.1),
     reservationMB: ceilTo(workerPoints[0]?.idle.retainedMB ?? workerFit.intercept, 10),
   };
-  // The budgets against every RSS found without a forced GC: the limit must hold those too.
+  // The budgets against every RSS found without a forced GC: the limit the model sets must hold those too.
   coverage = [
     ...botPoints.map((p) => ({
       what: `bot at ${p.users} users`,
-      limit: bot.baseMB + bot.perUserMB * p.users,
+      limit: serviceLimitMB({ ...bot, perJobMB: 0 }, p.users, 0),
       found: p.foundMB,
     })),
     ...workerPoints.map((p) => ({
       what: `worker at concurrency ${p.concurrency}`,
-      limit: worker.baseMB + worker.perJobMB * p.concurrency,
+      limit: serviceLimitMB({ ...worker, perUserMB: 0 }, 0, p.concurrency),
       found: foundPeakMB(p),
     })),
   ].map(

@@ -1,6 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type AppStack, repoRoot, startAppStack } from "../support/app-stack.js";
-import { startChild } from "../support/child-process.js";
+import { type AppRole, type AppStack, spawnApp, startAppStack } from "../support/app-stack.js";
 import { freePort } from "../support/free-port.js";
 import { type RedisServer, startRedis } from "../support/redis-server.js";
 import { dumpLogsOnFailure } from "./e2e-kit.js";
@@ -21,10 +20,11 @@ afterAll(async () => {
   await Promise.allSettled([stack?.stop(), evicting?.stop()]);
 }, 60_000);
 
-function runApp(role: "bot" | "worker", env: Record<string, string>) {
-  return startChild(process.execPath, ["--import", "tsx", `app/${role}/main.ts`], {
-    cwd: repoRoot,
-    env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: process.env.HOME ?? "/tmp", ...env },
+function runApp(role: AppRole, env: Record<string, string>) {
+  return spawnApp(role, {
+    PATH: process.env.PATH ?? "/usr/bin:/bin",
+    HOME: process.env.HOME ?? "/tmp",
+    ...env,
   });
 }
 

@@ -1,7 +1,7 @@
 import { readFile } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
 import pg from "pg";
-import { type RunningChild, startChild } from "./child-process.js";
+import { type RunningChild, type StartChildOptions, startChild } from "./child-process.js";
 import { type FakeFal, type FakeFalOptions, startFakeFal } from "./fake-fal.js";
 import { type FakeTelegram, type FakeTelegramOptions, startFakeTelegram } from "./fake-telegram.js";
 import { freePort } from "./free-port.js";
@@ -67,6 +67,22 @@ export interface AppStack {
   /** The log tails of every process started, for failure messages. */
   logs(lines?: number): string;
   stop(): Promise<void>;
+}
+
+/**
+ * Spawns `node --import tsx app/<role>/main.ts` from the repository root with exactly `env`, without waiting
+ * for it (see {@link waitForAppReady}); the stack's processes and the start-up refusal tests start this way.
+ */
+export function spawnApp(
+  role: AppRole,
+  env: Record<string, string>,
+  opts: Pick<StartChildOptions, "keepLines" | "onLine"> = {},
+): RunningChild {
+  return startChild(process.execPath, ["--import", "tsx", `app/${role}/main.ts`], {
+    cwd: repoRoot,
+    env,
+    ...opts,
+  });
 }
 
 const READY_LINE: Record<AppRole, RegExp> = { bot: /bot ready/, worker: /worker ready/ };
@@ -154,12 +170,14 @@ function buildStack(
   async function start(role: AppRole, env: Record<string, string> = {}): Promise<AppProcess> {
     const name = role === "bot" ? "bot" : `worker-${++workerCount}`;
     const port = Number(env.HTTP_PORT ?? (await freePort()));
-    const child = startChild(process.execPath, ["--import", "tsx", `app/${role}/main.ts`], {
-      cwd: repoRoot,
-      env: { ...baseEnv, HTTP_PORT: String(port), ...env },
-      keepLines: 400,
-      onLine: (line) => opts.onLog?.(name, line),
-    });
+    const child = spawnApp(
+      role,
+      { ...baseEnv, HTTP_PORT: String(port), ...env },
+      {
+        keepLines: 400,
+        onLine: (line) => opts.onLog?.(name, line),
+      },
+    );
     const appProcess: AppProcess = {
       role,
       name,

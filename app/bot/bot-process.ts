@@ -3,7 +3,7 @@ import type { Logger } from "../observability/logger.js";
 import { registry } from "../observability/metrics.js";
 import { type OpsServer, startOpsServer } from "../observability/ops-server.js";
 import { createGenerationQueue } from "../queue/generation-queue.js";
-import { createRedis, pingRedis } from "../queue/redis.js";
+import { createRedis, pingRedis, redisReady } from "../queue/redis.js";
 import { ResultCache } from "../queue/result-cache.js";
 import { needs } from "../startup-failure.js";
 import { GenerationStore } from "../storage/generation-store.js";
@@ -41,6 +41,12 @@ export interface RunningBot {
 export async function startBotProcess(config: AppConfig, logger: Logger): Promise<RunningBot> {
   await needs("PostgreSQL", "DATABASE_URL", () => runMigrations(config.databaseUrl, logger));
   const redis = createRedis(config.redisUrl, "tapbot-bot", logger);
+  try {
+    await needs("Redis", "REDIS_URL", () => redisReady(redis));
+  } catch (error) {
+    redis.disconnect();
+    throw error;
+  }
   const pool = createPool(config.databaseUrl);
   const queue = createGenerationQueue(redis, config.queueName);
 

@@ -19,6 +19,26 @@ export function createRedis(url: string, connectionName: string, logger?: Logger
   return redis;
 }
 
+/**
+ * Resolves once the connection is ready; rejects with the first connection error (ECONNREFUSED and the
+ * like, with the address). For the start of a process: commands on a client with
+ * `maxRetriesPerRequest: null` wait for Redis forever, so without this an unreachable Redis would leave
+ * the process hanging, neither ready nor refusing. The client keeps reconnecting either way.
+ */
+export async function redisReady(redis: Redis): Promise<void> {
+  if (redis.status === "ready") return;
+  await new Promise<void>((resolve, reject) => {
+    const settle = (error?: Error): void => {
+      redis.off("ready", settle);
+      redis.off("error", settle);
+      if (error === undefined) resolve();
+      else reject(error);
+    };
+    redis.once("ready", settle);
+    redis.once("error", settle);
+  });
+}
+
 /** Resolves when Redis answers PING; the /healthz check. */
 export async function pingRedis(redis: Redis): Promise<void> {
   await redis.ping();

@@ -6,7 +6,7 @@ import type { Logger } from "../observability/logger.js";
 import { registry, setQueueDepthSource } from "../observability/metrics.js";
 import { startOpsServer } from "../observability/ops-server.js";
 import { createGenerationQueue, jobRetention } from "../queue/generation-queue.js";
-import { assertNoEviction, createRedis, pingRedis } from "../queue/redis.js";
+import { assertNoEviction, createRedis, pingRedis, redisReady } from "../queue/redis.js";
 import { ResultCache } from "../queue/result-cache.js";
 import { needs } from "../startup-failure.js";
 import { GenerationStore } from "../storage/generation-store.js";
@@ -36,15 +36,19 @@ export interface WorkerApp {
 }
 
 /**
- * Starts a worker from its configuration: migrations (idempotent), the noeviction check, one Redis
- * connection, one PostgreSQL pool, one HTTP agent, one Telegram client, the BullMQ worker with
- * WORKER_CONCURRENCY slots and the ops server. Throws (and leaves nothing open) when Redis may evict.
+ * Starts a worker from its configuration: migrations (idempotent), one Redis connection (checked
+ * reachable and not evicting), one PostgreSQL pool, one HTTP agent, one Telegram client, the BullMQ
+ * worker with WORKER_CONCURRENCY slots and the ops server. Throws (and leaves nothing open) when Redis
+ * is unreachable or may evict.
  */
 export async function startWorkerApp(config: AppConfig, logger: Logger): Promise<WorkerApp> {
   await needs("PostgreSQL", "DATABASE_URL", () => runMigrations(config.databaseUrl, logger));
   const redis = createRedis(config.redisUrl, "tapbot-worker", logger);
   try {
-    await needs("Redis", "REDIS_URL", () => assertNoEviction(redis));
+    await needs("Redis", "REDIS_URL", async () => {
+      await redisReady(redis);
+      await assertNoEviction(redis);
+    });
   } catch (error) {
     redis.disconnect();
     throw error;

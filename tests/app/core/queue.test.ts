@@ -8,8 +8,10 @@ import {
   eventsStreamMaxLen,
   type GenerationQueue,
 } from "../../../app/queue/generation-queue.js";
-import { assertNoEviction, createRedis } from "../../../app/queue/redis.js";
+import { assertNoEviction, createRedis, redisReady } from "../../../app/queue/redis.js";
 import { cacheKeyFor, ResultCache } from "../../../app/queue/result-cache.js";
+import { needs } from "../../../app/startup-failure.js";
+import { freePort } from "../../support/free-port.js";
 import { type RedisServer, startRedis } from "../../support/redis-server.js";
 
 let server: RedisServer;
@@ -125,6 +127,21 @@ describe("assertNoEviction", () => {
     } finally {
       client.disconnect();
       await evicting.stop();
+    }
+  });
+});
+
+describe("redisReady", () => {
+  it("resolves on a reachable Redis and rejects at once, naming REDIS_URL and the address, on an unreachable one", async () => {
+    await expect(redisReady(redis)).resolves.toBeUndefined();
+    const port = await freePort();
+    const client = createRedis(`redis://127.0.0.1:${port}`, "test-unreachable");
+    try {
+      await expect(needs("Redis", "REDIS_URL", () => redisReady(client))).rejects.toThrow(
+        `cannot use Redis (REDIS_URL): connection refused at 127.0.0.1:${port}`,
+      );
+    } finally {
+      client.disconnect();
     }
   });
 });

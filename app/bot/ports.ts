@@ -3,6 +3,7 @@ import type { GenerationQueue } from "../queue/generation-queue.js";
 import type { ResultCache } from "../queue/result-cache.js";
 import type { GenerationStore } from "../storage/generation-store.js";
 import type { UserStore } from "../storage/user-store.js";
+import type { InputLimits } from "./input-checks.js";
 import type { RedisRateLimiter } from "./rate-limit.js";
 
 /**
@@ -36,9 +37,7 @@ export interface UpdateLogPort {
 }
 
 /** The settings the handlers use (from {@link AppConfig}). */
-export interface BotSettings {
-  promptMaxLength: number;
-  imageMaxBytes: number;
+export interface BotSettings extends InputLimits {
   /** The fal model per kind (FAL_MODEL_*). */
   models: Record<GenerationKind, string>;
   /** Jobs one worker runs at once; the /status estimate assumes at least one worker with this many slots. */

@@ -636,6 +636,16 @@ export async function startFakeTelegram(opts: FakeTelegramOptions = {}): Promise
     return storeFile(bytes, info.mime, "photos", extFor(info.mime));
   }
 
+  /** `allowed_updates` of getUpdates or setWebhook: undefined when absent (the last list stays). */
+  function allowedUpdatesFrom(p: Params): string[] | undefined {
+    const allowed = p.json("allowed_updates");
+    if (allowed === undefined) return undefined;
+    if (!Array.isArray(allowed) || !allowed.every((t) => typeof t === "string")) {
+      throw badRequest("can't parse allowed updates list");
+    }
+    return allowed;
+  }
+
   function editableMessage(p: Params): ChatMessageView {
     if (p.has("inline_message_id")) throw badRequest("MESSAGE_ID_INVALID");
     const state = existingChat(p.chatId());
@@ -660,13 +670,7 @@ export async function startFakeTelegram(opts: FakeTelegramOptions = {}): Promise
       const offset = p.int("offset");
       const limit = Math.min(100, Math.max(1, p.int("limit") ?? 100));
       const timeout = Math.max(0, p.int("timeout") ?? 0);
-      const allowed = p.json("allowed_updates");
-      if (allowed !== undefined) {
-        if (!Array.isArray(allowed) || !allowed.every((t) => typeof t === "string")) {
-          throw badRequest("can't parse allowed updates list");
-        }
-        allowedUpdates = allowed as string[];
-      }
+      allowedUpdates = allowedUpdatesFrom(p) ?? allowedUpdates;
       if (offset !== undefined && offset < 0) updates = updates.slice(offset);
       else if (offset !== undefined) updates = updates.filter((u) => u.update_id >= offset);
       updates = updates.filter(deliverable);
@@ -716,8 +720,7 @@ export async function startFakeTelegram(opts: FakeTelegramOptions = {}): Promise
       if (secretToken !== undefined && !/^[A-Za-z0-9_-]{1,256}$/.test(secretToken)) {
         throw badRequest("secret token contains unallowed characters");
       }
-      const allowed = p.json("allowed_updates");
-      if (allowed !== undefined) allowedUpdates = allowed as string[];
+      allowedUpdates = allowedUpdatesFrom(p) ?? allowedUpdates;
       if (p.bool("drop_pending_updates") === true) updates = [];
       if (url === "") {
         webhook = undefined;

@@ -43,6 +43,23 @@ function botSays(user: FakeUser): string[] {
     .map((m) => m.text ?? m.caption ?? "");
 }
 
+/** The bot's latest message to the user. */
+function lastFromBot(user: FakeUser) {
+  return servers.telegram
+    .chat(user.id)
+    .filter((m) => m.from === "bot")
+    .at(-1);
+}
+
+/** The rows recorded as answered from the cache under `cacheKey`. */
+async function cachedRows(bot: TestBot, cacheKey: string) {
+  const { rows } = await bot.pool.query(
+    "SELECT status, cached, result_file_id FROM generations WHERE cache_key = $1 AND cached",
+    [cacheKey],
+  );
+  return rows;
+}
+
 async function counterValue(counter: { get(): Promise<{ values: { value: number }[] }> }): Promise<number> {
   return (await counter.get()).values.reduce((sum, v) => sum + v.value, 0);
 }
@@ -212,18 +229,13 @@ describe("text to image", () => {
 
     servers.telegram.userSends(user, { text: "a   lighthouse at dawn" });
     await bot.deliver();
-    const sent = servers.telegram
-      .chat(user.id)
-      .filter((m) => m.from === "bot")
-      .at(-1);
+    const sent = lastFromBot(user);
     expect(sent?.photoFileId).toBe(fileId);
     expect(sent?.caption).toBe("Done! For another picture, just send a description.");
     expect(await jobsOf(bot)).toHaveLength(0);
-    const { rows } = await bot.pool.query(
-      "SELECT status, cached, result_file_id FROM generations WHERE cache_key = $1 AND cached",
-      [cacheKey],
-    );
-    expect(rows).toEqual([{ status: "delivered", cached: true, result_file_id: fileId }]);
+    expect(await cachedRows(bot, cacheKey)).toEqual([
+      { status: "delivered", cached: true, result_file_id: fileId },
+    ]);
   });
 });
 
@@ -251,18 +263,13 @@ describe("a result that was delivered as a file", () => {
 
     servers.telegram.userSends(user, { text: "a huge upscale" });
     await bot.deliver();
-    const sent = servers.telegram
-      .chat(user.id)
-      .filter((m) => m.from === "bot")
-      .at(-1);
+    const sent = lastFromBot(user);
     expect(sent?.documentFileId).toBe(fileId);
     expect(sent?.caption).toBe("Done! For another picture, just send a description.");
     expect(await jobsOf(bot)).toHaveLength(0);
-    const { rows } = await bot.pool.query(
-      "SELECT status, cached, result_file_id FROM generations WHERE cache_key = $1 AND cached",
-      [cacheKey],
-    );
-    expect(rows).toEqual([{ status: "delivered", cached: true, result_file_id: fileId }]);
+    expect(await cachedRows(bot, cacheKey)).toEqual([
+      { status: "delivered", cached: true, result_file_id: fileId },
+    ]);
   });
 
   it("is sent as a file by /history", async () => {
@@ -278,10 +285,7 @@ describe("a result that was delivered as a file", () => {
 
     servers.telegram.userSends(user, { text: "/history" });
     await bot.deliver();
-    const sent = servers.telegram
-      .chat(user.id)
-      .filter((m) => m.from === "bot")
-      .at(-1);
+    const sent = lastFromBot(user);
     expect(sent?.documentFileId).toBe(fileId);
     expect(sent?.caption).toBe("a huge upscale for the history");
   });

@@ -7,28 +7,16 @@ import {
   applyCalibration,
   type Calibration,
   CalibrationFileError,
-  CapacityInputError,
   loadCapacityInput,
   type PlanInput,
   parseCalibration,
   parsePlanInput,
   plan,
 } from "../../capacity/index.js";
+import { issuesOf, limitOf, root } from "./support.js";
 
-const root = fileURLToPath(new URL("../../", import.meta.url));
 const fixtures = fileURLToPath(new URL("./fixtures/", import.meta.url));
 const notesHost = () => parse(readFileSync(join(fixtures, "notes-100-users.yaml"), "utf8"));
-
-/** The "path: message" lines of the CapacityInputError `run` throws. */
-function issues(run: () => unknown): string[] {
-  try {
-    run();
-  } catch (error) {
-    if (error instanceof CapacityInputError) return error.issues.map((i) => `${i.path}: ${i.message}`);
-    throw error;
-  }
-  throw new Error("expected a CapacityInputError");
-}
 
 /** A service's budget in the input. */
 function service(input: PlanInput, name: string) {
@@ -36,10 +24,6 @@ function service(input: PlanInput, name: string) {
   if (found === undefined) throw new Error(`no service ${name}`);
   return found;
 }
-
-/** A service's memory limit in a plan. */
-const limitOf = (p: ReturnType<typeof plan>, name: string) =>
-  p.hosts.flatMap((h) => h.services).find((s) => s.name === name)?.limitMB ?? Number.NaN;
 
 const measured: Calibration = parseCalibration({
   source: "bench on the test machine",
@@ -71,7 +55,7 @@ describe("parseCalibration", () => {
     [{ source: "x", services: [] }, "calibration.services: got a list; expected a record"],
     ["calibration.json", 'calibration: got "calibration.json"; expected an object'],
   ])("rejects %j naming the field, the value and what is allowed", (raw, expected) => {
-    expect(issues(() => parseCalibration(raw))).toContain(expected);
+    expect(issuesOf(() => parseCalibration(raw))).toContain(expected);
   });
 
   it("accepts the committed capacity/calibration.json, whose budgets the bench derived", () => {
@@ -115,14 +99,14 @@ describe("applyCalibration", () => {
 
   it("refuses a calibrated service that is not in the services list, naming the ones that are", () => {
     const calibration = parseCalibration({ source: "x", services: { n8n: { baseMB: 300 } } });
-    expect(issues(() => applyCalibration(parsePlanInput(notesHost()), calibration))).toEqual([
+    expect(issuesOf(() => applyCalibration(parsePlanInput(notesHost()), calibration))).toEqual([
       'calibration.services.n8n: no service named "n8n" in the services list; expected one of redis, api, bot, worker',
     ]);
   });
 
   it("refuses a measured limit below the service's reservation, saying the calibration caused it", () => {
     const calibration = parseCalibration({ source: "tiny bench", services: { bot: { baseMB: 50 } } });
-    const [problem] = issues(() => applyCalibration(parsePlanInput({ users: 1 }), calibration));
+    const [problem] = issuesOf(() => applyCalibration(parsePlanInput({ users: 1 }), calibration));
     expect(problem).toMatch(
       /^services\[2\]\.reservationMB: got 100; expected at most the memory limit, 68 MB at 1 users/,
     );
@@ -201,9 +185,9 @@ describe("loadCapacityInput", () => {
     const load = (file: string) => () =>
       loadCapacityInput({ raw: { users: 5 }, baseDir: "/", readFile, calibrationFile: file });
     expect(load("/bad.json")).toThrow(CalibrationFileError);
-    expect(issues(load("/bad.json"))[0]).toMatch(/^calibration: not valid JSON or YAML: /);
+    expect(issuesOf(load("/bad.json"))[0]).toMatch(/^calibration: not valid JSON or YAML: /);
     expect(load("/typo.json")).toThrow(expect.objectContaining({ file: "/typo.json" }));
-    expect(issues(load("/typo.json"))).toContain(
+    expect(issuesOf(load("/typo.json"))).toContain(
       "calibration.sorce: unknown key; remove it or fix its spelling",
     );
   });

@@ -1,11 +1,9 @@
-import { execFile } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
+import { limitOf, root, runCapacity } from "./support.js";
 
-const root = fileURLToPath(new URL("../../", import.meta.url));
 const work = mkdtempSync(join(tmpdir(), "capacity-calibration-"));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
@@ -13,22 +11,9 @@ afterAll(() => rmSync(work, { recursive: true, force: true }));
 const committed = join(root, "capacity/calibration.json");
 const file = JSON.parse(readFileSync(committed, "utf8"));
 
-/** Runs `npm run capacity -- …` as a person would (tsx on capacity/cli/main.ts), in a scratch directory. */
-function capacity(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      [join(root, "node_modules/tsx/dist/cli.mjs"), join(root, "capacity/cli/main.ts"), ...args],
-      { cwd: work, env: { ...process.env, NO_COLOR: "" }, timeout: 20_000 },
-      (error, stdout, stderr) => {
-        resolve({ code: error === null ? 0 : Number(error.code ?? -1), stdout, stderr });
-      },
-    );
-  });
-}
-
-const botLimit = (plan: { hosts: { services: { name: string; limitMB: number }[] }[] }) =>
-  plan.hosts.flatMap((h) => h.services).find((s) => s.name === "bot")?.limitMB;
+/** Runs `npm run capacity -- …` as a person would, in a scratch directory. */
+const capacity = (...args: string[]) => runCapacity(work, ...args);
+const botLimit = (plan: Parameters<typeof limitOf>[0]) => limitOf(plan, "bot");
 
 describe("capacity --calibration", () => {
   it("plan --json: the bot's limit at 300 users follows the measured line instead of 5550 MB", async () => {

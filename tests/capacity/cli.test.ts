@@ -4,35 +4,15 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
+import { CLI_ARGS, type Run, runCapacity } from "./support.js";
 
-const root = fileURLToPath(new URL("../../", import.meta.url));
-const tsx = join(root, "node_modules/tsx/dist/cli.mjs");
-const main = join(root, "capacity/cli/main.ts");
 const fixtures = fileURLToPath(new URL("./fixtures/", import.meta.url));
 const work = mkdtempSync(join(tmpdir(), "capacity-cli-"));
 
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
 /** Runs the CLI as a person would, in a scratch directory, and waits for it to exit. */
-function capacity(...args: string[]): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      [tsx, main, ...args],
-      { cwd: work, env: { ...process.env, NO_COLOR: "" }, timeout: 20_000 },
-      (error, stdout, stderr) => {
-        const code = error === null ? 0 : typeof error.code === "number" ? error.code : -1;
-        resolve({ code, stdout, stderr });
-      },
-    );
-  });
-}
+const capacity = (...args: string[]): Promise<Run> => runCapacity(work, ...args);
 
 const fixture = (name: string) => join(fixtures, name);
 
@@ -242,7 +222,7 @@ describe("capacity curve", () => {
 describe("colours", () => {
   /** Runs the CLI on a pseudo-terminal (util-linux `script`), as a person at a terminal would see it. */
   function onTerminal(noColor: string): Promise<string> {
-    const command = [process.execPath, tsx, main, "plan", "--users", "80"].join(" ");
+    const command = [process.execPath, ...CLI_ARGS, "plan", "--users", "80"].join(" ");
     return new Promise((resolve, reject) => {
       execFile(
         "script",

@@ -1,16 +1,9 @@
 import { describe, expect, it } from "vitest";
-import { CapacityInputError, parsePlanInput } from "../../capacity/index.js";
+import { parsePlanInput } from "../../capacity/index.js";
+import { issuesOf } from "./support.js";
 
 /** The issues parsePlanInput reports for `raw`, as "path: message" lines. */
-function issues(raw: unknown): string[] {
-  try {
-    parsePlanInput(raw);
-  } catch (error) {
-    if (error instanceof CapacityInputError) return error.issues.map((i) => `${i.path}: ${i.message}`);
-    throw error;
-  }
-  throw new Error("expected the input to be rejected");
-}
+const issues = (raw: unknown): string[] => issuesOf(() => parsePlanInput(raw));
 
 describe("parsePlanInput", () => {
   it("applies the defaults of the design", () => {

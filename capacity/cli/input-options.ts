@@ -8,6 +8,7 @@ import {
   SYSTEM_RESERVE_MB_DEFAULT,
   THRESHOLD_DEFAULTS,
 } from "../defaults.js";
+import { numeric } from "./verb-options.js";
 
 type ScalarKey = keyof typeof SCALAR_DEFAULTS | "users" | "providerConcurrency";
 
@@ -144,12 +145,6 @@ function fileOnlyHelp(): string {
     "  redis       { maxmemoryMB, policy }: settings someone intends to deploy, judged by the findings (default: unset)",
     "  calibration the path of a calibration file, relative to the config or stack file (default: none; --calibration overrides it)",
   ].join("\n");
-}
-
-/** A flag's text as a number when it is one, else as given, so the schema reports "got "abc"". */
-function numeric(text: string): number | string {
-  const n = Number(text);
-  return text.trim() !== "" && Number.isFinite(n) ? n : text;
 }
 
 /** The inputs the flags set, under their schema names; flags not given are absent, so the file's values stay. */

@@ -22,7 +22,12 @@ export function parseVerbOptions<T extends z.ZodType>(
   throw new UsageError("invalid option", details);
 }
 
-/** A whole-number flag: commander hands over text. */
-export function wholeNumber(text: unknown): unknown {
-  return typeof text === "string" && /^-?\d+(\.\d+)?$/.test(text.trim()) ? Number(text) : text;
+/**
+ * A numeric flag's text (commander hands over text) as a number when it is one, else as given, so that the
+ * schema reports `got "abc"`.
+ */
+export function numeric(text: unknown): unknown {
+  if (typeof text !== "string") return text;
+  const n = Number(text);
+  return text.trim() !== "" && Number.isFinite(n) ? n : text;
 }

@@ -9,7 +9,7 @@ import { curveChartSvg } from "../render/curve-chart.js";
 import { curveReport } from "../render/curve-report.js";
 import { calibrationLine } from "../render/plan-report.js";
 import { UsageError } from "../usage-error.js";
-import { formatSchema, parseVerbOptions, wholeNumber } from "../verb-options.js";
+import { formatSchema, numeric, parseVerbOptions } from "../verb-options.js";
 
 /** The most points one curve computes. */
 const MAX_POINTS = 100_000;
@@ -51,9 +51,9 @@ export function curveCommand(): Command {
     .option("--format <format>", "table format: text (default) or md");
   return addInputOptions(command, false).action(async (options: Record<string, unknown>) => {
     const o = parseVerbOptions(curveOptions, {
-      from: wholeNumber(options.from),
-      to: wholeNumber(options.to),
-      step: wholeNumber(options.step),
+      from: numeric(options.from),
+      to: numeric(options.to),
+      step: numeric(options.step),
       out: options.out,
       json: options.json,
       format: options.format,

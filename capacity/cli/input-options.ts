@@ -8,6 +8,7 @@ import {
   SYSTEM_RESERVE_MB_DEFAULT,
   THRESHOLD_DEFAULTS,
 } from "../defaults.js";
+import { percent } from "./render/format.js";
 import { numeric } from "./verb-options.js";
 
 type ScalarKey = keyof typeof SCALAR_DEFAULTS | "users" | "providerConcurrency";
@@ -116,7 +117,7 @@ export function addInputOptions(command: Command, withUsers = true): Command {
   return command.addHelpText("after", fileOnlyHelp());
 }
 
-const pct = (f: number) => `${Math.round(f * 100)} %`;
+const pct = (f: number) => percent(f, 0);
 
 /** The inputs only a config file sets, with their defaults. */
 function fileOnlyHelp(): string {

@@ -1,6 +1,7 @@
 import { parse, View } from "vega";
 import { compile, type TopLevelSpec } from "vega-lite";
 import type { Curve, PlanInput } from "../../index.js";
+import { percent } from "./format.js";
 
 const WIDTH = 640;
 const HEIGHT = 240;
@@ -57,7 +58,7 @@ function curveChartSpec(curve: Curve, input: PlanInput): TopLevelSpec {
     p.hosts.map((h) => ({ users: p.users, host: h.name, ram: h.utilization })),
   );
   const wait = curve.points.map((p) => ({ users: p.users, p95: p.p95WaitSeconds }));
-  const pct = (v: number) => `${Math.round(v * 100)} %`;
+  const pct = (v: number) => percent(v, 0);
   const x = { field: "users", type: "quantitative", title: "users" } as const;
   return {
     $schema: "https://vega.github.io/schema/vega-lite/v6.json",

@@ -63,7 +63,7 @@ export function planFromConfig(
   if (errors.length > 0 && !config.allowCapacityErrors) {
     throw new InfraConfigError([
       ...errors.map((f) => `${CONFIG_NAMESPACE}:capacity gives a plan with ${f.code}: ${f.message}`),
-      `change tapbot:capacity (see \`npm run capacity -- check --stack <stack>\`), or deploy it anyway with \`pulumi config set ${CONFIG_NAMESPACE}:allowCapacityErrors true\``,
+      `change ${CONFIG_NAMESPACE}:capacity (see \`npm run capacity -- check --stack <stack>\`), or deploy it anyway with \`pulumi config set ${CONFIG_NAMESPACE}:allowCapacityErrors true\``,
     ]);
   }
   return deployed;

@@ -1,6 +1,7 @@
 import { execFileSync } from "node:child_process";
 import { readFile } from "node:fs/promises";
 import { sleep } from "../support/http-kit.js";
+import { rssBytes } from "../support/proc-status.js";
 
 /**
  * Clock ticks per second of /proc/<pid>/stat's CPU times (USER_HZ; 100 on nearly every Linux), asked on first
@@ -14,10 +15,7 @@ function ticksPerSecond(): number {
 
 /** Resident set size of a process now, MB (VmRSS of /proc/<pid>/status: what a cgroup memory limit sees). */
 export async function rssMB(pid: number): Promise<number> {
-  const status = await readFile(`/proc/${pid}/status`, "utf8");
-  const kb = /^VmRSS:\s+(\d+) kB$/m.exec(status)?.[1];
-  if (kb === undefined) throw new Error(`no VmRSS in /proc/${pid}/status`);
-  return Number(kb) / 1024;
+  return (await rssBytes(pid)) / (1024 * 1024);
 }
 
 /** CPU seconds a process has used so far, user plus system (utime + stime of /proc/<pid>/stat). */

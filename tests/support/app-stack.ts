@@ -1,4 +1,3 @@
-import { readFile } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
 import pg from "pg";
 import { type RunningChild, type StartChildOptions, startChild } from "./child-process.js";
@@ -6,6 +5,7 @@ import { type FakeFal, type FakeFalOptions, startFakeFal } from "./fake-fal.js";
 import { type FakeTelegram, type FakeTelegramOptions, startFakeTelegram } from "./fake-telegram.js";
 import { freePort } from "./free-port.js";
 import { type PostgresServer, startPostgres } from "./postgres-server.js";
+import { rssBytes } from "./proc-status.js";
 import { type RedisServer, startRedis } from "./redis-server.js";
 import { waitUntil } from "./wait-until.js";
 
@@ -193,12 +193,7 @@ function buildStack(
         const response = await fetch(`http://127.0.0.1:${port}/metrics`);
         return response.text();
       },
-      async rssBytes() {
-        const status = await readFile(`/proc/${child.pid}/status`, "utf8");
-        const kb = /^VmRSS:\s+(\d+) kB$/m.exec(status)?.[1];
-        if (kb === undefined) throw new Error(`no VmRSS for pid ${child.pid}`);
-        return Number(kb) * 1024;
-      },
+      rssBytes: () => rssBytes(child.pid),
     };
     processes.push(appProcess);
     await waitForAppReady(child, role, port, { name, timeoutMs: opts.readyTimeoutMs });

@@ -1,5 +1,6 @@
 import { fileURLToPath } from "node:url";
 import pg from "pg";
+import { appEnv } from "./app-env.js";
 import { type RunningChild, type StartChildOptions, startChild } from "./child-process.js";
 import { type FakeFal, type FakeFalOptions, startFakeFal } from "./fake-fal.js";
 import { type FakeTelegram, type FakeTelegramOptions, startFakeTelegram } from "./fake-telegram.js";
@@ -151,13 +152,7 @@ function buildStack(
     PATH: process.env.PATH ?? "/usr/bin:/bin",
     HOME: process.env.HOME ?? "/tmp",
     NODE_ENV: "test",
-    TELEGRAM_BOT_TOKEN: telegram.token,
-    TELEGRAM_API_ROOT: telegram.apiRoot,
-    FAL_KEY: fal.key,
-    FAL_QUEUE_URL: fal.queueUrl,
-    FAL_REST_URL: fal.restUrl,
-    REDIS_URL: redis.url,
-    DATABASE_URL: postgres.url,
+    ...appEnv({ telegram, fal, redis, postgres }),
     WORKER_CONCURRENCY: "4",
     LOG_LEVEL: "info",
     POLL_INITIAL_SECONDS: "0.2",

@@ -5,6 +5,7 @@ import { startBotProcess } from "../../../app/bot/bot-process.js";
 import { loadConfig } from "../../../app/config.js";
 import { createLogger } from "../../../app/observability/logger.js";
 import { createPool } from "../../../app/storage/pool.js";
+import { appEnv } from "../../support/app-env.js";
 import type { FakeUser } from "../../support/fake-telegram.js";
 import { type FakeTelegram, startFakeTelegram } from "../../support/fake-telegram.js";
 import { type PostgresServer, startPostgres } from "../../support/postgres-server.js";
@@ -25,11 +26,7 @@ const logger = createLogger("silent", "bot-process-test");
 
 function environment(telegram: FakeTelegram, extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   return {
-    TELEGRAM_BOT_TOKEN: telegram.token,
-    TELEGRAM_API_ROOT: telegram.apiRoot,
-    FAL_KEY: "test-key",
-    REDIS_URL: redis.url,
-    DATABASE_URL: postgres.url,
+    ...appEnv({ telegram, redis, postgres }),
     HTTP_PORT: "0",
     QUEUE_NAME: `test-${randomUUID()}`,
     SHUTDOWN_GRACE_SECONDS: "5",

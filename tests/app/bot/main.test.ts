@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { appEnv } from "../../support/app-env.js";
 import { startChild } from "../../support/child-process.js";
 import { type FakeTelegram, type FakeUser, startFakeTelegram } from "../../support/fake-telegram.js";
 import { type PostgresServer, startPostgres } from "../../support/postgres-server.js";
@@ -25,11 +26,7 @@ function environment(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   return {
     PATH: process.env.PATH,
     HOME: process.env.HOME,
-    TELEGRAM_BOT_TOKEN: telegram.token,
-    TELEGRAM_API_ROOT: telegram.apiRoot,
-    FAL_KEY: "fal-test-key",
-    REDIS_URL: redis.url,
-    DATABASE_URL: postgres.url,
+    ...appEnv({ telegram, redis, postgres }),
     HTTP_PORT: "0",
     QUEUE_NAME: `test-${randomUUID()}`,
     LOG_LEVEL: "info",

@@ -22,6 +22,7 @@ import { createFailureBackstop } from "../../../app/worker/failure-backstop.js";
 import { deliveredMarkerKey } from "../../../app/worker/generation-processor.js";
 import { UserNotifier } from "../../../app/worker/user-messages.js";
 import { startWorkerApp, type WorkerApp } from "../../../app/worker/worker-app.js";
+import { appEnv } from "../../support/app-env.js";
 import { type FakeFal, startFakeFal } from "../../support/fake-fal.js";
 import { type FakeTelegram, type FakeUser, startFakeTelegram } from "../../support/fake-telegram.js";
 import { makePng } from "../../support/image-bytes.js";
@@ -76,13 +77,7 @@ afterAll(async () => {
 /** Starts a worker (in this process) on a fresh queue, configured from the environment as in production. */
 async function startWorker(env: Record<string, string> = {}, retention: Partial<JobRetention> = {}) {
   const config = loadConfig({
-    TELEGRAM_BOT_TOKEN: telegram.token,
-    TELEGRAM_API_ROOT: telegram.apiRoot,
-    FAL_KEY: fal.key,
-    FAL_QUEUE_URL: fal.queueUrl,
-    FAL_REST_URL: fal.restUrl,
-    REDIS_URL: redisServer.url,
-    DATABASE_URL: postgres.url,
+    ...appEnv({ telegram, fal, redis: redisServer, postgres }),
     HTTP_PORT: "0",
     WORKER_CONCURRENCY: "2",
     POLL_INITIAL_SECONDS: "0.1",

@@ -1,4 +1,5 @@
 import { type AppConfig, loadConfig } from "./config.js";
+import { captureConsole } from "./observability/console-capture.js";
 import { createLogger, type Logger } from "./observability/logger.js";
 import { describeStartupFailure } from "./startup-failure.js";
 
@@ -10,6 +11,7 @@ export interface StoppableProcess {
 /**
  * The life of `npm run bot` and `npm run worker`: configuration from the environment, `start`, then the
  * first SIGTERM/SIGINT stops it gracefully and exits 0 (1 if stopping failed), a second one exits at once.
+ * Everything a dependency prints on its own goes through the redacting logger (see captureConsole).
  * A process that cannot start prints one line saying why (see describeStartupFailure) and exits 2 for bad
  * configuration, 1 otherwise; it never leaves a half-started process running.
  */
@@ -20,6 +22,7 @@ export function runProcess(
   const main = async (): Promise<void> => {
     const config = loadConfig();
     const logger = createLogger(config.logLevel, role);
+    captureConsole(logger);
     const running = await start(config, logger);
     let stopping = false;
     const onSignal = (signal: NodeJS.Signals): void => {

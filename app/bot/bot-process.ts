@@ -101,7 +101,14 @@ export async function startBotProcess(config: AppConfig, logger: Logger): Promis
     } else {
       // A webhook left from an earlier deployment would make every getUpdates fail with 409.
       await bot.api.deleteWebhook();
-      polling = startPolling(bot, logger, { graceMs, allowedUpdates });
+      polling = startPolling(bot, logger, {
+        graceMs,
+        allowedUpdates,
+        onFatal: (error) => {
+          logger.fatal({ err: error }, "long polling stopped for good; exiting so that the bot is restarted");
+          process.exit(1);
+        },
+      });
     }
   } catch (error) {
     await ops?.close();

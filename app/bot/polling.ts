@@ -9,6 +9,12 @@ export interface PollingOptions {
   graceMs: number;
   /** The update types the bot handles; others are never fetched. */
   allowedUpdates: readonly Exclude<keyof Update, "update_id">[];
+  /**
+   * Called when polling has stopped for good on its own: Telegram refused the token (401), another
+   * poller or a webhook holds the updates (409), or the network stayed down for the runner's whole retry
+   * time. The process should exit so that it is restarted and the reason is seen.
+   */
+  onFatal: (error: unknown) => void;
 }
 
 /** A running long-polling loop. */
@@ -41,7 +47,13 @@ export function startPolling<C extends Context>(
     return result;
   });
 
-  const runner = run(bot, { runner: { fetch: { allowed_updates: [...options.allowedUpdates] } } });
+  // `silent`: the runner would print each failed fetch with console.error, and grammY's error for it
+  // carries the request URL, `…/bot<TOKEN>/getUpdates`. Every failed call is logged (redacted) by the
+  // API client's error counter instead (app/telegram/api.ts).
+  const runner = run(bot, {
+    runner: { fetch: { allowed_updates: [...options.allowedUpdates] }, silent: true },
+  });
+  runner.task()?.catch(options.onFatal);
 
   return {
     async stop() {

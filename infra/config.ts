@@ -1,5 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
+import { adminAllowIpsSchema } from "./admin-allow-ips.js";
 
 /** Pulumi config namespace of every key (`tapbot:<key>`). */
 export const CONFIG_NAMESPACE = "tapbot";
@@ -29,6 +30,8 @@ export const plainConfigSchema = z.object({
     .regex(/^[a-z_][a-z0-9_-]*$/, "expected a Linux user name")
     .default("root"),
   sshPort: int(1, 65535).default(22),
+  /** The owner's addresses/CIDRs: never rate-limited or banned on SSH; the only sources the admin UIs answer. */
+  adminAllowIps: adminAllowIpsSchema,
   n8nDomain: domain,
   directusDomain: domain,
   acmeEmail: z.email({ error: "expected an e-mail address for Let's Encrypt" }),
@@ -139,6 +142,7 @@ function checkedSecret(key: SecretKey, value: pulumi.Output<string>): pulumi.Out
 export function readInfraConfig(config = new pulumi.Config(CONFIG_NAMESPACE)): InfraConfig {
   const raw: Record<string, unknown> = {};
   for (const key of Object.keys(plainConfigSchema.shape)) {
+    // Objects arrive as JSON text; capacity is parsed here, adminAllowIps by its own schema (it also takes "a,b").
     raw[key] = key === "capacity" ? config.getObject(key) : config.get(key);
   }
   const problems: string[] = [];

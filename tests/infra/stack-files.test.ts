@@ -3,6 +3,7 @@ import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { parsePlainConfig, plainConfigSchema, SECRET_KEYS } from "../../infra/config.js";
 import { planFromConfig } from "../../infra/program.js";
+import { TEST_ADMIN_ALLOW_IPS } from "./helpers/stack-config.js";
 
 interface Declared {
   type?: string;
@@ -30,7 +31,11 @@ describe("Pulumi.yaml", () => {
     const plainKeys = Object.keys(plainConfigSchema.shape);
     expect(Object.keys(project.config).sort()).toEqual([...plainKeys, ...Object.keys(SECRET_KEYS)].sort());
     const defaults = plainConfigSchema.partial().parse({});
-    const zodDefaults = parsePlainConfig({ ...stackPlain(), capacity: { users: 1 } });
+    const zodDefaults = parsePlainConfig({
+      ...stackPlain(),
+      adminAllowIps: TEST_ADMIN_ALLOW_IPS,
+      capacity: { users: 1 },
+    });
     for (const [key, declared] of Object.entries(project.config)) {
       expect(declared.description, key).toBeTruthy();
       if (key in SECRET_KEYS) {
@@ -53,8 +58,12 @@ function stackPlain(): Record<string, unknown> {
 }
 
 describe("Pulumi.prod.yaml", () => {
-  it("holds the owner's two hosts, SSH user, domains and 300 users, and parses", () => {
-    const config = parsePlainConfig(stackPlain());
+  it("holds the owner's two hosts, SSH user, domains and 300 users, and parses once he adds his address", () => {
+    expect(() => parsePlainConfig(stackPlain())).toThrow(
+      /tapbot:adminAllowIps is required .*pulumi config set --path 'adminAllowIps\[0\]'/,
+    );
+    const config = parsePlainConfig({ ...stackPlain(), adminAllowIps: TEST_ADMIN_ALLOW_IPS });
+    expect(config.adminAllowIps).toEqual(TEST_ADMIN_ALLOW_IPS);
     expect(config.automationHost).toBe("93.189.229.59");
     expect(config.dataHost).toBe("178.236.17.186");
     expect(config.n8nDomain.endsWith(".tapbot.kz") && config.directusDomain.endsWith(".tapbot.kz")).toBe(

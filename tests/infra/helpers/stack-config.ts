@@ -13,6 +13,12 @@ const PROD_CONFIG = (
   parse(readFileSync(resolve(REPO_ROOT, "Pulumi.prod.yaml"), "utf8")) as { config: Record<string, unknown> }
 ).config;
 
+/**
+ * The owner's allowlist in tests (documentation ranges). Pulumi.prod.yaml has none: only the owner knows the
+ * address he runs `pulumi up` from, and the program refuses a stack without it.
+ */
+export const TEST_ADMIN_ALLOW_IPS = ["198.51.100.7", "2001:db8:77::/48"];
+
 /** The `tapbot:capacity` of Pulumi.prod.yaml with a chosen number of users (calibrated budgets). */
 export function stackCapacity(users: number): Record<string, unknown> {
   return { ...(PROD_CONFIG["tapbot:capacity"] as Record<string, unknown>), users };
@@ -31,10 +37,11 @@ export function stackPlan(users: number): Plan {
 
 /**
  * The plain values of Pulumi.prod.yaml as Pulumi hands them to the program (strings; the capacity object as
- * JSON), with a chosen number of users. Secrets (`secure:` objects, if the owner has set any) are left out.
+ * JSON), with a chosen number of users and {@link TEST_ADMIN_ALLOW_IPS}. Secrets (`secure:` objects, if the
+ * owner has set any) are left out.
  */
 export function rawStackConfig(users: number): Record<string, string> {
-  const raw: Record<string, string> = {};
+  const raw: Record<string, string> = { "tapbot:adminAllowIps": JSON.stringify(TEST_ADMIN_ALLOW_IPS) };
   for (const [key, value] of Object.entries(PROD_CONFIG)) {
     if (key === "tapbot:capacity") raw[key] = JSON.stringify(stackCapacity(users));
     else if (typeof value !== "object" || value === null) raw[key] = String(value);
@@ -42,13 +49,18 @@ export function rawStackConfig(users: number): Record<string, string> {
   return raw;
 }
 
-/** The parsed plain config of {@link rawStackConfig}. */
-export function plainStackConfig(users = 300): PlainConfig {
+/** {@link rawStackConfig} without the namespace, as `readInfraConfig` hands it to `parsePlainConfig`. */
+export function unparsedStackConfig(users = 300): Record<string, unknown> {
   const raw: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(rawStackConfig(users))) {
     raw[key.replace(/^tapbot:/, "")] = key === "tapbot:capacity" ? JSON.parse(value) : value;
   }
-  return parsePlainConfig(raw);
+  return raw;
+}
+
+/** The parsed plain config of {@link rawStackConfig}. */
+export function plainStackConfig(users = 300): PlainConfig {
+  return parsePlainConfig(unparsedStackConfig(users));
 }
 
 /** A fresh WireGuard public key (X25519, base64), as `wg pubkey` prints it. */

@@ -47,6 +47,8 @@ export function plan(input: PlanInput): Plan {
     upgrades,
     costRubPerMonth,
     costAfterUpgradesRubPerMonth,
+    thresholds: input.thresholds,
+    targetWaitP95Seconds: input.targetWaitP95Seconds,
   };
   return {
     ...withoutFindings,

@@ -2,6 +2,7 @@ import type { ResourceLimit } from "./limits.js";
 import type { PostgresSettings } from "./postgres-settings.js";
 import type { QueueMetrics } from "./queue.js";
 import type { RedisSettings } from "./redis-settings.js";
+import type { Thresholds } from "./schema.js";
 import type { Status } from "./status.js";
 
 /** How much a finding matters: `error` fails `capacity check`. */
@@ -77,5 +78,11 @@ export interface Plan {
   upgrades: Upgrade[];
   costRubPerMonth: number;
   costAfterUpgradesRubPerMonth: number;
+  /**
+   * The warn / critical marks the plan was judged against and the wait target it was sized for, echoed so that
+   * what the plan assumes can be watched in production (infra renders the alert rules from them).
+   */
+  thresholds: Thresholds;
+  targetWaitP95Seconds: number;
   findings: Finding[];
 }

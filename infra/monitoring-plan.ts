@@ -1,0 +1,25 @@
+import type { Plan } from "../capacity/index.js";
+import type { AlertRulesInput, AlertTiming } from "./render/alert-rules.js";
+
+/** The stores whose offsite backups write node-exporter textfile metrics (infra/README: backups). */
+export const BACKUP_STORES = ["postgres", "n8n", "qdrant", "directus"] as const;
+
+/**
+ * What the alert rules watch, read off the plan: its warn / critical marks, swap and queue-length marks, the
+ * wait target for a fal slot, every service's memory limit per replica, Redis's maxmemory and PostgreSQL's
+ * max_connections. Nothing here is a number of its own, so a change of users, thresholds or budgets changes
+ * the rules on the next `pulumi up`. Pure.
+ */
+export function alertRulesInput(plan: Plan, timing?: Partial<AlertTiming>): AlertRulesInput {
+  if (plan.postgres === null) throw new Error("the plan has no PostgreSQL settings to watch");
+  const th = plan.thresholds;
+  return {
+    thresholds: { ram: th.ram, cpu: th.cpu, disk: th.disk, swap: th.swap, queueLength: th.queueLength },
+    containers: plan.hosts.flatMap((h) => h.services.map((s) => ({ service: s.name, limitMB: s.limitMB }))),
+    redisMaxmemoryMB: plan.redis.maxmemoryMB,
+    postgresMaxConnections: plan.postgres.maxConnections,
+    falWaitTargetSeconds: plan.targetWaitP95Seconds,
+    backupStores: [...BACKUP_STORES],
+    ...(timing === undefined ? {} : { timing }),
+  };
+}

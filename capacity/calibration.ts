@@ -10,19 +10,49 @@ const measuredBudgetSchema = z.strictObject({
   reservationMB: z.number().nonnegative().optional(),
 });
 
+/** Measured bytes per Redis key kind; each one given replaces the input's, the rest stay. */
+const measuredRedisDataSchema = z.strictObject({
+  emptyMB: z.number().nonnegative().optional(),
+  bytesPerKey: z
+    .strictObject({
+      job: z.number().positive().optional(),
+      finishedJob: z.number().positive().optional(),
+      event: z.number().positive().optional(),
+      resultCache: z.number().positive().optional(),
+      updateLog: z.number().positive().optional(),
+      rateLimit: z.number().positive().optional(),
+      falSlot: z.number().positive().optional(),
+    })
+    .optional(),
+});
+
 /**
- * A calibration file, as `npx tsx tests/bench/calibrate.ts` writes it (capacity/calibration.json): budgets
- * measured on the project's own processes, keyed by service name, and the CPU a job costs. `measurement`
- * holds the provenance (raw figures, fits, machine, date, the headroom rule); the model does not read it.
- * Unknown keys are rejected at every level, as in the plan input.
+ * A calibration file (capacity/calibration.json): figures measured on the project's own processes. The
+ * benchmarks write it (tests/bench: the load benchmark the budgets and the step figures, the Redis
+ * measurement the bytes per key), each its own part. Every field but `source` and `measurement` is a model
+ * input under the same name, and replaces that input when given:
+ *
+ * - `services`: memory budgets by service name (limit = baseMB + perUserMB × users + perJobMB × concurrency).
+ * - `cpuSecondsPerStep`, `stepsPerJob`: what a worker step costs in CPU, and how many steps a job takes.
+ * - `messagesPerJob`: Bot API calls per job, as counted.
+ * - `redisData`: used_memory of the app's Redis empty, and bytes per key of each kind.
+ *
+ * `measurement` holds the provenance (raw figures, fits, machine, date, the headroom rule); the model does
+ * not read it. Unknown keys are rejected at every level, as in the plan input.
  */
 export const calibrationSchema = z.strictObject({
   /** Said in the report: "budgets calibrated from <source>". */
   source: z.string().min(1),
   services: z.record(z.string().min(1), measuredBudgetSchema).default({}),
-  cpuSecondsPerJob: z.number().nonnegative().optional(),
+  cpuSecondsPerStep: z.number().nonnegative().optional(),
+  stepsPerJob: z.number().positive().optional(),
+  messagesPerJob: z.number().positive().optional(),
+  redisData: measuredRedisDataSchema.optional(),
   measurement: z.record(z.string(), z.unknown()).optional(),
 });
+
+/** The model inputs a calibration may give besides the service budgets, under the inputs' own names. */
+export const CALIBRATED_INPUTS = ["cpuSecondsPerStep", "stepsPerJob", "messagesPerJob", "redisData"] as const;
 
 /** A validated calibration. */
 export type Calibration = z.output<typeof calibrationSchema>;
@@ -37,9 +67,17 @@ export function parseCalibration(raw: unknown): Calibration {
   return result.data.calibration;
 }
 
+/** The defined entries of a measured object: what a calibration gives, without the keys it leaves out. */
+function given<T extends object>(measured: T | undefined): Partial<T> {
+  return Object.fromEntries(
+    Object.entries(measured ?? {}).filter(([, value]) => value !== undefined),
+  ) as Partial<T>;
+}
+
 /**
  * The input with the calibration merged over its service budgets by name (the default list or a file's
- * own list) and its cpuSecondsPerJob, and `calibration.source` recorded for the plan to echo. Pure.
+ * own list) and over the inputs it measured (CALIBRATED_INPUTS; redisData kind by kind), and
+ * `calibration.source` recorded for the plan to echo. Pure.
  * Holds afterwards what parsePlanInput holds (the result is validated again, so a measured limit below a
  * service's reservation is an error, not a plan). A calibrated service missing from the list is an error:
  * a budget silently dropped would leave the unmeasured default in place.
@@ -55,17 +93,25 @@ export function applyCalibration(input: PlanInput, calibration: Calibration): Pl
       })),
     );
   }
-  const services = input.services.map((service) => {
-    const measured = Object.entries(calibration.services[service.name] ?? {}).filter(
-      ([, value]) => value !== undefined,
-    );
-    return { ...service, ...Object.fromEntries(measured) };
-  });
+  const services = input.services.map((service) => ({
+    ...service,
+    ...given(calibration.services[service.name]),
+  }));
+  const { redisData, ...scalars } = given({
+    cpuSecondsPerStep: calibration.cpuSecondsPerStep,
+    stepsPerJob: calibration.stepsPerJob,
+    messagesPerJob: calibration.messagesPerJob,
+    redisData: calibration.redisData,
+  } satisfies Record<(typeof CALIBRATED_INPUTS)[number], unknown>);
   try {
     return parsePlanInput({
       ...input,
+      ...scalars,
       services,
-      cpuSecondsPerJob: calibration.cpuSecondsPerJob ?? input.cpuSecondsPerJob,
+      redisData: {
+        emptyMB: redisData?.emptyMB ?? input.redisData.emptyMB,
+        bytesPerKey: { ...input.redisData.bytesPerKey, ...given(redisData?.bytesPerKey) },
+      },
       calibration: { source: calibration.source },
     });
   } catch (error) {

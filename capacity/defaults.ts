@@ -6,6 +6,13 @@
 /** The largest user count the model accepts; a resource that still fits here is reported as unbounded. */
 export const USERS_MAX = 10_000_000;
 
+/**
+ * Bot API calls the app makes for one image request: the acknowledgement, its "generating" edit, the photo
+ * and the "done" edit of the acknowledgement. The model's default `messagesPerJob`; the test that counts the
+ * calls of a real job imports it, so the model and the app cannot drift apart.
+ */
+export const TELEGRAM_CALLS_PER_JOB = 4;
+
 /** Scalar inputs and their defaults (units in the names: per hour, seconds, MB, GB). */
 export const SCALAR_DEFAULTS = {
   usersPerWorker: 30,
@@ -14,12 +21,49 @@ export const SCALAR_DEFAULTS = {
   jobSeconds: 25,
   targetWaitP95Seconds: 5,
   maxWorkerConcurrency: 16,
-  messagesPerJob: 3,
+  messagesPerJob: TELEGRAM_CALLS_PER_JOB,
   telegramMessagesPerSecond: 30,
-  cpuSecondsPerJob: 0.5,
+  /**
+   * Worker steps per job: submit, then one status poll per wake-up (2 s growing 1.6× to 10 s: five polls for
+   * 25 s at fal), the last one also delivering. A step holds a worker slot; the wait at fal holds none.
+   */
+  stepsPerJob: 6,
+  /**
+   * Mean wall time one step holds a worker slot in production, s: a few ms of CPU, round trips to fal and
+   * PostgreSQL, and for the deliver step the result's download and its upload to Telegram. An estimate: the
+   * benchmark's fakes answer in microseconds, so it cannot measure the network part.
+   */
+  stepSeconds: 0.5,
+  /** CPU one worker step costs (user + system), s; the notes' 0.5 s per job spread over its steps. */
+  cpuSecondsPerStep: 0.08,
   systemDiskGB: 4,
   containerLogGB: 0.05,
   postgresMaxConnections: 100,
+} as const;
+
+/**
+ * Redis memory of the app's keys, bytes per key of each kind (what `MEMORY USAGE` and used_memory say per
+ * key, with the dictionary and expiry entries), and the used_memory of the app's Redis with nothing in it
+ * (BullMQ's scripts, empty structures). Guesses on the high side until a calibration gives measured ones.
+ */
+export const REDIS_DATA_DEFAULTS = {
+  emptyMB: 2,
+  bytesPerKey: {
+    /** A job from enqueue to its end: its hash (payload and step) and its place in the queue's sets. */
+    job: 4000,
+    /** A finished job BullMQ keeps (completed or failed, within the retention). */
+    finishedJob: 4000,
+    /** One entry of the queue's events stream. */
+    event: 500,
+    /** One cached result (the file_id of a delivered image). */
+    resultCache: 250,
+    /** One update id in the exactly-once log. */
+    updateLog: 150,
+    /** One user's sliding-window rate-limit log. */
+    rateLimit: 300,
+    /** One fal slot held (a lease of the account limit). */
+    falSlot: 200,
+  },
 } as const;
 
 /** Warn / critical marks as fractions of capacity; queueLength is in jobs. */

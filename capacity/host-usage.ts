@@ -33,12 +33,15 @@ export class HostUsage {
     return used;
   }
 
-  /** used cores = Σ cpuCores × replicas, plus λ × cpuSecondsPerJob on the workers' host. */
+  /** used cores = Σ cpuCores × replicas, plus the steps' CPU, λ × stepsPerJob × cpuSecondsPerStep, on the workers' host. */
   cpuUsedCores(sizing: Sizing): number {
     let used = 0;
     for (const s of this.#services) used += s.cpuCores * replicasOf(s, sizing);
     if (this.#runsWorkers)
-      used += peakArrivalPerSecond(sizing.users, this.input) * this.input.cpuSecondsPerJob;
+      used +=
+        peakArrivalPerSecond(sizing.users, this.input) *
+        this.input.stepsPerJob *
+        this.input.cpuSecondsPerStep;
     return used;
   }
 

@@ -2,8 +2,15 @@
  * The capacity model: the one place every size of the deployment comes from. `infra/` and the CLI import only
  * from here. Pure: no I/O, no Pulumi, no Redis.
  */
-export { applyCalibration, type Calibration, calibrationSchema, parseCalibration } from "./calibration.js";
+export {
+  applyCalibration,
+  CALIBRATED_INPUTS,
+  type Calibration,
+  calibrationSchema,
+  parseCalibration,
+} from "./calibration.js";
 export { type Curve, type CurvePoint, curve, type UserRange } from "./curve.js";
+export { TELEGRAM_CALLS_PER_JOB } from "./defaults.js";
 export { erlangB, erlangC } from "./erlang.js";
 export { CapacityInputError, type InputIssue } from "./input-error.js";
 export type { Limits, ResourceLimit } from "./limits.js";

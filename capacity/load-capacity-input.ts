@@ -1,6 +1,6 @@
 import { resolve } from "node:path";
 import { parseDocument } from "yaml";
-import { applyCalibration, type Calibration, parseCalibration } from "./calibration.js";
+import { applyCalibration, CALIBRATED_INPUTS, type Calibration, parseCalibration } from "./calibration.js";
 import { CapacityInputError } from "./input-error.js";
 import { type PlanInput, parsePlanInput } from "./schema.js";
 
@@ -30,7 +30,7 @@ export interface CapacityInputSources {
   readFile: (path: string) => string;
   /** A calibration file that replaces `raw.calibration` (the CLI's `--calibration`), used as given. */
   calibrationFile?: string;
-  /** Inputs over `raw` (the CLI's flags). A cpuSecondsPerJob here wins over the calibration's. */
+  /** Inputs over `raw` (the CLI's flags). A calibrated input given here wins over the calibration's. */
   overrides?: Record<string, unknown>;
 }
 
@@ -69,9 +69,7 @@ export function loadCapacityInput(sources: CapacityInputSources): PlanInput {
     calibration = parseCalibration(named);
   }
   if (calibration === undefined) return input;
-  if (overrides.cpuSecondsPerJob !== undefined) {
-    const { cpuSecondsPerJob: _overridden, ...rest } = calibration;
-    calibration = rest;
-  }
-  return applyCalibration(input, calibration);
+  const measured: Calibration = { ...calibration };
+  for (const key of CALIBRATED_INPUTS) if (overrides[key] !== undefined) measured[key] = undefined;
+  return applyCalibration(input, measured);
 }

@@ -2,6 +2,7 @@ import { z } from "zod";
 import {
   CATALOG_DEFAULTS,
   HOST_DEFAULTS,
+  REDIS_DATA_DEFAULTS,
   REDIS_POLICIES,
   REQUIRED_SERVICES,
   SCALAR_DEFAULTS,
@@ -78,6 +79,27 @@ const intendedRedisSchema = z.strictObject({
   policy: z.enum(REDIS_POLICIES).optional(),
 });
 
+const keyBytes = REDIS_DATA_DEFAULTS.bytesPerKey;
+
+/**
+ * Bytes per key of each kind of the app's Redis keys (see REDIS_DATA_DEFAULTS), and Redis's used_memory
+ * with none of them. A calibration replaces kind by kind what it measured.
+ */
+export const redisDataSchema = z.strictObject({
+  emptyMB: nonNegative().default(REDIS_DATA_DEFAULTS.emptyMB),
+  bytesPerKey: z
+    .strictObject({
+      job: positive().default(keyBytes.job),
+      finishedJob: positive().default(keyBytes.finishedJob),
+      event: positive().default(keyBytes.event),
+      resultCache: positive().default(keyBytes.resultCache),
+      updateLog: positive().default(keyBytes.updateLog),
+      rateLimit: positive().default(keyBytes.rateLimit),
+      falSlot: positive().default(keyBytes.falSlot),
+    })
+    .prefault({}),
+});
+
 const d = SCALAR_DEFAULTS;
 
 /** The names of a list, with an issue at each name that an earlier item already has. */
@@ -117,7 +139,9 @@ export const planInputSchema = z
     providerConcurrency: z.int().min(1).optional(),
     messagesPerJob: positive().default(d.messagesPerJob),
     telegramMessagesPerSecond: positive().default(d.telegramMessagesPerSecond),
-    cpuSecondsPerJob: nonNegative().default(d.cpuSecondsPerJob),
+    stepsPerJob: positive().default(d.stepsPerJob),
+    stepSeconds: positive().default(d.stepSeconds),
+    cpuSecondsPerStep: nonNegative().default(d.cpuSecondsPerStep),
     systemDiskGB: nonNegative().default(d.systemDiskGB),
     containerLogGB: nonNegative().default(d.containerLogGB),
     postgresMaxConnections: z.int().min(1).default(d.postgresMaxConnections),
@@ -132,6 +156,7 @@ export const planInputSchema = z
     thresholds: thresholdsSchema.prefault({}),
     catalog: z.array(offerSchema).default(() => CATALOG_DEFAULTS.map((o) => ({ ...o }))),
     redis: intendedRedisSchema.optional(),
+    redisData: redisDataSchema.prefault({}),
     /**
      * Where the calibrated budgets came from, set by `applyCalibration` (calibration.ts) when it merges a
      * measured file over the services; null while every budget is a default or a config file's own figure.

@@ -74,10 +74,22 @@ const SCALAR_OPTIONS: ScalarOption[] = [
     meaning: "Bot API ceiling per bot token",
   },
   {
-    key: "cpuSecondsPerJob",
-    flag: "--cpu-seconds-per-job <s>",
+    key: "stepsPerJob",
+    flag: "--steps-per-job <n>",
+    unit: "steps",
+    meaning: "worker steps per job (submit, status polls, deliver), each holding a worker slot",
+  },
+  {
+    key: "stepSeconds",
+    flag: "--step-seconds <s>",
+    unit: "s",
+    meaning: "mean time one step holds a worker slot",
+  },
+  {
+    key: "cpuSecondsPerStep",
+    flag: "--cpu-seconds-per-step <s>",
     unit: "CPU s",
-    meaning: "CPU a job costs on the workers' host",
+    meaning: "CPU one worker step costs",
   },
   {
     key: "systemDiskGB",

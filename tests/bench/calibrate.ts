@@ -28,19 +28,16 @@
  * The budgets written are the fitted figures with headroom (RULE below); the file keeps the raw points,
  * the fits with their residuals, and how each budget compares with the RSS found.
  */
-import { writeFile } from "node:fs/promises";
-import { cpus, release, totalmem } from "node:os";
-import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { translate } from "../../app/i18n/index.js";
-import { type Calibration, parseCalibration } from "../../capacity/index.js";
+import type { Calibration } from "../../capacity/index.js";
 import { serviceLimitMB } from "../../capacity/service-limit.js";
-import { repoRoot, startAppStack } from "../support/app-stack.js";
-import { startChild } from "../support/child-process.js";
+import { startAppStack } from "../support/app-stack.js";
 import type { FakeUser } from "../support/fake-telegram.js";
 import { sleep } from "../support/http-kit.js";
 import { waitUntil } from "../support/wait-until.js";
 import { startBigResultProxy } from "./big-result-proxy.js";
+import { CALIBRATION_FILE, machine, writeCalibrationPart } from "./calibration-file.js";
 import { buildApp, type CompiledProcess, startCompiled } from "./compiled-app.js";
 import { fitLine, type LineFit } from "./least-squares.js";
 import { cpuSeconds, steadyRssMB } from "./proc-stats.js";
@@ -75,11 +72,11 @@ const HEADROOM = 1.5;
 const RULE =
   `limit budgets = ${HEADROOM} × the fitted line (the worker's perJobMB at least its live data per job; ` +
   "baseMB rounded up to 10 MB, perUserMB to 0.001 MB, " +
-  `perJobMB to 0.1 MB); reservationMB = the idle RSS after GC rounded up to 10 MB; cpuSecondsPerJob = ${HEADROOM} × ` +
-  "the measured CPU per job rounded up to 0.01 s";
+  `perJobMB to 0.1 MB); reservationMB = the idle RSS after GC rounded up to 10 MB; cpuSecondsPerStep = ${HEADROOM} × ` +
+  "the measured CPU per job over its steps (submit and one per status poll; the last poll delivers) rounded up to 0.001 s";
 
 const { values: args } = parseArgs({
-  options: { out: { type: "string", default: join(repoRoot, "capacity/calibration.json") } },
+  options: { out: { type: "string", default: CALIBRATION_FILE } },
 });
 
 const ceilTo = (value: number, step: number): number => {
@@ -195,6 +192,8 @@ interface WorkerPoint {
   parkedAtFal: MemorySample;
   delivering: MemorySample;
   cpuSecondsPerJob: number;
+  /** Worker steps per job of the CPU batch: the submit step and one per status poll. */
+  stepsPerJob: number;
 }
 
 async function measureBot(): Promise<BotPoint[]> {
@@ -272,12 +271,23 @@ async function measureWorker(concurrency: number): Promise<WorkerPoint> {
     telegram.setLatency(0, "sendPhoto");
 
     fal.setProcessingMs(CPU_JOB_MS);
+    const firstOfBatch = fal.submissions.length;
     const batchDone = photosSent() + CPU_BATCH;
     const t0 = Date.now();
     const cpu0 = await cpuSeconds(worker.pid);
     await jobs(CPU_BATCH, () => photosSent() >= batchDone, `${CPU_BATCH} photos of the CPU batch`);
     const busy = (await cpuSeconds(worker.pid)) - cpu0 - idleRate * ((Date.now() - t0) / 1000);
-    return { concurrency, idle, parkedAtFal, delivering, cpuSecondsPerJob: Math.max(0, busy) / CPU_BATCH };
+    const polls = fal.submissions
+      .slice(firstOfBatch)
+      .reduce((sum, submission) => sum + fal.pollsFor(submission.requestId), 0);
+    return {
+      concurrency,
+      idle,
+      parkedAtFal,
+      delivering,
+      cpuSecondsPerJob: Math.max(0, busy) / CPU_BATCH,
+      stepsPerJob: 1 + polls / CPU_BATCH,
+    };
   } finally {
     telegram.setLatency(0, "sendPhoto");
     await worker.stop();
@@ -337,11 +347,12 @@ try {
   );
   const perJobMeasured = Math.max(0, workerFit.slope, liveFit.slope);
   const cpuPerJob = workerPoints.reduce((sum, p) => sum + p.cpuSecondsPerJob, 0) / workerPoints.length;
+  const stepsPerJob = workerPoints.reduce((sum, p) => sum + p.stepsPerJob, 0) / workerPoints.length;
   log(`\nbot fit:    ${describeFit(botFit, "users")}`);
   log(`worker fit: ${describeFit(workerFit, "concurrent jobs")}`);
   log(`worker live data (heap + Buffers) while delivering: ${describeFit(liveFit, "concurrent jobs")}`);
   log(
-    `worker CPU: ${cpuPerJob.toFixed(3)} s per job (mean of ${workerPoints.length} batches of ${CPU_BATCH})`,
+    `worker CPU: ${cpuPerJob.toFixed(3)} s per job over ${stepsPerJob.toFixed(2)} steps (mean of ${workerPoints.length} batches of ${CPU_BATCH})`,
   );
 
   const bot = {
@@ -371,21 +382,17 @@ try {
       `${c.what}: limit ${c.limit.toFixed(0)} MB, most found ${c.found.toFixed(1)} MB (${(c.limit / c.found).toFixed(2)}×)`,
   );
 
-  const date = new Date().toISOString();
-  calibration = parseCalibration({
-    source: `${COMMAND} on ${date.slice(0, 10)} (Node ${process.version}, fake Telegram and fal)`,
-    services: { bot, worker },
-    cpuSecondsPerJob: ceilTo(HEADROOM * cpuPerJob, 0.01),
-    measurement: {
+  calibration = await writeCalibrationPart(
+    args.out,
+    "budgets",
+    {
+      services: { bot, worker },
+      cpuSecondsPerStep: ceilTo((HEADROOM * cpuPerJob) / stepsPerJob, 0.001),
+      stepsPerJob: round(stepsPerJob, 2),
+    },
+    {
       command: COMMAND,
-      date,
-      node: process.version,
-      machine: {
-        cpu: cpus()[0]?.model ?? "unknown",
-        cpus: cpus().length,
-        ramMB: Math.round(totalmem() / 2 ** 20),
-        kernel: release(),
-      },
+      machine: machine(),
       processes:
         "node dist/app/<role>/main.js compiled with tsconfig.build.json, as the image runs it (plus --expose-gc and a SIGUSR2 handler that runs a full GC)",
       rule: RULE,
@@ -408,24 +415,20 @@ try {
         liveDataFit: fitRecord(liveFit, "perJobMB", 2),
         perJobMB: round(perJobMeasured, 2),
         cpuSecondsPerJob: round(cpuPerJob, 4),
+        stepsPerJob: round(stepsPerJob, 2),
       },
       coverage,
       seconds: Math.round((Date.now() - started) / 1000),
     },
-  });
+  );
 } finally {
   await Promise.allSettled(running.map((p) => p.stop()));
   await Promise.allSettled([proxy.stop(), stack.stop()]);
 }
 
-await writeFile(args.out, `${JSON.stringify(calibration, null, 2)}\n`);
-// The repository's formatter owns the file's layout, so a re-run leaves a clean diff and a clean lint.
-await startChild(join(repoRoot, "node_modules/.bin/biome"), ["format", "--write", args.out], {
-  cwd: repoRoot,
-}).exited;
 const s = calibration.services;
 log(
   `\nbudgets (${RULE}):\n  bot    ${s.bot?.baseMB} MB + ${s.bot?.perUserMB} MB × users, reservation ${s.bot?.reservationMB} MB` +
     `\n  worker ${s.worker?.baseMB} MB + ${s.worker?.perJobMB} MB × concurrency, reservation ${s.worker?.reservationMB} MB` +
-    `\n  cpuSecondsPerJob ${calibration.cpuSecondsPerJob}\n  ${coverage.join("\n  ")}\nwrote ${args.out} in ${Math.round((Date.now() - started) / 1000)} s`,
+    `\n  cpuSecondsPerStep ${calibration.cpuSecondsPerStep} × stepsPerJob ${calibration.stepsPerJob}\n  ${coverage.join("\n  ")}\nwrote ${args.out} in ${Math.round((Date.now() - started) / 1000)} s`,
 );

@@ -28,7 +28,10 @@ function service(input: PlanInput, name: string) {
 const measured: Calibration = parseCalibration({
   source: "bench on the test machine",
   services: { bot: { baseMB: 200, perUserMB: 0.005, reservationMB: 130 }, worker: { perJobMB: 3 } },
-  cpuSecondsPerJob: 0.03,
+  cpuSecondsPerStep: 0.004,
+  stepsPerJob: 7,
+  messagesPerJob: 3,
+  redisData: { bytesPerKey: { resultCache: 180, job: 2500 } },
 });
 
 describe("parseCalibration", () => {
@@ -49,8 +52,21 @@ describe("parseCalibration", () => {
       "calibration.services.worker.baseMB: got 0; expected a number > 0",
     ],
     [
-      { source: "x", cpuSecondsPerJob: "fast" },
-      'calibration.cpuSecondsPerJob: got "fast"; expected a number',
+      { source: "x", cpuSecondsPerStep: "fast" },
+      'calibration.cpuSecondsPerStep: got "fast"; expected a number',
+    ],
+    [{ source: "x", stepsPerJob: 0 }, "calibration.stepsPerJob: got 0; expected a number > 0"],
+    [
+      { source: "x", redisData: { bytesPerKey: { cache: 100 } } },
+      "calibration.redisData.bytesPerKey.cache: unknown key; remove it or fix its spelling",
+    ],
+    [
+      { source: "x", redisData: { bytesPerKey: { updateLog: -1 } } },
+      "calibration.redisData.bytesPerKey.updateLog: got -1; expected a number > 0",
+    ],
+    [
+      { source: "x", cpuSecondsPerJob: 0.03 },
+      "calibration.cpuSecondsPerJob: unknown key; remove it or fix its spelling",
     ],
     [{ source: "x", services: [] }, "calibration.services: got a list; expected a record"],
     ["calibration.json", 'calibration: got "calibration.json"; expected an object'],
@@ -62,7 +78,9 @@ describe("parseCalibration", () => {
     const file = parseCalibration(JSON.parse(readFileSync(join(root, "capacity/calibration.json"), "utf8")));
     expect(file.services.bot?.perUserMB).toBeDefined();
     expect(file.services.worker?.perJobMB).toBeDefined();
-    expect(file.measurement?.rule).toMatch(/× the fitted line/);
+    expect(file.cpuSecondsPerStep).toBeGreaterThan(0);
+    expect(file.stepsPerJob).toBeGreaterThan(0);
+    expect(file.measurement?.budgets).toMatchObject({ rule: expect.stringMatching(/× the fitted line/) });
   });
 });
 
@@ -80,15 +98,21 @@ describe("applyCalibration", () => {
     for (const name of ["redis", "n8n", "postgres", "directus", "qdrant"]) {
       expect(service(calibrated, name)).toEqual(service(input, name));
     }
-    expect(calibrated.cpuSecondsPerJob).toBe(0.03);
+    expect(calibrated).toMatchObject({ cpuSecondsPerStep: 0.004, stepsPerJob: 7, messagesPerJob: 3 });
+    expect(calibrated.redisData).toEqual({
+      emptyMB: input.redisData.emptyMB,
+      bytesPerKey: { ...input.redisData.bytesPerKey, resultCache: 180, job: 2500 },
+    });
     expect(calibrated.calibration).toEqual({ source: "bench on the test machine" });
     expect(input.calibration).toBeNull();
     expect(service(input, "bot").perUserMB).toBe(18);
   });
 
-  it("keeps the input's cpuSecondsPerJob when the calibration has none", () => {
-    const input = parsePlanInput({ users: 10, cpuSecondsPerJob: 2 });
-    expect(applyCalibration(input, parseCalibration({ source: "x" })).cpuSecondsPerJob).toBe(2);
+  it("keeps the inputs the calibration does not give", () => {
+    const input = parsePlanInput({ users: 10, cpuSecondsPerStep: 2, stepsPerJob: 3, messagesPerJob: 5 });
+    const calibrated = applyCalibration(input, parseCalibration({ source: "x" }));
+    expect(calibrated).toMatchObject({ cpuSecondsPerStep: 2, stepsPerJob: 3, messagesPerJob: 5 });
+    expect(calibrated.redisData).toEqual(input.redisData);
   });
 
   it("merges over a file's own services list too", () => {
@@ -172,12 +196,15 @@ describe("loadCapacityInput", () => {
     expect(asked).toEqual(["other.json"]);
   });
 
-  it("lets an explicit cpuSecondsPerJob override win over the calibration's", () => {
-    const text = JSON.stringify({ source: "x", cpuSecondsPerJob: 0.03 });
+  it("lets an input given as an override (a flag) win over the calibration's", () => {
+    const text = JSON.stringify({ source: "x", cpuSecondsPerStep: 0.003, stepsPerJob: 8 });
     const { readFile } = reader({ "/c.json": text });
     const base = { raw: { users: 5 }, baseDir: "/", readFile, calibrationFile: "/c.json" };
-    expect(loadCapacityInput(base).cpuSecondsPerJob).toBe(0.03);
-    expect(loadCapacityInput({ ...base, overrides: { cpuSecondsPerJob: 1 } }).cpuSecondsPerJob).toBe(1);
+    expect(loadCapacityInput(base)).toMatchObject({ cpuSecondsPerStep: 0.003, stepsPerJob: 8 });
+    expect(loadCapacityInput({ ...base, overrides: { cpuSecondsPerStep: 1 } })).toMatchObject({
+      cpuSecondsPerStep: 1,
+      stepsPerJob: 8,
+    });
   });
 
   it("names the calibration file when it is not valid JSON or breaks the schema", () => {

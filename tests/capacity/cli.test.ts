@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
+import { TELEGRAM_CALLS_PER_JOB } from "../../capacity/index.js";
 import { CLI_ARGS, type Run, runCapacity } from "./support.js";
 
 const fixtures = fileURLToPath(new URL("./fixtures/", import.meta.url));
@@ -201,7 +202,9 @@ describe("capacity curve", () => {
         "--target-wait-p95-seconds <s> queue wait 95 % of jobs stay under at peak, s (default: 5)",
         "--max-worker-concurrency <n> most jobs one worker runs at once, jobs (default: 16)",
         "--provider-concurrency <n> account-wide cap on simultaneous provider jobs, jobs (default: unset, no cap)",
-        "--messages-per-job <n> Telegram messages one job costs, messages (default: 3)",
+        `--messages-per-job <n> Telegram messages one job costs, messages (default: ${TELEGRAM_CALLS_PER_JOB})`,
+        "--steps-per-job <n> worker steps per job (submit, status polls, deliver), each holding a worker slot, steps (default: 6)",
+        "--cpu-seconds-per-step <s> CPU one worker step costs, CPU s (default: 0.08)",
         "--telegram-messages-per-second <n> Bot API ceiling per bot token, messages/s (default: 30)",
       ];
       for (const text of [

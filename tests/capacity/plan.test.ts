@@ -2,7 +2,7 @@ import { readFileSync } from "node:fs";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
-import { type PlanInput, parsePlanInput, plan } from "../../capacity/index.js";
+import { type PlanInput, parsePlanInput, plan, TELEGRAM_CALLS_PER_JOB } from "../../capacity/index.js";
 
 const fixture = (name: string) => new URL(`./fixtures/${name}`, import.meta.url);
 const notesHost = () => parsePlanInput(parse(readFileSync(fixture("notes-100-users.yaml"), "utf8")));
@@ -58,16 +58,24 @@ describe("at the defaults", () => {
     ]);
   });
 
-  it("Telegram caps one bot at 30 × 3600 / (7.5 × 2 × 3) = 2400 users", () => {
-    expect(
-      plan(parsePlanInput({ users: 2400 })).limits.find((l) => l.resource === "telegram")?.maxUsers,
-    ).toBe(2400);
-    const codes = plan(parsePlanInput({ users: 2401 })).findings.map((f) => f.code);
-    expect(codes).toContain("TELEGRAM_RATE_BINDS");
-    expect(plan(parsePlanInput({ users: 2400 })).findings.map((f) => f.code)).not.toContain(
-      "TELEGRAM_RATE_BINDS",
-    );
-  });
+  it.each([
+    [TELEGRAM_CALLS_PER_JOB, Math.floor(7200 / TELEGRAM_CALLS_PER_JOB)],
+    [3, 2400],
+    [4, 1800],
+  ])(
+    "Telegram caps one bot at 30 × 3600 / (7.5 × 2 × %d messages per job) = %d users",
+    (messages, ceiling) => {
+      const codesAt = (users: number) =>
+        plan(parsePlanInput({ users, messagesPerJob: messages })).findings.map((f) => f.code);
+      expect(
+        plan(parsePlanInput({ users: ceiling, messagesPerJob: messages })).limits.find(
+          (l) => l.resource === "telegram",
+        )?.maxUsers,
+      ).toBe(ceiling);
+      expect(codesAt(ceiling + 1)).toContain("TELEGRAM_RATE_BINDS");
+      expect(codesAt(ceiling)).not.toContain("TELEGRAM_RATE_BINDS");
+    },
+  );
 
   it("sizes Redis at half its limit with noeviction, and PostgreSQL by the PGTune rules", () => {
     const p = plan(parsePlanInput({ users: 50 }));

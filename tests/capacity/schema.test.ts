@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { parsePlanInput } from "../../capacity/index.js";
+import { parsePlanInput, TELEGRAM_CALLS_PER_JOB } from "../../capacity/index.js";
 import { issuesOf } from "./support.js";
 
 /** The issues parsePlanInput reports for `raw`, as "path: message" lines. */
@@ -15,7 +15,9 @@ describe("parsePlanInput", () => {
       jobSeconds: 25,
       targetWaitP95Seconds: 5,
       maxWorkerConcurrency: 16,
-      messagesPerJob: 3,
+      messagesPerJob: TELEGRAM_CALLS_PER_JOB,
+      stepsPerJob: 6,
+      stepSeconds: 0.5,
       telegramMessagesPerSecond: 30,
       thresholds: {
         ram: { warn: 0.85, crit: 0.95 },

@@ -16,7 +16,10 @@ const duration = z.string().regex(/^[1-9][0-9]*(s|m|h|d|w)$/, "expected a durati
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 const image = z
   .string()
-  .regex(/^[a-z0-9./_-]+:[A-Za-z0-9._-]+$/, "expected an image reference with a tag, like redis:7");
+  .regex(
+    /^[a-z0-9./_-]+:[A-Za-z0-9._-]+(@sha256:[a-f0-9]{64})?$/,
+    "expected an image reference with a tag and optionally its digest, like redis:7 or redis:7@sha256:<64 hex>",
+  );
 
 /**
  * Plain (non-secret) settings of the stack, with their defaults. Pulumi hands plain values over as strings,
@@ -34,6 +37,13 @@ export const plainConfigSchema = z.object({
   adminAllowIps: adminAllowIpsSchema,
   n8nDomain: domain,
   directusDomain: domain,
+  /**
+   * Open n8n's production webhooks (`/webhook/*`) to the internet; everything else of n8n stays owner-only.
+   * Off by default: nothing of n8n is public until the owner has a workflow that needs it.
+   */
+  n8nPublicWebhooks: z.stringbool({ error: 'expected "true" or "false"' }).default(false),
+  /** The n8n owner account the deploy creates (so no visitor can claim it); its password is a secret. */
+  n8nOwnerEmail: z.email({ error: "expected the n8n owner's e-mail address" }),
   acmeEmail: z.email({ error: "expected an e-mail address for Let's Encrypt" }),
   directusAdminEmail: z.email({ error: "expected the Directus admin's e-mail address" }),
   swappiness: int(0, 100).default(10),
@@ -59,8 +69,10 @@ export const plainConfigSchema = z.object({
   workerBatchSize: int(1, 100).default(2),
   postgresImage: image.default("postgres:16"),
   redisImage: image.default("redis:7"),
-  n8nImage: image.default("n8nio/n8n:1.91.3"),
-  directusImage: image.default("directus/directus:11.5.1"),
+  /** 2.41.3: past CVE-2025-68613 (fixed in 1.123.0) and July 2026's advisories (2.30.1); owner-from-env needs 2.17. */
+  n8nImage: image.default("n8nio/n8n:2.41.3"),
+  /** 12.4.1: past CVE-2025-55746 (fixed in 11.9.3). Directus 12 is under the MSCL licence, Core tier. */
+  directusImage: image.default("directus/directus:12.4.1"),
   qdrantImage: image.default("qdrant/qdrant:v1.12.6"),
   caddyImage: image.default("caddy:2"),
   appLogLevel: z.enum(["fatal", "error", "warn", "info", "debug", "trace"]).default("info"),
@@ -87,6 +99,7 @@ export const SECRET_KEYS = {
   postgresPassword: 16,
   redisPassword: 16,
   directusAdminPassword: 12,
+  n8nOwnerPassword: 12,
   directusSecret: 32,
   n8nEncryptionKey: 24,
   qdrantApiKey: 24,

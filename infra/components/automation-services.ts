@@ -3,7 +3,9 @@ import * as pulumi from "@pulumi/pulumi";
 import type { Plan } from "../../capacity/index.js";
 import type { InfraConfig } from "../config.js";
 import { DATA_PRIVATE_PORTS } from "../host-scripts.js";
+import { n8nOwnerPasswordHash } from "../n8n-owner.js";
 import { servicePlan } from "../plan-services.js";
+import { proxySites } from "../proxy-sites.js";
 import { renderCaddyfile } from "../render/caddyfile.js";
 import { REDIS_HEALTHCHECK, redisContainerCommand, renderRedisArgs } from "../render/redis-args.js";
 import { hostDockerResources } from "./host-docker-resources.js";
@@ -20,8 +22,9 @@ export interface AutomationServicesArgs {
 
 /**
  * The automation host's services: Redis 7 (the queue: the plan's maxmemory, noeviction, AOF every second, a
- * password), n8n, and Caddy with automatic TLS for the n8n and Directus domains. Invariant: only Caddy
- * publishes ports (80/443); Redis and n8n are reachable on the Docker network only.
+ * password), n8n, and Caddy with automatic TLS for the n8n and Directus domains. Invariants: only Caddy
+ * publishes ports (80/443); Redis and n8n are reachable on the Docker network only; n8n and Directus answer
+ * only the owner's addresses (see proxySites), and n8n's owner account exists from its first start.
  */
 export class AutomationServices extends pulumi.ComponentResource {
   readonly network: docker.Network;
@@ -72,7 +75,23 @@ export class AutomationServices extends pulumi.ComponentResource {
           "N8N_PROXY_HOPS=1",
           "N8N_DIAGNOSTICS_ENABLED=false",
           "N8N_ENFORCE_SETTINGS_FILE_PERMISSIONS=true",
+          // Workflows (Code node, expressions) cannot read the container's environment.
+          "N8N_BLOCK_ENV_ACCESS_IN_NODE=true",
+          "N8N_SECURE_COOKIE=true",
           pulumi.interpolate`N8N_ENCRYPTION_KEY=${secrets.n8nEncryptionKey}`,
+          // The owner is created by the deploy, not by whoever opens the setup page first.
+          "N8N_INSTANCE_OWNER_MANAGED_BY_ENV=true",
+          `N8N_INSTANCE_OWNER_EMAIL=${config.n8nOwnerEmail}`,
+          "N8N_INSTANCE_OWNER_FIRST_NAME=tapbot",
+          "N8N_INSTANCE_OWNER_LAST_NAME=owner",
+          pulumi.secret(
+            pulumi
+              .all([secrets.n8nOwnerPassword, secrets.n8nEncryptionKey])
+              .apply(
+                ([password, key]) =>
+                  `N8N_INSTANCE_OWNER_PASSWORD_HASH=${n8nOwnerPasswordHash(password, key)}`,
+              ),
+          ),
         ],
         healthcheck: ["CMD-SHELL", "wget -q --spider http://127.0.0.1:5678/healthz || exit 1"],
         network: this.network.name,
@@ -84,13 +103,10 @@ export class AutomationServices extends pulumi.ComponentResource {
 
     const caddyfile = renderCaddyfile({
       acmeEmail: config.acmeEmail,
-      sites: [
-        { domain: config.n8nDomain, upstream: "n8n:5678" },
-        {
-          domain: config.directusDomain,
-          upstream: `${config.dataTunnelAddress}:${DATA_PRIVATE_PORTS.directus}`,
-        },
-      ],
+      sites: proxySites(config, {
+        n8n: "n8n:5678",
+        directus: `${config.dataTunnelAddress}:${DATA_PRIVATE_PORTS.directus}`,
+      }),
     });
     this.caddy = serviceContainer(
       `${name}-caddy`,

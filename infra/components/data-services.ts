@@ -84,6 +84,22 @@ export class DataServices extends pulumi.ComponentResource {
           `ADMIN_EMAIL=${config.directusAdminEmail}`,
           pulumi.interpolate`ADMIN_PASSWORD=${secrets.directusAdminPassword}`,
           `PUBLIC_URL=https://${config.directusDomain}`,
+          // Caddy (the automation host, through the tunnel) is the only proxy whose X-Forwarded-For counts,
+          // so the rate limiter sees the visitor's address and nobody else can claim one.
+          `IP_TRUST_PROXY=${config.automationTunnelAddress}`,
+          // Each client address: 50 requests a second (the admin app loads a few dozen at once), then 429;
+          // the login endpoint included, whose attempts LOGIN_STAGGER also slows to one answer per 500 ms
+          // and which locks the account after 25 failures (Directus's login attempts setting).
+          "RATE_LIMITER_ENABLED=true",
+          "RATE_LIMITER_STORE=memory",
+          "RATE_LIMITER_POINTS=50",
+          "RATE_LIMITER_DURATION=1",
+          "LOGIN_STAGGER=500",
+          // Cookies only over HTTPS (Caddy) and never sent on cross-site requests.
+          "SESSION_COOKIE_SECURE=true",
+          "SESSION_COOKIE_SAME_SITE=strict",
+          "REFRESH_TOKEN_COOKIE_SECURE=true",
+          "REFRESH_TOKEN_COOKIE_SAME_SITE=strict",
         ],
         healthcheck: ["CMD-SHELL", "wget -q --spider http://127.0.0.1:8055/server/health || exit 1"],
         network: network.name,

@@ -1,18 +1,22 @@
 import { writeFile } from "node:fs/promises";
+import { createServer, type IncomingHttpHeaders, type Server } from "node:http";
+import { request } from "node:https";
+import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { proxySites } from "../../infra/proxy-sites.js";
 import { renderCaddyfile } from "../../infra/render/caddyfile.js";
+import { type RunningChild, startChild } from "../support/child-process.js";
+import { freePort } from "../support/free-port.js";
 import { makeTempDir, removeTempDir } from "../support/temp-dir.js";
+import { waitUntil } from "../support/wait-until.js";
 import { runTool } from "./helpers/run-tool.js";
 import { plainStackConfig } from "./helpers/stack-config.js";
 
 const config = plainStackConfig();
 const caddyfile = renderCaddyfile({
   acmeEmail: config.acmeEmail,
-  sites: [
-    { domain: config.n8nDomain, upstream: "tapbot-n8n:5678" },
-    { domain: config.directusDomain, upstream: `${config.dataTunnelAddress}:8055` },
-  ],
+  sites: proxySites(config, { n8n: "tapbot-n8n:5678", directus: `${config.dataTunnelAddress}:8055` }),
 });
 
 let dir: string;
@@ -67,5 +71,149 @@ describe("the Caddyfile", () => {
       env,
     });
     expect(result.code).not.toBe(0);
+  });
+
+  it("refuses to render an owner-only site with an allowlist entry that is not an address", () => {
+    expect(() =>
+      renderCaddyfile({
+        acmeEmail: config.acmeEmail,
+        sites: proxySites(
+          { ...config, adminAllowIps: ["203.0.113.7 }\n\treverse_proxy evil:80"] },
+          { n8n: "n8n:5678", directus: "10.77.0.2:8055" },
+        ),
+      }),
+    ).toThrow(/not an IPv4\/IPv6 address/);
+  });
+});
+
+/** An upstream standing in for n8n or Directus: answers 200 with its name and records every path asked. */
+async function startUpstream(name: string): Promise<{ server: Server; port: number; paths: string[] }> {
+  const paths: string[] = [];
+  const server = createServer((req, res) => {
+    paths.push(req.url ?? "");
+    res.end(`${name} answered ${req.url}`);
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return { server, port: (server.address() as AddressInfo).port, paths };
+}
+
+interface Answer {
+  status: number;
+  body: string;
+  headers: IncomingHttpHeaders;
+}
+
+/**
+ * One HTTPS request to Caddy on loopback as the client at `from` (127.0.0.1 plays the owner, 127.0.0.2 a
+ * stranger: two source addresses, as two machines on the internet would be), for `domain` by SNI and Host.
+ */
+function get(
+  port: number,
+  domain: string,
+  path: string,
+  from: string,
+  opts: { method?: string; headers?: Record<string, string> } = {},
+): Promise<Answer> {
+  return new Promise((resolve, reject) => {
+    const req = request(
+      {
+        host: "127.0.0.1",
+        port,
+        path,
+        method: opts.method ?? "GET",
+        localAddress: from,
+        servername: domain,
+        headers: { host: domain, ...opts.headers },
+        // Caddy's local CA stands in for Let's Encrypt here; the chain is not what is being tested.
+        rejectUnauthorized: false,
+      },
+      (res) => {
+        let body = "";
+        res.setEncoding("utf8");
+        res.on("data", (chunk: string) => {
+          body += chunk;
+        });
+        res.on("end", () => resolve({ status: res.statusCode ?? 0, body, headers: res.headers }));
+      },
+    );
+    req.on("error", reject);
+    req.end();
+  });
+}
+
+describe("the rendered Caddyfile in front of the admin UIs, served by the real Caddy", () => {
+  const OWNER = "127.0.0.1";
+  const STRANGER = "127.0.0.2";
+  let caddy: RunningChild;
+  let https: number;
+  let n8n: Awaited<ReturnType<typeof startUpstream>>;
+  let directus: Awaited<ReturnType<typeof startUpstream>>;
+
+  beforeAll(async () => {
+    [n8n, directus] = await Promise.all([startUpstream("n8n"), startUpstream("directus")]);
+    const http = await freePort();
+    https = await freePort();
+    const served = renderCaddyfile({
+      acmeEmail: config.acmeEmail,
+      sites: proxySites(
+        { ...config, adminAllowIps: [`${OWNER}/32`, "2001:db8:77::/48"], n8nPublicWebhooks: true },
+        { n8n: `127.0.0.1:${n8n.port}`, directus: `127.0.0.1:${directus.port}` },
+      ),
+    });
+    // Only the global options differ from production: a local CA instead of Let's Encrypt, free ports, no
+    // admin endpoint. Every site block is served exactly as rendered.
+    const global = `\temail ${config.acmeEmail}\n}`;
+    expect(served).toContain(global);
+    const local = served.replace(
+      global,
+      `\temail ${config.acmeEmail}\n\tlocal_certs\n\tskip_install_trust\n\thttp_port ${http}\n\thttps_port ${https}\n\tadmin off\n}`,
+    );
+    const localFile = join(dir, "Caddyfile.local");
+    await writeFile(localFile, local);
+    caddy = startChild("caddy", ["run", "--config", localFile, "--adapter", "caddyfile"], { env });
+    await waitUntil(
+      async () => (await get(https, config.n8nDomain, "/", OWNER).catch(() => undefined))?.status,
+      { timeoutMs: 20_000, describe: () => `caddy serving on ${https}:\n${caddy.logTail(30)}` },
+    );
+  }, 40_000);
+
+  afterAll(async () => {
+    await caddy?.stop("SIGTERM", 5_000);
+    n8n?.server.close();
+    directus?.server.close();
+  });
+
+  it("proxies the owner to n8n and to Directus", async () => {
+    const toN8n = await get(https, config.n8nDomain, "/home/workflows", OWNER);
+    expect(toN8n.status).toBe(200);
+    expect(toN8n.body).toBe("n8n answered /home/workflows");
+    expect(toN8n.headers["strict-transport-security"]).toMatch(/max-age=\d+/);
+    const toDirectus = await get(https, config.directusDomain, "/admin/login", OWNER);
+    expect(toDirectus.status).toBe(200);
+    expect(toDirectus.body).toBe("directus answered /admin/login");
+  });
+
+  it("answers a stranger 403 on every admin path and never reaches the upstream", async () => {
+    const before = { n8n: n8n.paths.length, directus: directus.paths.length };
+    const asked = [
+      await get(https, config.n8nDomain, "/", STRANGER),
+      await get(https, config.n8nDomain, "/rest/owner/setup", STRANGER, { method: "POST" }),
+      await get(https, config.n8nDomain, "/webhook-test/anything", STRANGER),
+      await get(https, config.directusDomain, "/auth/login", STRANGER, { method: "POST" }),
+      await get(https, config.directusDomain, "/items/users", STRANGER),
+      // A forged X-Forwarded-For naming the owner changes nothing: Caddy judges the TCP peer.
+      await get(https, config.n8nDomain, "/", STRANGER, { headers: { "x-forwarded-for": OWNER } }),
+    ];
+    expect(asked.map((a) => a.status)).toEqual([403, 403, 403, 403, 403, 403]);
+    expect(asked.every((a) => a.body === "Forbidden")).toBe(true);
+    expect({ n8n: n8n.paths.length, directus: directus.paths.length }).toEqual(before);
+  });
+
+  it("lets anyone reach n8n's production webhooks when n8nPublicWebhooks is on, and nothing else", async () => {
+    const hook = await get(https, config.n8nDomain, "/webhook/order-created", STRANGER, { method: "POST" });
+    expect(hook.status).toBe(200);
+    expect(hook.body).toBe("n8n answered /webhook/order-created");
+    expect((await get(https, config.n8nDomain, "/webhookx", STRANGER)).status).toBe(403);
+    expect((await get(https, config.directusDomain, "/webhook/order-created", STRANGER)).status).toBe(403);
   });
 });

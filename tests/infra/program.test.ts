@@ -1,3 +1,4 @@
+import bcrypt from "bcryptjs";
 import { beforeAll, describe, expect, it } from "vitest";
 import type { Plan } from "../../capacity/index.js";
 import { renderPostgresSettings } from "../../infra/render/postgres-settings.js";
@@ -133,6 +134,29 @@ describe.each([
     }
     for (const name of ["automation-redis", "automation-n8n", "app-bot"])
       expect(byName(resources, name).inputs.ports ?? []).toEqual([]);
+  });
+
+  it("creates n8n's owner from the stack (bcrypt hash only) and hardens n8n and Directus", () => {
+    const n8n = envOf(byName(resources, "automation-n8n"));
+    expect(n8n).toEqual(
+      expect.arrayContaining([
+        "N8N_BLOCK_ENV_ACCESS_IN_NODE=true",
+        "N8N_INSTANCE_OWNER_MANAGED_BY_ENV=true",
+        "N8N_INSTANCE_OWNER_EMAIL=admin@tapbot.kz",
+      ]),
+    );
+    const hash = n8n.find((e) => e.startsWith("N8N_INSTANCE_OWNER_PASSWORD_HASH="))?.split("=")[1] ?? "";
+    expect(bcrypt.compareSync(SECRET_VALUES.n8nOwnerPassword, hash)).toBe(true);
+    expect(n8n.join("\n")).not.toContain(SECRET_VALUES.n8nOwnerPassword);
+    expect(isSecretWrapper(byName(resources, "automation-n8n").inputs.envs)).toBe(true);
+    expect(envOf(byName(resources, "data-directus"))).toEqual(
+      expect.arrayContaining([
+        "RATE_LIMITER_ENABLED=true",
+        "SESSION_COOKIE_SECURE=true",
+        "REFRESH_TOKEN_COOKIE_SECURE=true",
+        "IP_TRUST_PROXY=10.77.0.1",
+      ]),
+    );
   });
 
   it("starts Redis with the plan's maxmemory, noeviction and AOF every second", () => {

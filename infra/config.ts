@@ -1,6 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
 import { adminAllowIpsSchema } from "./admin-allow-ips.js";
+import { hostKeySchema } from "./host-keys.js";
 
 /** Pulumi config namespace of every key (`tapbot:<key>`). */
 export const CONFIG_NAMESPACE = "tapbot";
@@ -13,6 +14,16 @@ const domain = z
     "expected a DNS name like n8n.tapbot.kz",
   );
 const duration = z.string().regex(/^[1-9][0-9]*(s|m|h|d|w)$/, "expected a duration like 10m, 1h or 1w");
+const linuxUser = z.string().regex(/^[a-z_][a-z0-9_-]*$/, "expected a Linux user name");
+/** Pulumi hands a list over as JSON text; anything else is left for the schema to refuse by name. */
+function parseJsonList(value: unknown): unknown {
+  if (typeof value !== "string") return value;
+  try {
+    return JSON.parse(value);
+  } catch {
+    return value;
+  }
+}
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 const image = z
   .string()
@@ -28,11 +39,18 @@ const image = z
 export const plainConfigSchema = z.object({
   automationHost: ipv4,
   dataHost: ipv4,
-  sshUser: z
-    .string()
-    .regex(/^[a-z_][a-z0-9_-]*$/, "expected a Linux user name")
-    .default("root"),
+  sshUser: linuxUser.default("root"),
   sshPort: int(1, 65535).default(22),
+  /**
+   * Each host's ed25519 SSH host key (`ssh-ed25519 AAAA…`): every remote command and the Docker provider
+   * refuse a host that answers with any other key.
+   */
+  automationHostKey: hostKeySchema,
+  dataHostKey: hostKeySchema,
+  /** Accounts sshd admits besides sshUser (AllowUsers); everyone else is refused before authentication. */
+  sshAllowUsers: z
+    .preprocess(parseJsonList, z.array(linuxUser, { error: "expected a list of Linux user names" }))
+    .default([]),
   /** The owner's addresses/CIDRs: never rate-limited or banned on SSH; the only sources the admin UIs answer. */
   adminAllowIps: adminAllowIpsSchema,
   n8nDomain: domain,

@@ -33,6 +33,11 @@ export function publicAddress(config: PlainConfig, role: HostRole): string {
   return role === "automation" ? config.automationHost : config.dataHost;
 }
 
+/** The pinned SSH host key of a host (`tapbot:automationHostKey` / `tapbot:dataHostKey`). */
+export function hostKey(config: PlainConfig, role: HostRole): string {
+  return role === "automation" ? config.automationHostKey : config.dataHostKey;
+}
+
 function peerRole(role: HostRole): HostRole {
   return role === "automation" ? "data" : "automation";
 }
@@ -90,6 +95,7 @@ export function hardeningScripts(config: PlainConfig, facts: HostFacts): HostScr
       script: renderSshdScript({
         maxAuthTries: config.sshMaxAuthTries,
         loginGraceTimeSeconds: config.sshLoginGraceTimeSeconds,
+        allowUsers: [config.sshUser, ...config.sshAllowUsers],
       }),
     },
     { name: "ufw", script: renderUfwScript(ufwOptions(config, facts.role)) },

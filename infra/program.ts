@@ -18,7 +18,14 @@ import { HardenedHost } from "./components/hardened-host.js";
 import type { SshConnection } from "./components/remote-script.js";
 import { WireguardTunnel } from "./components/wireguard-tunnel.js";
 import { CONFIG_NAMESPACE, type InfraConfig, InfraConfigError, readInfraConfig } from "./config.js";
-import { DATA_PRIVATE_PORTS, type HostRole, hardeningScripts, publicAddress } from "./host-scripts.js";
+import { strictSshOptions } from "./host-keys.js";
+import {
+  DATA_PRIVATE_PORTS,
+  type HostRole,
+  hardeningScripts,
+  hostKey,
+  publicAddress,
+} from "./host-scripts.js";
 import { checkDeployable, hostPlan } from "./plan-services.js";
 
 /** The repository root (infra/..), whatever directory Pulumi runs the program from. */
@@ -113,6 +120,7 @@ export async function deployStack() {
     user: config.sshUser,
     port: config.sshPort,
     privateKey: config.secrets.sshPrivateKey,
+    hostKey: hostKey(config, role),
   });
   const runsRedis = (role: HostRole) => hostPlan(deployed, role).services.some((s) => s.name === "redis");
   const hosts = Object.fromEntries(
@@ -140,7 +148,7 @@ export async function deployStack() {
       `${role}-docker`,
       {
         host: `ssh://${config.sshUser}@${publicAddress(config, role)}:${config.sshPort}`,
-        sshOpts: ["-o", "StrictHostKeyChecking=accept-new", "-o", "BatchMode=yes"],
+        sshOpts: strictSshOptions(publicAddress(config, role), config.sshPort, hostKey(config, role)),
       },
       { dependsOn: [hosts[role].ready] },
     );

@@ -3,7 +3,14 @@ import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { parsePlainConfig, plainConfigSchema, SECRET_KEYS } from "../../infra/config.js";
 import { planFromConfig } from "../../infra/program.js";
-import { TEST_ADMIN_ALLOW_IPS } from "./helpers/stack-config.js";
+import { TEST_ADMIN_ALLOW_IPS, TEST_HOST_KEYS } from "./helpers/stack-config.js";
+
+/** What the owner adds to Pulumi.prod.yaml himself: his address and the hosts' keys (only he can read them). */
+const OWNERS_OWN = {
+  adminAllowIps: TEST_ADMIN_ALLOW_IPS,
+  automationHostKey: TEST_HOST_KEYS.automation,
+  dataHostKey: TEST_HOST_KEYS.data,
+};
 
 interface Declared {
   type?: string;
@@ -31,11 +38,7 @@ describe("Pulumi.yaml", () => {
     const plainKeys = Object.keys(plainConfigSchema.shape);
     expect(Object.keys(project.config).sort()).toEqual([...plainKeys, ...Object.keys(SECRET_KEYS)].sort());
     const defaults = plainConfigSchema.partial().parse({});
-    const zodDefaults = parsePlainConfig({
-      ...stackPlain(),
-      adminAllowIps: TEST_ADMIN_ALLOW_IPS,
-      capacity: { users: 1 },
-    });
+    const zodDefaults = parsePlainConfig({ ...stackPlain(), ...OWNERS_OWN, capacity: { users: 1 } });
     for (const [key, declared] of Object.entries(project.config)) {
       expect(declared.description, key).toBeTruthy();
       if (key in SECRET_KEYS) {
@@ -58,11 +61,14 @@ function stackPlain(): Record<string, unknown> {
 }
 
 describe("Pulumi.prod.yaml", () => {
-  it("holds the owner's two hosts, SSH user, domains and 300 users, and parses once he adds his address", () => {
+  it("holds the owner's two hosts, SSH user, domains and 300 users, and parses once he adds his address and host keys", () => {
     expect(() => parsePlainConfig(stackPlain())).toThrow(
       /tapbot:adminAllowIps is required .*pulumi config set --path 'adminAllowIps\[0\]'/,
     );
-    const config = parsePlainConfig({ ...stackPlain(), adminAllowIps: TEST_ADMIN_ALLOW_IPS });
+    expect(() => parsePlainConfig({ ...stackPlain(), adminAllowIps: TEST_ADMIN_ALLOW_IPS })).toThrow(
+      /tapbot:automationHostKey is required/,
+    );
+    const config = parsePlainConfig({ ...stackPlain(), ...OWNERS_OWN });
     expect(config.adminAllowIps).toEqual(TEST_ADMIN_ALLOW_IPS);
     expect(config.automationHost).toBe("93.189.229.59");
     expect(config.dataHost).toBe("178.236.17.186");

@@ -19,6 +19,16 @@ const PROD_CONFIG = (
  */
 export const TEST_ADMIN_ALLOW_IPS = ["198.51.100.7", "2001:db8:77::/48"];
 
+/**
+ * The hosts' SSH host keys in tests (ed25519 keys made for them). Pulumi.prod.yaml has none: the owner reads
+ * them from his servers (`ssh-keyscan`, checked against the console) and the program refuses a stack
+ * without them.
+ */
+export const TEST_HOST_KEYS = {
+  automation: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIAIgm36fBkVpjhbExmB9SsoP1GyxqUawdT0lfPncmcVZ",
+  data: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIPJ2Xgueqi5P9AM2X0kT5eErHgvFhxAAJz9PQ3YP6hri",
+} as const;
+
 /** The `tapbot:capacity` of Pulumi.prod.yaml with a chosen number of users (calibrated budgets). */
 export function stackCapacity(users: number): Record<string, unknown> {
   return { ...(PROD_CONFIG["tapbot:capacity"] as Record<string, unknown>), users };
@@ -37,11 +47,15 @@ export function stackPlan(users: number): Plan {
 
 /**
  * The plain values of Pulumi.prod.yaml as Pulumi hands them to the program (strings; the capacity object as
- * JSON), with a chosen number of users and {@link TEST_ADMIN_ALLOW_IPS}. Secrets (`secure:` objects, if the
+ * JSON), with a chosen number of users, {@link TEST_ADMIN_ALLOW_IPS} and {@link TEST_HOST_KEYS}. Secrets (`secure:` objects, if the
  * owner has set any) are left out.
  */
 export function rawStackConfig(users: number): Record<string, string> {
-  const raw: Record<string, string> = { "tapbot:adminAllowIps": JSON.stringify(TEST_ADMIN_ALLOW_IPS) };
+  const raw: Record<string, string> = {
+    "tapbot:adminAllowIps": JSON.stringify(TEST_ADMIN_ALLOW_IPS),
+    "tapbot:automationHostKey": TEST_HOST_KEYS.automation,
+    "tapbot:dataHostKey": TEST_HOST_KEYS.data,
+  };
   for (const [key, value] of Object.entries(PROD_CONFIG)) {
     if (key === "tapbot:capacity") raw[key] = JSON.stringify(stackCapacity(users));
     else if (typeof value !== "object" || value === null) raw[key] = String(value);

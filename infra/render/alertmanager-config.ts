@@ -24,6 +24,17 @@ export interface AlertmanagerConfigOptions {
 const DURATION = /^[1-9][0-9]*(ms|s|m|h|d)$/;
 
 /**
+ * The Telegram message: one block per alert with its state, name, severity, summary and what to do. Every
+ * value passes through text/template's `html` escaping: the Bot API refuses a message whose HTML does not
+ * parse, and an annotation may hold `<url>` or `&`.
+ */
+const MESSAGE = `{{ range .Alerts }}{{ if eq .Status "firing" }}🔥 FIRING{{ else }}✅ RESOLVED{{ end }} <b>{{ .Labels.alertname | html }}</b> ({{ .Labels.severity | html }})
+{{ .Annotations.summary | html }}
+{{ if eq .Status "firing" }}{{ .Annotations.description | html }}
+{{ end }}
+{{ end }}`;
+
+/**
  * alertmanager.yml: every alert goes to the owner's Telegram chat, grouped by alert name, host and service;
  * critical ones are repeated hourly while they last, warnings twice a day; both say when they are resolved.
  * Inhibition keeps the noise down: a critical alert silences the warning of the same alert on the same host
@@ -76,6 +87,7 @@ export function renderAlertmanagerConfig(options: AlertmanagerConfigOptions): st
             bot_token: telegram.botToken,
             chat_id: telegram.chatId,
             parse_mode: "HTML",
+            message: MESSAGE,
             send_resolved: true,
           },
         ],

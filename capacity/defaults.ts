@@ -107,6 +107,39 @@ export const HOST_DEFAULTS = [
   },
 ];
 
+/**
+ * The monitoring stack (infra/components/monitoring.ts): Prometheus, Alertmanager and Grafana on the data host,
+ * which has the room; node-exporter and cAdvisor on every host (one service per host, as a service has one
+ * host); the Redis and PostgreSQL exporters beside their stores. Budgets from the images' documented footprint
+ * at this size (a few thousand series), to be replaced by `capacity calibrate --from-prometheus`. Prometheus's
+ * diskGB is its image and WAL; the plan adds the retention it sizes to the disk (prometheus-retention.ts).
+ */
+const MONITORING_SERVICE_DEFAULTS = [
+  { name: "prometheus", host: "data", baseMB: 384, reservationMB: 192, cpuCores: 0.1, diskGB: 0.5 },
+  { name: "alertmanager", host: "data", baseMB: 64, reservationMB: 32, cpuCores: 0.02, diskGB: 0.1 },
+  { name: "grafana", host: "data", baseMB: 192, reservationMB: 96, cpuCores: 0.05, diskGB: 0.6 },
+  { name: "postgres-exporter", host: "data", baseMB: 32, reservationMB: 16, cpuCores: 0.02, diskGB: 0.05 },
+  { name: "node-exporter-data", host: "data", baseMB: 32, reservationMB: 16, cpuCores: 0.02, diskGB: 0.05 },
+  { name: "cadvisor-data", host: "data", baseMB: 64, reservationMB: 32, cpuCores: 0.05, diskGB: 0.1 },
+  { name: "redis-exporter", host: "automation", baseMB: 32, reservationMB: 16, cpuCores: 0.02, diskGB: 0.05 },
+  {
+    name: "node-exporter-automation",
+    host: "automation",
+    baseMB: 32,
+    reservationMB: 16,
+    cpuCores: 0.02,
+    diskGB: 0.05,
+  },
+  {
+    name: "cadvisor-automation",
+    host: "automation",
+    baseMB: 64,
+    reservationMB: 32,
+    cpuCores: 0.05,
+    diskGB: 0.1,
+  },
+];
+
 /** The bot's memory per user in the notes: the old Python bot's figure, never measured on this bot. */
 export const UNMEASURED_BOT_PER_USER_MB = 18;
 
@@ -131,6 +164,7 @@ export const SERVICE_DEFAULTS = [
   { name: "postgres", host: "data", baseMB: 1024, reservationMB: 512, cpuCores: 0.25, diskGB: 5 },
   { name: "directus", host: "data", baseMB: 512, reservationMB: 256, cpuCores: 0.1, diskGB: 1 },
   { name: "qdrant", host: "data", baseMB: 512, reservationMB: 256, cpuCores: 0.1, diskGB: 2 },
+  ...MONITORING_SERVICE_DEFAULTS,
 ];
 
 /** The priced offers of the notes: what a host can be upgraded to. */

@@ -21,6 +21,7 @@ export {
 } from "./load-capacity-input.js";
 export { plan } from "./plan.js";
 export type { PostgresSettings } from "./postgres-settings.js";
+export type { PrometheusRetention } from "./prometheus-retention.js";
 export type { QueueMetrics } from "./queue.js";
 export type { RedisSettings } from "./redis-settings.js";
 export {

@@ -2,6 +2,7 @@ import { collectFindings } from "./findings.js";
 import { hostPlan } from "./host-plan.js";
 import { resourceLimits } from "./limits.js";
 import { postgresSettings } from "./postgres-settings.js";
+import { sizePrometheusRetention } from "./prometheus-retention.js";
 import { redisSettings } from "./redis-settings.js";
 import type { PlanInput } from "./schema.js";
 import { Sizing } from "./sizing.js";
@@ -13,7 +14,8 @@ import { adviseUpgrades } from "./upgrades.js";
  * and reservation, Redis and PostgreSQL settings, swap, what binds first, upgrades and findings. Pure and
  * deterministic: the CLI prints exactly what the Pulumi program deploys.
  */
-export function plan(input: PlanInput): Plan {
+export function plan(given: PlanInput): Plan {
+  const { input, retention } = sizePrometheusRetention(given);
   const sizing = new Sizing(input, input.users);
   const { concurrency, queue } = sizing.choice;
   const hosts = input.hosts.map((h) => hostPlan(input, h, sizing));
@@ -47,6 +49,7 @@ export function plan(input: PlanInput): Plan {
     upgrades,
     costRubPerMonth,
     costAfterUpgradesRubPerMonth,
+    prometheus: retention,
     thresholds: input.thresholds,
     targetWaitP95Seconds: input.targetWaitP95Seconds,
   };

@@ -1,5 +1,6 @@
 import type { ResourceLimit } from "./limits.js";
 import type { PostgresSettings } from "./postgres-settings.js";
+import type { PrometheusRetention } from "./prometheus-retention.js";
 import type { QueueMetrics } from "./queue.js";
 import type { RedisSettings } from "./redis-settings.js";
 import type { Thresholds } from "./schema.js";
@@ -78,6 +79,8 @@ export interface Plan {
   upgrades: Upgrade[];
   costRubPerMonth: number;
   costAfterUpgradesRubPerMonth: number;
+  /** Prometheus's host and the metric data it keeps, sized to that host's disk; null without a prometheus service. */
+  prometheus: PrometheusRetention | null;
   /**
    * The warn / critical marks the plan was judged against and the wait target it was sized for, echoed so that
    * what the plan assumes can be watched in production (infra renders the alert rules from them).

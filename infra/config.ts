@@ -62,6 +62,13 @@ export const plainConfigSchema = z.object({
   n8nPublicWebhooks: z.stringbool({ error: 'expected "true" or "false"' }).default(false),
   /** The n8n owner account the deploy creates (so no visitor can claim it); its password is a secret. */
   n8nOwnerEmail: z.email({ error: "expected the n8n owner's e-mail address" }),
+  /** Grafana behind Caddy (DNS A record → automation host); it answers only the owner. */
+  grafanaDomain: domain,
+  /** The owner's Telegram chat that Alertmanager writes to (a private chat's id is the user's id). */
+  alertTelegramChatId: z
+    .string({ error: "expected your numeric Telegram user id (or a group's, negative)" })
+    .regex(/^-?[1-9][0-9]{0,15}$/, "expected your numeric Telegram user id (or a group's, negative)")
+    .transform(Number),
   acmeEmail: z.email({ error: "expected an e-mail address for Let's Encrypt" }),
   directusAdminEmail: z.email({ error: "expected the Directus admin's e-mail address" }),
   swappiness: int(0, 100).default(10),
@@ -93,6 +100,13 @@ export const plainConfigSchema = z.object({
   directusImage: image.default("directus/directus:12.4.1"),
   qdrantImage: image.default("qdrant/qdrant:v1.12.6"),
   caddyImage: image.default("caddy:2"),
+  prometheusImage: image.default("prom/prometheus:v2.53.4"),
+  alertmanagerImage: image.default("prom/alertmanager:v0.27.0"),
+  grafanaImage: image.default("grafana/grafana-oss:11.6.1"),
+  nodeExporterImage: image.default("prom/node-exporter:v1.9.1"),
+  cadvisorImage: image.default("gcr.io/cadvisor/cadvisor:v0.52.1"),
+  redisExporterImage: image.default("oliver006/redis_exporter:v1.70.0-alpine"),
+  postgresExporterImage: image.default("quay.io/prometheuscommunity/postgres-exporter:v0.17.1"),
   appLogLevel: z.enum(["fatal", "error", "warn", "info", "debug", "trace"]).default("info"),
   /**
    * Deploy a plan whose capacity check found errors (overcommitted RAM, an unstable queue, …). Off by
@@ -121,6 +135,8 @@ export const SECRET_KEYS = {
   directusSecret: 32,
   n8nEncryptionKey: 24,
   qdrantApiKey: 24,
+  grafanaAdminPassword: 12,
+  alertTelegramBotToken: 20,
 } as const;
 
 /** Name of one secret. */

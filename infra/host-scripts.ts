@@ -1,4 +1,5 @@
 import type { PlainConfig } from "./config.js";
+import { MONITORING_PORTS, tunnelAddress } from "./monitoring-targets.js";
 import { renderFail2banScript } from "./render/fail2ban-jail.js";
 import { renderPackagesScript } from "./render/packages-script.js";
 import { renderSshdScript } from "./render/sshd-drop-in.js";
@@ -42,10 +43,6 @@ function peerRole(role: HostRole): HostRole {
   return role === "automation" ? "data" : "automation";
 }
 
-function tunnelAddress(config: PlainConfig, role: HostRole): string {
-  return role === "automation" ? config.automationTunnelAddress : config.dataTunnelAddress;
-}
-
 /**
  * UFW of one host: SSH rate-limited everywhere; 80/443 only on the automation host (it runs Caddy);
  * WireGuard's UDP port only from the peer's public address; on the data host, PostgreSQL, Qdrant and
@@ -61,6 +58,22 @@ function ufwOptions(config: PlainConfig, role: HostRole) {
       comment: `wireguard from ${peer}`,
     },
   ];
+  // Host agents (node-exporter, cAdvisor) and Grafana run in the host's network, where UFW does filter:
+  // Prometheus on the data host scrapes the automation host's agents over the tunnel, and Caddy on the
+  // automation host reaches Grafana over it.
+  const monitored =
+    role === "automation"
+      ? { "node-exporter": MONITORING_PORTS.nodeExporter, cadvisor: MONITORING_PORTS.cadvisor }
+      : { grafana: MONITORING_PORTS.grafana };
+  for (const [service, port] of Object.entries(monitored)) {
+    allowFrom.push({
+      from: tunnelAddress(config, peer),
+      port,
+      proto: "tcp",
+      comment: `${service} from ${peer} over the tunnel`,
+      interface: WG_INTERFACE,
+    });
+  }
   if (role === "data") {
     for (const [service, port] of Object.entries(DATA_PRIVATE_PORTS)) {
       allowFrom.push({

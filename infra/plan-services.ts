@@ -10,6 +10,15 @@ export const DEPLOYABLE_SERVICES = {
   postgres: "data",
   directus: "data",
   qdrant: "data",
+  prometheus: "data",
+  alertmanager: "data",
+  grafana: "data",
+  "postgres-exporter": "data",
+  "node-exporter-data": "data",
+  "cadvisor-data": "data",
+  "redis-exporter": "automation",
+  "node-exporter-automation": "automation",
+  "cadvisor-automation": "automation",
 } as const satisfies Record<string, HostRole>;
 
 /** Name of a service the program deploys. */

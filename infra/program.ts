@@ -15,6 +15,7 @@ import { App } from "./components/app.js";
 import { AutomationServices } from "./components/automation-services.js";
 import { DATABASE, DataServices } from "./components/data-services.js";
 import { HardenedHost } from "./components/hardened-host.js";
+import { Monitoring } from "./components/monitoring.js";
 import type { SshConnection } from "./components/remote-script.js";
 import { WireguardTunnel } from "./components/wireguard-tunnel.js";
 import { CONFIG_NAMESPACE, type InfraConfig, InfraConfigError, readInfraConfig } from "./config.js";
@@ -184,8 +185,21 @@ export async function deployStack() {
     dependsOn: [automation.redis, data.postgres],
   });
 
+  const monitoring = new Monitoring("monitoring", {
+    config,
+    plan: deployed,
+    providers,
+    networks: { automation: automation.network.name, data: data.network.name },
+    automationDependsOn: [tunnel.ends.automation, automation.redis],
+    dataDependsOn: [tunnel.ends.data, data.postgres],
+  });
+
   return {
-    urls: { n8n: `https://${config.n8nDomain}/`, directus: `https://${config.directusDomain}/` },
+    urls: {
+      n8n: `https://${config.n8nDomain}/`,
+      directus: `https://${config.directusDomain}/`,
+      grafana: `https://${config.grafanaDomain}/`,
+    },
     users: deployed.users,
     workers: {
       count: app.workers.length,
@@ -202,6 +216,6 @@ export async function deployStack() {
     findings: deployed.findings,
     databaseUrl,
     /** The component tree (not a stack output): lets tests wait for and inspect every resource. */
-    components: { hosts, tunnel, data, automation, app },
+    components: { hosts, tunnel, data, automation, app, monitoring },
   };
 }

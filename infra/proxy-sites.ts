@@ -8,16 +8,17 @@ export const N8N_WEBHOOK_PATHS = ["/webhook/*"] as const;
 export interface ProxyUpstreams {
   n8n: string;
   directus: string;
+  grafana: string;
 }
 
 /**
- * The sites Caddy serves and who each answers: n8n and Directus are admin UIs, so only the addresses of
+ * The sites Caddy serves and who each answers: n8n, Directus and Grafana are admin UIs, so only the addresses of
  * `tapbot:adminAllowIps` reach them; with `tapbot:n8nPublicWebhooks`, n8n's production webhook paths are
  * open to anyone as well (each belongs to a workflow the owner activated). Pure, so a test renders
  * exactly the production access rules in front of its own upstreams.
  */
 export function proxySites(
-  config: Pick<PlainConfig, "n8nDomain" | "directusDomain" | "adminAllowIps" | "n8nPublicWebhooks">,
+  config: Pick<PlainConfig, "n8nDomain" | "directusDomain" | "grafanaDomain" | "adminAllowIps" | "n8nPublicWebhooks">,
   upstreams: ProxyUpstreams,
 ): CaddySite[] {
   const owner = { kind: "owner", allowIps: config.adminAllowIps } as const;
@@ -28,5 +29,6 @@ export function proxySites(
       access: config.n8nPublicWebhooks ? { ...owner, publicPaths: N8N_WEBHOOK_PATHS } : owner,
     },
     { domain: config.directusDomain, upstream: upstreams.directus, access: owner },
+    { domain: config.grafanaDomain, upstream: upstreams.grafana, access: owner },
   ];
 }

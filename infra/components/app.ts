@@ -3,6 +3,7 @@ import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import type { Plan } from "../../capacity/index.js";
 import type { InfraConfig } from "../config.js";
+import { appMetricsPort } from "../monitoring-targets.js";
 import { servicePlan } from "../plan-services.js";
 import { workerBatches } from "../worker-batches.js";
 import { serviceContainer } from "./service-container.js";
@@ -63,6 +64,13 @@ export class App extends pulumi.ComponentResource {
       `LOG_LEVEL=${config.appLogLevel}`,
       ...extra,
     ];
+    // Prometheus on the data host scrapes /metrics over the tunnel: each process publishes its ops port on
+    // the automation host's tunnel address only (monitoring-targets.ts numbers them).
+    const metricsPort = (role: "bot" | "worker", n: number) => ({
+      internal: APP_HTTP_PORT,
+      external: appMetricsPort(role, n),
+      ip: config.automationTunnelAddress,
+    });
     const healthcheck = [
       "CMD",
       "node",
@@ -79,6 +87,7 @@ export class App extends pulumi.ComponentResource {
         envs: env(["BOT_MODE=polling"]),
         healthcheck,
         network: args.network,
+        ports: [metricsPort("bot", 1)],
       },
       { ...child, dependsOn: args.dependsOn },
     );
@@ -103,6 +112,7 @@ export class App extends pulumi.ComponentResource {
             envs: env([`WORKER_CONCURRENCY=${plan.workerConcurrency}`]),
             healthcheck,
             network: args.network,
+            ports: [metricsPort("worker", index + 1)],
           },
           { ...child, dependsOn: [...args.dependsOn, ...previousBatch] },
         ),

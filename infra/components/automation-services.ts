@@ -4,6 +4,7 @@ import type { Plan } from "../../capacity/index.js";
 import type { InfraConfig } from "../config.js";
 import { DATA_PRIVATE_PORTS } from "../host-scripts.js";
 import { n8nOwnerPasswordHash } from "../n8n-owner.js";
+import { MONITORING_PORTS } from "../monitoring-targets.js";
 import { servicePlan } from "../plan-services.js";
 import { proxySites } from "../proxy-sites.js";
 import { renderCaddyfile } from "../render/caddyfile.js";
@@ -106,6 +107,7 @@ export class AutomationServices extends pulumi.ComponentResource {
       sites: proxySites(config, {
         n8n: "n8n:5678",
         directus: `${config.dataTunnelAddress}:${DATA_PRIVATE_PORTS.directus}`,
+        grafana: `${config.dataTunnelAddress}:${MONITORING_PORTS.grafana}`,
       }),
     });
     this.caddy = serviceContainer(

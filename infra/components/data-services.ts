@@ -29,6 +29,7 @@ export interface DataServicesArgs {
  * host's WireGuard address, which UFW opens to the automation host's tunnel address alone.
  */
 export class DataServices extends pulumi.ComponentResource {
+  readonly network: docker.Network;
   readonly postgres: docker.Container;
   readonly directus: docker.Container;
   readonly qdrant: docker.Container;
@@ -41,6 +42,7 @@ export class DataServices extends pulumi.ComponentResource {
     const tunnelIp = config.dataTunnelAddress;
     const secrets = config.secrets;
     const network = new docker.Network(`${name}-network`, { name: "tapbot-data" }, child);
+    this.network = network;
     const { image, volume } = hostDockerResources(name, child, args.dependsOn);
 
     const postgresSettings = plan.postgres;

@@ -21,14 +21,24 @@ export interface ServiceContainerArgs {
   /** The plan's sizing of this service: memory limit and reservation. */
   plan: Pick<ServicePlan, "limitMB" | "reservationMB">;
   healthcheck: string[];
-  network: pulumi.Input<string>;
+  /**
+   * The Docker network to join, or "host" for the host agents and the data host's monitoring (they listen on
+   * the tunnel address or loopback themselves, and publish nothing).
+   */
+  network: pulumi.Input<string> | "host";
   aliases?: string[];
   command?: string[];
   envs?: pulumi.Input<pulumi.Input<string>[]>;
   ports?: PublishedPort[];
-  volumes?: { volumeName: pulumi.Input<string>; containerPath: string }[];
+  volumes?: (
+    | { volumeName: pulumi.Input<string>; containerPath: string }
+    | { hostPath: string; containerPath: string; readOnly: true }
+  )[];
   uploads?: { file: string; content: pulumi.Input<string> }[];
   shmSizeMB?: number;
+  /** Host agents: cAdvisor reads every container's cgroups, node-exporter the host's processes. */
+  privileged?: boolean;
+  pidMode?: "host";
 }
 
 /** A published port on 0.0.0.0 (or ::) that is not the proxy's: Docker would bypass UFW for it. */
@@ -54,6 +64,10 @@ export function serviceContainer(
   opts: pulumi.CustomResourceOptions,
 ): docker.Container {
   checkPorts(args.containerName, args.ports ?? []);
+  const hostNetwork = args.network === "host";
+  if (hostNetwork && (args.ports ?? []).length > 0) {
+    throw new Error(`${args.containerName} runs in the host's network; it cannot publish ports`);
+  }
   if (args.plan.reservationMB > args.plan.limitMB) {
     throw new Error(
       `${args.containerName}: reservation ${args.plan.reservationMB} MB exceeds its limit ${args.plan.limitMB} MB`,
@@ -77,7 +91,11 @@ export function serviceContainer(
       },
       wait: true,
       waitTimeout: 300,
-      networksAdvanced: [{ name: args.network, aliases: args.aliases ?? [] }],
+      ...(hostNetwork
+        ? { networkMode: "host" }
+        : { networksAdvanced: [{ name: args.network, aliases: args.aliases ?? [] }] }),
+      privileged: args.privileged,
+      pidMode: args.pidMode,
       command: args.command,
       envs: args.envs,
       ports: args.ports?.map((p) => ({

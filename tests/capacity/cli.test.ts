@@ -41,7 +41,7 @@ describe("capacity plan", () => {
     for (const key of ["name", "replicas", "limitMB", "reservationMB"])
       expect(host.services[0]).toHaveProperty(key);
     expect(plan.redis).toMatchObject({ maxmemoryMB: 128, policy: "noeviction" });
-    expect(plan.bottleneck).toEqual({ resource: "ram:automation", maxUsers: 72 });
+    expect(plan.bottleneck).toEqual({ resource: "ram:automation", maxUsers: 65 });
     expect(plan.costRubPerMonth).toBe(1268);
     expect(plan.findings[0]).toEqual({
       severity: expect.any(String),
@@ -56,8 +56,8 @@ describe("capacity plan", () => {
     expect(run.stdout).toContain("10 × 4 = 40 servers");
     expect(run.stdout).toContain("p95 wait");
     expect(run.stdout).toContain("1.73 s (target 5 s)");
-    expect(run.stdout).toMatch(/automation\s+\[█+\|█+\|█\]▶ 227\.5 %/);
-    expect(run.stdout).toContain("Binds first: ram:automation at 72 users");
+    expect(run.stdout).toMatch(/automation\s+\[█+\|█+\|█\]▶ 230\.6 %/);
+    expect(run.stdout).toContain("Binds first: ram:automation at 65 users");
     expect(run.stdout).toContain("HOST_OVERCOMMITTED");
     expect(run.stdout).not.toContain("\u001b[");
   });
@@ -168,8 +168,8 @@ describe("capacity curve", () => {
     const out = join(work, "curve.svg");
     const run = await capacity("curve", "--from", "10", "--to", "200", "--step", "10", "--out", out);
     expect(run.code).toBe(0);
-    expect(run.stdout).toContain("automation: warn from 80 users, critical from 100 users");
-    expect(run.stdout).toContain("Binds first: ram:automation at 72 users");
+    expect(run.stdout).toContain("automation: warn from 70 users, critical from 90 users");
+    expect(run.stdout).toContain("Binds first: ram:automation at 65 users");
     const svg = readFileSync(out, "utf8");
     expect(svg.startsWith("<svg")).toBe(true);
     expect(svg.trimEnd().endsWith("</svg>")).toBe(true);
@@ -178,7 +178,7 @@ describe("capacity curve", () => {
       "p95 queue wait",
       "warn 85 %",
       "critical 95 %",
-      "ram:automation binds at 72 users",
+      "ram:automation binds at 65 users",
     ]) {
       expect(svg).toContain(text);
     }

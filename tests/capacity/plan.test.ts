@@ -34,16 +34,16 @@ describe("the notes' own 100-user host", () => {
 });
 
 describe("at the defaults", () => {
-  it("the automation host's RAM binds at 72 users", () => {
-    for (const users of [50, 72, 100, 300]) {
+  it("the automation host's RAM binds at 65 users (72 before its monitoring agents' 128 MB)", () => {
+    for (const users of [50, 65, 100, 300]) {
       const p = plan(parsePlanInput({ users }));
-      expect(p.limits.find((l) => l.resource === "ram:automation")?.maxUsers).toBe(72);
+      expect(p.limits.find((l) => l.resource === "ram:automation")?.maxUsers).toBe(65);
     }
-    expect(host(plan(parsePlanInput({ users: 72 })), "automation").status).toBe("ok");
-    expect(host(plan(parsePlanInput({ users: 73 })), "automation").status).toBe("warn");
+    expect(host(plan(parsePlanInput({ users: 65 })), "automation").status).toBe("ok");
+    expect(host(plan(parsePlanInput({ users: 66 })), "automation").status).toBe("warn");
     const at100 = plan(parsePlanInput({ users: 100 }));
-    expect(at100.bottleneck).toEqual({ resource: "ram:automation", maxUsers: 72 });
-    expect(at100.headroom).toBeCloseTo(0.72, 10);
+    expect(at100.bottleneck).toEqual({ resource: "ram:automation", maxUsers: 65 });
+    expect(at100.headroom).toBeCloseTo(0.65, 10);
   });
 
   it("the data host's resources do not grow with users, so they never bind", () => {
@@ -221,9 +221,43 @@ describe("plan()", () => {
       "n8n",
       "bot",
       "worker",
+      "redis-exporter",
+      "node-exporter-automation",
+      "cadvisor-automation",
       "postgres",
       "directus",
       "qdrant",
+      "prometheus",
+      "alertmanager",
+      "grafana",
+      "postgres-exporter",
+      "node-exporter-data",
+      "cadvisor-data",
     ]);
+  });
+});
+
+describe("Prometheus's retention", () => {
+  it("takes half of the data host's disk left under the warn mark, and counts it in the disk used", () => {
+    const input = parsePlanInput({ users: 300 });
+    const p = plan(input);
+    const data = host(p, "data");
+    const others = data.disk.usedGB - (p.prometheus?.retentionGB ?? 0);
+    expect(p.prometheus?.host).toBe("data");
+    expect(p.prometheus?.retentionGB).toBe(Math.floor((0.8 * 30 - others) * 0.5 * 10) / 10);
+    expect(data.disk.status).toBe("ok");
+    const bigger = plan(
+      parsePlanInput({
+        users: 300,
+        hosts: input.hosts.map((h) => (h.name === "data" ? { ...h, diskGB: 120 } : h)),
+      }),
+    );
+    expect(bigger.prometheus?.retentionGB).toBeCloseTo((p.prometheus?.retentionGB ?? 0) + 0.8 * 90 * 0.5, 0);
+  });
+
+  it("is absent without a prometheus service", () => {
+    const input = parsePlanInput({ users: 10 });
+    const p = plan({ ...input, services: input.services.filter((s) => s.name !== "prometheus") });
+    expect(p.prometheus).toBeNull();
   });
 });

@@ -16,7 +16,11 @@ import { plainStackConfig } from "./helpers/stack-config.js";
 const config = plainStackConfig();
 const caddyfile = renderCaddyfile({
   acmeEmail: config.acmeEmail,
-  sites: proxySites(config, { n8n: "tapbot-n8n:5678", directus: `${config.dataTunnelAddress}:8055` }),
+  sites: proxySites(config, {
+    n8n: "tapbot-n8n:5678",
+    directus: `${config.dataTunnelAddress}:8055`,
+    grafana: `${config.dataTunnelAddress}:3000`,
+  }),
 });
 
 let dir: string;
@@ -79,7 +83,7 @@ describe("the Caddyfile", () => {
         acmeEmail: config.acmeEmail,
         sites: proxySites(
           { ...config, adminAllowIps: ["203.0.113.7 }\n\treverse_proxy evil:80"] },
-          { n8n: "n8n:5678", directus: "10.77.0.2:8055" },
+          { n8n: "n8n:5678", directus: "10.77.0.2:8055", grafana: "10.77.0.2:3000" },
         ),
       }),
     ).toThrow(/not an IPv4\/IPv6 address/);
@@ -148,16 +152,25 @@ describe("the rendered Caddyfile in front of the admin UIs, served by the real C
   let https: number;
   let n8n: Awaited<ReturnType<typeof startUpstream>>;
   let directus: Awaited<ReturnType<typeof startUpstream>>;
+  let grafana: Awaited<ReturnType<typeof startUpstream>>;
 
   beforeAll(async () => {
-    [n8n, directus] = await Promise.all([startUpstream("n8n"), startUpstream("directus")]);
+    [n8n, directus, grafana] = await Promise.all([
+      startUpstream("n8n"),
+      startUpstream("directus"),
+      startUpstream("grafana"),
+    ]);
     const http = await freePort();
     https = await freePort();
     const served = renderCaddyfile({
       acmeEmail: config.acmeEmail,
       sites: proxySites(
         { ...config, adminAllowIps: [`${OWNER}/32`, "2001:db8:77::/48"], n8nPublicWebhooks: true },
-        { n8n: `127.0.0.1:${n8n.port}`, directus: `127.0.0.1:${directus.port}` },
+        {
+          n8n: `127.0.0.1:${n8n.port}`,
+          directus: `127.0.0.1:${directus.port}`,
+          grafana: `127.0.0.1:${grafana.port}`,
+        },
       ),
     });
     // Only the global options differ from production: a local CA instead of Let's Encrypt, free ports, no
@@ -181,9 +194,10 @@ describe("the rendered Caddyfile in front of the admin UIs, served by the real C
     await caddy?.stop("SIGTERM", 5_000);
     n8n?.server.close();
     directus?.server.close();
+    grafana?.server.close();
   });
 
-  it("proxies the owner to n8n and to Directus", async () => {
+  it("proxies the owner to n8n, Directus and Grafana", async () => {
     const toN8n = await get(https, config.n8nDomain, "/home/workflows", OWNER);
     expect(toN8n.status).toBe(200);
     expect(toN8n.body).toBe("n8n answered /home/workflows");
@@ -191,10 +205,13 @@ describe("the rendered Caddyfile in front of the admin UIs, served by the real C
     const toDirectus = await get(https, config.directusDomain, "/admin/login", OWNER);
     expect(toDirectus.status).toBe(200);
     expect(toDirectus.body).toBe("directus answered /admin/login");
+    const toGrafana = await get(https, config.grafanaDomain, "/d/tapbot-overview", OWNER);
+    expect(toGrafana.status).toBe(200);
+    expect(toGrafana.body).toBe("grafana answered /d/tapbot-overview");
   });
 
   it("answers a stranger 403 on every admin path and never reaches the upstream", async () => {
-    const before = { n8n: n8n.paths.length, directus: directus.paths.length };
+    const before = { n8n: n8n.paths.length, directus: directus.paths.length, grafana: grafana.paths.length };
     const asked = [
       await get(https, config.n8nDomain, "/", STRANGER),
       await get(https, config.n8nDomain, "/rest/owner/setup", STRANGER, { method: "POST" }),
@@ -203,10 +220,14 @@ describe("the rendered Caddyfile in front of the admin UIs, served by the real C
       await get(https, config.directusDomain, "/items/users", STRANGER),
       // A forged X-Forwarded-For naming the owner changes nothing: Caddy judges the TCP peer.
       await get(https, config.n8nDomain, "/", STRANGER, { headers: { "x-forwarded-for": OWNER } }),
+      await get(https, config.grafanaDomain, "/login", STRANGER),
+      await get(https, config.grafanaDomain, "/api/datasources/proxy/uid/tapbot-prometheus/api/v1/query", STRANGER),
     ];
-    expect(asked.map((a) => a.status)).toEqual([403, 403, 403, 403, 403, 403]);
+    expect(asked.map((a) => a.status)).toEqual([403, 403, 403, 403, 403, 403, 403, 403]);
     expect(asked.every((a) => a.body === "Forbidden")).toBe(true);
-    expect({ n8n: n8n.paths.length, directus: directus.paths.length }).toEqual(before);
+    expect({ n8n: n8n.paths.length, directus: directus.paths.length, grafana: grafana.paths.length }).toEqual(
+      before,
+    );
   });
 
   it("lets anyone reach n8n's production webhooks when n8nPublicWebhooks is on, and nothing else", async () => {

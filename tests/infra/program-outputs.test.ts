@@ -25,7 +25,11 @@ describe("the stack outputs", () => {
   it("name the URLs, each host's plan and what binds first, with secrets only as secret outputs", async () => {
     const index = await import("../../infra/index.js");
     const expected = stackPlan(300);
-    expect(index.urls).toEqual({ n8n: "https://n8n.tapbot.kz/", directus: "https://directus.tapbot.kz/" });
+    expect(index.urls).toEqual({
+      n8n: "https://n8n.tapbot.kz/",
+      directus: "https://directus.tapbot.kz/",
+      grafana: "https://grafana.tapbot.kz/",
+    });
     expect(index.workers.count).toBe(expected.workers);
     expect(index.bindsFirst).toMatchObject({
       resource: expected.bottleneck.resource,
@@ -34,7 +38,17 @@ describe("the stack outputs", () => {
     expect(index.hosts.automation.utilization).toBe(
       expected.hosts.find((h) => h.name === "automation")?.utilization,
     );
-    expect(index.hosts.data.containers.map((c) => c.name)).toEqual(["postgres", "directus", "qdrant"]);
+    expect(index.hosts.data.containers.map((c) => c.name)).toEqual([
+      "postgres",
+      "directus",
+      "qdrant",
+      "prometheus",
+      "alertmanager",
+      "grafana",
+      "postgres-exporter",
+      "node-exporter-data",
+      "cadvisor-data",
+    ]);
     expect(await pulumi.isSecret(index.databaseUrl)).toBe(true);
     expect(await resolve(index.databaseUrl)).toContain("@10.77.0.2:5432/tapbot");
     const plainOutputs = JSON.stringify([

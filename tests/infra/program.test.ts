@@ -132,8 +132,16 @@ describe.each([
           expect(port.ip, `${c.name}:${port.internal}`).toBe("10.77.0.2");
       }
     }
-    for (const name of ["automation-redis", "automation-n8n", "app-bot"])
+    for (const name of ["automation-redis", "automation-n8n"])
       expect(byName(resources, name).inputs.ports ?? []).toEqual([]);
+    // The app's ops ports (/metrics for Prometheus) and the Redis exporter only on the automation host's
+    // tunnel address; the PostgreSQL exporter only on the data host's loopback.
+    for (const c of containers(resources).filter((r) => /^app-|^monitoring-redis-exporter$/.test(r.name))) {
+      for (const port of c.inputs.ports as { ip: string }[]) expect(port.ip, c.name).toBe("10.77.0.1");
+    }
+    expect(byName(resources, "monitoring-postgres-exporter").inputs.ports).toEqual([
+      expect.objectContaining({ ip: "127.0.0.1" }),
+    ]);
   });
 
   it("creates n8n's owner from the stack (bcrypt hash only) and hardens n8n and Directus", () => {
@@ -218,9 +226,15 @@ describe("changing users", () => {
     }
     for (const change of changed) {
       const [, key] = change.split(".");
-      expect(memoryKeys.has(key ?? "") || /-swap-sysctl\.(stdin|triggers)$/.test(change), change).toBe(true);
+      // Prometheus's files change too: its scrape targets (the new workers) and the rules (the new limits).
+      const monitoring = change === "monitoring-prometheus.uploads";
+      expect(
+        memoryKeys.has(key ?? "") || /-swap-sysctl\.(stdin|triggers)$/.test(change) || monitoring,
+        change,
+      ).toBe(true);
     }
     expect(changed).toContain("app-bot.memory");
+    expect(changed).toContain("monitoring-prometheus.uploads");
   });
 
   it("stops with a message naming the key when config is missing or invalid", async () => {

@@ -3,13 +3,17 @@ import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { parsePlainConfig, plainConfigSchema, SECRET_KEYS } from "../../infra/config.js";
 import { planFromConfig } from "../../infra/program.js";
-import { TEST_ADMIN_ALLOW_IPS, TEST_HOST_KEYS } from "./helpers/stack-config.js";
+import { TEST_ADMIN_ALLOW_IPS, TEST_ALERT_CHAT_ID, TEST_HOST_KEYS } from "./helpers/stack-config.js";
 
-/** What the owner adds to Pulumi.prod.yaml himself: his address and the hosts' keys (only he can read them). */
+/**
+ * What the owner adds to Pulumi.prod.yaml himself: his address, the hosts' keys and his alert chat (only he
+ * knows them).
+ */
 const OWNERS_OWN = {
   adminAllowIps: TEST_ADMIN_ALLOW_IPS,
   automationHostKey: TEST_HOST_KEYS.automation,
   dataHostKey: TEST_HOST_KEYS.data,
+  alertTelegramChatId: TEST_ALERT_CHAT_ID,
 };
 
 interface Declared {
@@ -61,12 +65,15 @@ function stackPlain(): Record<string, unknown> {
 }
 
 describe("Pulumi.prod.yaml", () => {
-  it("holds the owner's two hosts, SSH user, domains and 300 users, and parses once he adds his address and host keys", () => {
+  it("holds the owner's two hosts, SSH user, domains and 300 users, and parses once he adds his address, host keys and alert chat", () => {
     expect(() => parsePlainConfig(stackPlain())).toThrow(
       /tapbot:adminAllowIps is required .*pulumi config set --path 'adminAllowIps\[0\]'/,
     );
     expect(() => parsePlainConfig({ ...stackPlain(), adminAllowIps: TEST_ADMIN_ALLOW_IPS })).toThrow(
       /tapbot:automationHostKey is required/,
+    );
+    expect(() => parsePlainConfig({ ...stackPlain(), adminAllowIps: TEST_ADMIN_ALLOW_IPS })).toThrow(
+      /tapbot:alertTelegramChatId is required/,
     );
     const config = parsePlainConfig({ ...stackPlain(), ...OWNERS_OWN });
     expect(config.adminAllowIps).toEqual(TEST_ADMIN_ALLOW_IPS);

@@ -110,6 +110,16 @@ function settingsBlocks(plan: Plan): Block[] {
       ],
     ]);
   }
+  if (plan.prometheus !== null) {
+    rows.push([
+      "Prometheus",
+      [
+        cell(
+          `keeps ${plan.prometheus.retentionGB} GB of metrics on ${plan.prometheus.host} (half the disk left under its warn mark)`,
+        ),
+      ],
+    ]);
+  }
   return [
     { kind: "heading", text: "Settings" },
     { kind: "pairs", rows },

@@ -29,6 +29,9 @@ export const TEST_HOST_KEYS = {
   data: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIPJ2Xgueqi5P9AM2X0kT5eErHgvFhxAAJz9PQ3YP6hri",
 } as const;
 
+/** The owner's Telegram chat for alerts in tests; Pulumi.prod.yaml has none for the same reason. */
+export const TEST_ALERT_CHAT_ID = "123456789";
+
 /** The `tapbot:capacity` of Pulumi.prod.yaml with a chosen number of users (calibrated budgets). */
 export function stackCapacity(users: number): Record<string, unknown> {
   return { ...(PROD_CONFIG["tapbot:capacity"] as Record<string, unknown>), users };
@@ -47,7 +50,8 @@ export function stackPlan(users: number): Plan {
 
 /**
  * The plain values of Pulumi.prod.yaml as Pulumi hands them to the program (strings; the capacity object as
- * JSON), with a chosen number of users, {@link TEST_ADMIN_ALLOW_IPS} and {@link TEST_HOST_KEYS}. Secrets (`secure:` objects, if the
+ * JSON), with a chosen number of users, {@link TEST_ADMIN_ALLOW_IPS}, {@link TEST_HOST_KEYS} and
+ * {@link TEST_ALERT_CHAT_ID}. Secrets (`secure:` objects, if the
  * owner has set any) are left out.
  */
 export function rawStackConfig(users: number): Record<string, string> {
@@ -55,6 +59,7 @@ export function rawStackConfig(users: number): Record<string, string> {
     "tapbot:adminAllowIps": JSON.stringify(TEST_ADMIN_ALLOW_IPS),
     "tapbot:automationHostKey": TEST_HOST_KEYS.automation,
     "tapbot:dataHostKey": TEST_HOST_KEYS.data,
+    "tapbot:alertTelegramChatId": TEST_ALERT_CHAT_ID,
   };
   for (const [key, value] of Object.entries(PROD_CONFIG)) {
     if (key === "tapbot:capacity") raw[key] = JSON.stringify(stackCapacity(users));

@@ -18,7 +18,10 @@ export interface ProxyUpstreams {
  * exactly the production access rules in front of its own upstreams.
  */
 export function proxySites(
-  config: Pick<PlainConfig, "n8nDomain" | "directusDomain" | "grafanaDomain" | "adminAllowIps" | "n8nPublicWebhooks">,
+  config: Pick<
+    PlainConfig,
+    "n8nDomain" | "directusDomain" | "grafanaDomain" | "adminAllowIps" | "n8nPublicWebhooks"
+  >,
   upstreams: ProxyUpstreams,
 ): CaddySite[] {
   const owner = { kind: "owner", allowIps: config.adminAllowIps } as const;

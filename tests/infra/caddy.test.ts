@@ -44,7 +44,7 @@ describe("the Caddyfile", () => {
     expect(result.code).toBe(0);
   });
 
-  it("serves both domains over HTTPS with ACME certificates and proxies each to its upstream", async () => {
+  it("serves every domain over HTTPS with ACME certificates and proxies each to its upstream", async () => {
     const result = await runTool("caddy", ["adapt", "--config", file, "--adapter", "caddyfile"], { env });
     expect(result.code, result.stderr).toBe(0);
     const json = JSON.parse(result.stdout) as {
@@ -57,14 +57,13 @@ describe("the Caddyfile", () => {
     };
     const server = Object.values(json.apps.http.servers)[0];
     expect(server?.listen).toEqual([":443"]);
-    expect(server?.routes.map((r) => r.match[0]?.host[0]).sort()).toEqual([
-      config.directusDomain,
-      config.n8nDomain,
-    ]);
+    const domains = [config.directusDomain, config.grafanaDomain, config.n8nDomain];
+    expect(server?.routes.map((r) => r.match[0]?.host[0]).sort()).toEqual(domains);
     expect(result.stdout).toContain('"dial":"tapbot-n8n:5678"');
     expect(result.stdout).toContain(`"dial":"${config.dataTunnelAddress}:8055"`);
+    expect(result.stdout).toContain(`"dial":"${config.dataTunnelAddress}:3000"`);
     const policy = json.apps.tls.automation.policies[0];
-    expect(policy?.subjects?.slice().sort()).toEqual([config.directusDomain, config.n8nDomain]);
+    expect(policy?.subjects?.slice().sort()).toEqual(domains);
     expect(policy?.issuers.find((i) => i.module === "acme")?.email).toBe(config.acmeEmail);
   });
 
@@ -221,7 +220,12 @@ describe("the rendered Caddyfile in front of the admin UIs, served by the real C
       // A forged X-Forwarded-For naming the owner changes nothing: Caddy judges the TCP peer.
       await get(https, config.n8nDomain, "/", STRANGER, { headers: { "x-forwarded-for": OWNER } }),
       await get(https, config.grafanaDomain, "/login", STRANGER),
-      await get(https, config.grafanaDomain, "/api/datasources/proxy/uid/tapbot-prometheus/api/v1/query", STRANGER),
+      await get(
+        https,
+        config.grafanaDomain,
+        "/api/datasources/proxy/uid/tapbot-prometheus/api/v1/query",
+        STRANGER,
+      ),
     ];
     expect(asked.map((a) => a.status)).toEqual([403, 403, 403, 403, 403, 403, 403, 403]);
     expect(asked.every((a) => a.body === "Forbidden")).toBe(true);

@@ -1,3 +1,4 @@
+import { isIP } from "node:net";
 import { z } from "zod";
 
 /** The kinds of generation the app offers; the job payload, the models and the deadlines are keyed by them. */
@@ -90,6 +91,11 @@ const environmentSchema = z.object({
     .regex(/^[A-Za-z0-9_-]{1,256}$/, "must be 1-256 characters of A-Z, a-z, 0-9, _ and -")
     .optional(),
   HTTP_PORT: int(8080, 0, 65535),
+  HTTP_HOST: z
+    .string()
+    .default("127.0.0.1")
+    .refine((h) => isIP(h) !== 0, "must be an IP address to listen on, like 127.0.0.1 or 0.0.0.0"),
+  HTTP_TIMEOUT_SECONDS: int(60, 5, 600),
   LOG_LEVEL: z.enum(logLevels, { error: `must be one of ${logLevels.join(", ")}` }).default("info"),
   RATE_LIMIT_MAX: int(10, 1),
   RATE_LIMIT_WINDOW_SECONDS: int(60, 1),
@@ -134,6 +140,13 @@ export interface AppConfig {
   webhookUrl: string | undefined;
   webhookSecret: string | undefined;
   httpPort: number;
+  /**
+   * Address the ops server (/healthz, /metrics, the webhook) listens on: loopback by default, so a process
+   * run by hand exposes nothing; containers are given 0.0.0.0 by the deployment.
+   */
+  httpHost: string;
+  /** How long one call to Telegram or fal may take before it counts as a network failure. */
+  httpTimeoutSeconds: number;
   logLevel: (typeof logLevels)[number];
   rateLimitMax: number;
   rateLimitWindowSeconds: number;
@@ -205,6 +218,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     webhookUrl: e.WEBHOOK_URL,
     webhookSecret: e.WEBHOOK_SECRET,
     httpPort: e.HTTP_PORT,
+    httpHost: e.HTTP_HOST,
+    httpTimeoutSeconds: e.HTTP_TIMEOUT_SECONDS,
     logLevel: e.LOG_LEVEL,
     rateLimitMax: e.RATE_LIMIT_MAX,
     rateLimitWindowSeconds: e.RATE_LIMIT_WINDOW_SECONDS,

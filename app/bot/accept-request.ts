@@ -1,11 +1,11 @@
-import { randomUUID } from "node:crypto";
 import type { GenerationKind } from "../config.js";
+import type { Logger } from "../observability/logger.js";
 import { metrics } from "../observability/metrics.js";
 import { tierPriority } from "../queue/generation-job.js";
 import { cacheKeyFor } from "../queue/result-cache.js";
-import type { NewGeneration } from "../storage/generation-store.js";
+import { finalStatuses, type Generation, type NewGeneration } from "../storage/generation-store.js";
 import type { BotContext } from "./context.js";
-import { defaultParams } from "./generation-request.js";
+import { defaultParams, generationIdFor } from "./generation-request.js";
 import type { ImageRef } from "./input-checks.js";
 import type { BotPorts } from "./ports.js";
 import { resendImage } from "./resend-image.js";
@@ -45,19 +45,88 @@ async function deliverFromCache(
 }
 
 /**
+ * The acknowledgement with the place in the queue, and its message id on the row (the worker edits it).
+ * The request is queued by now, so nothing here may turn into an apology: a failure to send or to record
+ * the acknowledgement is logged, and the worker still delivers (it sends its messages anew when it has
+ * no acknowledgement to edit).
+ */
+async function acknowledge(
+  ctx: BotContext,
+  ports: BotPorts,
+  logger: Logger,
+  generationId: string,
+  position: number,
+): Promise<void> {
+  try {
+    const ack = await ctx.reply(ctx.t("ack-queued", { position }), {
+      reply_parameters: { message_id: ctx.msgId as number, allow_sending_without_reply: true },
+    });
+    observeAckLatency(ctx);
+    await ports.generations.setAckMessage(generationId, ack.message_id);
+  } catch (error) {
+    logger.warn(
+      { err: error, generationId },
+      "request queued, but its acknowledgement could not be sent or recorded",
+    );
+  }
+}
+
+/**
+ * The same message again (Telegram redelivered it after the process that handled it died): continue
+ * where that process stopped, without a second rate-limit charge, row or job. A request that ended or
+ * was acknowledged needs nothing more; one that has a row but no acknowledgement is (re-)enqueued, which
+ * adds nothing if its job exists (jobId = generation id), and acknowledged.
+ */
+async function resumeRequest(
+  ctx: BotContext,
+  ports: BotPorts,
+  logger: Logger,
+  row: Generation,
+): Promise<void> {
+  if (finalStatuses.includes(row.status) || row.ackMessageId !== null) {
+    logger.info({ generationId: row.id, status: row.status }, "request accepted before; nothing to repeat");
+    return;
+  }
+  const { position } = await ports.queue.enqueue(
+    {
+      generationId: row.id,
+      telegramUserId: ctx.user.telegramId,
+      chatId: row.chatId,
+      kind: row.kind,
+      model: row.model,
+      prompt: row.prompt,
+      params: row.params,
+      sourceFileId: row.sourceFileId ?? undefined,
+      cacheKey: row.cacheKey,
+      locale: ctx.locale,
+      tier: ctx.user.tier,
+    },
+    { priority: tierPriority[ctx.user.tier] },
+  );
+  logger.info({ generationId: row.id }, "request accepted before its acknowledgement; resuming");
+  await acknowledge(ctx, ports, logger, row.id, position);
+}
+
+/**
  * Takes a request that passed the input checks (they run first, so a refused input costs no quota) to
- * the acknowledgement: rate limit (a refusal is told when to retry and goes no further) → result cache (a hit is answered at
- * once with the cached file_id and recorded as delivered, no job) → a `generations` row and a BullMQ job
- * with jobId = generation id and priority by tier → the acknowledgement with the place in the queue, whose
- * message id the worker needs to edit it. If queueing fails the user's quota is given back.
+ * the acknowledgement: rate limit (a refusal is told when to retry and goes no further) → result cache (a
+ * hit is answered at once with the cached file_id and recorded as delivered, no job) → a `generations`
+ * row and a BullMQ job, both keyed by the generation id derived from the message, with priority by tier
+ * → the acknowledgement with the place in the queue. If queueing fails the user's quota is given back.
+ * The same message handled again (redelivered after a crash) resumes instead of starting over.
  */
 export async function acceptRequest(
   ctx: BotContext,
   ports: BotPorts,
+  logger: Logger,
   request: GenerationRequest,
 ): Promise<void> {
   const user = ctx.user;
   const chatId = ctx.chatId as number;
+  const generationId = generationIdFor(chatId, ctx.msgId as number);
+  const existing = await ports.generations.get(generationId);
+  if (existing !== null) return resumeRequest(ctx, ports, logger, existing);
+
   const decision = await ports.rateLimit.consume(user.telegramId);
   if (!decision.allowed) {
     metrics.rateLimited.inc();
@@ -83,7 +152,7 @@ export async function acceptRequest(
     sourceFileId: request.source?.fileId,
     cacheKey,
   };
-  const generation: NewGeneration = { id: randomUUID(), userId: user.id, ...shared };
+  const generation: NewGeneration = { id: generationId, userId: user.id, ...shared };
 
   const cachedFileId = await ports.cache.get(cacheKey);
   if (cachedFileId !== null && (await deliverFromCache(ctx, ports, generation, cachedFileId))) return;
@@ -110,10 +179,5 @@ export async function acceptRequest(
     throw error;
   }
   metrics.jobsEnqueued.inc({ kind: request.kind, tier: user.tier });
-
-  const ack = await ctx.reply(ctx.t("ack-queued", { position }), {
-    reply_parameters: { message_id: ctx.msgId as number, allow_sending_without_reply: true },
-  });
-  observeAckLatency(ctx);
-  await ports.generations.setAckMessage(generation.id, ack.message_id);
+  await acknowledge(ctx, ports, logger, generation.id, position);
 }

@@ -21,13 +21,22 @@ import { createWebhookEndpoint, type WebhookEndpoint } from "./webhook.js";
 /** The bot only reacts to messages; no other update type is fetched or delivered. */
 const allowedUpdates = ["message"] as const;
 
+/**
+ * How long a stopping webhook replica keeps serving after its /healthz turned to "draining", so that the
+ * proxy's active health check (every second, see infra's Caddyfile) takes it out of rotation before it
+ * stops accepting connections. Capped at a quarter of the grace.
+ */
+export const webhookDrainDelayMs = 3_000;
+
 /** A started bot process. */
 export interface RunningBot {
   /** The ops server's port (HTTP_PORT, or the one picked for 0). */
   readonly port: number;
   /**
-   * Graceful stop: no new updates, in-flight handlers finished (up to SHUTDOWN_GRACE_SECONDS), fetched
-   * updates confirmed to Telegram, then the HTTP server, Redis and PostgreSQL closed.
+   * Graceful stop within SHUTDOWN_GRACE_SECONDS. Polling: no new fetch, the batch being handled finished,
+   * then confirmed to Telegram. Webhook: /healthz says "draining" while updates are still served (the
+   * proxy moves traffic to the other replica), then no new connections (the proxy's dial fails over), the
+   * updates being handled finished. Then the HTTP server, Redis and PostgreSQL closed.
    */
   stop(): Promise<void>;
 }
@@ -52,7 +61,7 @@ export async function startBotProcess(config: AppConfig, logger: Logger): Promis
 
   const bot = createBot({
     token: config.telegramBotToken,
-    client: { apiRoot: config.telegramApiRoot },
+    client: { apiRoot: config.telegramApiRoot, timeoutSeconds: config.httpTimeoutSeconds },
     logger,
     ports: {
       users: new UserStore(pool),
@@ -84,11 +93,13 @@ export async function startBotProcess(config: AppConfig, logger: Logger): Promis
       ? createWebhookEndpoint(bot, {
           path: new URL(config.webhookUrl as string).pathname,
           secret: config.webhookSecret as string,
+          logger,
         })
       : undefined;
   try {
     ops = await startOpsServer({
       port: config.httpPort,
+      host: config.httpHost,
       registry,
       checks: { redis: () => pingRedis(redis), postgres: () => pingPostgres(pool) },
       ...(webhook === undefined ? {} : { handle: webhook.handle }),
@@ -108,6 +119,8 @@ export async function startBotProcess(config: AppConfig, logger: Logger): Promis
           logger.fatal({ err: error }, "long polling stopped for good; exiting so that the bot is restarted");
           process.exit(1);
         },
+        // Below the client's per-call timeout, which would otherwise cut every long poll short.
+        longPollSeconds: Math.min(25, config.httpTimeoutSeconds - 5),
       });
     }
   } catch (error) {
@@ -127,8 +140,18 @@ export async function startBotProcess(config: AppConfig, logger: Logger): Promis
     port: openOps.port,
     async stop() {
       logger.info({ mode: config.botMode }, "bot stopping");
+      const deadline = Date.now() + graceMs;
+      openOps.drain();
       await polling?.stop();
-      await webhook?.drain(graceMs);
+      if (webhook !== undefined) {
+        await new Promise((resolve) => setTimeout(resolve, Math.min(webhookDrainDelayMs, graceMs / 4)));
+        openOps.stopAccepting();
+        if (!(await webhook.settle(Math.max(0, deadline - Date.now())))) {
+          logger.warn(
+            "shutdown grace ran out with updates still being handled; Telegram will redeliver them",
+          );
+        }
+      }
       await openOps.close();
       await queue.close();
       await redis.quit();

@@ -33,9 +33,11 @@ function updateKind(ctx: Context): string {
 
 /**
  * Builds the bot from its ports; it neither polls nor listens (see `main.ts`). Order of the middleware:
- * count the update → skip it if any replica handled it already → private chats only → the user's
- * language and registration → commands and requests → a clear answer to anything else. Everything after
- * the first step runs inside an error boundary, so a failure becomes a logged error and an apology.
+ * count the update → lease it, or skip it if any replica handled it already → private chats only → the
+ * user's language and registration → commands and requests → a clear answer to anything else.
+ * Everything after the lease runs inside an error boundary, so a failure becomes a logged error and an
+ * apology; the update is marked handled only after that (see RedisUpdateLog), so an update whose
+ * process died mid-way is handled again when Telegram redelivers it.
  */
 export function createBot(options: CreateBotOptions): Bot<BotContext> {
   const { ports, logger } = options;
@@ -52,11 +54,22 @@ export function createBot(options: CreateBotOptions): Bot<BotContext> {
     await next();
   });
 
-  const guarded = bot.errorBoundary(onError);
-  guarded.use(async (ctx, next) => {
-    if (await ports.updateLog.firstSeen(ctx.me.id, ctx.update.update_id)) return next();
-    logger.info({ updateId: ctx.update.update_id }, "skipping an update that was handled already");
+  bot.use(async (ctx, next) => {
+    const lease = await ports.updateLog.claim(ctx.me.id, ctx.update.update_id);
+    if (lease === null) {
+      logger.info({ updateId: ctx.update.update_id }, "skipping an update that was handled already");
+      return;
+    }
+    try {
+      await next();
+    } catch (error) {
+      await lease.release();
+      throw error;
+    }
+    await lease.done();
   });
+
+  const guarded = bot.errorBoundary(onError);
 
   const chat = guarded.chatType("private");
   chat.use(async (ctx, next) => {
@@ -74,7 +87,7 @@ export function createBot(options: CreateBotOptions): Bot<BotContext> {
   });
   chat.use(startHelpHandlers(ports.settings));
   chat.use(jobHandlers(ports));
-  chat.use(generateHandlers(ports));
+  chat.use(generateHandlers(ports, logger));
   chat.use(fallbackHandler(ports.settings));
 
   return bot;

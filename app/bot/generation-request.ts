@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import type { GenerationKind } from "../config.js";
 
 /**
@@ -24,4 +25,16 @@ export const typicalJobSeconds = 25;
 export function estimateMinutes(position: number, slots: number): number {
   const rounds = Math.ceil(position / Math.max(1, slots));
   return Math.max(1, Math.ceil((rounds * typicalJobSeconds) / 60));
+}
+
+/**
+ * The generation id of the request a message makes: a UUID derived from the chat and the message id
+ * (unique per chat forever), so a message handled twice (Telegram redelivered it after a crash) names
+ * the same row and the same job instead of making a second request.
+ */
+export function generationIdFor(chatId: number, messageId: number): string {
+  const hex = createHash("sha256").update(`tapbot-generation:${chatId}:${messageId}`).digest("hex");
+  // RFC 9562 layout: version 8 (custom) and the 10xx variant, so it is a valid UUID everywhere.
+  const variant = ((Number.parseInt(hex.charAt(16), 16) & 0x3) | 0x8).toString(16);
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-8${hex.slice(13, 16)}-${variant}${hex.slice(17, 20)}-${hex.slice(20, 32)}`;
 }

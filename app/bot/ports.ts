@@ -18,7 +18,7 @@ export type UserPort = Pick<UserStore, "upsert">;
 /** The `generations` table, as far as the bot writes and reads it. */
 export type GenerationPort = Pick<
   GenerationStore,
-  "create" | "setAckMessage" | "markDelivered" | "markFailed" | "listActive" | "listRecent"
+  "create" | "get" | "setAckMessage" | "markDelivered" | "markFailed" | "listActive" | "listRecent"
 >;
 
 /** The generation queue (CORE's adapter over BullMQ). */
@@ -30,10 +30,21 @@ export type ResultCachePort = Pick<ResultCache, "get">;
 /** The per-user request limit, shared by every replica. */
 export type RateLimitPort = Pick<RedisRateLimiter, "consume" | "refund">;
 
+/** The right to handle one update, held while its handler runs (see {@link UpdateLogPort.claim}). */
+export interface UpdateLease {
+  /** The handling committed: the update is handled for every replica from now on. */
+  done(): Promise<void>;
+  /** The handling did not finish: let a redelivery of the update be handled again at once. */
+  release(): Promise<void>;
+}
+
 /** Remembers which updates were handled, so a re-delivered update (restart, webhook retry) is skipped. */
 export interface UpdateLogPort {
-  /** True the first time an update id is seen (by any replica), false afterwards. */
-  firstSeen(botId: number, updateId: number): Promise<boolean>;
+  /**
+   * A lease to handle the update, or null when it was handled already (by any replica). Waits while
+   * another process holds a lease on it; see RedisUpdateLog.
+   */
+  claim(botId: number, updateId: number): Promise<UpdateLease | null>;
 }
 
 /** The settings the handlers use (from {@link AppConfig}). */

@@ -98,6 +98,12 @@ export const metrics = {
     labelNames: ["method", "code"] as const,
     registers: [registry],
   }),
+  outcomeRecordSeconds: new Histogram({
+    name: "tapbot_outcome_record_seconds",
+    help: "From Telegram accepting a result or a final message to the first store recording it: the window in which a worker's death means sending it again",
+    buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30],
+    registers: [registry],
+  }),
   ackLatency: new Histogram({
     name: "tapbot_ack_latency_seconds",
     help: "From the user's message to the acknowledgement being sent",

@@ -130,6 +130,35 @@ describe("two workers on one queue", () => {
   }, 60_000);
 });
 
+describe("a bot killed while it handles an update", () => {
+  it("handles the redelivered update once its lease lapses: one acknowledgement, one job, one picture", async () => {
+    const kim = newUser(stack, "Kim");
+    // The acknowledgement is on its way (3 s of transit) when the bot is killed: it never reaches Telegram,
+    // the update was never confirmed, and the dead process's lease on it lapses within seconds.
+    stack.telegram.setLatency(3_000, "sendMessage");
+    const request = kim.says("a lantern in the fog");
+    await waitUntil(async () => ((await generationsOf(stack, kim.id)).length > 0 ? true : undefined), {
+      timeoutMs: 10_000,
+      describe: () => "the request's row",
+    });
+    await bot.kill();
+    stack.telegram.setLatency(0, "sendMessage");
+    bot = await stack.startBot();
+    await kim.replyTo(request, (view) => ackQueued.test(view.sentText ?? ""), 30_000);
+    const worker = await stack.startWorker();
+    await kim.nextPhoto(request, 30_000);
+    await sleep(1_000);
+    const acks = kim
+      .botMessagesAfter(request)
+      .filter((view) => view.message.reply_to_message?.message_id === request.message_id);
+    expect(acks).toHaveLength(1);
+    expect(kim.photosAfter(request)).toHaveLength(1);
+    expect(submissionsWithPrompt(stack, "a lantern in the fog")).toHaveLength(1);
+    expect(await generationsOf(stack, kim.id)).toHaveLength(1);
+    await worker.stop();
+  }, 90_000);
+});
+
 describe("a bot restart", () => {
   it("does not handle old updates again, after a graceful stop or a SIGKILL", async () => {
     const worker = await stack.startWorker();

@@ -1,5 +1,6 @@
 import { Composer } from "grammy";
 import type { Message } from "grammy/types";
+import type { Logger } from "../../observability/logger.js";
 import { acceptRequest } from "../accept-request.js";
 import type { BotContext } from "../context.js";
 import {
@@ -34,7 +35,7 @@ async function passed<T>(ctx: BotContext, checked: Checked<T>): Promise<T | unde
  * (image-to-image) and /upscale in reply to an image (or as the caption of one). Every input is checked
  * from Telegram's metadata first, so a refused file is never downloaded.
  */
-export function generateHandlers(ports: BotPorts): Composer<BotContext> {
+export function generateHandlers(ports: BotPorts, logger: Logger): Composer<BotContext> {
   const composer = new Composer<BotContext>();
   const { settings } = ports;
 
@@ -46,14 +47,14 @@ export function generateHandlers(ports: BotPorts): Composer<BotContext> {
     }
     const image = await passed(ctx, checkImage(source, settings));
     if (image === undefined) return;
-    await acceptRequest(ctx, ports, { kind: "upscale", prompt: "", source: image });
+    await acceptRequest(ctx, ports, logger, { kind: "upscale", prompt: "", source: image });
   });
 
   composer.on("message:text", async (ctx, next) => {
     if (ctx.msg.text.startsWith("/")) return next();
     const prompt = await passed(ctx, checkPrompt(ctx.msg.text, settings));
     if (prompt === undefined) return;
-    await acceptRequest(ctx, ports, { kind: "text-to-image", prompt });
+    await acceptRequest(ctx, ports, logger, { kind: "text-to-image", prompt });
   });
 
   composer.on(["message:photo", "message:document"], async (ctx) => {
@@ -61,7 +62,7 @@ export function generateHandlers(ports: BotPorts): Composer<BotContext> {
     if (image === undefined) return;
     const caption = ctx.msg.caption ?? "";
     if (upscaleCaption.test(caption)) {
-      await acceptRequest(ctx, ports, { kind: "upscale", prompt: "", source: image });
+      await acceptRequest(ctx, ports, logger, { kind: "upscale", prompt: "", source: image });
       return;
     }
     if (caption.trim() === "") {
@@ -70,7 +71,7 @@ export function generateHandlers(ports: BotPorts): Composer<BotContext> {
     }
     const prompt = await passed(ctx, checkPrompt(caption, settings));
     if (prompt === undefined) return;
-    await acceptRequest(ctx, ports, { kind: "image-to-image", prompt, source: image });
+    await acceptRequest(ctx, ports, logger, { kind: "image-to-image", prompt, source: image });
   });
 
   return composer;

@@ -110,6 +110,34 @@ describe("the bot process in polling mode", () => {
   });
 });
 
+describe("long polling when getUpdates fails", () => {
+  it("retries three 500s in a row within a few seconds (not the client's 3 + 6 + 12 s) and answers", async () => {
+    const telegram = await startFakeTelegram();
+    try {
+      const bot = await startBotProcess(loadConfig(environment(telegram)), logger);
+      try {
+        telegram.failNext("getUpdates", { status: 500 }, 3);
+        const sent = Date.now();
+        telegram.userSends(user, { text: "/help" });
+        await telegram.waitForMessage(
+          user.id,
+          (m) => m.from === "bot" && (m.text ?? "").startsWith("What I can do"),
+          10_000,
+        );
+        const failed = telegram.callsTo("getUpdates").filter((c) => c.status === 500);
+        expect(failed).toHaveLength(3);
+        // 250 + 500 + 1000 ms of backoff; auto-retry's waits would be 21 s.
+        const answered = telegram.chat(user.id).find((m) => m.from === "bot")?.sentAt ?? Number.NaN;
+        expect(answered - sent).toBeLessThan(5_000);
+      } finally {
+        await bot.stop();
+      }
+    } finally {
+      await telegram.stop();
+    }
+  });
+});
+
 /** Waits until the bot has written the generation row of `prompt`: its handler is past the queue. */
 async function generationRowFor(pool: pg.Pool, prompt: string): Promise<void> {
   await waitUntil(
@@ -185,7 +213,7 @@ describe("the bot process in webhook mode", () => {
 });
 
 describe("graceful stop in webhook mode", () => {
-  it("finishes the update being handled, and answers 503 to new ones so Telegram delivers them again", async () => {
+  it("says draining on /healthz while it still handles updates, then refuses connections; the update being handled finishes", async () => {
     // Deliveries by the fake go nowhere (port 9 refuses): this test posts the updates itself.
     const telegram = await startFakeTelegram({ webhookTarget: () => "http://127.0.0.1:9/" });
     const pool = createPool(postgres.url, 1);
@@ -197,14 +225,24 @@ describe("graceful stop in webhook mode", () => {
       const slow = postUpdate(bot.port, textUpdate(990_101, "a slow webhook request"), secretHeader);
       await generationRowFor(pool, "a slow webhook request");
       const stopping = bot.stop();
-      const late = await postUpdate(bot.port, textUpdate(990_102, "too late"), secretHeader);
-      expect(late.status).toBe(503);
+      const health = await fetch(`http://127.0.0.1:${bot.port}/healthz`);
+      expect(health.status).toBe(503);
+      expect(((await health.json()) as { status: string }).status).toBe("draining");
+      // The proxy still routes here until its health check notices: such an update is handled, not refused.
+      const during = await postUpdate(bot.port, textUpdate(990_102, "during the drain"), secretHeader);
+      expect(during.status).toBe(200);
       expect((await slow).status).toBe(200);
       await stopping;
+      await expect(
+        postUpdate(bot.port, textUpdate(990_103, "after the stop"), secretHeader),
+      ).rejects.toThrow();
       const { rows } = await pool.query(
-        "SELECT prompt, ack_message_id IS NOT NULL AS acked FROM generations WHERE prompt IN ('a slow webhook request', 'too late')",
+        "SELECT prompt, ack_message_id IS NOT NULL AS acked FROM generations WHERE prompt IN ('a slow webhook request', 'during the drain') ORDER BY prompt",
       );
-      expect(rows).toEqual([{ prompt: "a slow webhook request", acked: true }]);
+      expect(rows).toEqual([
+        { prompt: "a slow webhook request", acked: true },
+        { prompt: "during the drain", acked: true },
+      ]);
     } finally {
       await pool.end();
       await telegram.stop();

@@ -24,7 +24,7 @@ async function errorCount(method: string, code: string): Promise<number> {
 describe("the shared Telegram client", () => {
   const api = () =>
     createTelegramApi(
-      { telegramBotToken: telegram.token, telegramApiRoot: telegram.apiRoot },
+      { telegramBotToken: telegram.token, telegramApiRoot: telegram.apiRoot, httpTimeoutSeconds: 60 },
       createLogger("silent", "t"),
     );
 
@@ -56,7 +56,11 @@ describe("the shared Telegram client without a network", () => {
   it("gives up on an unreachable Bot API after three tries instead of retrying forever", async () => {
     const { freePort } = await import("../../support/free-port.js");
     const offline = createTelegramApi(
-      { telegramBotToken: "1:abc", telegramApiRoot: `http://127.0.0.1:${await freePort()}` },
+      {
+        telegramBotToken: "1:abc",
+        telegramApiRoot: `http://127.0.0.1:${await freePort()}`,
+        httpTimeoutSeconds: 60,
+      },
       createLogger("silent", "t"),
     );
     const before = await errorCount("getMe", "network");

@@ -65,3 +65,17 @@ export async function assertNoEviction(redis: Redis): Promise<void> {
     );
   }
 }
+
+/**
+ * Warns when the queue's Redis keeps nothing on disk between restarts (no AOF): a restart then loses
+ * every queued job, which nobody is told about. Production runs AOF every second (the capacity plan's
+ * Redis settings); the capacity model's `check` and the preflight refuse a queue Redis without it.
+ */
+export async function warnIfNotPersistent(redis: Redis, logger: Logger): Promise<void> {
+  const info = await redis.info("persistence");
+  if (/^aof_enabled:1/m.test(info)) return;
+  logger.warn(
+    "the queue's Redis runs without AOF (appendonly no): a restart of Redis loses the queued jobs; " +
+      "run it with --appendonly yes --appendfsync everysec",
+  );
+}

@@ -127,6 +127,18 @@ export class GenerationStore {
     );
   }
 
+  /**
+   * The image went out (Telegram answered with its file_id) but the bookkeeping after it (cache, "done")
+   * is not finished: the row keeps its status and carries the file_id, which fences a rerun of the
+   * delivery (it sends nothing when the row has one).
+   */
+  async markSent(id: string, resultFileId: string): Promise<void> {
+    await this.pool.query(
+      `UPDATE generations SET result_file_id = $2 WHERE id = $1 AND status NOT IN ${finalStatusesSql}`,
+      [id, resultFileId],
+    );
+  }
+
   /** Final: the user has the image (from fal, or from the cache when `cached`). */
   async markDelivered(id: string, result: { resultFileId: string; cached: boolean }): Promise<void> {
     await this.pool.query(

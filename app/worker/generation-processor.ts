@@ -1,4 +1,4 @@
-import { DelayedError, type Job, UnrecoverableError } from "bullmq";
+import { DelayedError, type Job, UnrecoverableError, WaitingError } from "bullmq";
 import { type Api, GrammyError, InputFile } from "grammy";
 import type { Redis } from "ioredis";
 import { z } from "zod";
@@ -13,6 +13,7 @@ import { cancelFlagKey } from "../queue/generation-queue.js";
 import type { ResultCache } from "../queue/result-cache.js";
 import { finalStatuses, type Generation, type GenerationStore } from "../storage/generation-store.js";
 import { sniffImageType } from "./image-type.js";
+import type { Outcome, OutcomeLog } from "./outcome-log.js";
 import { pollDelayMs } from "./poll-backoff.js";
 import { SourceImageError } from "./source-image.js";
 import { type Conversation, type UserNotifier, type WorkerMessage, workerMessages } from "./user-messages.js";
@@ -46,17 +47,18 @@ const telegramPhotoMaxBytes = 10 * 1024 * 1024;
 const photoRefusal = /PHOTO_INVALID_DIMENSIONS|PHOTO_SAVE_FILE_INVALID|IMAGE_PROCESS_FAILED|too big/i;
 
 /**
- * Marks a delivery between `sendPhoto` succeeding and PostgreSQL recording it, so a deliver step that
- * runs again in that window (its worker was killed) sends nothing. Removed once the row says delivered;
- * the row is the lasting record.
+ * A failure already told to the user (and recorded); BullMQ must fail the job without retrying it, and
+ * the failure backstop has nothing left to do for it.
  */
-export function deliveredMarkerKey(generationId: string): string {
-  return `tapbot:delivered:${generationId}`;
-}
-const deliveredMarkerSeconds = 24 * 3600;
+export class HandledFailure extends UnrecoverableError {}
 
-/** A failure already recorded and told to the user; BullMQ must fail the job without retrying it. */
-class HandledFailure extends UnrecoverableError {}
+/**
+ * The job's lock passed to another worker while this one still ran it (its lock was not renewed in
+ * time: a stalled event loop, a Redis outage). The other worker owns the job now; this one must not send.
+ */
+export class LockLostError extends Error {
+  override readonly name = "LockLostError";
+}
 
 /** The numbers the processor works with. */
 export interface ProcessorSettings {
@@ -76,8 +78,17 @@ export interface ProcessorDeps {
   telegram: Api;
   notifier: UserNotifier;
   generations: GenerationStore;
+  /** What each user was told, fenced against telling twice (see OutcomeLog). */
+  outcomes: OutcomeLog;
   cache: ResultCache;
   redis: Redis;
+  /** BullMQ's lock duration (WORKER_LOCK_SECONDS); the send fence renews the lock by this much. */
+  lockMs: number;
+  /**
+   * Aborted when the worker stops and its grace is running out: calls in flight were cut, and a step
+   * that fails now hands its job back to the queue (saved step, no attempt counted) instead of failing.
+   */
+  stopping?: AbortSignal;
   /** Moves the user's photo from Telegram to fal storage; returns the fal URL. */
   uploadSource: (fileId: string) => Promise<string>;
   settings: ProcessorSettings;
@@ -141,14 +152,19 @@ function judge(error: unknown, settings: ProcessorSettings): Verdict {
  * only works for the milliseconds of each step and WORKER_CONCURRENCY bounds work in this process,
  * not requests in flight at fal.
  *
- * Exactly one delivery: the deliver step sends only when neither the delivered marker (Redis) nor the
- * row (PostgreSQL) says it was sent; see {@link deliveredMarkerKey} for the one remaining window.
+ * Exactly one answer per request: every message that ends a request (the image, or why there is none)
+ * is sent only when no outcome is recorded yet (OutcomeLog in Redis, or the row), only while this worker
+ * still owns the job's lock (renewed right before the call, so no other worker can take the job while it
+ * is on its way), and recorded right after Telegram accepted it. The user is told first and the row
+ * follows, so the row is never final before the user knows, and PostgreSQL being down delays the record,
+ * never the message. The window that remains (a worker killed between Telegram's answer and the first
+ * store's) is measured by `tapbot_outcome_record_seconds`; see app/README.md.
  */
 export function createGenerationProcessor(
   deps: ProcessorDeps,
 ): (job: Job<GenerationJobData>, token?: string) => Promise<void> {
   const now = deps.now ?? Date.now;
-  const { settings, generations, notifier, fal, redis } = deps;
+  const { settings, generations, notifier, fal, redis, outcomes } = deps;
 
   return async function processGeneration(job, token) {
     const input = generationJobSchema.parse(job.data);
@@ -162,14 +178,29 @@ export function createGenerationProcessor(
       row = await generations.get(id);
       return row;
     };
-    const conversation = async (): Promise<Conversation> => ({
-      chatId: input.chatId,
-      locale: input.locale,
-      ackMessageId: (row === undefined ? await loadRow() : row)?.ackMessageId ?? null,
-    });
+    /**
+     * Where to talk to the user. Without PostgreSQL the acknowledgement's id is unknown; the outcome is
+     * then sent as a new message rather than not at all.
+     */
+    const conversation = async (): Promise<Conversation> => {
+      let ackMessageId: number | null = null;
+      try {
+        ackMessageId = (row === undefined ? await loadRow() : row)?.ackMessageId ?? null;
+      } catch (error) {
+        log.warn({ err: error }, "PostgreSQL unavailable; talking to the user without the acknowledgement");
+      }
+      return { chatId: input.chatId, locale: input.locale, ackMessageId };
+    };
     const save = async (next: Step): Promise<void> => {
       step = next;
       await job.updateData({ ...input, step: next });
+    };
+    /** The send fence: renews the job's lock, or throws when another worker owns the job now. */
+    const fence = async (): Promise<void> => {
+      if (token === undefined) return;
+      if ((await job.extendLock(token, deps.lockMs)) !== 1) {
+        throw new LockLostError(`job ${id} is no longer this worker's; not sending`);
+      }
     };
     const cancelAtFal = async (requestId: string): Promise<void> => {
       try {
@@ -178,16 +209,34 @@ export function createGenerationProcessor(
         log.warn({ err: error, requestId }, "could not cancel at fal");
       }
     };
-    /** Records a final failure, tells the user, counts it. */
+    /**
+     * Whether the user already has this request's answer: an outcome in Redis, or a row with the image's
+     * file_id or a final status (a row PostgreSQL cannot read counts as not answered).
+     */
+    const answered = async (): Promise<boolean> => {
+      if ((await outcomes.told(id)) !== null) return true;
+      try {
+        const current = await loadRow();
+        return current !== null && (current.resultFileId !== null || finalStatuses.includes(current.status));
+      } catch {
+        return false;
+      }
+    };
+    /** Tells the user the request ended without an image, then records it (see OutcomeLog); once. */
     const finish = async (
       status: "failed" | "cancelled" | "expired",
       reason: string,
       message: WorkerMessage,
       vars?: Record<string, string | number>,
     ): Promise<void> => {
-      await generations.markFailed(id, { status, error: reason });
-      await notifier.outcome(await conversation(), message, vars);
-      metrics.jobsFailed.inc({ kind: input.kind, reason });
+      const outcome: Outcome = { status, error: reason };
+      if (!(await answered())) {
+        await fence();
+        await notifier.outcome(await conversation(), message, vars);
+        await outcomes.record(id, outcome);
+        metrics.jobsFailed.inc({ kind: input.kind, reason });
+      }
+      await outcomes.settle(id, outcome);
     };
     /** Shows "generating" once the bot has stored its acknowledgement (re-reading the row for its id). */
     const announce = async (): Promise<boolean> => {
@@ -209,6 +258,13 @@ export function createGenerationProcessor(
     };
 
     try {
+      // Told it failed already (a rerun after the worker died before recording): record, say nothing.
+      const told = await outcomes.told(id);
+      if (told !== null && told.status !== "delivered") {
+        log.info({ status: told.status }, "the user was told already; recording only");
+        await outcomes.settle(id, told);
+        return;
+      }
       if (step.name !== "deliver" && (await redis.exists(cancelFlagKey(id))) === 1) {
         if (step.name === "poll") await cancelAtFal(step.requestId);
         await finish("cancelled", "cancelled", workerMessages.cancelled);
@@ -223,6 +279,17 @@ export function createGenerationProcessor(
               log.info({ status: current?.status ?? "missing" }, "generation already ended; nothing to do");
               return;
             }
+            if (current.falRequestId !== null) {
+              // Submitted before, and the row kept the request id while the saved step was lost: poll it.
+              step = {
+                name: "poll",
+                requestId: current.falRequestId,
+                submittedAt: current.startedAt?.getTime() ?? now(),
+                polls: 0,
+                announced: false,
+              };
+              break;
+            }
             const announced = await notifier.progress(await conversation(), workerMessages.generating);
             let sourceUrl = step.sourceUrl;
             if (input.sourceFileId !== undefined && sourceUrl === undefined) {
@@ -231,8 +298,16 @@ export function createGenerationProcessor(
             }
             const requestId = await fal.submit(input.model, falInput(input, sourceUrl));
             const submittedAt = now();
-            await save({ name: "poll", requestId, submittedAt, polls: 0, announced });
-            await generations.markRunning(id, requestId);
+            // Both stores at once: a rerun finds the request id in either and polls it, so a second
+            // (billed) submission needs the worker to die before both answered.
+            const [saved, recorded] = await Promise.allSettled([
+              save({ name: "poll", requestId, submittedAt, polls: 0, announced }),
+              generations.markRunning(id, requestId),
+            ]);
+            if (saved.status === "rejected") throw saved.reason;
+            if (recorded.status === "rejected") {
+              log.warn({ err: recorded.reason, requestId }, "could not record the fal request id in the row");
+            }
             log.info({ requestId }, "submitted to fal");
             return await waitForNextPoll(0, submittedAt);
           }
@@ -257,16 +332,28 @@ export function createGenerationProcessor(
           }
           case "deliver": {
             if (!step.announced) await announce();
-            if (await deliver(step.requestId)) {
-              metrics.jobsCompleted.inc({ kind: input.kind });
-              metrics.jobDuration.observe({ kind: input.kind }, (now() - job.timestamp) / 1000);
-            }
+            await deliver(step.requestId);
             return;
           }
         }
       }
     } catch (error) {
       if (error instanceof DelayedError || error instanceof HandledFailure) throw error;
+      if (error instanceof LockLostError) {
+        log.warn({ step: step.name }, "lost the job's lock to another worker; leaving the job to it");
+        throw error;
+      }
+      if (deps.stopping?.aborted === true && token !== undefined) {
+        // The worker is stopping and cut this step's calls: hand the job back with its saved step.
+        log.info({ step: step.name }, "worker stopping; job handed back to the queue");
+        await job.moveToWait(token);
+        throw new WaitingError();
+      }
+      if (await answered()) {
+        // The user has the answer; what failed is bookkeeping after it, which a retry finishes quietly.
+        log.warn({ err: error, step: step.name }, "bookkeeping after the answer failed; will retry");
+        throw error;
+      }
       const verdict = judge(error, settings);
       if (verdict.retry) {
         const attempts = job.opts.attempts ?? 1;
@@ -279,7 +366,7 @@ export function createGenerationProcessor(
         log.error({ err: error, step: step.name }, "step failed on the last attempt");
         if (step.name !== "submit") await cancelAtFal(step.requestId);
         await finish("failed", "exhausted", workerMessages.failed);
-        throw error;
+        throw new HandledFailure(error instanceof Error ? error.message : String(error));
       }
       log.warn({ err: error, step: step.name, reason: verdict.reason }, "generation failed for good");
       await finish("failed", verdict.reason, verdict.message, verdict.vars);
@@ -287,30 +374,35 @@ export function createGenerationProcessor(
     }
 
     /**
-     * Sends the result once, then records it (row, cache) and marks the acknowledgement done. False when
-     * the generation ended otherwise (cancelled, expired) before it could be sent.
+     * Sends the result once, then records it: the outcome (Redis or the row, whichever answers first),
+     * the result cache, "done" on the acknowledgement, and last the row's final status, so a row that
+     * says delivered means the user has seen all of it. Sends nothing when the generation ended otherwise
+     * (cancelled, expired) before it could be sent.
      */
-    async function deliver(requestId: string): Promise<boolean> {
+    async function deliver(requestId: string): Promise<void> {
       const current = await loadRow();
-      let fileId = await redis.get(deliveredMarkerKey(id));
-      if (fileId === null && current?.status === "delivered") fileId = current.resultFileId;
+      const told = await outcomes.told(id);
+      let fileId = current?.resultFileId ?? (told?.status === "delivered" ? told.resultFileId : null);
       if (fileId === null) {
         if (current === null || finalStatuses.includes(current.status)) {
           log.info({ status: current?.status ?? "missing" }, "generation ended before delivery; not sending");
-          return false;
+          return;
         }
         const result = await fal.result(input.model, requestId);
         const bytes = await fal.download(result.url, settings.resultMaxBytes);
-        fileId = await sendImage(await conversation(), bytes);
-        await redis.set(deliveredMarkerKey(id), fileId, "EX", deliveredMarkerSeconds);
+        const to = await conversation();
+        await fence();
+        fileId = await sendImage(to, bytes);
+        await outcomes.record(id, { status: "delivered", resultFileId: fileId });
+        metrics.jobsCompleted.inc({ kind: input.kind });
+        metrics.jobDuration.observe({ kind: input.kind }, (now() - job.timestamp) / 1000);
         log.info({ requestId, bytes: bytes.length }, "delivered");
       }
-      await generations.markDelivered(id, { resultFileId: fileId, cached: false });
       // A cancel that came too late (the result was ready) leaves nothing behind either.
-      await redis.del(deliveredMarkerKey(id), cancelFlagKey(id));
+      await redis.del(cancelFlagKey(id));
       await deps.cache.set(input.cacheKey, fileId);
       await notifier.progress(await conversation(), workerMessages.done);
-      return true;
+      await outcomes.settle(id, { status: "delivered", resultFileId: fileId });
     }
 
     /**

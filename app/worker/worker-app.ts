@@ -6,7 +6,7 @@ import type { Logger } from "../observability/logger.js";
 import { registry, setQueueDepthSource } from "../observability/metrics.js";
 import { startOpsServer } from "../observability/ops-server.js";
 import { createGenerationQueue, jobRetention } from "../queue/generation-queue.js";
-import { assertNoEviction, createRedis, pingRedis, redisReady } from "../queue/redis.js";
+import { assertNoEviction, createRedis, pingRedis, redisReady, warnIfNotPersistent } from "../queue/redis.js";
 import { ResultCache } from "../queue/result-cache.js";
 import { needs } from "../startup-failure.js";
 import { GenerationStore } from "../storage/generation-store.js";
@@ -15,11 +15,23 @@ import { createPool, pingPostgres } from "../storage/pool.js";
 import { createTelegramApi } from "../telegram/api.js";
 import { createFailureBackstop } from "./failure-backstop.js";
 import { createGenerationProcessor, type GenerationJobData } from "./generation-processor.js";
+import { OutcomeLog } from "./outcome-log.js";
 import { uploadSourceImage } from "./source-image.js";
 import { UserNotifier } from "./user-messages.js";
 
 /** Largest result accepted from fal (an upscale of a 10 MB photo stays well under it). */
 const resultMaxBytes = 50 * 1024 * 1024;
+
+/** How often a worker records in PostgreSQL the outcomes it missed while PostgreSQL was down. */
+const outcomeFlushMs = 5_000;
+
+/**
+ * When a stopping worker cuts the calls still in flight: 3 s before its grace ends (at least half-way),
+ * leaving the steps time to hand their jobs back and the process time to close its connections.
+ */
+export function abortPoint(graceMs: number): number {
+  return Math.max(graceMs / 2, graceMs - 3_000);
+}
 
 /** A running worker process's parts, for `main.ts` and in-process tests. */
 export interface WorkerApp {
@@ -27,10 +39,10 @@ export interface WorkerApp {
   /** The ops server's port (/healthz, /metrics). */
   readonly opsPort: number;
   /**
-   * Stops taking jobs, lets running steps finish for up to `graceMs` (jobs waiting on fal sit in the
-   * delayed set and lose nothing), then closes every connection. Steps still running after the grace
-   * are abandoned with their locks; BullMQ's stalled check hands them to another worker after
-   * WORKER_LOCK_SECONDS, and their saved step makes the rerun resume, not repeat.
+   * Stops taking jobs and lets running steps finish (jobs waiting on fal sit in the delayed set and lose
+   * nothing). Steps still running when the grace is nearly over (see {@link abortPoint}) have their HTTP
+   * calls to fal and Telegram aborted and hand their jobs back to the queue with the saved step, so the
+   * process ends within `graceMs` even while a service hangs. Then every connection is closed.
    */
   close(graceMs?: number): Promise<void>;
 }
@@ -49,13 +61,15 @@ export async function startWorkerApp(config: AppConfig, logger: Logger): Promise
       await redisReady(redis);
       await assertNoEviction(redis);
     });
+    await warnIfNotPersistent(redis, logger);
   } catch (error) {
     redis.disconnect();
     throw error;
   }
   const pool = createPool(config.databaseUrl);
-  const agent = createHttpAgent();
-  const telegram = createTelegramApi(config, logger);
+  const agent = createHttpAgent(config.httpTimeoutSeconds * 1000);
+  const stopping = new AbortController();
+  const telegram = createTelegramApi(config, logger, stopping.signal);
   const fal = new FalClient({
     queueUrl: config.falQueueUrl,
     restUrl: config.falRestUrl,
@@ -67,11 +81,16 @@ export async function startWorkerApp(config: AppConfig, logger: Logger): Promise
 
   const notifier = new UserNotifier(telegram, logger);
   const generations = new GenerationStore(pool);
+  const outcomes = new OutcomeLog(redis, generations, logger);
+  const lockMs = config.workerLockSeconds * 1000;
   const processor = createGenerationProcessor({
     fal,
     telegram,
     notifier,
     generations,
+    outcomes,
+    lockMs,
+    stopping: stopping.signal,
     cache: new ResultCache(redis, config.cacheTtlSeconds),
     redis,
     uploadSource: (fileId) =>
@@ -96,7 +115,6 @@ export async function startWorkerApp(config: AppConfig, logger: Logger): Promise
     logger,
   });
 
-  const lockMs = config.workerLockSeconds * 1000;
   const worker = new Worker<GenerationJobData>(config.queueName, processor, {
     connection: redis,
     concurrency: config.workerConcurrency,
@@ -111,15 +129,19 @@ export async function startWorkerApp(config: AppConfig, logger: Logger): Promise
   worker.on("stalled", (jobId) =>
     logger.warn({ jobId }, "job stalled (its worker stopped); handed back to the queue"),
   );
-  const backstop = createFailureBackstop({ generations, notifier, logger });
+  const backstop = createFailureBackstop({ generations, outcomes, notifier, logger });
   worker.on("failed", (job, error) => {
     logger.info({ jobId: job?.id, reason: error.message }, "job attempt failed");
     if (job !== undefined)
       void backstop(job, error).catch((e: unknown) => logger.error({ err: e }, "failure backstop failed"));
   });
 
+  const flushing = setInterval(() => {
+    void outcomes.flush().catch((error: unknown) => logger.warn({ err: error }, "outcome flush failed"));
+  }, outcomeFlushMs);
   const ops = await startOpsServer({
     port: config.httpPort,
+    host: config.httpHost,
     checks: { redis: () => pingRedis(redis), postgres: () => pingPostgres(pool) },
     registry,
   });
@@ -127,19 +149,25 @@ export async function startWorkerApp(config: AppConfig, logger: Logger): Promise
   let closing: Promise<void> | undefined;
   const close = (graceMs = config.shutdownGraceSeconds * 1000): Promise<void> => {
     closing ??= (async () => {
-      let timer: NodeJS.Timeout | undefined;
-      const graceful = worker.close().then(() => true);
-      const expired = new Promise<boolean>((resolve) => {
-        timer = setTimeout(() => resolve(false), graceMs);
-      });
-      const finished = await Promise.race([graceful, expired]);
-      clearTimeout(timer);
-      if (!finished) {
-        logger.warn(
-          { graceMs },
-          "running steps did not finish within the grace period; leaving them to stalled recovery",
-        );
-        await worker.close(true);
+      const started = Date.now();
+      const within = (ms: number, work: Promise<unknown>): Promise<boolean> => {
+        let timer: NodeJS.Timeout | undefined;
+        const expired = new Promise<boolean>((resolve) => {
+          timer = setTimeout(() => resolve(false), Math.max(0, ms));
+        });
+        return Promise.race([work.then(() => true), expired]).finally(() => clearTimeout(timer));
+      };
+      ops.drain();
+      clearInterval(flushing);
+      const graceful = worker.close();
+      if (!(await within(abortPoint(graceMs), graceful))) {
+        logger.warn({ graceMs }, "steps still running near the end of the grace; cutting their calls");
+        stopping.abort();
+        await agent.destroy().catch(() => undefined);
+        if (!(await within(graceMs - (Date.now() - started) - 500, graceful))) {
+          logger.warn("steps did not hand their jobs back in time; leaving them to stalled recovery");
+          await worker.close(true);
+        }
       }
       setQueueDepthSource(undefined);
       await queue.close();

@@ -56,6 +56,24 @@ export async function generationsOf(stack: AppStack, telegramId: number): Promis
   return rows;
 }
 
+/**
+ * The user's rows once every one of them satisfies `settled`. The worker tells the user first and
+ * records after (see app/worker/outcome-log.ts), so a row follows what the chat shows by a moment.
+ */
+export function rowsOnceSettled(
+  stack: AppStack,
+  telegramId: number,
+  settled: (row: Record<string, unknown>) => boolean,
+): Promise<Record<string, unknown>[]> {
+  return waitUntil(
+    async () => {
+      const rows = await generationsOf(stack, telegramId);
+      return rows.length > 0 && rows.every(settled) ? rows : undefined;
+    },
+    { timeoutMs: 10_000, describe: () => `the rows of user ${telegramId} recorded` },
+  );
+}
+
 /** fal submissions whose prompt is exactly `prompt`. */
 export function submissionsWithPrompt(stack: AppStack, prompt: string) {
   return stack.fal.submissions.filter((s) => s.input.prompt === prompt);

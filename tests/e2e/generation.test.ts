@@ -11,6 +11,7 @@ import {
   escapeRegExp,
   generationsOf,
   newUser,
+  rowsOnceSettled,
   sleep,
   submissionsWithPrompt,
   waitForSubmission,
@@ -133,7 +134,7 @@ describe("a request that goes end to end", () => {
     const sourceFileId = request.photo?.at(-1)?.file_id ?? "";
     expect(stack.telegram.fileDownloads(sourceFileId)).toBe(1);
     expect(JSON.stringify(stack.fal.submissions)).not.toContain(stack.telegram.token);
-    const [row] = await generationsOf(stack, ben.id);
+    const [row] = await rowsOnceSettled(stack, ben.id, (r) => r.status === "delivered");
     expect(row).toMatchObject({ kind: "image-to-image", status: "delivered", source_file_id: sourceFileId });
   });
 
@@ -404,7 +405,9 @@ describe("the queue", () => {
       const [submission] = submissionsWithPrompt(stack, "a cathedral that takes ages");
       expect(stack.fal.cancelled).toContain(submission?.requestId);
       expect(omar.photosAfter(request)).toHaveLength(0);
-      expect(await generationsOf(stack, omar.id)).toMatchObject([{ status: "cancelled" }]);
+      expect(await rowsOnceSettled(stack, omar.id, (r) => r.status !== "running")).toMatchObject([
+        { status: "cancelled" },
+      ]);
     } finally {
       stack.fal.setProcessingMs(300);
     }

@@ -19,7 +19,7 @@ import { runMigrations } from "../../../app/storage/migrate.js";
 import { createPool } from "../../../app/storage/pool.js";
 import { UserStore } from "../../../app/storage/user-store.js";
 import { createFailureBackstop } from "../../../app/worker/failure-backstop.js";
-import { deliveredMarkerKey } from "../../../app/worker/generation-processor.js";
+import { OutcomeLog, outcomeKey } from "../../../app/worker/outcome-log.js";
 import { UserNotifier } from "../../../app/worker/user-messages.js";
 import { startWorkerApp, type WorkerApp } from "../../../app/worker/worker-app.js";
 import { appEnv } from "../../support/app-env.js";
@@ -166,7 +166,7 @@ describe("worker", () => {
     const submission = fal.submissions.find((s) => s.requestId === row.falRequestId);
     expect(submission?.input).toEqual({ prompt: "a red fox in the snow" });
     expect(fal.pollsFor(row.falRequestId as string)).toBeGreaterThanOrEqual(1);
-    expect(await redis.exists(deliveredMarkerKey(request.id))).toBe(0);
+    expect(await redis.exists(outcomeKey(request.id))).toBe(0);
   });
 
   it("retries after fal answers 500 and still delivers exactly one photo", async () => {
@@ -188,9 +188,12 @@ describe("worker", () => {
     expect(row).toMatchObject({ status: "failed", error: "content-policy" });
     expect(textOf(request.chatId, request.ackMessageId)).toBe(translate("ru", "job-rejected-content-policy"));
     expect(photosIn(request.chatId)).toHaveLength(0);
-    const job = await queue?.queue.getJob(request.id);
-    expect(await job?.getState()).toBe("failed");
-    expect(job?.attemptsMade).toBe(1);
+    // BullMQ files the job as failed after the processor told and recorded, a moment after the row.
+    await waitUntil(
+      async () => ((await queue?.queue.getJobState(request.id)) === "failed" ? true : undefined),
+      { timeoutMs: 5_000, describe: () => "the job filed as failed" },
+    );
+    expect((await queue?.queue.getJob(request.id))?.attemptsMade).toBe(1);
   });
 
   it("cancels at fal and tells the user when the deadline passes", async () => {
@@ -266,7 +269,10 @@ describe("worker", () => {
       ...job.data,
       step: { name: "deliver", requestId: requestId.request_id, submittedAt: Date.now(), polls: 1 },
     });
-    await redis.set(deliveredMarkerKey(request.id), "already-sent-file-id");
+    await redis.set(
+      outcomeKey(request.id),
+      JSON.stringify({ status: "delivered", resultFileId: "already-sent-file-id" }),
+    );
     worker = await startWorkerApp(config, createLogger("silent", "test-worker"));
     const row = await settled(request.id);
     expect(row).toMatchObject({ status: "delivered", resultFileId: "already-sent-file-id" });
@@ -332,6 +338,7 @@ describe("worker", () => {
     const failedJob = (await queue?.queue.getJob(request.id)) as Job;
     const backstop = createFailureBackstop({
       generations,
+      outcomes: new OutcomeLog(redis, generations, createLogger("silent", "t")),
       notifier: new UserNotifier(botApi, createLogger("silent", "t")),
       logger: createLogger("silent", "t"),
     });
@@ -352,7 +359,19 @@ describe("worker", () => {
       { removeOnComplete: { age: 3600, count: 5 } },
     );
     fal.setProcessingMs(50);
-    const keyCount = async () => (await redis.keys("*")).length;
+    // This queue's keys and the app's own (other tests' queues expire their locks meanwhile). The Redis
+    // copy of each outcome is dropped right after the row is final (see OutcomeLog.settle).
+    const keyCount = async () =>
+      waitUntil(
+        async () => {
+          const keys = [
+            ...(await redis.keys(`bull:${queue?.queue.name}:*`)),
+            ...(await redis.keys("tapbot:*")),
+          ];
+          return keys.some((k) => k.startsWith("tapbot:outcome")) ? undefined : keys.length;
+        },
+        { timeoutMs: 5_000, describe: () => "the outcomes' Redis copies dropped" },
+      );
     const run = async (n: number) => {
       const ids = [];
       for (let i = 0; i < n; i += 1) ids.push((await accept({ prompt: `prompt ${randomUUID()}` })).id);

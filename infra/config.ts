@@ -54,6 +54,8 @@ export const plainConfigSchema = z.object({
   /** The owner's addresses/CIDRs: never rate-limited or banned on SSH; the only sources the admin UIs answer. */
   adminAllowIps: adminAllowIpsSchema,
   n8nDomain: domain,
+  /** The bot's public domain: Telegram posts its updates to https://<botDomain>/telegram/webhook. */
+  botDomain: domain,
   directusDomain: domain,
   /**
    * Open n8n's production webhooks (`/webhook/*`) to the internet; everything else of n8n stays owner-only.
@@ -92,6 +94,11 @@ export const plainConfigSchema = z.object({
   proxyReservationMB: int(16, 4096).default(32),
   /** Workers replaced at a time during a deploy (the rest keep serving). */
   workerBatchSize: int(1, 100).default(2),
+  /**
+   * SHUTDOWN_GRACE_SECONDS of the bot and the workers: how long a stopping process finishes or hands back
+   * its work; Docker waits 10 s longer before it kills the container.
+   */
+  shutdownGraceSeconds: int(5, 600).default(20),
   postgresImage: image.default("postgres:16"),
   redisImage: image.default("redis:7"),
   /** 2.41.3: past CVE-2025-68613 (fixed in 1.123.0) and July 2026's advisories (2.30.1); owner-from-env needs 2.17. */

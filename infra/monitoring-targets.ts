@@ -3,6 +3,7 @@ import type { PlainConfig } from "./config.js";
 import type { HostRole } from "./host-scripts.js";
 import { servicePlan } from "./plan-services.js";
 import type { ScrapeJob } from "./render/prometheus-config.js";
+import { botReplicasOf } from "./rollout-order.js";
 
 /**
  * Ports of the monitoring endpoints. Host agents (node-exporter, cAdvisor) run in the host's network and
@@ -46,7 +47,7 @@ export function scrapeJobs(config: PlainConfig, plan: Plan): ScrapeJob[] {
     roles.map((host) => ({ address: `${tunnelAddress(config, host)}:${port}`, host, instance: host }));
   const automation = config.automationTunnelAddress;
   const local = (port: number) => [{ address: `127.0.0.1:${port}`, host: "data", instance: "data" }];
-  const bots = servicePlan(plan, "bot").replicas;
+  const bots = botReplicasOf(plan);
   return [
     { name: "node", targets: agent(MONITORING_PORTS.nodeExporter) },
     { name: "cadvisor", targets: agent(MONITORING_PORTS.cadvisor) },

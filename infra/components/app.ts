@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { join } from "node:path";
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
@@ -5,11 +6,31 @@ import type { Plan } from "../../capacity/index.js";
 import type { InfraConfig } from "../config.js";
 import { appMetricsPort } from "../monitoring-targets.js";
 import { servicePlan } from "../plan-services.js";
-import { workerBatches } from "../worker-batches.js";
+import { botReplicasOf, containerStopSeconds, rolloutStages } from "../rollout-order.js";
 import { serviceContainer } from "./service-container.js";
 
-/** The app's ops port (HTTP_PORT): /healthz and /metrics. */
+/** The app's ops port (HTTP_PORT): /healthz, /metrics and, on the bot, the webhook. */
 export const APP_HTTP_PORT = 8080;
+
+/** The path of the bot's webhook on `tapbot:botDomain` (WEBHOOK_URL's path), the only one Caddy forwards. */
+export const BOT_WEBHOOK_PATH = "/telegram/webhook";
+
+/** The Docker network names of the bot replicas, which Caddy's webhook route balances over. */
+export function botUpstreams(replicas: number): string[] {
+  return Array.from({ length: replicas }, (_, i) => `tapbot-bot-${i + 1}:${APP_HTTP_PORT}`);
+}
+
+/**
+ * WEBHOOK_SECRET, derived from the bot token so the owner has no extra secret to keep: Telegram sends it
+ * with every update, and only whoever knows the token can know it. A new token gives a new secret.
+ */
+export function webhookSecretOf(telegramBotToken: pulumi.Output<string>): pulumi.Output<string> {
+  return pulumi.secret(
+    telegramBotToken.apply((token) =>
+      createHash("sha256").update(`tapbot-webhook-secret:${token}`).digest("hex"),
+    ),
+  );
+}
 
 /** Inputs of {@link App}. */
 export interface AppArgs {
@@ -28,13 +49,15 @@ export interface AppArgs {
 
 /**
  * The bot and its workers, from one image built on the automation host and tagged by the content of its
- * sources. Exactly `plan.workers` worker containers, each with WORKER_CONCURRENCY = plan.workerConcurrency
- * and the plan's memory limit and reservation; a new image replaces them batch after batch (each batch
- * depends on the previous one and Pulumi waits for it to be healthy), never all at once.
+ * sources: the bot replicas in webhook mode behind Caddy (`tapbot:botDomain`), and exactly `plan.workers`
+ * worker containers, each with WORKER_CONCURRENCY = plan.workerConcurrency and the plan's memory limit and
+ * reservation. A new image replaces them in the order of {@link rolloutStages}, never all at once, each
+ * container stopped with SIGTERM and SHUTDOWN_GRACE_SECONDS (+10 s) to finish or hand back its work.
  */
 export class App extends pulumi.ComponentResource {
   readonly image: docker.Image;
-  readonly bot: docker.Container;
+  /** The bot replicas, `tapbot-bot-1`, `tapbot-bot-2`, in webhook mode behind Caddy. */
+  readonly bots: docker.Container[];
   readonly workers: docker.Container[];
 
   constructor(name: string, args: AppArgs, opts?: pulumi.ComponentResourceOptions) {
@@ -55,12 +78,15 @@ export class App extends pulumi.ComponentResource {
       },
       { ...child, dependsOn: args.dependsOn },
     );
-    const env = (extra: string[]): pulumi.Input<string>[] => [
+    const env = (extra: pulumi.Input<string>[]): pulumi.Input<string>[] => [
       pulumi.interpolate`TELEGRAM_BOT_TOKEN=${secrets.telegramBotToken}`,
       pulumi.interpolate`FAL_KEY=${secrets.falKey}`,
       pulumi.interpolate`REDIS_URL=${args.redisUrl}`,
       pulumi.interpolate`DATABASE_URL=${args.databaseUrl}`,
       `HTTP_PORT=${APP_HTTP_PORT}`,
+      // The ops server listens on loopback unless told otherwise; Caddy and Prometheus reach it over the network.
+      "HTTP_HOST=0.0.0.0",
+      `SHUTDOWN_GRACE_SECONDS=${config.shutdownGraceSeconds}`,
       `LOG_LEVEL=${config.appLogLevel}`,
       ...extra,
     ];
@@ -77,48 +103,53 @@ export class App extends pulumi.ComponentResource {
       "-e",
       `fetch("http://127.0.0.1:${APP_HTTP_PORT}/healthz").then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))`,
     ];
-    this.bot = serviceContainer(
-      `${name}-bot`,
-      {
-        containerName: "tapbot-bot",
-        image: this.image.imageName,
-        plan: servicePlan(plan, "bot"),
-        command: ["node", "dist/app/bot/main.js"],
-        envs: env(["BOT_MODE=polling"]),
-        healthcheck,
-        network: args.network,
-        ports: [metricsPort("bot", 1)],
-      },
-      { ...child, dependsOn: args.dependsOn },
-    );
-
+    const stopGraceSeconds = containerStopSeconds(config.shutdownGraceSeconds);
     const workerPlan = servicePlan(plan, "worker");
     if (workerPlan.replicas !== plan.workers) {
       throw new Error(
         `the plan's worker service has ${workerPlan.replicas} replicas but plan.workers is ${plan.workers}`,
       );
     }
+    const roles = {
+      bot: {
+        plan: servicePlan(plan, "bot"),
+        command: ["node", "dist/app/bot/main.js"],
+        envs: env([
+          "BOT_MODE=webhook",
+          `WEBHOOK_URL=https://${config.botDomain}${BOT_WEBHOOK_PATH}`,
+          pulumi.interpolate`WEBHOOK_SECRET=${webhookSecretOf(secrets.telegramBotToken)}`,
+        ]),
+      },
+      worker: {
+        plan: workerPlan,
+        command: ["node", "dist/app/worker/main.js"],
+        envs: env([`WORKER_CONCURRENCY=${plan.workerConcurrency}`]),
+      },
+    };
+    this.bots = [];
     this.workers = [];
-    let previousBatch: docker.Container[] = [];
-    for (const batch of workerBatches(plan.workers, config.workerBatchSize)) {
-      const containers = batch.map((index) =>
+    let previousStage: docker.Container[] = [];
+    for (const stage of rolloutStages(botReplicasOf(plan), plan.workers, config.workerBatchSize)) {
+      const role = roles[stage.role];
+      const containers = stage.indices.map((index) =>
         serviceContainer(
-          `${name}-worker-${index + 1}`,
+          `${name}-${stage.role}-${index + 1}`,
           {
-            containerName: `tapbot-worker-${index + 1}`,
+            containerName: `tapbot-${stage.role}-${index + 1}`,
             image: this.image.imageName,
-            plan: workerPlan,
-            command: ["node", "dist/app/worker/main.js"],
-            envs: env([`WORKER_CONCURRENCY=${plan.workerConcurrency}`]),
+            plan: role.plan,
+            command: role.command,
+            envs: role.envs,
             healthcheck,
             network: args.network,
-            ports: [metricsPort("worker", index + 1)],
+            ports: [metricsPort(stage.role, index + 1)],
+            stopGraceSeconds,
           },
-          { ...child, dependsOn: [...args.dependsOn, ...previousBatch] },
+          { ...child, dependsOn: [...args.dependsOn, ...previousStage] },
         ),
       );
-      this.workers.push(...containers);
-      previousBatch = containers;
+      (stage.role === "bot" ? this.bots : this.workers).push(...containers);
+      previousStage = containers;
     }
     this.registerOutputs({});
   }

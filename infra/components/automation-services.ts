@@ -9,6 +9,8 @@ import { servicePlan } from "../plan-services.js";
 import { proxySites } from "../proxy-sites.js";
 import { renderCaddyfile } from "../render/caddyfile.js";
 import { REDIS_HEALTHCHECK, redisContainerCommand, renderRedisArgs } from "../render/redis-args.js";
+import { botReplicasOf } from "../rollout-order.js";
+import { BOT_WEBHOOK_PATH, botUpstreams } from "./app.js";
 import { hostDockerResources } from "./host-docker-resources.js";
 import { serviceContainer } from "./service-container.js";
 
@@ -109,6 +111,11 @@ export class AutomationServices extends pulumi.ComponentResource {
         directus: `${config.dataTunnelAddress}:${DATA_PRIVATE_PORTS.directus}`,
         grafana: `${config.dataTunnelAddress}:${MONITORING_PORTS.grafana}`,
       }),
+      webhook: {
+        domain: config.botDomain,
+        path: BOT_WEBHOOK_PATH,
+        upstreams: botUpstreams(botReplicasOf(plan)),
+      },
     });
     this.caddy = serviceContainer(
       `${name}-caddy`,

@@ -39,6 +39,11 @@ export interface ServiceContainerArgs {
   /** Host agents: cAdvisor reads every container's cgroups, node-exporter the host's processes. */
   privileged?: boolean;
   pidMode?: "host";
+  /**
+   * Seconds between SIGTERM and SIGKILL when the container is stopped, by Docker or by a deploy that
+   * replaces or removes it. @defaultValue 30
+   */
+  stopGraceSeconds?: number;
 }
 
 /** A published port on 0.0.0.0 (or ::) that is not the proxy's: Docker would bypass UFW for it. */
@@ -56,7 +61,10 @@ function checkPorts(name: string, ports: PublishedPort[]): void {
 /**
  * A container sized by the plan: memory limit = the plan's limitMB, reservation = reservationMB, swap no
  * larger than the limit (memorySwap = memory), `unless-stopped` restart, a healthcheck that Pulumi waits on
- * (`wait`), and a fixed name, hence delete-before-replace (two containers cannot share a name).
+ * (`wait`), and a fixed name, hence delete-before-replace (two containers cannot share a name). It is
+ * stopped, never killed outright: SIGTERM, then `stopGraceSeconds` before SIGKILL, both when Docker stops
+ * it (`stopTimeout`) and when a deploy removes it (`destroyGraceSeconds`; without it the provider
+ * force-removes the container, a SIGKILL).
  */
 export function serviceContainer(
   resourceName: string,
@@ -107,6 +115,9 @@ export function serviceContainer(
       volumes: args.volumes,
       uploads: args.uploads,
       shmSize: args.shmSizeMB,
+      stopSignal: "SIGTERM",
+      stopTimeout: args.stopGraceSeconds ?? 30,
+      destroyGraceSeconds: args.stopGraceSeconds ?? 30,
     },
     { deleteBeforeReplace: true, ...opts },
   );

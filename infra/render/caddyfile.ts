@@ -24,15 +24,85 @@ export interface CaddySite {
   access: SiteAccess;
 }
 
+/** The bot's public webhook: only POSTs to `path` reach the replicas; everything else gets 404. */
+export interface WebhookSite {
+  domain: string;
+  /** The webhook path (WEBHOOK_URL's path). */
+  path: string;
+  /** host:port of every bot replica. */
+  upstreams: string[];
+}
+
 /** Inputs of the Caddyfile. */
 export interface CaddyOptions {
   /** ACME account e-mail (Let's Encrypt expiry notices). */
   acmeEmail: string;
   sites: CaddySite[];
+  /** The bot's webhook site, when the bot runs in webhook mode. */
+  webhook?: WebhookSite;
 }
+
+/**
+ * How often the proxy asks each bot replica's /healthz. A stopping replica says "draining" there and keeps
+ * serving for the app's drain delay (3 s, app/bot/bot-process.ts) before it stops accepting, so this
+ * interval plus the check's timeout must stay well under that delay.
+ */
+export const BOT_HEALTH_INTERVAL_SECONDS = 1;
 
 const DOMAIN = /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/;
 const PATH_PATTERN = /^\/[A-Za-z0-9._~/-]*\*?$/;
+
+function checkDomain(domain: string): void {
+  if (!DOMAIN.test(domain)) throw new Error(`site domain must be a DNS name; got ${domain}`);
+}
+
+function checkUpstream(upstream: string): void {
+  if (!/^[a-z0-9.-]+:[0-9]{1,5}$/.test(upstream)) {
+    throw new Error(`site upstream must be host:port; got ${upstream}`);
+  }
+}
+
+/**
+ * The route of the bot's webhook, inside a site block: Telegram's POSTs to the path are load-balanced over
+ * the bot replicas; anything else is 404. Zero-downtime replacement of one replica rests on:
+ * - active health checks on /healthz every {@link BOT_HEALTH_INTERVAL_SECONDS} s: a stopping replica says
+ *   "draining" (503) while it still serves, so it leaves the rotation before it stops accepting;
+ * - retries on the other replica for up to 15 s: a dial that fails (the stopping replica no longer
+ *   accepts, or it is being replaced) always moves on, and `lb_retry_match` allows it for a POST whose
+ *   connection broke mid-way too (safe: the bot handles each update once, see app/bot/update-log.ts);
+ * - passive checks: a 503 takes a replica out for 10 s; such an answer (all replicas unhealthy, e.g.
+ *   PostgreSQL down) goes back to Telegram, which keeps the update and delivers it again.
+ * Exported for the proxy test, which runs it in front of real bot processes.
+ */
+export function renderWebhookRoute(webhook: Omit<WebhookSite, "domain">): string {
+  if (!/^\/[A-Za-z0-9/_-]*$/.test(webhook.path))
+    throw new Error(`webhook path must be a URL path; got ${webhook.path}`);
+  if (webhook.upstreams.length === 0) throw new Error("the webhook needs at least one bot upstream");
+  for (const upstream of webhook.upstreams) checkUpstream(upstream);
+  return `\t@webhook {
+\t\tmethod POST
+\t\tpath ${webhook.path}
+\t}
+\thandle @webhook {
+\t\treverse_proxy ${webhook.upstreams.join(" ")} {
+\t\t\tlb_policy round_robin
+\t\t\tlb_try_duration 15s
+\t\t\tlb_try_interval 250ms
+\t\t\tlb_retry_match {
+\t\t\t\tmethod POST
+\t\t\t}
+\t\t\thealth_uri /healthz
+\t\t\thealth_interval ${BOT_HEALTH_INTERVAL_SECONDS}s
+\t\t\thealth_timeout 1s
+\t\t\tfail_duration 10s
+\t\t\tunhealthy_status 503
+\t\t}
+\t}
+\thandle {
+\t\trespond 404
+\t}
+`;
+}
 
 /**
  * The lines that turn strangers away from an owner-only site. `remote_ip` matches the TCP peer, never a
@@ -71,10 +141,8 @@ export function renderCaddyfile(options: CaddyOptions): string {
     throw new Error(`acmeEmail must be an e-mail address; got ${options.acmeEmail}`);
   }
   const blocks = options.sites.map((site) => {
-    if (!DOMAIN.test(site.domain)) throw new Error(`site domain must be a DNS name; got ${site.domain}`);
-    if (!/^[a-z0-9.-]+:[0-9]{1,5}$/.test(site.upstream)) {
-      throw new Error(`site upstream must be host:port; got ${site.upstream}`);
-    }
+    checkDomain(site.domain);
+    checkUpstream(site.upstream);
     return [
       `${site.domain} {`,
       ...strangerLines(site),
@@ -85,6 +153,12 @@ export function renderCaddyfile(options: CaddyOptions): string {
       "",
     ].join("\n");
   });
+  if (options.webhook !== undefined) {
+    checkDomain(options.webhook.domain);
+    blocks.push(
+      `${options.webhook.domain} {\n\theader Strict-Transport-Security "max-age=31536000"\n${renderWebhookRoute(options.webhook)}}\n`,
+    );
+  }
   return `# Managed by tapbot infra (Pulumi).
 {
 \temail ${options.acmeEmail}

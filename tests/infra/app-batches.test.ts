@@ -10,13 +10,13 @@ beforeAll(async () => {
   await installMocks();
 });
 
-/** The App component alone, recording for each worker the workers it depends on (by URN name). */
-async function workerDependencies(users: number, batchSize: number): Promise<Map<string, string[]>> {
+/** The App component alone, recording for each bot and worker the containers it depends on (by URN name). */
+async function appDependencies(users: number, batchSize: number): Promise<Map<string, string[]>> {
   setStackConfig(users, { "tapbot:workerBatchSize": String(batchSize) });
   const config = readInfraConfig();
   const deps = new Map<string, pulumi.Output<string>[]>();
   const record: pulumi.ResourceTransformation = (args) => {
-    if (/-worker-\d+$/.test(args.name)) {
+    if (/-(bot|worker)-\d+$/.test(args.name)) {
       const dependsOn = (args.opts.dependsOn ?? []) as pulumi.Resource[];
       deps.set(
         args.name,
@@ -40,7 +40,7 @@ async function workerDependencies(users: number, batchSize: number): Promise<Map
     },
     { transformations: [record] },
   );
-  await Promise.all(app.workers.map((w) => resolve(w.urn)));
+  await Promise.all([...app.bots, ...app.workers].map((w) => resolve(w.urn)));
   const byName = new Map<string, string[]>();
   for (const [name, urns] of deps) {
     const resolved = await Promise.all(urns.map((u) => resolve(u)));
@@ -60,20 +60,22 @@ async function workerDependencies(users: number, batchSize: number): Promise<Map
   return byName;
 }
 
-describe("worker replacement in batches", () => {
-  it("makes each batch of workers depend on the whole previous batch, so they are never all replaced at once", async () => {
-    const deps = await workerDependencies(300, 4);
-    expect(deps.size).toBe(plan(parsePlanInput({ users: 300 })).workers);
-    expect(deps.get("worker-1")).toEqual([]);
-    expect(deps.get("worker-4")).toEqual([]);
+describe("the rollout order of the app's containers", () => {
+  it("replaces the two bots one at a time, then each batch of workers after the whole previous batch", async () => {
+    const deps = await appDependencies(300, 4);
+    expect(deps.size).toBe(plan(parsePlanInput({ users: 300 })).workers + 2);
+    expect(deps.get("bot-1")).toEqual([]);
+    expect(deps.get("bot-2")).toEqual(["bot-1"]);
+    expect(deps.get("worker-1")).toEqual(["bot-2"]);
+    expect(deps.get("worker-4")).toEqual(["bot-2"]);
     expect(deps.get("worker-5")).toEqual(["worker-1", "worker-2", "worker-3", "worker-4"]);
     expect(deps.get("worker-9")).toEqual(["worker-5", "worker-6", "worker-7", "worker-8"]);
     expect(deps.get("worker-10")).toEqual(["worker-5", "worker-6", "worker-7", "worker-8"]);
   });
 
   it("splits even two workers into two batches", async () => {
-    const deps = await workerDependencies(31, 2);
-    expect(deps.get("worker-1")).toEqual([]);
+    const deps = await appDependencies(31, 2);
+    expect(deps.get("worker-1")).toEqual(["bot-2"]);
     expect(deps.get("worker-2")).toEqual(["worker-1"]);
   });
 });

@@ -26,7 +26,7 @@ async function deploy(users: number, allowErrors = false) {
   setStackConfig(users, allowErrors ? { "tapbot:allowCapacityErrors": "true" } : {});
   const outputs = await program.deployStack();
   const { app, data } = outputs.components;
-  await Promise.all([...app.workers, app.bot, data.directus].map((c) => resolve(c.id)));
+  await Promise.all([...app.workers, ...app.bots, data.directus].map((c) => resolve(c.id)));
   await resolve(data.backup.urn);
   return { outputs, resources: [...registered] };
 }
@@ -92,11 +92,38 @@ describe.each([
     }
   });
 
+  it("runs two bot replicas in webhook mode on the bot domain, and every app process with a stop grace", () => {
+    const bots = containers(resources).filter((c) => /^app-bot-\d+$/.test(c.name));
+    expect(bots.map((b) => b.inputs.name)).toEqual(["tapbot-bot-1", "tapbot-bot-2"]);
+    for (const bot of bots) {
+      expect(envOf(bot)).toEqual(
+        expect.arrayContaining([
+          "BOT_MODE=webhook",
+          "WEBHOOK_URL=https://bot.tapbot.kz/telegram/webhook",
+          "HTTP_HOST=0.0.0.0",
+          "SHUTDOWN_GRACE_SECONDS=20",
+        ]),
+      );
+      const secret = envOf(bot).find((e) => e.startsWith("WEBHOOK_SECRET="));
+      expect(secret).toMatch(/^WEBHOOK_SECRET=[0-9a-f]{64}$/);
+      expect(isSecretWrapper(bot.inputs.envs), "the env carries secrets").toBe(true);
+    }
+    for (const c of containers(resources).filter((r) => /^app-(bot|worker)-\d+$/.test(r.name))) {
+      // Docker waits the app's grace + 10 s after SIGTERM, on a stop and on a deploy's removal alike.
+      expect(c.inputs, c.name).toMatchObject({
+        stopSignal: "SIGTERM",
+        stopTimeout: 30,
+        destroyGraceSeconds: 30,
+      });
+      expect(envOf(c), c.name).toContain("SHUTDOWN_GRACE_SECONDS=20");
+    }
+  });
+
   it("sizes every planned service's container by the plan", () => {
     const names = {
       redis: "automation-redis",
       n8n: "automation-n8n",
-      bot: "app-bot",
+      bot: "app-bot-1",
       postgres: "data-postgres",
       directus: "data-directus",
       qdrant: "data-qdrant",
@@ -233,7 +260,7 @@ describe("changing users", () => {
         change,
       ).toBe(true);
     }
-    expect(changed).toContain("app-bot.memory");
+    expect(changed).toContain("app-bot-1.memory");
     expect(changed).toContain("monitoring-prometheus.uploads");
   });
 

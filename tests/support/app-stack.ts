@@ -7,7 +7,7 @@ import { type FakeTelegram, type FakeTelegramOptions, startFakeTelegram } from "
 import { freePort } from "./free-port.js";
 import { type PostgresServer, startPostgres } from "./postgres-server.js";
 import { rssBytes } from "./proc-status.js";
-import { type RedisServer, startRedis } from "./redis-server.js";
+import { type RedisServer, type StartRedisOptions, startRedis } from "./redis-server.js";
 import { waitUntil } from "./wait-until.js";
 
 /** The repository root: app processes run from here so that `--import tsx` and relative paths resolve. */
@@ -44,6 +44,8 @@ export interface AppStackOptions {
   env?: Record<string, string>;
   fal?: FakeFalOptions;
   telegram?: FakeTelegramOptions;
+  /** Options of the stack's Redis (`appendOnly` for a soak that restarts it). */
+  redis?: StartRedisOptions;
   /** Called with every log line of every app process (the demo prints some; tests can echo them). */
   onLog?: (name: string, line: string) => void;
   /** How long a process may take to log that it is ready. @defaultValue 60000 */
@@ -124,7 +126,7 @@ export async function startAppStack(opts: AppStackOptions = {}): Promise<AppStac
   const started: { stop(): Promise<void> }[] = [];
   try {
     const [redis, postgres, telegram, fal] = await Promise.all([
-      startRedis(),
+      startRedis(opts.redis),
       startPostgres(),
       startFakeTelegram(opts.telegram),
       startFakeFal(opts.fal),

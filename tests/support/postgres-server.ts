@@ -23,6 +23,11 @@ export interface PostgresServer {
   readonly dataDir: string;
   /** The server's log so far (for failure messages). */
   logTail(): string;
+  /**
+   * A crash and a restart on the same port and data: `SIGQUIT` (PostgreSQL's immediate shutdown, no
+   * checkpoint, crash recovery at the next start), `downMs` of nothing listening, then the server again.
+   */
+  crashAndRestart(downMs: number): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -119,7 +124,7 @@ export async function startPostgres(opts: StartPostgresOptions = {}): Promise<Po
     const settings = { ...FAST_SETTINGS, ...opts.settings };
     const args = ["-D", dataDir, "-p", String(port), "-k", dir];
     for (const [name, value] of Object.entries(settings)) args.push("-c", `${name}=${value}`);
-    const server = startChild(postgres, args, { ...runAs, cwd: dir, env });
+    let server = startChild(postgres, args, { ...runAs, cwd: dir, env });
     const adminUrl = `postgres://postgres@127.0.0.1:${port}/postgres`;
     try {
       await waitUntil(() => tryQuery(adminUrl, "SELECT 1"), {
@@ -141,6 +146,16 @@ export async function startPostgres(opts: StartPostgresOptions = {}): Promise<Po
         port,
         dataDir,
         logTail: () => server.logTail(),
+        async crashAndRestart(downMs) {
+          await server.stop("SIGQUIT", 10_000);
+          await new Promise((resolve) => setTimeout(resolve, downMs));
+          server = startChild(postgres, args, { ...runAs, cwd: dir, env });
+          await waitUntil(() => tryQuery(adminUrl, "SELECT 1"), {
+            timeoutMs: 30_000,
+            intervalMs: 100,
+            describe: () => `PostgreSQL did not come back on port ${port}; log tail:\n${server.logTail()}`,
+          });
+        },
         async stop() {
           // SIGINT is PostgreSQL's "fast" shutdown: it disconnects clients instead of waiting for them.
           await server.stop("SIGINT", 10_000);

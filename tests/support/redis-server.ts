@@ -14,6 +14,11 @@ export interface StartRedisOptions {
   args?: string[];
   /** How long to wait for the server to answer PING. @defaultValue 10000 */
   startTimeoutMs?: number;
+  /**
+   * Persist as production does (AOF, fsync every second) instead of keeping nothing, so that
+   * {@link RedisServer.crashAndRestart} shows what a restart keeps.
+   */
+  appendOnly?: boolean;
 }
 
 /** A throwaway redis-server; `stop()` kills it and removes its directory. */
@@ -25,6 +30,8 @@ export interface RedisServer {
   readonly dir: string;
   /** The server's log so far (for failure messages). */
   logTail(): string;
+  /** SIGKILL, `downMs` of nothing listening, then the server again on the same port and directory. */
+  crashAndRestart(downMs: number): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -63,7 +70,7 @@ export async function startRedis(opts: StartRedisOptions = {}): Promise<RedisSer
   for (let attempt = 0; attempt < 3; attempt += 1) {
     const dir = await makeTempDir("redis");
     const port = await freePort();
-    const server = startChild(binary, [
+    const args = [
       "--port",
       String(port),
       "--bind",
@@ -73,7 +80,9 @@ export async function startRedis(opts: StartRedisOptions = {}): Promise<RedisSer
       "--save",
       "",
       "--appendonly",
-      "no",
+      opts.appendOnly === true ? "yes" : "no",
+      "--appendfsync",
+      "everysec",
       "--maxmemory-policy",
       "noeviction",
       "--daemonize",
@@ -81,7 +90,8 @@ export async function startRedis(opts: StartRedisOptions = {}): Promise<RedisSer
       "--logfile",
       "",
       ...(opts.args ?? []),
-    ]);
+    ];
+    let server = startChild(binary, args);
     const stop = async (): Promise<void> => {
       await server.stop("SIGTERM", 5_000);
       await removeTempDir(dir);
@@ -92,7 +102,23 @@ export async function startRedis(opts: StartRedisOptions = {}): Promise<RedisSer
         describe: () => `redis-server on port ${port} did not answer PING; log tail:\n${server.logTail()}`,
         abort: () => (server.hasExited() ? "redis-server exited during startup" : undefined),
       });
-      return { url: `redis://127.0.0.1:${port}`, port, dir, logTail: () => server.logTail(), stop };
+      const crashAndRestart = async (downMs: number): Promise<void> => {
+        await server.stop("SIGKILL");
+        await new Promise((resolve) => setTimeout(resolve, downMs));
+        server = startChild(binary, args);
+        await waitUntil(async () => ((await ping(port)) ? true : undefined), {
+          timeoutMs: 30_000,
+          describe: () => `redis-server did not come back on port ${port}; log tail:\n${server.logTail()}`,
+        });
+      };
+      return {
+        url: `redis://127.0.0.1:${port}`,
+        port,
+        dir,
+        logTail: () => server.logTail(),
+        crashAndRestart,
+        stop,
+      };
     } catch (error) {
       await stop();
       lastError = error as Error;

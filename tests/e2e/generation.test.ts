@@ -4,6 +4,7 @@ import { type AppProcess, type AppStack, startAppStack } from "../support/app-st
 import type { ChatMessageView } from "../support/fake-telegram.js";
 import { makeJpegLike, makePng, sniffImage } from "../support/image-bytes.js";
 import { waitUntil } from "../support/wait-until.js";
+import { finalStatuses } from "../../app/storage/generation-store.js";
 import {
   dumpLogsOnFailure,
   en,
@@ -16,6 +17,9 @@ import {
   submissionsWithPrompt,
   waitForSubmission,
 } from "./e2e-kit.js";
+
+/** A row the worker has finished with (the chat shows the outcome a moment before the row does). */
+const isFinal = (row: Record<string, unknown>) => (finalStatuses as readonly unknown[]).includes(row.status);
 
 /**
  * The user-facing paths of issue 3 against real processes: `node --import tsx app/bot/main.ts` and
@@ -293,7 +297,7 @@ describe("failures on the way", () => {
     expect(ivan.photosAfter(request)).toHaveLength(1);
     expect(stack.fal.calls.filter((c) => c.kind === "submit" && c.status === 500)).toHaveLength(1);
     expect(submissionsWithPrompt(stack, "a stormy sea")).toHaveLength(1);
-    expect(await generationsOf(stack, ivan.id)).toMatchObject([{ status: "delivered" }]);
+    expect(await rowsOnceSettled(stack, ivan.id, isFinal)).toMatchObject([{ status: "delivered" }]);
   }, 60_000);
 
   it("network errors and 5xx while polling fal and talking to Telegram are retried; one picture", async () => {
@@ -313,7 +317,7 @@ describe("failures on the way", () => {
         .filter((c) => Number(c.params.chat_id) === lena.id)
         .map((c) => c.status),
     ).toEqual([0, 200]);
-    expect(await generationsOf(stack, lena.id)).toMatchObject([{ status: "delivered" }]);
+    expect(await rowsOnceSettled(stack, lena.id, isFinal)).toMatchObject([{ status: "delivered" }]);
   }, 60_000);
 
   it("a result Telegram refuses as a photo (12000×10 px) arrives as a file instead", async () => {
@@ -329,7 +333,7 @@ describe("failures on the way", () => {
       await wes.replyTo(request, (view) => view.text === en("ack-done"), 10_000);
       await sleep(500);
       expect(wes.botMessagesAfter(request).filter((v) => v.documentFileId !== undefined)).toHaveLength(1);
-      expect(await generationsOf(stack, wes.id)).toMatchObject([{ status: "delivered" }]);
+      expect(await rowsOnceSettled(stack, wes.id, isFinal)).toMatchObject([{ status: "delivered" }]);
     } finally {
       stack.fal.setResultSize(undefined);
     }
@@ -348,7 +352,7 @@ describe("failures on the way", () => {
     await sleep(1_500);
     expect(jay.photosAfter(request)).toHaveLength(0);
     expect(submissionsWithPrompt(stack, "something the safety checker flags")).toHaveLength(1);
-    expect(await generationsOf(stack, jay.id)).toMatchObject([{ status: "failed" }]);
+    expect(await rowsOnceSettled(stack, jay.id, isFinal)).toMatchObject([{ status: "failed" }]);
   }, 40_000);
 
   it("Telegram answering 429 is retried after retry_after, and the picture arrives once", async () => {
@@ -449,7 +453,7 @@ describe("the queue", () => {
       const [submission] = submissionsWithPrompt(stack, "a painting that takes forever");
       expect(stack.fal.cancelled).toContain(submission?.requestId);
       expect(nora.photosAfter(request)).toHaveLength(0);
-      expect(await generationsOf(stack, nora.id)).toMatchObject([{ status: "expired" }]);
+      expect(await rowsOnceSettled(stack, nora.id, isFinal)).toMatchObject([{ status: "expired" }]);
     } finally {
       stack.fal.setProcessingMs(300);
       await worker.stop();

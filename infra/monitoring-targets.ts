@@ -1,7 +1,6 @@
 import type { Plan } from "../capacity/index.js";
 import type { PlainConfig } from "./config.js";
 import type { HostRole } from "./host-scripts.js";
-import { servicePlan } from "./plan-services.js";
 import type { ScrapeJob } from "./render/prometheus-config.js";
 import { botReplicasOf } from "./rollout-order.js";
 

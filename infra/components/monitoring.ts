@@ -222,7 +222,7 @@ export class Monitoring extends pulumi.ComponentResource {
         "GF_AUTH_ANONYMOUS_ENABLED=false",
         "GF_ANALYTICS_REPORTING_ENABLED=false",
         "GF_ANALYTICS_CHECK_FOR_UPDATES=false",
-        "GF_DASHBOARDS_DEFAULT_HOME_DASHBOARD_PATH=" + `${GRAFANA_DASHBOARD_DIR}/tapbot-overview.json`,
+        `GF_DASHBOARDS_DEFAULT_HOME_DASHBOARD_PATH=${GRAFANA_DASHBOARD_DIR}/tapbot-overview.json`,
       ],
       uploads: [
         {

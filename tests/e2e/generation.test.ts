@@ -1,10 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { translate } from "../../app/i18n/index.js";
+import { finalStatuses } from "../../app/storage/generation-store.js";
 import { type AppProcess, type AppStack, startAppStack } from "../support/app-stack.js";
 import type { ChatMessageView } from "../support/fake-telegram.js";
 import { makeJpegLike, makePng, sniffImage } from "../support/image-bytes.js";
 import { waitUntil } from "../support/wait-until.js";
-import { finalStatuses } from "../../app/storage/generation-store.js";
 import {
   dumpLogsOnFailure,
   en,

@@ -6,6 +6,7 @@ import type { ChatMessageView } from "../support/fake-telegram.js";
 import { freePort } from "../support/free-port.js";
 import { sleep } from "../support/http-kit.js";
 import { ScriptedUser } from "../support/scripted-user.js";
+import { seededRandom } from "./seeded-random.js";
 
 /** Everything the soak does to the running system, each on a schedule. */
 export const faultKinds = [
@@ -67,18 +68,6 @@ export interface SoakResult {
   seconds: number;
 }
 
-/** Mulberry32: a small seeded PRNG; the same seed gives the same run of choices. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** Every text a worker or the bot ends a request with when there is no picture, in both languages. */
 const failureTexts = new Set(
   [
@@ -111,7 +100,7 @@ interface BotSlot {
  * Pulumi program replaces them. Each request is then judged from its user's chat.
  */
 export async function runChaosSoak(options: SoakOptions): Promise<SoakResult> {
-  const random = prng(options.seed);
+  const random = seededRandom(options.seed);
   const log = options.log ?? (() => undefined);
   const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)] as T;
   const slots: BotSlot[] = [

@@ -216,3 +216,80 @@ describe("fake fal queue", () => {
     expect((await getJson(String(ok.body.response_url))).status).toBe(200);
   });
 });
+
+describe("fake fal account concurrency", () => {
+  it("runs at most the account's limit at once and queues the rest FIFO with positions", async () => {
+    fal.setQueueMs(0);
+    fal.setProcessingMs(400);
+    fal.setAccountConcurrency(2);
+    const submitted = [];
+    for (let i = 0; i < 5; i += 1) submitted.push(await submit("fal-ai/flux/schnell", { prompt: `p${i}` }));
+    await new Promise((resolve) => setTimeout(resolve, 60));
+    const states = await Promise.all(submitted.map((s) => getJson(String(s.body.status_url))));
+    expect(states.map((s) => s.body.status)).toEqual([
+      "IN_PROGRESS",
+      "IN_PROGRESS",
+      "IN_QUEUE",
+      "IN_QUEUE",
+      "IN_QUEUE",
+    ]);
+    expect(states.slice(2).map((s) => s.body.queue_position)).toEqual([0, 1, 2]);
+
+    await Promise.all(submitted.map((s) => untilCompleted(String(s.body.status_url))));
+    expect(fal.peakInProgress).toBe(2);
+    expect(fal.peakInFlight).toBe(5);
+    const times = fal.requestTimes();
+    // Three waves of 400 ms: the first two start at once, the next two when those end, the last after them.
+    expect(times.map((t) => Math.round(t.inQueueMs / 400))).toEqual([0, 0, 1, 1, 2]);
+    const starts = times.map((t) => t.startedAt ?? Number.NaN);
+    expect(starts).toEqual([...starts].sort((a, b) => a - b));
+  });
+
+  it("gives a cancelled request's runner to the next in the queue at once", async () => {
+    fal.setQueueMs(0);
+    fal.setProcessingMs(10_000);
+    fal.setAccountConcurrency(1);
+    const first = await submit("fal-ai/flux/schnell", { prompt: "long" });
+    fal.setProcessingMs(100);
+    const second = await submit("fal-ai/flux/schnell", { prompt: "next" });
+    expect(second.body.queue_position).toBe(0);
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    expect((await getJson(String(second.body.status_url))).body.status).toBe("IN_QUEUE");
+    await getJson(String(first.body.cancel_url), "PUT");
+    await untilCompleted(String(second.body.status_url));
+    const [, waited] = fal.requestTimes();
+    expect(waited?.inQueueMs).toBeGreaterThanOrEqual(150);
+    expect(fal.peakInProgress).toBe(1);
+  });
+
+  it("raising the limit starts queued requests; without a limit every request starts after queueMs", async () => {
+    fal.setQueueMs(0);
+    fal.setProcessingMs(5_000);
+    fal.setAccountConcurrency(1);
+    const a = await submit("fal-ai/flux/schnell", { prompt: "a" });
+    const b = await submit("fal-ai/flux/schnell", { prompt: "b" });
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    expect((await getJson(String(b.body.status_url))).body.status).toBe("IN_QUEUE");
+    fal.setAccountConcurrency(undefined);
+    expect((await getJson(String(b.body.status_url))).body.status).toBe("IN_PROGRESS");
+    expect((await getJson(String(a.body.status_url))).body.status).toBe("IN_PROGRESS");
+    expect(fal.peakInProgress).toBe(2);
+    expect(() => fal.setAccountConcurrency(0)).toThrow(
+      /accountConcurrency must be a whole number >= 1.*got 0/,
+    );
+  });
+
+  it("draws each request's processing time from a distribution", async () => {
+    fal.setQueueMs(0);
+    const drawn = [50, 250];
+    fal.setProcessingMs(() => drawn.shift() ?? 0);
+    const quick = await submit("fal-ai/flux/schnell", { prompt: "quick" });
+    const slow = await submit("fal-ai/flux/schnell", { prompt: "slow" });
+    await untilCompleted(String(quick.body.status_url));
+    expect((await getJson(String(slow.body.status_url))).body.status).toBe("IN_PROGRESS");
+    await untilCompleted(String(slow.body.status_url));
+    expect(fal.requestTimes().map((t) => t.processingMs)).toEqual([50, 250]);
+    const result = await getJson(String(slow.body.response_url));
+    expect(result.body.timings).toEqual({ inference: 0.25 });
+  });
+});

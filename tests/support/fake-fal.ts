@@ -48,14 +48,37 @@ export interface FalCall {
   state?: string;
 }
 
+/** One submission's life at the fake, for measuring the wait at fal. */
+export interface FalRequestTimes {
+  requestId: string;
+  submittedAt: number;
+  /** When a runner took it (IN_PROGRESS); undefined while IN_QUEUE, or if it was cancelled there. */
+  startedAt?: number;
+  /** When it completed or was cancelled; undefined while IN_QUEUE or IN_PROGRESS. */
+  endedAt?: number;
+  /** Time spent IN_QUEUE: until it started, was cancelled or (still queued) until now. */
+  inQueueMs: number;
+  /** Its processing time (drawn at submission). */
+  processingMs: number;
+}
+
 /** Options for {@link startFakeFal}. */
 export interface FakeFalOptions {
   /** The key the fake accepts as `Authorization: Key <key>`. @defaultValue a random `id:secret` */
   key?: string;
   /** How long a request stays IN_QUEUE before a runner takes it. @defaultValue 50 */
   queueMs?: number;
-  /** How long a runner works on a request (IN_PROGRESS) before it is COMPLETED. @defaultValue 300 */
-  processingMs?: number;
+  /**
+   * How long a runner works on a request (IN_PROGRESS) before it is COMPLETED: a fixed time, or a function
+   * drawn once per submission (a distribution of job times). @defaultValue 300
+   */
+  processingMs?: number | (() => number);
+  /**
+   * The account's concurrent request limit, as fal enforces it per key: at most this many requests are
+   * IN_PROGRESS at once; the rest stay IN_QUEUE (FIFO, `queue_position` counted over the account's queue) until
+   * a running one completes or is cancelled. @defaultValue undefined (no limit: every request starts after `queueMs`)
+   */
+  accountConcurrency?: number;
   /** Called with every call as it is answered (the demo prints its timeline from these). */
   onCall?: (call: FalCall) => void;
 }
@@ -82,8 +105,25 @@ export interface FakeFal {
   pollTimesFor(requestId: string): number[];
   /** How many result fetches a request received. */
   resultFetchesFor(requestId: string): number;
-  /** Processing time of requests submitted from now on. */
-  setProcessingMs(ms: number): void;
+  /** Processing time of requests submitted from now on: fixed, or a function drawn once per submission. */
+  setProcessingMs(ms: number | (() => number)): void;
+  /**
+   * Changes the account's concurrent request limit from now on (undefined: no limit). Requests already
+   * IN_PROGRESS keep running; queued ones start only while fewer than `n` are in progress.
+   */
+  setAccountConcurrency(n: number | undefined): void;
+  /** The most requests that were IN_PROGRESS at the same moment (never above the account's limit). */
+  readonly peakInProgress: number;
+  /**
+   * The most requests that were in flight at fal at the same moment: submitted and not yet completed or
+   * cancelled (IN_QUEUE + IN_PROGRESS). An app that enforces the account's limit keeps this at or below it.
+   */
+  readonly peakInFlight: number;
+  /**
+   * Each submission's times, in submission order: when it arrived, when a runner took it (undefined while
+   * IN_QUEUE or if cancelled there), when it ended (completed or cancelled), and its time IN_QUEUE so far.
+   */
+  requestTimes(): FalRequestTimes[];
   /** Time in IN_QUEUE of requests submitted from now on. */
   setQueueMs(ms: number): void;
   /** Fixes the pixel size of the results of requests submitted from now on; undefined restores the model's. */
@@ -94,6 +134,24 @@ export interface FakeFal {
   /** Resolves when `count` submissions have arrived. */
   waitForSubmissions(count: number, timeoutMs?: number): Promise<FalSubmission[]>;
   stop(): Promise<void>;
+}
+
+/** The account limit as given, or a clear error: fal's limit is a whole number of requests, at least 1. */
+function checkedLimit(n: number | undefined): number | undefined {
+  if (n === undefined) return undefined;
+  if (!Number.isInteger(n) || n < 1) {
+    throw new Error(`accountConcurrency must be a whole number >= 1 (or undefined for no limit); got ${n}`);
+  }
+  return n;
+}
+
+/** One processing time from a fixed value or a distribution, checked: a job time is a finite ms >= 0. */
+function drawProcessingMs(source: number | (() => number)): number {
+  const ms = typeof source === "function" ? source() : source;
+  if (!Number.isFinite(ms) || ms < 0) {
+    throw new Error(`processingMs must be a finite number of milliseconds >= 0; got ${ms}`);
+  }
+  return ms;
 }
 
 /** Models the fake serves, with fal's input schema reduced to what the app sends. */
@@ -110,8 +168,13 @@ const MAX_UPLOAD_BYTES = 100 * 1024 * 1024;
 type ValidationIssue = { loc: (string | number)[]; msg: string; type: string };
 
 interface QueuedRequest extends FalSubmission {
-  startAt: number;
-  doneAt: number;
+  /** The earliest a runner may take it (submission + queueMs at submission). */
+  readyAt: number;
+  processingMs: number;
+  /** Set once a runner took it (never in the future: see `settle`). */
+  startAt?: number;
+  /** startAt + processingMs, once started. */
+  doneAt?: number;
   cancelledAt?: number;
   /** Set when the model rejects the input: the result endpoint answers 422 with these issues. */
   issues?: ValidationIssue[];
@@ -162,7 +225,8 @@ function defaultFailureBody(status: number): unknown {
 export async function startFakeFal(opts: FakeFalOptions = {}): Promise<FakeFal> {
   const key = opts.key ?? `${randomUUID()}:${randomBytes(16).toString("hex")}`;
   let queueMs = opts.queueMs ?? 50;
-  let processingMs = opts.processingMs ?? 300;
+  let processingMs: number | (() => number) = opts.processingMs ?? 300;
+  let accountConcurrency = checkedLimit(opts.accountConcurrency);
   let latencyMs = 0;
   let resultSize: { width: number; height: number } | undefined;
   const requests = new Map<string, QueuedRequest>();
@@ -182,10 +246,84 @@ export async function startFakeFal(opts: FakeFalOptions = {}): Promise<FakeFal> 
   let queue: LoopbackServer | undefined;
   let rest: LoopbackServer | undefined;
 
+  /** Requests no runner has taken yet (not cancelled), in submission order: the account's queue. */
+  const waiting: QueuedRequest[] = [];
+  /** Started requests that may still hold a runner at a time a queued request could start. */
+  const running = new Set<QueuedRequest>();
+  /** No start before this: the last start under a limit (FIFO) or the last change of the limit. */
+  let floor = 0;
+
+  const endOf = (request: QueuedRequest): number =>
+    Math.min(request.doneAt ?? Number.POSITIVE_INFINITY, request.cancelledAt ?? Number.POSITIVE_INFINITY);
+
+  /**
+   * Brings the schedule up to `now`: every queued request whose runner would have been free at some moment up
+   * to `now` gets that moment as its start, as if fal's scheduler had run continuously. Called before every
+   * answer, so a start is never decided in the future (a cancel or a change of the limit can still affect it)
+   * and never later than it would have happened (a completion between two calls frees its runner at its time).
+   */
+  function settle(now: number): void {
+    const start = (request: QueuedRequest, at: number): void => {
+      request.startAt = at;
+      request.doneAt = at + request.processingMs;
+      running.add(request);
+    };
+    if (accountConcurrency === undefined) {
+      for (let i = 0; i < waiting.length; ) {
+        const request = waiting[i] as QueuedRequest;
+        const at = Math.max(request.readyAt, floor);
+        if (at > now) {
+          i += 1;
+          continue;
+        }
+        start(request, at);
+        waiting.splice(i, 1);
+      }
+      for (const request of running) if (endOf(request) <= now) running.delete(request);
+      return;
+    }
+    const limit = accountConcurrency;
+    for (;;) {
+      const head = waiting[0];
+      if (head === undefined) return;
+      const eligible = Math.max(head.readyAt, floor);
+      // A runner frees up when a running request ends; the head starts at the first such moment (or when it
+      // is ready) at which fewer than `limit` are in progress.
+      const moments = [eligible, ...[...running].map(endOf).filter((end) => end > eligible)].sort(
+        (a, b) => a - b,
+      );
+      const at = moments.find(
+        (t) => [...running].filter((r) => (r.startAt ?? 0) <= t && endOf(r) > t).length < limit,
+      );
+      if (at === undefined || at > now) return;
+      start(head, at);
+      waiting.shift();
+      floor = at;
+      for (const request of running) if (endOf(request) <= floor) running.delete(request);
+    }
+  }
+
   const statusOf = (request: QueuedRequest, now = Date.now()): "IN_QUEUE" | "IN_PROGRESS" | "COMPLETED" => {
-    if (request.cancelledAt !== undefined || now >= request.doneAt) return "COMPLETED";
-    return now >= request.startAt ? "IN_PROGRESS" : "IN_QUEUE";
+    if (request.cancelledAt !== undefined) return "COMPLETED";
+    if (request.startAt === undefined || request.doneAt === undefined) return "IN_QUEUE";
+    return now >= request.doneAt ? "COMPLETED" : "IN_PROGRESS";
   };
+
+  /** The most intervals open at one moment (an interval ending at t does not overlap one starting at t). */
+  function peakOverlap(intervals: { from: number; to: number }[]): number {
+    const events = intervals.flatMap(({ from, to }) => [
+      { at: from, delta: 1 },
+      { at: to, delta: -1 },
+    ]);
+    events.sort((a, b) => a.at - b.at || a.delta - b.delta);
+    let open = 0;
+    let peak = 0;
+    for (const { delta } of events) {
+      open += delta;
+      peak = Math.max(peak, open);
+    }
+    return peak;
+  }
 
   function takeFailure(kind: FalCallKind): FalFailure | undefined {
     const failure = failures.find((f) => f.on === kind && f.left > 0);
@@ -223,10 +361,9 @@ export async function startFakeFal(opts: FakeFalOptions = {}): Promise<FakeFal> 
     };
   }
 
-  function queuePosition(request: QueuedRequest, now: number): number {
-    return [...requests.values()].filter(
-      (other) => other !== request && statusOf(other, now) === "IN_QUEUE" && other.at <= request.at,
-    ).length;
+  /** Requests ahead of it in the account's queue (call after `settle`). */
+  function queuePosition(request: QueuedRequest): number {
+    return Math.max(0, waiting.indexOf(request));
   }
 
   /** Checks the input as the model would, downloading image_url as a runner does. */
@@ -309,7 +446,7 @@ export async function startFakeFal(opts: FakeFalOptions = {}): Promise<FakeFal> 
       width,
       height,
     };
-    const timings = { inference: processingMs / 1000 };
+    const timings = { inference: request.processingMs / 1000 };
     request.output =
       model.output === "images"
         ? {
@@ -415,17 +552,19 @@ export async function startFakeFal(opts: FakeFalOptions = {}): Promise<FakeFal> 
         appId,
         input: body,
         at,
-        startAt: at + queueMs,
-        doneAt: at + queueMs + processingMs,
+        readyAt: at + queueMs,
+        processingMs: drawProcessingMs(processingMs),
         polls: [],
         resultFetches: 0,
       };
+      settle(Date.now());
       requests.set(requestId, request);
+      waiting.push(request);
       submissions.push({ requestId, modelId, appId, input: body, at });
       await runModel(request);
       return answer(
         200,
-        { status: "IN_QUEUE", ...urls(appId, requestId), queue_position: queuePosition(request, Date.now()) },
+        { status: "IN_QUEUE", ...urls(appId, requestId), queue_position: queuePosition(request) },
         requestId,
       );
     }
@@ -436,6 +575,7 @@ export async function startFakeFal(opts: FakeFalOptions = {}): Promise<FakeFal> 
       return answer(404, { detail: "Request not found" }, target.requestId);
     }
     const now = Date.now();
+    settle(now);
     const status = statusOf(request, now);
     if (target.action === "status") {
       if (req.method !== "GET") return answer(405, { detail: "Method Not Allowed" }, request.requestId);
@@ -443,9 +583,9 @@ export async function startFakeFal(opts: FakeFalOptions = {}): Promise<FakeFal> 
       const body = {
         status,
         ...urls(request.appId, request.requestId),
-        ...(status === "IN_QUEUE" ? { queue_position: queuePosition(request, now) } : {}),
+        ...(status === "IN_QUEUE" ? { queue_position: queuePosition(request) } : {}),
         ...(url.searchParams.get("logs") === "1" ? { logs: [] } : {}),
-        ...(status === "COMPLETED" ? { metrics: { inference_time: processingMs / 1000 } } : {}),
+        ...(status === "COMPLETED" ? { metrics: { inference_time: request.processingMs / 1000 } } : {}),
       };
       return answer(status === "COMPLETED" ? 200 : 202, body, request.requestId);
     }
@@ -453,6 +593,8 @@ export async function startFakeFal(opts: FakeFalOptions = {}): Promise<FakeFal> 
       if (req.method !== "PUT") return answer(405, { detail: "Method Not Allowed" }, request.requestId);
       if (status === "COMPLETED") return answer(400, { status: "ALREADY_COMPLETED" }, request.requestId);
       request.cancelledAt = now;
+      const queued = waiting.indexOf(request);
+      if (queued >= 0) waiting.splice(queued, 1);
       cancelled.push(request.requestId);
       return answer(202, { status: "CANCELLATION_REQUESTED" }, request.requestId);
     }
@@ -587,7 +729,44 @@ export async function startFakeFal(opts: FakeFalOptions = {}): Promise<FakeFal> 
     pollTimesFor: (requestId) => [...(requests.get(requestId)?.polls ?? [])],
     resultFetchesFor: (requestId) => requests.get(requestId)?.resultFetches ?? 0,
     setProcessingMs(ms) {
+      if (typeof ms === "number") drawProcessingMs(ms);
       processingMs = ms;
+    },
+    setAccountConcurrency(n) {
+      const limit = checkedLimit(n);
+      const now = Date.now();
+      settle(now);
+      accountConcurrency = limit;
+      floor = Math.max(floor, now);
+      settle(now);
+    },
+    get peakInProgress() {
+      settle(Date.now());
+      return peakOverlap(
+        [...requests.values()].flatMap((r) =>
+          r.startAt === undefined ? [] : [{ from: r.startAt, to: endOf(r) }],
+        ),
+      );
+    },
+    get peakInFlight() {
+      settle(Date.now());
+      return peakOverlap([...requests.values()].map((r) => ({ from: r.at, to: endOf(r) })));
+    },
+    requestTimes() {
+      const now = Date.now();
+      settle(now);
+      return submissions.map(({ requestId }) => {
+        const r = requests.get(requestId) as QueuedRequest;
+        const end = endOf(r);
+        return {
+          requestId,
+          submittedAt: r.at,
+          ...(r.startAt === undefined ? {} : { startedAt: r.startAt }),
+          ...(end <= now ? { endedAt: end } : {}),
+          inQueueMs: (r.startAt ?? Math.min(r.cancelledAt ?? now, now)) - r.at,
+          processingMs: r.processingMs,
+        };
+      });
     },
     setQueueMs(ms) {
       queueMs = ms;

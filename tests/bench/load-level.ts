@@ -1,0 +1,331 @@
+import type { Message } from "grammy/types";
+import { startAppStack } from "../support/app-stack.js";
+import type { ApiCall, FakeUser } from "../support/fake-telegram.js";
+import { sleep } from "../support/http-kit.js";
+import { waitUntil } from "../support/wait-until.js";
+import { type CompiledProcess, startCompiled } from "./compiled-app.js";
+import { falSlotWaitFromMetrics, type HistogramSummary } from "./fal-slot-histogram.js";
+import { mean, percentile } from "./percentile.js";
+import { poissonArrivals } from "./poisson-arrivals.js";
+import { type ProcessFigures, ProcessSampler } from "./process-sampler.js";
+import { exponentialDraw, seededRandom } from "./seeded-random.js";
+
+/** What one load level runs: the plan's processes at a user count, in time compressed by `timeFactor`. */
+export interface LevelOptions {
+  users: number;
+  /** Worker processes started (the plan's count, or fewer when capped; the caller says so). */
+  workers: number;
+  workerConcurrency: number;
+  /** The fal account's limit: FAL_CONCURRENCY of the processes and the fake's accountConcurrency. */
+  providerConcurrency: number;
+  /** Peak arrivals of the modelled world, jobs/s (the plan's λ); the run arrives timeFactor × faster. */
+  arrivalPerSecond: number;
+  /** Mean fal time per job of the modelled world, s; the run draws them timeFactor × shorter. */
+  jobSeconds: number;
+  /** Time compression: every duration of the modelled world ÷ this, every rate × this. */
+  timeFactor: number;
+  /** How long users arrive, real seconds. */
+  seconds: number;
+  /** Real seconds at the start left out of every figure while the queue fills. */
+  warmupSeconds: number;
+  seed: number;
+  /** The compiled app (compiled-app.ts buildApp). */
+  buildDir: string;
+  log: (line: string) => void;
+}
+
+/** Production's poll schedule (app/config.ts defaults): 2 s growing to 10 s. Compressed with the job times. */
+const POLL_INITIAL_SECONDS = 2;
+const POLL_MAX_SECONDS = 10;
+/** Production's deadline of a text-to-image request (app/config.ts default), compressed with the rest. */
+const DEADLINE_SECONDS = 120;
+/** How long the idle workers' CPU is watched before the run, to tell their idle cost from a job's, ms. */
+const IDLE_CPU_MS = 3_000;
+/** Users who send /start at once before the run, so that the bot knows every user of the level. */
+const START_BURST = 200;
+
+/**
+ * What one level measured. Durations of the modelled world (real seconds × timeFactor) unless named `real`;
+ * rates per second of the modelled world (real rate ÷ timeFactor); CPU and counts per job as they are.
+ */
+export interface LevelMeasurement {
+  /** Requests the users sent, and those of them after the warm-up (the measured ones). */
+  arrived: number;
+  measured: number;
+  /** Measured requests that reached fal. */
+  submitted: number;
+  /** Photos delivered, of every request (measured or not): `arrived` when nothing was lost. */
+  delivered: number;
+  /** The most the arrival clock fell behind its schedule, real ms (a busy machine makes arrivals bursty). */
+  arrivalLagMaxMs: number;
+  /** From the acknowledgement (the request is queued) to fal starting work on it, s. */
+  slotWait: { meanSeconds: number; p95Seconds: number; shareThatWaited: number };
+  /** tapbot_fal_slot_wait_seconds of every worker, summed: the app's own view (null when not exposed). */
+  appSlotWait: HistogramSummary | null;
+  /**
+   * Requests IN_PROGRESS at fal, time-average over the window, and the most at once; `peakInFlight`: the most
+   * submitted and not ended at once (IN_QUEUE too), which the app's enforcement keeps at the account's limit.
+   */
+  atFal: { mean: number; peak: number; peakInFlight: number };
+  /** Accepted and not yet finished (waiting for a slot or at fal), time-average over the window. */
+  inFlightMean: number;
+  /** From fal's submission to the poll that found it COMPLETED: how long the app holds a slot, s. */
+  slotHoldMeanSeconds: number;
+  /** fal's own time per job (IN_PROGRESS → COMPLETED), mean, s. */
+  falJobMeanSeconds: number;
+  pollsPerJob: number;
+  /** From the user's message to the acknowledgement arriving at Telegram, real s. */
+  ackP95RealSeconds: number;
+  telegramCallsPerSecond: number;
+  telegramCallsPerJob: number;
+  bot: ProcessFigures;
+  /** The worker figures: RSS the most of any worker, CPU summed over all of them. */
+  worker: ProcessFigures;
+  /** Worker CPU in the window per photo delivered in it, idle cost included. */
+  workerCpuSecondsPerJob: number;
+  /** The same less the workers' idle rate measured before the run: what the jobs' steps cost. */
+  workerBusyCpuSecondsPerJob: number;
+  botCpuSecondsPerJob: number;
+  /** The measured window, real seconds. */
+  windowRealSeconds: number;
+}
+
+interface Arrival {
+  at: number;
+  chatId: number;
+  messageId: number;
+  prompt: string;
+}
+
+/** reply_parameters as grammY sends it (an object, or JSON text in a multipart body). */
+function repliedTo(call: ApiCall): number | undefined {
+  const raw = call.params.reply_parameters;
+  const parsed = typeof raw === "string" ? (JSON.parse(raw) as unknown) : raw;
+  const id = (parsed as { message_id?: unknown } | undefined)?.message_id;
+  return typeof id === "number" ? id : undefined;
+}
+
+/** Time-average over [from, to] of how many of `intervals` are open. */
+function timeAverage(intervals: readonly [number, number][], from: number, to: number): number {
+  let covered = 0;
+  for (const [start, end] of intervals) covered += Math.max(0, Math.min(end, to) - Math.max(start, from));
+  return covered / (to - from);
+}
+
+/**
+ * Runs one load level on a fresh stack (throwaway Redis and PostgreSQL, fake Telegram, fake fal enforcing
+ * the account limit with exponential job times), with the compiled bot and `workers` compiled workers:
+ * every user sends /start, then requests arrive as a Poisson process for `seconds`; the processes' memory
+ * and CPU are sampled throughout, and each request is followed from the user's message through the
+ * acknowledgement and fal's queue to the photo. Stops everything it started.
+ */
+export async function runLevel(o: LevelOptions): Promise<LevelMeasurement> {
+  const f = o.timeFactor;
+  const random = seededRandom(o.seed);
+  const stack = await startAppStack({
+    fal: { queueMs: 0, accountConcurrency: o.providerConcurrency },
+  });
+  const { telegram, fal } = stack;
+  fal.setProcessingMs(() => exponentialDraw((o.jobSeconds / f) * 1000, random));
+  const env = {
+    ...stack.baseEnv,
+    WORKER_CONCURRENCY: String(o.workerConcurrency),
+    FAL_CONCURRENCY: String(o.providerConcurrency),
+    POLL_INITIAL_SECONDS: String(POLL_INITIAL_SECONDS / f),
+    POLL_MAX_SECONDS: String(POLL_MAX_SECONDS / f),
+    DEADLINE_SECONDS_TEXT_TO_IMAGE: String(Math.ceil(DEADLINE_SECONDS / f)),
+  };
+  const running: CompiledProcess[] = [];
+  try {
+    const bot = await startCompiled(o.buildDir, "bot", env);
+    running.push(bot);
+    const workers = await Promise.all(
+      Array.from({ length: o.workers }, () => startCompiled(o.buildDir, "worker", env)),
+    );
+    running.push(...workers);
+    o.log(`${o.users} users: bot and ${o.workers} workers ready; every user sends /start`);
+
+    const users: FakeUser[] = Array.from({ length: o.users }, (_, i) => ({
+      id: 600_000_000 + i,
+      first_name: "Load",
+      language_code: "en",
+    }));
+    for (let i = 0; i < users.length; i += START_BURST) {
+      const burst = users.slice(i, i + START_BURST);
+      const ids = new Set(burst.map((u) => u.id));
+      for (const user of burst) telegram.userSends(user, { text: "/start" });
+      await waitUntil(
+        async () => {
+          const answered = new Set(telegram.callsTo("sendMessage").map((c) => c.params.chat_id as number));
+          return [...ids].every((id) => answered.has(id)) ? true : undefined;
+        },
+        { timeoutMs: 60_000, intervalMs: 100, describe: () => `the bot did not greet every user` },
+      );
+    }
+
+    const schedule = poissonArrivals(o.arrivalPerSecond * f, o.seconds, random);
+    o.log(
+      `${o.users} users: ${schedule.length} requests over ${o.seconds} s (λ ${(o.arrivalPerSecond * f).toFixed(2)}/s real), the first ${o.warmupSeconds} s not measured`,
+    );
+    const sampler = new ProcessSampler(bot, workers);
+    const workerIdleCpuPerSecond = await sampler.workerIdleCpuPerSecond(IDLE_CPU_MS);
+    const callsBefore = telegram.calls.length;
+    const t0 = Date.now();
+    const windowStart = t0 + o.warmupSeconds * 1000;
+    const windowEnd = t0 + o.seconds * 1000;
+    const sampling = sampler.run(windowStart, windowEnd);
+    const arrivals: Arrival[] = [];
+    let lagMax = 0;
+    for (const [i, t] of schedule.entries()) {
+      const due = t0 + t * 1000;
+      const wait = due - Date.now();
+      if (wait > 0) await sleep(wait);
+      lagMax = Math.max(lagMax, Date.now() - due);
+      const user = users[Math.floor(random() * users.length)] as FakeUser;
+      const prompt = `load ${o.users} request ${i}: a lighthouse at dusk`;
+      const message: Message = telegram.userSends(user, { text: prompt });
+      arrivals.push({ at: Date.now(), chatId: user.id, messageId: message.message_id, prompt });
+    }
+    const processes = await sampling;
+    o.log(`${o.users} users: arrivals done; waiting for the last photos`);
+
+    const photos = (): number => telegram.callsTo("sendPhoto").filter((c) => c.status === 200).length;
+    await waitUntil(async () => (photos() >= arrivals.length ? true : undefined), {
+      timeoutMs: (DEADLINE_SECONDS / f) * 1000 + 30_000,
+      intervalMs: 250,
+      describe: () => `${arrivals.length - photos()} requests without a photo`,
+    }).catch(() => o.log(`${o.users} users: ${arrivals.length - photos()} requests got no photo`));
+    const appSlotWait = falSlotWaitFromMetrics(await Promise.all(workers.map((w) => w.metrics())));
+    return measure(o, {
+      arrivals,
+      windowStart,
+      windowEnd,
+      lagMax,
+      processes,
+      workerIdleCpuPerSecond,
+      callsBefore,
+      appSlotWait,
+      telegramCalls: telegram.calls,
+      fal,
+    });
+  } finally {
+    await Promise.allSettled(running.map((p) => p.stop()));
+    await stack.stop();
+  }
+}
+
+interface Observed {
+  arrivals: readonly Arrival[];
+  windowStart: number;
+  windowEnd: number;
+  lagMax: number;
+  processes: { bot: ProcessFigures; worker: ProcessFigures };
+  /** CPU the workers use with nothing to do (BullMQ's blocking reads, timers), CPU s per s. */
+  workerIdleCpuPerSecond: number;
+  /** Bot API calls before the first request (the /start greetings), left out of the calls per job. */
+  callsBefore: number;
+  appSlotWait: HistogramSummary | null;
+  telegramCalls: readonly ApiCall[];
+  fal: Awaited<ReturnType<typeof startAppStack>>["fal"];
+}
+
+/** Follows every measured request through the records of the fakes and turns them into the level's figures. */
+function measure(o: LevelOptions, seen: Observed): LevelMeasurement {
+  const f = o.timeFactor;
+  const { fal, windowStart, windowEnd } = seen;
+  const inWindow = (at: number): boolean => at >= windowStart && at < windowEnd;
+  const measured = seen.arrivals.filter((a) => inWindow(a.at));
+  const acks = new Map<string, ApiCall>();
+  for (const call of seen.telegramCalls) {
+    if (call.method !== "sendMessage" || call.status !== 200) continue;
+    const to = repliedTo(call);
+    if (to !== undefined) acks.set(`${call.params.chat_id}:${to}`, call);
+  }
+  const submissionByPrompt = new Map(fal.submissions.map((s) => [s.input.prompt, s]));
+  const requests = new Map(fal.requestTimes().map((r) => [r.requestId, r]));
+  const waits: number[] = [];
+  const ackLatencies: number[] = [];
+  const holds: number[] = [];
+  const falJobs: number[] = [];
+  const polls: number[] = [];
+  const inFlight: [number, number][] = [];
+  let submitted = 0;
+  for (const a of measured) {
+    const ack = acks.get(`${a.chatId}:${a.messageId}`);
+    if (ack !== undefined) ackLatencies.push((ack.at - a.at) / 1000);
+    const submission = submissionByPrompt.get(a.prompt);
+    if (submission === undefined) continue;
+    submitted += 1;
+    const request = requests.get(submission.requestId);
+    if (ack !== undefined && request?.startedAt !== undefined)
+      waits.push((Math.max(0, request.startedAt - ack.at) / 1000) * f);
+    const seenDone = fal.calls.find(
+      (c) => c.kind === "status" && c.requestId === submission.requestId && c.state === "COMPLETED",
+    );
+    if (seenDone !== undefined) holds.push(((seenDone.at - submission.at) / 1000) * f);
+    if (request?.startedAt !== undefined && request.endedAt !== undefined)
+      falJobs.push(((request.endedAt - request.startedAt) / 1000) * f);
+    polls.push(fal.pollsFor(submission.requestId));
+  }
+  for (const a of seen.arrivals) {
+    const submission = submissionByPrompt.get(a.prompt);
+    const done =
+      submission &&
+      fal.calls.find(
+        (c) => c.kind === "status" && c.requestId === submission.requestId && c.state === "COMPLETED",
+      );
+    inFlight.push([a.at, done?.at ?? Number.POSITIVE_INFINITY]);
+  }
+  const atFalIntervals: [number, number][] = [...requests.values()]
+    .filter((r) => r.startedAt !== undefined)
+    .map((r) => [r.startedAt as number, r.endedAt ?? Number.POSITIVE_INFINITY]);
+  const windowSeconds = (windowEnd - windowStart) / 1000;
+  const calls = seen.telegramCalls.filter((c) => c.method !== "getUpdates" && inWindow(c.at)).length;
+  // Per job: every call after the greetings, over every request; the run has drained by now.
+  const callsForJobs = seen.telegramCalls
+    .slice(seen.callsBefore)
+    .filter((c) => c.method !== "getUpdates").length;
+  const photosInWindow = seen.telegramCalls.filter(
+    (c) => c.method === "sendPhoto" && c.status === 200 && inWindow(c.at),
+  ).length;
+  const delivered = seen.telegramCalls.filter((c) => c.method === "sendPhoto" && c.status === 200).length;
+  const orZero = (values: number[], fn: (v: number[]) => number): number =>
+    values.length === 0 ? Number.NaN : fn(values);
+  return {
+    arrived: seen.arrivals.length,
+    measured: measured.length,
+    submitted,
+    delivered,
+    arrivalLagMaxMs: seen.lagMax,
+    slotWait: {
+      meanSeconds: orZero(waits, mean),
+      p95Seconds: orZero(waits, (v) => percentile(v, 0.95)),
+      shareThatWaited: waits.filter((w) => w > 0.05 * f).length / Math.max(1, waits.length),
+    },
+    appSlotWait: seen.appSlotWait && {
+      ...seen.appSlotWait,
+      meanSeconds: seen.appSlotWait.meanSeconds * f,
+      p95Seconds: seen.appSlotWait.p95Seconds * f,
+    },
+    atFal: {
+      mean: timeAverage(atFalIntervals, windowStart, windowEnd),
+      peak: fal.peakInProgress,
+      peakInFlight: fal.peakInFlight,
+    },
+    inFlightMean: timeAverage(inFlight, windowStart, windowEnd),
+    slotHoldMeanSeconds: orZero(holds, mean),
+    falJobMeanSeconds: orZero(falJobs, mean),
+    pollsPerJob: orZero(polls, mean),
+    ackP95RealSeconds: orZero(ackLatencies, (v) => percentile(v, 0.95)),
+    telegramCallsPerSecond: calls / windowSeconds / f,
+    telegramCallsPerJob: callsForJobs / Math.max(1, seen.arrivals.length),
+    bot: seen.processes.bot,
+    worker: seen.processes.worker,
+    workerCpuSecondsPerJob: seen.processes.worker.cpuSeconds / Math.max(1, photosInWindow),
+    workerBusyCpuSecondsPerJob:
+      Math.max(0, seen.processes.worker.cpuSeconds - seen.workerIdleCpuPerSecond * windowSeconds) /
+      Math.max(1, photosInWindow),
+    botCpuSecondsPerJob: seen.processes.bot.cpuSeconds / Math.max(1, measured.length),
+    windowRealSeconds: windowSeconds,
+  };
+}

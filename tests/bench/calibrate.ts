@@ -5,6 +5,12 @@
  *
  *   npx tsx tests/bench/calibrate.ts                       # about two to three minutes
  *   npx tsx tests/bench/calibrate.ts --out /tmp/cal.json   # somewhere else
+ *   npx tsx tests/bench/calibrate.ts --from-load /tmp/load.json   # from bench:load's runs, in a second
+ *
+ * With --from-load it starts nothing: it takes from the load benchmark's runs (`npm run bench:load -- …
+ * --out /tmp/load.json`) the steps per job, the CPU per step and the Bot API calls per job measured under
+ * Poisson arrivals (calibrate-from-load.ts), writes those into the file under `measurement.load`, and keeps
+ * every other part, the budgets below included.
  *
  * What runs: throwaway Redis and PostgreSQL, the fake Telegram and fake fal (tests/support), and the real
  * bot and worker compiled as the image runs them (`node dist/app/<role>/main.js`, see compiled-app.ts).
@@ -28,6 +34,7 @@
  * The budgets written are the fitted figures with headroom (RULE below); the file keeps the raw points,
  * the fits with their residuals, and how each budget compares with the RSS found.
  */
+import { readFile } from "node:fs/promises";
 import { parseArgs } from "node:util";
 import { translate } from "../../app/i18n/index.js";
 import type { Calibration } from "../../capacity/index.js";
@@ -37,6 +44,7 @@ import type { FakeUser } from "../support/fake-telegram.js";
 import { sleep } from "../support/http-kit.js";
 import { waitUntil } from "../support/wait-until.js";
 import { startBigResultProxy } from "./big-result-proxy.js";
+import { calibrationFromLoad, parseLoadResults } from "./calibrate-from-load.js";
 import { CALIBRATION_FILE, machine, writeCalibrationPart } from "./calibration-file.js";
 import { buildApp, type CompiledProcess, startCompiled } from "./compiled-app.js";
 import { fitLine, type LineFit } from "./least-squares.js";
@@ -76,8 +84,27 @@ const RULE =
   "the measured CPU per job over its steps (submit and one per status poll; the last poll delivers) rounded up to 0.001 s";
 
 const { values: args } = parseArgs({
-  options: { out: { type: "string", default: CALIBRATION_FILE } },
+  options: { out: { type: "string", default: CALIBRATION_FILE }, "from-load": { type: "string" } },
 });
+
+const fromLoad = args["from-load"];
+if (fromLoad !== undefined) {
+  let results: ReturnType<typeof parseLoadResults>;
+  try {
+    results = parseLoadResults(JSON.parse(await readFile(fromLoad, "utf8")), fromLoad);
+  } catch (error) {
+    process.stderr.write(`calibrate --from-load: ${(error as Error).message}\n`);
+    process.exit(2);
+  }
+  const { part, record } = calibrationFromLoad(results, `${COMMAND} --from-load <bench:load --out file>`);
+  await writeCalibrationPart(args.out, "load", part, { ...record, machine: machine() });
+  process.stdout.write(
+    `from ${results.levels.length} load level(s) of ${results.command}:\n  ${Object.entries(part)
+      .map(([k, v]) => `${k} ${v}`)
+      .join("\n  ")}\nwrote ${args.out} (measurement.load; every other part kept)\n`,
+  );
+  process.exit(0);
+}
 
 const ceilTo = (value: number, step: number): number => {
   const decimals = Math.max(0, -Math.floor(Math.log10(step)));

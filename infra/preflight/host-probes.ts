@@ -1,0 +1,60 @@
+import { shellQuote } from "../render/shell-script.js";
+import { DAEMON_JSON_ABSENT } from "./docker-daemon.js";
+import type { RemoteResult } from "./ssh-session.js";
+
+/**
+ * The read-only commands preflight runs on a host. Nothing here writes: `ufw show added` lists rules without
+ * touching the firewall, `ss` and `docker ps` only read. `root` marks those that need root to see everything
+ * (other users' processes, the firewall); they run under `sudo -n` when the SSH user is not root.
+ */
+export const HOST_PROBES = {
+  osRelease: { command: "cat /etc/os-release", root: false },
+  meminfo: { command: "cat /proc/meminfo", root: false },
+  disk: { command: "df -P -B1 /var/lib/docker 2>/dev/null || df -P -B1 /", root: false },
+  listeners: { command: "ss -H -l -t -u -n -p", root: true },
+  docker: {
+    command: "if command -v docker >/dev/null; then docker ps --format '{{.Names}}|{{.Ports}}'; fi",
+    root: true,
+  },
+  ufw: {
+    command:
+      "if command -v ufw >/dev/null; then ufw status | head -n 1; ufw show added; else echo 'ufw: not installed'; fi",
+    root: true,
+  },
+  daemonJson: {
+    command: `if [ -e /etc/docker/daemon.json ]; then cat /etc/docker/daemon.json; else echo '${DAEMON_JSON_ABSENT}'; fi`,
+    root: false,
+  },
+} as const;
+
+/** Name of one probe. */
+export type ProbeName = keyof typeof HOST_PROBES;
+
+/** Each probe's output, or why it failed. */
+export type HostFacts = Record<ProbeName, { ok: true; output: string } | { ok: false; error: string }>;
+
+/** Runs every probe over one session (in parallel channels of the same connection). */
+export async function probeHost(
+  run: (command: string) => Promise<RemoteResult>,
+  user: string,
+): Promise<HostFacts> {
+  const names = Object.keys(HOST_PROBES) as ProbeName[];
+  const results = await Promise.all(
+    names.map(async (name) => {
+      const { command, root } = HOST_PROBES[name];
+      const line = root && user !== "root" ? `sudo -n sh -c ${shellQuote(command)}` : command;
+      const result = await run(line);
+      const error = result.stderr.trim().split("\n").at(-1) ?? "";
+      return [
+        name,
+        result.code === 0
+          ? { ok: true as const, output: result.stdout }
+          : {
+              ok: false as const,
+              error: `\`${command.split(" ")[0]}\` failed (exit ${result.code})${error === "" ? "" : `: ${error}`}`,
+            },
+      ] as const;
+    }),
+  );
+  return Object.fromEntries(results) as HostFacts;
+}

@@ -1,0 +1,94 @@
+import { readFileSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
+import { parse } from "yaml";
+import { loadCapacityInput, type Plan, type PlanInput, plan } from "../../capacity/index.js";
+import { CONFIG_NAMESPACE, type PlainConfig, parsePlainConfig } from "../config.js";
+
+/** A stack file that cannot be read or parsed; the message names the file and what is wrong. */
+export class StackSettingsError extends Error {
+  override name = "StackSettingsError";
+  constructor(
+    message: string,
+    readonly details: string[] = [],
+  ) {
+    super(message);
+  }
+}
+
+/** The stack as the program would see it: its plain settings, the capacity plan it deploys and that plan's input. */
+export interface StackSettings {
+  file: string;
+  config: PlainConfig;
+  input: PlanInput;
+  plan: Plan;
+}
+
+/**
+ * The plain values of `config:` as Pulumi hands them to the program: namespace stripped, scalars as text,
+ * lists as JSON text, `tapbot:capacity` as an object (the program reads it with getObject); `secure:`
+ * values (ciphertext) are left out, preflight reads secrets separately.
+ */
+export function programView(config: Record<string, unknown>): Record<string, unknown> {
+  const raw: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(config)) {
+    if (!key.startsWith(`${CONFIG_NAMESPACE}:`)) continue;
+    const name = key.slice(CONFIG_NAMESPACE.length + 1);
+    if (value !== null && typeof value === "object" && "secure" in value) continue;
+    if (name === "capacity") raw[name] = value;
+    else if (value !== null && typeof value === "object") raw[name] = JSON.stringify(value);
+    else if (value !== null && value !== undefined) raw[name] = String(value);
+  }
+  return raw;
+}
+
+/**
+ * Reads Pulumi.<stack>.yaml with the program's own schema (parsePlainConfig) and computes the plan with the
+ * capacity model's own loader, so preflight checks the servers against exactly what `pulumi up` deploys. A
+ * missing key fails here, naming the key, as it would fail the deploy.
+ */
+export function readStackSettings(stack: string, stackDir: string): StackSettings {
+  const file = join(resolve(stackDir), `Pulumi.${stack}.yaml`);
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    throw new StackSettingsError(
+      `cannot read the stack file ${file}: ${code === "ENOENT" ? "no such file (is --stack right, and --stack-dir?)" : code}`,
+    );
+  }
+  let doc: unknown;
+  try {
+    doc = parse(text);
+  } catch (error) {
+    throw new StackSettingsError(`${file}: YAML syntax error: ${(error as Error).message.split("\n")[0]}`);
+  }
+  const config = (doc as { config?: unknown } | null)?.config;
+  if (config === null || typeof config !== "object") {
+    throw new StackSettingsError(`${file}: no "config:" mapping`);
+  }
+  let plain: PlainConfig;
+  try {
+    plain = parsePlainConfig(programView(config as Record<string, unknown>));
+  } catch (error) {
+    const problems = (error as { problems?: string[] }).problems;
+    if (problems === undefined) throw error;
+    throw new StackSettingsError(`${file}: the stack is not ready for \`pulumi up\``, problems);
+  }
+  let input: PlanInput;
+  try {
+    input = loadCapacityInput({
+      raw: plain.capacity,
+      baseDir: dirname(file),
+      readFile: (path) => readFileSync(path, "utf8"),
+    });
+  } catch (error) {
+    const issues = (error as { issues?: { path: string; message: string }[] }).issues;
+    if (issues === undefined) throw error;
+    throw new StackSettingsError(
+      `${file}: ${CONFIG_NAMESPACE}:capacity is invalid`,
+      issues.map((i) => `${CONFIG_NAMESPACE}:capacity.${i.path}: ${i.message}`),
+    );
+  }
+  return { file, config: plain, input, plan: plan(input) };
+}

@@ -41,6 +41,17 @@ const int = (fallback: number, min: number, max = Number.MAX_SAFE_INTEGER) =>
       return value;
     });
 
+/** A required integer of at least `min`: `what` says what it is in the message when it is missing. */
+const requiredInt = (what: string, min: number) =>
+  z.string({ error: `required: ${what}` }).transform((text, ctx) => {
+    const value = /^\s*\d+\s*$/.test(text) ? Number(text) : Number.NaN;
+    if (!Number.isSafeInteger(value) || value < min) {
+      ctx.addIssue({ code: "custom", message: `must be a whole number from ${min} up (${what})` });
+      return z.NEVER;
+    }
+    return value;
+  });
+
 /** An absolute URL with one of `schemes`, trailing slash removed so that paths can be appended. */
 const url = (schemes: readonly string[], fallback?: string) => {
   const base =
@@ -84,6 +95,10 @@ const environmentSchema = z.object({
   REDIS_URL: url(["redis", "rediss"]),
   DATABASE_URL: url(["postgres", "postgresql"]),
   WORKER_CONCURRENCY: int(4, 1, 1000),
+  FAL_CONCURRENCY: requiredInt(
+    "the fal account's concurrent request limit; new accounts have 2, fal raises it on request",
+    1,
+  ),
   BOT_MODE: z.enum(["polling", "webhook"], { error: "must be polling or webhook" }).default("polling"),
   WEBHOOK_URL: url(["https", "http"]).optional(),
   WEBHOOK_SECRET: z
@@ -136,6 +151,11 @@ export interface AppConfig {
   redisUrl: string;
   databaseUrl: string;
   workerConcurrency: number;
+  /**
+   * The fal account's concurrent request limit: the workers never have more requests in flight at fal
+   * (see app/queue/fal-slots.ts), and the bot's place and estimate count the wait for one of these slots.
+   */
+  falConcurrency: number;
   botMode: "polling" | "webhook";
   webhookUrl: string | undefined;
   webhookSecret: string | undefined;
@@ -214,6 +234,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     redisUrl: e.REDIS_URL,
     databaseUrl: e.DATABASE_URL,
     workerConcurrency: e.WORKER_CONCURRENCY,
+    falConcurrency: e.FAL_CONCURRENCY,
     botMode: e.BOT_MODE,
     webhookUrl: e.WEBHOOK_URL,
     webhookSecret: e.WEBHOOK_SECRET,

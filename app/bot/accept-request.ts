@@ -5,7 +5,7 @@ import { tierPriority } from "../queue/generation-job.js";
 import { cacheKeyFor } from "../queue/result-cache.js";
 import { finalStatuses, type Generation, type NewGeneration } from "../storage/generation-store.js";
 import type { BotContext } from "./context.js";
-import { defaultParams, generationIdFor } from "./generation-request.js";
+import { defaultParams, estimateMinutes, generationIdFor } from "./generation-request.js";
 import type { ImageRef } from "./input-checks.js";
 import type { BotPorts } from "./ports.js";
 import { resendImage } from "./resend-image.js";
@@ -46,6 +46,7 @@ async function deliverFromCache(
 
 /**
  * The acknowledgement with the place in the queue, and its message id on the row (the worker edits it).
+ * When every fal slot is taken, so that the job will wait for one, it also says about how long.
  * The request is queued by now, so nothing here may turn into an apology: a failure to send or to record
  * the acknowledgement is logged, and the worker still delivers (it sends its messages anew when it has
  * no acknowledgement to edit).
@@ -58,7 +59,13 @@ async function acknowledge(
   position: number,
 ): Promise<void> {
   try {
-    const ack = await ctx.reply(ctx.t("ack-queued", { position }), {
+    const limit = ports.settings.falConcurrency;
+    const inUse = (await ports.queue.slotUse())?.inUse ?? 0;
+    const text =
+      position > limit - inUse
+        ? ctx.t("ack-queued-wait", { position, minutes: estimateMinutes(position, limit, inUse) })
+        : ctx.t("ack-queued", { position });
+    const ack = await ctx.reply(text, {
       reply_parameters: { message_id: ctx.msgId as number, allow_sending_without_reply: true },
     });
     observeAckLatency(ctx);

@@ -2,7 +2,8 @@ import { type AppConfig, modelsByKind } from "../config.js";
 import type { Logger } from "../observability/logger.js";
 import { registry } from "../observability/metrics.js";
 import { type OpsServer, startOpsServer } from "../observability/ops-server.js";
-import { createGenerationQueue } from "../queue/generation-queue.js";
+import { createFalSlots } from "../queue/fal-slots.js";
+import { createGenerationQueue, maxRetryBackoffMs } from "../queue/generation-queue.js";
 import { createRedis, pingRedis, redisReady } from "../queue/redis.js";
 import { ResultCache } from "../queue/result-cache.js";
 import { needs } from "../startup-failure.js";
@@ -57,7 +58,12 @@ export async function startBotProcess(config: AppConfig, logger: Logger): Promis
     throw error;
   }
   const pool = createPool(config.databaseUrl);
-  const queue = createGenerationQueue(redis, config.queueName);
+  const queue = createGenerationQueue(
+    redis,
+    config.queueName,
+    {},
+    createFalSlots(redis, config, maxRetryBackoffMs),
+  );
 
   const bot = createBot({
     token: config.telegramBotToken,
@@ -76,7 +82,7 @@ export async function startBotProcess(config: AppConfig, logger: Logger): Promis
       settings: {
         promptMaxLength: config.promptMaxLength,
         imageMaxBytes: config.imageMaxBytes,
-        workerConcurrency: config.workerConcurrency,
+        falConcurrency: config.falConcurrency,
         models: modelsByKind(config),
       },
     },

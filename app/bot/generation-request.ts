@@ -19,12 +19,17 @@ export const defaultParams: Record<GenerationKind, Record<string, unknown>> = {
 export const typicalJobSeconds = 25;
 
 /**
- * Minutes until a job at `position` (1 = next) is likely done, when `slots` jobs run at once: each full
- * round of slots ahead of it costs one typical job time. At least one minute, so it never says "0".
+ * Minutes until a job at `place` in line for a fal slot (1 = next) is likely done, when the account runs
+ * `limit` requests at once and `inUse` of them are taken: a job that finds a free slot takes one typical
+ * job time; otherwise each of the `place - free` jobs to get a slot before it waits for one of `limit`
+ * slots to free up, one every typical job time / `limit` on average (the capacity model's M/M/c queue),
+ * then its own job time. At least one minute, so it never says "0".
  */
-export function estimateMinutes(position: number, slots: number): number {
-  const rounds = Math.ceil(position / Math.max(1, slots));
-  return Math.max(1, Math.ceil((rounds * typicalJobSeconds) / 60));
+export function estimateMinutes(place: number, limit: number, inUse: number): number {
+  const slots = Math.max(1, limit);
+  const free = Math.max(0, slots - inUse);
+  const waitingSeconds = (Math.max(0, place - free) / slots) * typicalJobSeconds;
+  return Math.max(1, Math.ceil((waitingSeconds + typicalJobSeconds) / 60));
 }
 
 /**

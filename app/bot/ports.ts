@@ -22,7 +22,7 @@ export type GenerationPort = Pick<
 >;
 
 /** The generation queue (CORE's adapter over BullMQ). */
-export type QueuePort = Pick<GenerationQueue, "enqueue" | "positionOf" | "requestCancel">;
+export type QueuePort = Pick<GenerationQueue, "enqueue" | "positionOf" | "requestCancel" | "slotUse">;
 
 /** Reads the result cache the worker fills: cache key → Telegram file_id of a delivered image. */
 export type ResultCachePort = Pick<ResultCache, "get">;
@@ -51,8 +51,8 @@ export interface UpdateLogPort {
 export interface BotSettings extends InputLimits {
   /** The fal model per kind (FAL_MODEL_*). */
   models: Record<GenerationKind, string>;
-  /** Jobs one worker runs at once; the /status estimate assumes at least one worker with this many slots. */
-  workerConcurrency: number;
+  /** The fal account's concurrent request limit (FAL_CONCURRENCY): the estimates count the wait for a slot. */
+  falConcurrency: number;
 }
 
 /** Everything {@link createBot} is built from. */

@@ -73,3 +73,7 @@ command-status = My jobs and place in the queue
 command-cancel = Cancel a job
 command-history = My last 10 pictures
 command-upscale = Enlarge a picture (as a reply to it)
+
+## Acknowledgement of a request that waits for a free slot at the image service (every slot is taken).
+
+ack-queued-wait = Got it! Place in the queue: { $position }, in about { $minutes } min. This message will update when I start.

@@ -16,6 +16,33 @@ export function setQueueDepthSource(source: QueueDepthSource | undefined): void 
   queueDepthSource = source;
 }
 
+/** The fal slots' state: in use, waiting for one, and the limit (see app/queue/fal-slots.ts). */
+type FalSlotsState = { inUse: number; waiting: number; limit: number };
+/** Reads the fal slots' state, or undefined while no process attached it. */
+type FalSlotsSource = () => Promise<FalSlotsState>;
+let falSlotsSource: FalSlotsSource | undefined;
+/** One read of the slots per scrape, shared by the three gauges that report it. */
+let falSlotsRead: { at: number; value: Promise<FalSlotsState> } | undefined;
+
+/**
+ * Attaches the fal slots whose use `tapbot_fal_slots_in_use`, `tapbot_fal_slots_limit` and
+ * `tapbot_fal_slot_waiting` report, read from Redis at scrape time (every process reports the same
+ * account-wide numbers; alerts take the max). Pass undefined to detach (at shutdown).
+ */
+export function setFalSlotsSource(source: FalSlotsSource | undefined): void {
+  falSlotsSource = source;
+  falSlotsRead = undefined;
+}
+
+function readFalSlots(): Promise<FalSlotsState> | undefined {
+  if (falSlotsSource === undefined) return undefined;
+  const now = Date.now();
+  if (falSlotsRead === undefined || now - falSlotsRead.at > 500) {
+    falSlotsRead = { at: now, value: falSlotsSource() };
+  }
+  return falSlotsRead.value;
+}
+
 const seconds = [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 20, 30, 60, 120, 300];
 
 /** Every metric of the app, the bot's and the worker's, registered once in {@link registry}. */
@@ -91,6 +118,39 @@ export const metrics = {
       const counts = await queueDepthSource();
       for (const [state, count] of Object.entries(counts)) this.set({ state }, count);
     },
+  }),
+  falSlotsInUse: new Gauge({
+    name: "tapbot_fal_slots_in_use",
+    help: "Requests in flight at fal (submitted, not yet completed, failed or cancelled), account-wide",
+    registers: [registry],
+    async collect() {
+      const read = readFalSlots();
+      if (read !== undefined) this.set((await read).inUse);
+    },
+  }),
+  falSlotsLimit: new Gauge({
+    name: "tapbot_fal_slots_limit",
+    help: "The fal account's concurrent request limit the app enforces (FAL_CONCURRENCY)",
+    registers: [registry],
+    async collect() {
+      const read = readFalSlots();
+      if (read !== undefined) this.set((await read).limit);
+    },
+  }),
+  falSlotWaiting: new Gauge({
+    name: "tapbot_fal_slot_waiting",
+    help: "Accepted requests waiting for a fal slot, account-wide",
+    registers: [registry],
+    async collect() {
+      const read = readFalSlots();
+      if (read !== undefined) this.set((await read).waiting);
+    },
+  }),
+  falSlotWait: new Histogram({
+    name: "tapbot_fal_slot_wait_seconds",
+    help: "From the bot accepting a request to its job getting a fal slot (the queue wait of the capacity model)",
+    buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 20, 30, 60, 120, 300],
+    registers: [registry],
   }),
   telegramApiErrors: new Counter({
     name: "tapbot_telegram_api_errors_total",

@@ -1,6 +1,7 @@
 import { type KeepJobs, Queue } from "bullmq";
 import type { Redis } from "ioredis";
-import { type GenerationJob, generationJobSchema } from "./generation-job.js";
+import { type FalSlots, slotScore } from "./fal-slots.js";
+import { type GenerationJob, generationJobSchema, tierPriority } from "./generation-job.js";
 
 /**
  * Retention and retry policy of every generation job. Finished jobs are kept only briefly and in bounded
@@ -14,6 +15,9 @@ export const jobRetention: JobRetention = {
   removeOnComplete: { age: 3_600, count: 1_000 },
   removeOnFail: { age: 24 * 3_600, count: 5_000 },
 };
+
+/** BullMQ's longest wait before a retry under {@link jobRetention} (the last of the exponential delays). */
+export const maxRetryBackoffMs = jobRetention.backoff.delay * 2 ** (jobRetention.attempts - 2);
 
 /** The shape of {@link jobRetention}. */
 export interface JobRetention {
@@ -45,12 +49,15 @@ export type QueueCounts = Record<
 
 /**
  * The generation queue as the bot and the worker use it: validated enqueue with idempotent ids, the
- * user's place in line, cancellation and counts. A thin adapter over one BullMQ `Queue`.
+ * user's place in line (counting the wait for a fal slot), cancellation and counts. A thin adapter over
+ * one BullMQ `Queue` and the account's {@link FalSlots}.
  */
 export class GenerationQueue {
   constructor(
     readonly queue: Queue,
     private readonly redis: Redis,
+    /** The fal account's slots; without them (a queue used only to add jobs) places count BullMQ's line only. */
+    readonly slots?: FalSlots,
   ) {}
 
   /**
@@ -64,10 +71,44 @@ export class GenerationQueue {
   }
 
   /**
-   * The job's place among the jobs waiting to start (1 = next), or null when it is not waiting: running,
-   * waiting on fal between polls, finished or unknown.
+   * The job's place in line (1 = next): among the jobs waiting for a fal slot when it waits for one
+   * itself; else, while BullMQ has not handed it to a worker yet, its place in BullMQ's line plus the jobs
+   * already waiting for a slot ahead of it (by priority, then time of acceptance). Null when it is not
+   * waiting: at fal, between retries, finished or unknown.
    */
   async positionOf(generationId: string): Promise<number | null> {
+    const inLine = (await this.slots?.placeInLine(generationId)) ?? null;
+    if (inLine !== null) return inLine;
+    const queued = await this.bullPositionOf(generationId);
+    if (queued === null || this.slots === undefined) return queued;
+    const job = await this.queue.getJob(generationId);
+    if (job === undefined) return queued;
+    const tier = (job.data as { tier?: keyof typeof tierPriority }).tier;
+    const priority = job.opts.priority ?? (tier === undefined ? tierPriority.free : tierPriority[tier]);
+    return queued + (await this.slots.waitingAhead(slotScore(priority, job.timestamp)));
+  }
+
+  /** The fal slots in use and the jobs waiting for one, account-wide; undefined without slots. */
+  async slotUse(): Promise<{ inUse: number; waiting: number; limit: number } | undefined> {
+    if (this.slots === undefined) return undefined;
+    return { ...(await this.slots.snapshot()), limit: this.slots.limit };
+  }
+
+  /**
+   * Moves jobs sleeping in the delayed set to the waiting line now (the first in line for a fal slot
+   * that was just released); a job that is not delayed any more is left alone.
+   */
+  async wake(jobIds: readonly string[]): Promise<void> {
+    await Promise.all(
+      jobIds.map(async (id) => {
+        const job = await this.queue.getJob(id);
+        if (job !== undefined && (await job.isDelayed())) await job.promote().catch(() => undefined);
+      }),
+    );
+  }
+
+  /** The job's place in BullMQ's own line (wait list, then prioritized set), or null when not there. */
+  private async bullPositionOf(generationId: string): Promise<number | null> {
     const keys = this.queue.keys;
     const [rank, waitLength, waitIndex] = await Promise.all([
       this.redis.zrank(keys.prioritized as string, generationId),
@@ -94,6 +135,9 @@ export class GenerationQueue {
     if ((state === "waiting" || state === "prioritized" || state === "delayed") && !started) {
       try {
         await job.remove();
+        // It may have been first in line for a fal slot: its place goes to the next.
+        const next = (await this.slots?.release(generationId)) ?? [];
+        await this.wake(next);
         return "removed";
       } catch {
         // A worker took it in the meantime (it is locked): signal it like a running one.
@@ -130,17 +174,19 @@ export class GenerationQueue {
 
 /**
  * Builds the queue on an existing connection (see `createRedis`); the caller closes the connection after
- * {@link GenerationQueue.close}. `retention` overrides {@link jobRetention} (tests use small bounds).
+ * {@link GenerationQueue.close}. `retention` overrides {@link jobRetention} (tests use small bounds); `slots`
+ * are the fal account's (see {@link FalSlots}), which the place in line counts.
  */
 export function createGenerationQueue(
   redis: Redis,
   name: string,
   retention: Partial<JobRetention> = {},
+  slots?: FalSlots,
 ): GenerationQueue {
   const queue = new Queue(name, {
     connection: redis,
     defaultJobOptions: { ...jobRetention, ...retention },
     streams: { events: { maxLen: eventsStreamMaxLen } },
   });
-  return new GenerationQueue(queue, redis);
+  return new GenerationQueue(queue, redis, slots);
 }

@@ -8,7 +8,8 @@ import type { FalClient } from "../fal/fal-client.js";
 import { translate } from "../i18n/index.js";
 import type { Logger } from "../observability/logger.js";
 import { metrics } from "../observability/metrics.js";
-import { type GenerationJob, generationJobSchema } from "../queue/generation-job.js";
+import { type FalSlots, slotScore } from "../queue/fal-slots.js";
+import { type GenerationJob, generationJobSchema, tierPriority } from "../queue/generation-job.js";
 import { cancelFlagKey } from "../queue/generation-queue.js";
 import type { ResultCache } from "../queue/result-cache.js";
 import { finalStatuses, type Generation, type GenerationStore } from "../storage/generation-store.js";
@@ -70,6 +71,11 @@ export interface ProcessorSettings {
   resultMaxBytes: number;
   /** Largest source image (IMAGE_MAX_BYTES), for the user's message. */
   sourceMaxBytes: number;
+  /**
+   * How long a job that found no free fal slot sleeps in the delayed set before it asks again; a released
+   * slot wakes the first in line at once, so this only bounds the wait when that wake-up is missed.
+   */
+  slotRetryMs: number;
 }
 
 /** Everything the processor uses; one instance of each per process. */
@@ -82,6 +88,10 @@ export interface ProcessorDeps {
   outcomes: OutcomeLog;
   cache: ResultCache;
   redis: Redis;
+  /** fal's account limit, shared by every worker (see FalSlots). */
+  slots: FalSlots;
+  /** Wakes jobs sleeping in the delayed set (the first in line for a slot that was just released). */
+  wake: (jobIds: string[]) => Promise<void>;
   /** BullMQ's lock duration (WORKER_LOCK_SECONDS); the send fence renews the lock by this much. */
   lockMs: number;
   /**
@@ -164,7 +174,7 @@ export function createGenerationProcessor(
   deps: ProcessorDeps,
 ): (job: Job<GenerationJobData>, token?: string) => Promise<void> {
   const now = deps.now ?? Date.now;
-  const { settings, generations, notifier, fal, redis, outcomes } = deps;
+  const { settings, generations, notifier, fal, redis, outcomes, slots } = deps;
 
   return async function processGeneration(job, token) {
     const input = generationJobSchema.parse(job.data);
@@ -190,6 +200,14 @@ export function createGenerationProcessor(
         log.warn({ err: error }, "PostgreSQL unavailable; talking to the user without the acknowledgement");
       }
       return { chatId: input.chatId, locale: input.locale, ackMessageId };
+    };
+    /**
+     * Gives the job's fal slot back (idempotent: a no-op when it holds none) and wakes the first in line.
+     * Called wherever the request stops counting at fal: COMPLETED seen, cancelled there, or the job ends.
+     */
+    const releaseSlot = async (): Promise<void> => {
+      const next = await slots.release(id);
+      if (next.length > 0) await deps.wake(next);
     };
     const save = async (next: Step): Promise<void> => {
       step = next;
@@ -237,6 +255,7 @@ export function createGenerationProcessor(
         metrics.jobsFailed.inc({ kind: input.kind, reason });
       }
       await outcomes.settle(id, outcome);
+      await releaseSlot();
     };
     /** Shows "generating" once the bot has stored its acknowledgement (re-reading the row for its id). */
     const announce = async (): Promise<boolean> => {
@@ -263,6 +282,7 @@ export function createGenerationProcessor(
       if (told !== null && told.status !== "delivered") {
         log.info({ status: told.status }, "the user was told already; recording only");
         await outcomes.settle(id, told);
+        await releaseSlot();
         return;
       }
       if (step.name !== "deliver" && (await redis.exists(cancelFlagKey(id))) === 1) {
@@ -277,6 +297,7 @@ export function createGenerationProcessor(
             const current = await loadRow();
             if (current === null || finalStatuses.includes(current.status)) {
               log.info({ status: current?.status ?? "missing" }, "generation already ended; nothing to do");
+              await releaseSlot();
               return;
             }
             if (current.falRequestId !== null) {
@@ -290,6 +311,14 @@ export function createGenerationProcessor(
               };
               break;
             }
+            // fal's account limit: submit only with a slot; without one, wait in the delayed set (no worker
+            // slot held) and keep the place in line, which the score derives from the job itself.
+            const slot = await slots.acquire(id, slotScore(tierPriority[input.tier], job.timestamp));
+            if (!slot.held) {
+              await job.moveToDelayed(now() + settings.slotRetryMs, token);
+              throw new DelayedError();
+            }
+            if (slot.granted) metrics.falSlotWait.observe(Math.max(0, now() - job.timestamp) / 1000);
             const announced = await notifier.progress(await conversation(), workerMessages.generating);
             let sourceUrl = step.sourceUrl;
             if (input.sourceFileId !== undefined && sourceUrl === undefined) {
@@ -313,12 +342,14 @@ export function createGenerationProcessor(
           }
           case "poll": {
             if (!step.announced) step = { ...step, announced: await announce() };
+            await slots.renew(id);
             const { state } = await fal.status(input.model, step.requestId);
             const polls = step.polls + 1;
             if (state === "COMPLETED") {
               metrics.providerLatency.observe({ kind: input.kind }, (now() - step.submittedAt) / 1000);
               metrics.pollsPerJob.observe({ kind: input.kind }, polls);
               await save({ ...step, name: "deliver", polls });
+              await releaseSlot();
               break;
             }
             if (now() >= step.submittedAt + deadlineSeconds * 1000) {
@@ -331,6 +362,7 @@ export function createGenerationProcessor(
             return await waitForNextPoll(polls, step.submittedAt);
           }
           case "deliver": {
+            await releaseSlot();
             if (!step.announced) await announce();
             await deliver(step.requestId);
             return;

@@ -9,7 +9,12 @@ import { startWorkerApp } from "./worker-app.js";
 runProcess("worker", async (config, logger) => {
   const app = await startWorkerApp(config, logger);
   logger.info(
-    { concurrency: config.workerConcurrency, queue: config.queueName, opsPort: app.opsPort },
+    {
+      concurrency: config.workerConcurrency,
+      falConcurrency: config.falConcurrency,
+      queue: config.queueName,
+      opsPort: app.opsPort,
+    },
     "worker ready",
   );
   return { stop: () => app.close() };

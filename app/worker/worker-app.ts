@@ -3,9 +3,10 @@ import { type AppConfig, deadlineSecondsByKind } from "../config.js";
 import { FalClient } from "../fal/fal-client.js";
 import { createHttpAgent } from "../fal/http-agent.js";
 import type { Logger } from "../observability/logger.js";
-import { registry, setQueueDepthSource } from "../observability/metrics.js";
+import { registry, setFalSlotsSource, setQueueDepthSource } from "../observability/metrics.js";
 import { startOpsServer } from "../observability/ops-server.js";
-import { createGenerationQueue, jobRetention } from "../queue/generation-queue.js";
+import { createFalSlots, slotRetryMs } from "../queue/fal-slots.js";
+import { createGenerationQueue, jobRetention, maxRetryBackoffMs } from "../queue/generation-queue.js";
 import { assertNoEviction, createRedis, pingRedis, redisReady, warnIfNotPersistent } from "../queue/redis.js";
 import { ResultCache } from "../queue/result-cache.js";
 import { needs } from "../startup-failure.js";
@@ -50,7 +51,8 @@ export interface WorkerApp {
 /**
  * Starts a worker from its configuration: migrations (idempotent), one Redis connection (checked
  * reachable and not evicting), one PostgreSQL pool, one HTTP agent, one Telegram client, the BullMQ
- * worker with WORKER_CONCURRENCY slots and the ops server. Throws (and leaves nothing open) when Redis
+ * worker with WORKER_CONCURRENCY slots, the fal account's FAL_CONCURRENCY slots shared with every other
+ * worker (app/queue/fal-slots.ts) and the ops server. Throws (and leaves nothing open) when Redis
  * is unreachable or may evict.
  */
 export async function startWorkerApp(config: AppConfig, logger: Logger): Promise<WorkerApp> {
@@ -76,8 +78,10 @@ export async function startWorkerApp(config: AppConfig, logger: Logger): Promise
     key: config.falKey,
     dispatcher: agent,
   });
-  const queue = createGenerationQueue(redis, config.queueName);
+  const slots = createFalSlots(redis, config, maxRetryBackoffMs);
+  const queue = createGenerationQueue(redis, config.queueName, {}, slots);
   setQueueDepthSource(() => queue.counts());
+  setFalSlotsSource(async () => ({ ...(await slots.snapshot()), limit: slots.limit }));
 
   const notifier = new UserNotifier(telegram, logger);
   const generations = new GenerationStore(pool);
@@ -93,6 +97,8 @@ export async function startWorkerApp(config: AppConfig, logger: Logger): Promise
     stopping: stopping.signal,
     cache: new ResultCache(redis, config.cacheTtlSeconds),
     redis,
+    slots,
+    wake: (jobIds) => queue.wake(jobIds),
     uploadSource: (fileId) =>
       uploadSourceImage(
         {
@@ -111,6 +117,7 @@ export async function startWorkerApp(config: AppConfig, logger: Logger): Promise
       deadlineSeconds: deadlineSecondsByKind(config),
       resultMaxBytes,
       sourceMaxBytes: config.imageMaxBytes,
+      slotRetryMs: slotRetryMs(config),
     },
     logger,
   });
@@ -170,6 +177,7 @@ export async function startWorkerApp(config: AppConfig, logger: Logger): Promise
         }
       }
       setQueueDepthSource(undefined);
+      setFalSlotsSource(undefined);
       await queue.close();
       await ops.close();
       await Promise.allSettled([redis.quit(), pool.end(), agent.close()]);

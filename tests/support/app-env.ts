@@ -7,6 +7,8 @@ export interface AppEnvServers {
   fal?: Pick<FakeFal, "key" | "queueUrl" | "restUrl">;
   redis: { url: string };
   postgres: { url: string };
+  /** FAL_CONCURRENCY. @defaultValue 100 */
+  falConcurrency?: number;
 }
 
 /**
@@ -24,5 +26,7 @@ export function appEnv(servers: AppEnvServers): Record<string, string> {
       : { FAL_KEY: fal.key, FAL_QUEUE_URL: fal.queueUrl, FAL_REST_URL: fal.restUrl }),
     REDIS_URL: redis.url,
     DATABASE_URL: postgres.url,
+    // The fal account's limit: far above what a test sends, unless a test sets a small one on purpose.
+    FAL_CONCURRENCY: String(servers.falConcurrency ?? 100),
   };
 }

@@ -12,13 +12,18 @@ function kindLabel(ctx: BotContext, generation: Pick<Generation, "kind">): strin
   return ctx.t(`kind-${generation.kind}`);
 }
 
-/** The status line of one active job: its place and an estimate while waiting, "drawing" once started. */
+/**
+ * The status line of one active job: its place in line for a fal slot and an estimate while waiting,
+ * "drawing" once submitted.
+ */
 async function statusLine(ctx: BotContext, ports: BotPorts, generation: Generation): Promise<string> {
   const kind = kindLabel(ctx, generation);
   if (generation.status === "running") return ctx.t("status-running", { kind });
   const position = await ports.queue.positionOf(generation.id);
   if (position === null) return ctx.t("status-waiting", { kind });
-  const minutes = estimateMinutes(position, ports.settings.workerConcurrency);
+  const limit = ports.settings.falConcurrency;
+  const inUse = (await ports.queue.slotUse())?.inUse ?? limit;
+  const minutes = estimateMinutes(position, limit, inUse);
   return ctx.t("status-queued", { kind, position, minutes });
 }
 

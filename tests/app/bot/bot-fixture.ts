@@ -9,7 +9,12 @@ import type { BotPorts } from "../../../app/bot/ports.js";
 import { RedisRateLimiter } from "../../../app/bot/rate-limit.js";
 import { RedisUpdateLog } from "../../../app/bot/update-log.js";
 import { createLogger } from "../../../app/observability/logger.js";
-import { createGenerationQueue, type GenerationQueue } from "../../../app/queue/generation-queue.js";
+import { createFalSlots } from "../../../app/queue/fal-slots.js";
+import {
+  createGenerationQueue,
+  type GenerationQueue,
+  maxRetryBackoffMs,
+} from "../../../app/queue/generation-queue.js";
 import { createRedis } from "../../../app/queue/redis.js";
 import { ResultCache } from "../../../app/queue/result-cache.js";
 import { GenerationStore } from "../../../app/storage/generation-store.js";
@@ -58,11 +63,29 @@ let offset = 0;
 
 export async function startTestBot(
   servers: Servers,
-  options: { queueName: string; rateLimitMax?: number; rateLimitWindowSeconds?: number },
+  options: {
+    queueName: string;
+    rateLimitMax?: number;
+    rateLimitWindowSeconds?: number;
+    /** FAL_CONCURRENCY. @defaultValue 2 */
+    falConcurrency?: number;
+  },
 ): Promise<TestBot> {
   const redis = createRedis(servers.redis.url, `test-bot-${randomUUID()}`);
   const pool = createPool(servers.postgres.url, 4);
-  const queue = createGenerationQueue(redis, options.queueName);
+  const falConcurrency = options.falConcurrency ?? 2;
+  const slots = createFalSlots(
+    redis,
+    {
+      queueName: options.queueName,
+      falConcurrency,
+      workerLockSeconds: 30,
+      pollInitialSeconds: 2,
+      pollMaxSeconds: 10,
+    },
+    maxRetryBackoffMs,
+  );
+  const queue = createGenerationQueue(redis, options.queueName, {}, slots);
   const generations = new GenerationStore(pool);
   const ports: BotPorts = {
     users: new UserStore(pool),
@@ -77,7 +100,7 @@ export async function startTestBot(
     settings: {
       promptMaxLength: 1000,
       imageMaxBytes: 10 * 1024 * 1024,
-      workerConcurrency: 2,
+      falConcurrency,
       models: {
         "text-to-image": "fal-ai/flux/schnell",
         "image-to-image": "fal-ai/flux/dev/image-to-image",

@@ -6,6 +6,7 @@ const minimal = {
   FAL_KEY: "fal-key-id:fal-key-secret",
   REDIS_URL: "redis://127.0.0.1:6379",
   DATABASE_URL: "postgres://tapbot:hunter2@127.0.0.1:5432/tapbot",
+  FAL_CONCURRENCY: "10",
 };
 
 function problemsOf(env: NodeJS.ProcessEnv): string[] {
@@ -19,13 +20,14 @@ function problemsOf(env: NodeJS.ProcessEnv): string[] {
 }
 
 describe("loadConfig", () => {
-  it("fills the documented defaults from the four required variables", () => {
+  it("fills the documented defaults from the five required variables", () => {
     const config = loadConfig(minimal);
     expect(config).toMatchObject({
       telegramApiRoot: "https://api.telegram.org",
       falQueueUrl: "https://queue.fal.run",
       falRestUrl: "https://rest.alpha.fal.ai",
       workerConcurrency: 4,
+      falConcurrency: 10,
       botMode: "polling",
       httpPort: 8080,
       logLevel: "info",
@@ -61,6 +63,7 @@ describe("loadConfig", () => {
       "REDIS_URL: must use redis or rediss",
       "DATABASE_URL: required: a postgres or postgresql URL",
       "WORKER_CONCURRENCY: must be a whole number from 1 to 1000",
+      "FAL_CONCURRENCY: required: the fal account's concurrent request limit; new accounts have 2, fal raises it on request",
       "HTTP_PORT: must be a whole number from 0 to 65535",
       "LOG_LEVEL: must be one of fatal, error, warn, info, debug, trace, silent",
       "WEBHOOK_URL: required when BOT_MODE=webhook (the public https URL)",
@@ -97,6 +100,17 @@ describe("loadConfig", () => {
     ).toEqual(["WEBHOOK_SECRET: must be 1-256 characters of A-Z, a-z, 0-9, _ and -"]);
     expect(problemsOf({ ...minimal, POLL_INITIAL_SECONDS: "5", POLL_MAX_SECONDS: "2" })).toEqual([
       "POLL_MAX_SECONDS: must be at least POLL_INITIAL_SECONDS",
+    ]);
+  });
+
+  it("refuses a fal account limit that is not a whole number of at least 1, saying what it is", () => {
+    for (const value of ["0", "-2", "2.5", "many"]) {
+      expect(problemsOf({ ...minimal, FAL_CONCURRENCY: value })).toEqual([
+        "FAL_CONCURRENCY: must be a whole number from 1 up (the fal account's concurrent request limit; new accounts have 2, fal raises it on request)",
+      ]);
+    }
+    expect(problemsOf({ ...minimal, FAL_CONCURRENCY: "" })).toEqual([
+      "FAL_CONCURRENCY: required: the fal account's concurrent request limit; new accounts have 2, fal raises it on request",
     ]);
   });
 

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { translate } from "../../app/i18n/index.js";
 import { finalStatuses } from "../../app/storage/generation-store.js";
+import { TELEGRAM_CALLS_PER_JOB } from "../../capacity/index.js";
 import { type AppProcess, type AppStack, startAppStack } from "../support/app-stack.js";
 import type { ChatMessageView } from "../support/fake-telegram.js";
 import { makeJpegLike, makePng, sniffImage } from "../support/image-bytes.js";
@@ -103,6 +104,25 @@ describe("a request that goes end to end", () => {
     process.stdout.write(
       `[measure] text→image: ack ${ack.sentAt - sentAt} ms, photo ${photo.sentAt - sentAt} ms, fal polls ${polls}\n`,
     );
+  });
+
+  it("one delivered text → image request costs the Bot API calls the capacity model counts per job", async () => {
+    const bea = newUser(stack, "Bea");
+    const sentAt = Date.now();
+    const request = bea.says("a paper boat on a pond");
+    await delivered(bea, request);
+    await sleep(500);
+    const callsForBea = stack.telegram.calls.filter(
+      (call) => call.at >= sentAt && Number(call.params.chat_id) === bea.id && call.status === 200,
+    );
+    // The acknowledgement, its "generating" edit, the photo and its "done" edit.
+    expect(callsForBea.map((call) => call.method)).toEqual([
+      "sendMessage",
+      "editMessageText",
+      "sendPhoto",
+      "editMessageText",
+    ]);
+    expect(callsForBea).toHaveLength(TELEGRAM_CALLS_PER_JOB);
   });
 
   it("with Telegram slow to answer the acknowledgement, it still moves queued → generating → done", async () => {

@@ -6,10 +6,10 @@
  * LOAD_USAGE for the options). `--out` keeps the figures for `calibrate.ts --from-load`.
  */
 import { writeFile } from "node:fs/promises";
-import { loadavg } from "node:os";
+import { cpus, loadavg } from "node:os";
 import { erlangC } from "../../capacity/index.js";
 import { buildApp } from "./compiled-app.js";
-import { LOAD_USAGE, type LoadArgs, LoadArgsError, parseLoadArgs } from "./load-args.js";
+import { autoTimeFactor, LOAD_USAGE, type LoadArgs, LoadArgsError, parseLoadArgs } from "./load-args.js";
 import { type LevelMeasurement, runLevel } from "./load-level.js";
 import { type LevelPrediction, predictLevel } from "./load-prediction.js";
 import { type LoadResults, levelRows } from "./load-results.js";
@@ -51,25 +51,35 @@ function p95WithHold(p: LevelPrediction, holdSeconds: number): string {
 }
 
 const command = `npm run bench:load -- ${process.argv.slice(2).join(" ")}`;
-const f = args.timeFactor;
 const seconds = args.minutes * 60;
-log(`bench:load on ${process.env.HOSTNAME ?? "this machine"}: ${command}`);
 log(
-  `time factor ${f}: fal job times, poll intervals and the deadline ÷ ${f}, arrivals × ${f} (utilisation unchanged); ` +
-    `waits and rates below are of the modelled world (measured waits × ${f}, measured rates ÷ ${f}); ack latency, RSS and CPU as measured`,
+  `${command}  (${cpus().length} CPUs, load average ${loadavg()
+    .map((l) => l.toFixed(2))
+    .join(" ")})`,
+);
+log(
+  "time factor f (per level below): fal job times, poll intervals and the deadline ÷ f, arrivals × f (utilisation unchanged); " +
+    "waits and rates in the tables are of the modelled world (measured waits × f, measured rates ÷ f); ack latency, RSS and CPU as measured",
 );
 log("building app/ as the image runs it (tsc -p tsconfig.build.json)…");
 const buildDir = await buildApp();
-const results: LoadResults = { command, timeFactor: f, minutes: args.minutes, seed: args.seed, levels: [] };
+const results: LoadResults = { command, minutes: args.minutes, seed: args.seed, levels: [] };
 
 for (const users of args.users) {
   const prediction = predictLevel(users, args.providerConcurrency);
   const workers = Math.min(prediction.workers, args.maxWorkers);
+  const f =
+    args.timeFactor === "auto"
+      ? autoTimeFactor(prediction.queue.arrivalPerSecondPeak, args.maxRate)
+      : args.timeFactor;
   const warmup = warmupSeconds(seconds, prediction.queue.jobSeconds / f);
   log(
     `\n## ${users} users: λ ${prediction.queue.arrivalPerSecondPeak.toFixed(2)} jobs/s at peak, S ${prediction.queue.jobSeconds} s, ` +
       `fal account limit c = ${prediction.queue.servers}${prediction.queue.providerConcurrencyGiven ? " (given)" : " (the smallest that meets the wait target)"}, ` +
-      `plan: ${prediction.workers} workers × ${prediction.workerConcurrency}`,
+      `plan: ${prediction.workers} workers × ${prediction.workerConcurrency}; time factor ${f}` +
+      (args.timeFactor === "auto"
+        ? ` (auto: ${(prediction.queue.arrivalPerSecondPeak * f).toFixed(2)} requests/s real)`
+        : ""),
   );
   if (workers < prediction.workers)
     log(
@@ -91,7 +101,7 @@ for (const users of args.users) {
     buildDir,
     log: (line) => log(`   ${line}`),
   });
-  results.levels.push({ users, workersRun: workers, prediction, measurement });
+  results.levels.push({ users, workersRun: workers, timeFactor: f, prediction, measurement });
   const m = measurement;
   log(
     `   ${m.arrived} requests (${m.measured} measured after a ${warmup} s warm-up, ${m.submitted} of them reached fal), ${m.delivered} photos; ` +

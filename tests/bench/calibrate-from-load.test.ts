@@ -5,6 +5,7 @@ import { calibrationFromLoad, parseLoadResults } from "./calibrate-from-load.js"
 const level = (users: number, measured: number, polls: number, calls: number, cpu: number) => ({
   users,
   workersRun: 2,
+  timeFactor: 4,
   measurement: {
     measured,
     arrived: measured + 10,
@@ -20,7 +21,6 @@ describe("calibrate --from-load: the calibration from bench:load's runs", () => 
   const results = parseLoadResults(
     {
       command: "npm run bench:load -- --users 300 --users 1200",
-      timeFactor: 4,
       minutes: 2,
       levels: [level(300, 100, 5, 4, 0.01), level(1200, 300, 6, 4, 0.02)],
     },
@@ -37,11 +37,11 @@ describe("calibrate --from-load: the calibration from bench:load's runs", () => 
   });
 
   it("names every missing figure of a file that is not bench:load's", () => {
-    expect(() => parseLoadResults({ command: "x", timeFactor: 4, minutes: 2, levels: [] }, "f.json")).toThrow(
+    expect(() => parseLoadResults({ command: "x", minutes: 2, levels: [] }, "f.json")).toThrow(
       /f\.json is not a bench:load --out file:\n {2}levels: no load level in the file/,
     );
-    expect(() =>
-      parseLoadResults({ command: "x", timeFactor: 4, minutes: 2, levels: [{ users: 3 }] }, "f.json"),
-    ).toThrow(/levels\.0\.workersRun: .*\n {2}levels\.0\.measurement: /);
+    expect(() => parseLoadResults({ command: "x", minutes: 2, levels: [{ users: 3 }] }, "f.json")).toThrow(
+      /levels\.0\.workersRun: .*\n {2}levels\.0\.timeFactor: .*\n {2}levels\.0\.measurement: /,
+    );
   });
 });

@@ -13,13 +13,13 @@ import type { CalibrationPart, MeasurementRecord } from "./calibration-file.js";
 /** The parts of a load results file this reads; the rest (the printed table's figures) is kept as provenance. */
 const loadResultsSchema = z.object({
   command: z.string(),
-  timeFactor: z.number().positive(),
   minutes: z.number().positive(),
   levels: z
     .array(
       z.object({
         users: z.number().int().positive(),
         workersRun: z.number().int().positive(),
+        timeFactor: z.number().min(1),
         measurement: z.object({
           measured: z.number().int().nonnegative(),
           arrived: z.number().int().nonnegative(),
@@ -96,11 +96,11 @@ export function calibrationFromLoad(
       fromRuns: results.command,
       wrote: Object.keys(part),
       rule: `stepsPerJob = 1 + the status polls per job; cpuSecondsPerStep = ${CPU_HEADROOM} × the workers' CPU per job less their idle rate, over stepsPerJob, rounded up to 0.001 s; messagesPerJob = Bot API calls per request after the greetings; each the mean over the levels weighted by measured requests`,
-      timeFactor: results.timeFactor,
       minutesPerLevel: results.minutes,
-      levels: results.levels.map(({ users, workersRun, measurement: m }) => ({
+      levels: results.levels.map(({ users, workersRun, timeFactor, measurement: m }) => ({
         users,
         workersRun,
+        timeFactor,
         measured: m.measured,
         pollsPerJob: m.pollsPerJob === null ? null : round(m.pollsPerJob, 2),
         telegramCallsPerJob: m.telegramCallsPerJob === null ? null : round(m.telegramCallsPerJob, 2),

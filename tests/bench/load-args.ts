@@ -5,7 +5,9 @@ import { z } from "zod";
 export interface LoadArgs {
   users: number[];
   minutes: number;
-  timeFactor: number;
+  /** A number, or "auto": per level, the largest whole factor up to 10 that keeps the real rate ≤ maxRate. */
+  timeFactor: number | "auto";
+  maxRate: number;
   maxWorkers: number;
   providerConcurrency: number | undefined;
   seed: number;
@@ -23,8 +25,11 @@ the measurement and their ratio.
 Options:
   --users <n>                 users of one load level, a whole number ≥ 1; repeat for more levels (required)
   --minutes <m>               real minutes users arrive per level (default 2)
-  --time-factor <f>           time compression ≥ 1: job times, poll intervals and the deadline ÷ f, arrival
-                              rates × f, so utilisation is unchanged; waits are printed × f (default 4)
+  --time-factor <f|auto>      time compression ≥ 1: job times, poll intervals and the deadline ÷ f, arrival
+                              rates × f, so utilisation is unchanged; waits are printed × f. auto (default):
+                              per level, the largest whole f up to 10 that keeps the real arrival rate
+                              ≤ --max-rate (300 users → 8, 1 200 → 2, 2 400 → 1 at the defaults)
+  --max-rate <r>              requests per real second the machine is asked to carry with auto (default 10)
   --max-workers <n>           most worker processes started on this machine (default 10); when the plan
                               deploys more, the benchmark runs this many with the plan's concurrency and says so
   --provider-concurrency <n>  the fal account limit instead of the one the plan needs at each level
@@ -49,7 +54,17 @@ const schema = z.object({
     .array(whole("users", 1))
     .min(1, "--users is required: the user count of a load level, e.g. --users 300"),
   minutes: positive("minutes", 0, false).default(2),
-  "time-factor": positive("time-factor", 1, true).default(4),
+  "time-factor": z
+    .string()
+    .default("auto")
+    .transform((text, ctx): number | "auto" => {
+      if (text === "auto") return "auto";
+      const n = Number(text);
+      if (text.trim() !== "" && Number.isFinite(n) && n >= 1) return n;
+      ctx.addIssue({ code: "custom", message: "--time-factor must be auto or a number ≥ 1" });
+      return z.NEVER;
+    }),
+  "max-rate": positive("max-rate", 0, false).default(10),
   "max-workers": whole("max-workers", 1).default(10),
   "provider-concurrency": whole("provider-concurrency", 1).optional(),
   seed: whole("seed", 0).default(1),
@@ -71,6 +86,7 @@ export function parseLoadArgs(argv: readonly string[]): LoadArgs | null {
         users: { type: "string", multiple: true },
         minutes: { type: "string" },
         "time-factor": { type: "string" },
+        "max-rate": { type: "string" },
         "max-workers": { type: "string" },
         "provider-concurrency": { type: "string" },
         seed: { type: "string" },
@@ -92,9 +108,15 @@ export function parseLoadArgs(argv: readonly string[]): LoadArgs | null {
     users: a.users,
     minutes: a.minutes,
     timeFactor: a["time-factor"],
+    maxRate: a["max-rate"],
     maxWorkers: a["max-workers"],
     providerConcurrency: a["provider-concurrency"],
     seed: a.seed,
     out: a.out,
   };
+}
+
+/** The largest factor from 1 to 10 that keeps λ × f ≤ maxRate: as much compression as the machine carries. */
+export function autoTimeFactor(arrivalPerSecond: number, maxRate: number): number {
+  return Math.max(1, Math.min(10, Math.floor(maxRate / arrivalPerSecond)));
 }

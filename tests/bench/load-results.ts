@@ -5,10 +5,16 @@ import type { RatioRow } from "./ratio-table.js";
 /** What `bench:load --out` writes: every level's prediction and measurement, and how they were made. */
 export interface LoadResults {
   command: string;
-  timeFactor: number;
   minutes: number;
   seed: number;
-  levels: { users: number; workersRun: number; prediction: LevelPrediction; measurement: LevelMeasurement }[];
+  levels: {
+    users: number;
+    workersRun: number;
+    /** The level's time compression (waits × it, rates ÷ it are printed). */
+    timeFactor: number;
+    prediction: LevelPrediction;
+    measurement: LevelMeasurement;
+  }[];
 }
 
 /** The issue's targets at Telegram's ceiling, printed where the model predicts nothing for a figure. */

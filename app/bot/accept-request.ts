@@ -69,7 +69,11 @@ async function acknowledge(
       reply_parameters: { message_id: ctx.msgId as number, allow_sending_without_reply: true },
     });
     observeAckLatency(ctx);
-    await ports.generations.setAckMessage(generationId, ack.message_id);
+    if (await ports.generations.setAckMessage(generationId, ack.message_id)) {
+      // The picture went out before the acknowledgement's id was stored (a slow Telegram answer), so the
+      // worker could not mark it done; without this it would still say "will update when I start".
+      await ctx.api.editMessageText(ack.chat.id, ack.message_id, ctx.t("ack-done")).catch(() => undefined);
+    }
   } catch (error) {
     logger.warn(
       { err: error, generationId },

@@ -112,8 +112,17 @@ export class GenerationStore {
     return toGeneration(rows[0] as GenerationRow);
   }
 
-  async setAckMessage(id: string, messageId: number): Promise<void> {
-    await this.pool.query("UPDATE generations SET ack_message_id = $2 WHERE id = $1", [id, messageId]);
+  /**
+   * Records the acknowledgement's message id. Returns true when the picture was already sent by then (a
+   * worker that finished before the id was known could not mark the acknowledgement "done"; the caller
+   * does it).
+   */
+  async setAckMessage(id: string, messageId: number): Promise<boolean> {
+    const { rows } = await this.pool.query<{ result_file_id: string | null }>(
+      "UPDATE generations SET ack_message_id = $2 WHERE id = $1 RETURNING result_file_id",
+      [id, messageId],
+    );
+    return rows[0]?.result_file_id != null;
   }
 
   /** Records the fal request; counts the attempt; keeps the first start time. */

@@ -433,6 +433,9 @@ export function createGenerationProcessor(
       // A cancel that came too late (the result was ready) leaves nothing behind either.
       await redis.del(cancelFlagKey(id));
       await deps.cache.set(input.cacheKey, fileId);
+      // Read the acknowledgement's id again: the bot may have stored it while the picture was on its way.
+      // Either this edit or the bot's (which sees the sent picture when it stores the id) marks it done.
+      row = undefined;
       await notifier.progress(await conversation(), workerMessages.done);
       await outcomes.settle(id, { status: "delivered", resultFileId: fileId });
     }

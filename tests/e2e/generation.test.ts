@@ -129,6 +129,9 @@ describe("a request that goes end to end", () => {
     // 400 ms for sendMessage is ordinary on a poor route to Telegram; the worker may start the job before
     // the bot has the acknowledgement's message id, and must still show the user that it is drawing.
     stack.telegram.setLatency(400, "sendMessage");
+    // The job outlasts the slow acknowledgement even on a loaded machine, so "generating" has an
+    // acknowledgement to edit while fal works (a picture faster than that is covered in tests/app).
+    stack.fal.setProcessingMs(1_500);
     try {
       const rosa = newUser(stack, "Rosa");
       const request = rosa.says("a windmill in a storm");
@@ -138,6 +141,7 @@ describe("a request that goes end to end", () => {
       expect(done.edits.map((edit) => edit.text)).toEqual([en("ack-generating"), en("ack-done")]);
     } finally {
       stack.telegram.setLatency(0, "sendMessage");
+      stack.fal.setProcessingMs(300);
     }
   });
 

@@ -7,6 +7,7 @@ import { generationJobSchema } from "../../../app/queue/generation-job.js";
 import { ResultCache } from "../../../app/queue/result-cache.js";
 import type { FakeUser } from "../../support/fake-telegram.js";
 import { makeJpegLike, makePng } from "../../support/image-bytes.js";
+import { waitUntil } from "../../support/wait-until.js";
 import { type Servers, startServers, startTestBot, type TestBot } from "./bot-fixture.js";
 
 let servers: Servers;
@@ -150,6 +151,28 @@ describe("text to image", () => {
     const row = await bot.generations.get(data.generationId);
     const ack = servers.telegram.chat(user.id).find((m) => m.from === "bot");
     expect(row).toMatchObject({ status: "queued", cacheKey: data.cacheKey, ackMessageId: ack?.message_id });
+  });
+
+  it("marks the acknowledgement done itself when the picture went out before the acknowledgement's id was stored", async () => {
+    const bot = await newBot();
+    const user = newUser("en");
+    servers.telegram.setLatency(400, "sendMessage");
+    try {
+      servers.telegram.userSends(user, { text: "a very quick picture" });
+      const handled = bot.deliver();
+      // A fast worker: the picture is sent and recorded while the acknowledgement is still on its way.
+      const job = await waitUntil(async () => (await jobsOf(bot))[0], {
+        timeoutMs: 5_000,
+        describe: () => "the job queued",
+      });
+      await bot.generations.markSent(job.id as string, "AgAD-photo-file-id");
+      await handled;
+    } finally {
+      servers.telegram.setLatency(0, "sendMessage");
+    }
+    const ack = servers.telegram.chat(user.id).find((m) => m.from === "bot");
+    expect(ack?.sentText).toMatch(/^Got it! Place in the queue: 1\./);
+    expect(ack?.edits.map((e) => e.text)).toEqual(["Done!"]);
   });
 
   it("refuses the 11th request in a window with the seconds to wait, and never queues it", async () => {

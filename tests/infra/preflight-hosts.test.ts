@@ -5,6 +5,8 @@ import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { stringify } from "yaml";
+import { SCALAR_DEFAULTS, SYSTEM_RESERVE_MB_DEFAULT } from "../../capacity/defaults.js";
+import { hostPlan } from "../../infra/plan-services.js";
 import { Redactor } from "../../infra/preflight/redact.js";
 import { exitCodeOf, type PreflightRow } from "../../infra/preflight/row.js";
 import { runPreflight } from "../../infra/preflight/run-preflight.js";
@@ -15,7 +17,7 @@ import { type FakeFal, startFakeFal } from "../support/fake-fal.js";
 import { type FakeTelegram, startFakeTelegram } from "../support/fake-telegram.js";
 import { makeTempDir, removeTempDir } from "../support/temp-dir.js";
 import { ThrowawayHost } from "../support/throwaway-host.js";
-import { plainStackConfig, rawStackConfig, stackCapacity } from "./helpers/stack-config.js";
+import { plainStackConfig, rawStackConfig, stackCapacity, stackPlan } from "./helpers/stack-config.js";
 
 const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 const UBUNTU_2404 =
@@ -179,11 +181,14 @@ describe("npm run preflight against two throwaway Ubuntu hosts, the fake Telegra
     }
     expect(one(rows, "os", "automation")).toMatchObject({ status: "ok", found: "Ubuntu 24.04.1 LTS" });
     expect(one(rows, "os", "data")).toMatchObject({ status: "ok", found: "Ubuntu 22.04.4 LTS" });
-    expect(one(rows, "ram", "automation").found).toMatch(
-      /^3610 MB free of 3921 MB; the plan's containers need 29\d\d MB$/,
+    // The plan's own numbers for the stack: its containers on the automation host, what the data host's disk gets.
+    const plan = stackPlan(300);
+    const [automationPlan, dataPlan] = [hostPlan(plan, "automation"), hostPlan(plan, "data")];
+    expect(one(rows, "ram", "automation").found).toBe(
+      `3610 MB free of 3921 MB; the plan's containers need ${Math.round(automationPlan.usedMB - SYSTEM_RESERVE_MB_DEFAULT)} MB`,
     );
-    expect(one(rows, "disk", "data").found).toMatch(
-      /^30\.0 GB free of 30\.0 GB on \/var\/lib\/docker; the deploy adds about 14\.9 GB/,
+    expect(one(rows, "disk", "data").found).toBe(
+      `30.0 GB free of 30.0 GB on /var/lib/docker; the deploy adds about ${(dataPlan.disk.usedGB - SCALAR_DEFAULTS.systemDiskGB).toFixed(1)} GB (images, volumes, logs)`,
     );
 
     // Only the rule the program does not write is reported, with the command that removes it.
@@ -306,7 +311,9 @@ describe("npm run preflight against two throwaway Ubuntu hosts, the fake Telegra
     });
     expect(one(rows, "ram", "data").status).toBe("block");
     expect(one(rows, "ram", "data").found).toMatch(
-      /^1950 MB RAM; the plan for 300 users needs 33\d\d MB here/,
+      new RegExp(
+        `^1950 MB RAM; the plan for 300 users needs ${Math.round(hostPlan(stackPlan(300), "data").usedMB)} MB here`,
+      ),
     );
     expect(one(rows, "disk", "data").status).toBe("block");
     expect(one(rows, "daemon.json", "data")).toMatchObject({ status: "block" });

@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { CapacityInputError, issuesFromZod } from "./input-error.js";
-import { type PlanInput, parsePlanInput } from "./schema.js";
+import { type PlanInput, parsePlanInput, rssSchema } from "./schema.js";
 
 /** Measured budget figures of one service; each one given replaces the service's own, the rest stay. */
 const measuredBudgetSchema = z.strictObject({
@@ -36,6 +36,8 @@ const measuredRedisDataSchema = z.strictObject({
  * - `cpuSecondsPerStep`, `stepsPerJob`: what a worker step costs in CPU, and how many steps a job takes.
  * - `messagesPerJob`: Bot API calls per job, as counted.
  * - `redisData`: used_memory of the app's Redis empty, and bytes per key of each kind.
+ * - `rss`, `budgetHeadroom`: the fitted RSS lines per process and the factor of the budgets over them (for
+ *   predictions beside a load benchmark's measurements).
  *
  * `measurement` holds the provenance (raw figures, fits, machine, date, the headroom rule); the model does
  * not read it. Unknown keys are rejected at every level, as in the plan input.
@@ -48,11 +50,22 @@ export const calibrationSchema = z.strictObject({
   stepsPerJob: z.number().positive().optional(),
   messagesPerJob: z.number().positive().optional(),
   redisData: measuredRedisDataSchema.optional(),
+  /** The fitted RSS lines (what a process uses), which predictions read; the budgets are these × headroom. */
+  rss: rssSchema.optional(),
+  /** The factor of the budgets over the fits (calibrate.ts: 1.5). */
+  budgetHeadroom: z.number().min(1).optional(),
   measurement: z.record(z.string(), z.unknown()).optional(),
 });
 
 /** The model inputs a calibration may give besides the service budgets, under the inputs' own names. */
-export const CALIBRATED_INPUTS = ["cpuSecondsPerStep", "stepsPerJob", "messagesPerJob", "redisData"] as const;
+export const CALIBRATED_INPUTS = [
+  "cpuSecondsPerStep",
+  "stepsPerJob",
+  "messagesPerJob",
+  "redisData",
+  "rss",
+  "budgetHeadroom",
+] as const;
 
 /** A validated calibration. */
 export type Calibration = z.output<typeof calibrationSchema>;
@@ -102,6 +115,8 @@ export function applyCalibration(input: PlanInput, calibration: Calibration): Pl
     stepsPerJob: calibration.stepsPerJob,
     messagesPerJob: calibration.messagesPerJob,
     redisData: calibration.redisData,
+    rss: calibration.rss,
+    budgetHeadroom: calibration.budgetHeadroom,
   } satisfies Record<(typeof CALIBRATED_INPUTS)[number], unknown>);
   try {
     return parsePlanInput({

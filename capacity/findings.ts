@@ -1,5 +1,4 @@
 import { num, percent } from "./format.js";
-import { meetsTarget } from "./queue.js";
 import type { PlanInput } from "./schema.js";
 import type { Status } from "./status.js";
 import type { Finding, HostPlan, Plan } from "./types.js";
@@ -80,24 +79,34 @@ function hostFindings(ctx: FindingContext): Finding[] {
   return out.filter((f): f is Finding => f !== undefined);
 }
 
+/** How to learn and raise fal's account limit, said wherever the plan needs a number from the owner. */
+export const PROVIDER_LIMIT_HOWTO =
+  "new fal accounts run 2 requests at once; fal support raises the limit on request (ask through the fal dashboard or support)";
+
 function queueFindings(ctx: FindingContext): Finding[] {
   const { input, plan } = ctx;
   const q = plan.queue;
+  const p = plan.provider;
   const out: Finding[] = [];
-  const load = `${num(q.offeredErlangs)} Erlangs at peak on ${q.servers} servers`;
-  const capped = input.providerConcurrency !== undefined && q.servers === input.providerConcurrency;
-  const capLimited = capped && q.servers < plan.workers * plan.workerConcurrency;
-  if (!q.stable) {
+  const load = `${num(q.offeredErlangs)} Erlangs at peak (${num(q.arrivalPerSecondPeak, 3)} jobs/s × ${num(input.jobSeconds)} s at fal)`;
+  const ask = `ask fal for an account limit of ${p.neededConcurrency} (the smallest whose p95 wait meets ${num(input.targetWaitP95Seconds)} s at ${plan.users} users)`;
+  if (p.concurrency === null) {
+    out.push({
+      severity: "warn",
+      code: "PROVIDER_CONCURRENCY_UNSET",
+      message: `No providerConcurrency given: the queue figures assume fal's account limit is ${p.neededConcurrency}, what ${plan.users} users need (${load}). Give your account's limit (--provider-concurrency, tapbot:capacity.providerConcurrency); ${PROVIDER_LIMIT_HOWTO}.`,
+    });
+  } else if (!q.stable) {
     out.push({
       severity: "error",
       code: "QUEUE_UNSTABLE",
-      message: `The queue grows without bound: ${load}. ${capLimited ? "Raise the provider's concurrency limit" : "Add workers (lower usersPerWorker) or raise maxWorkerConcurrency"}.`,
+      message: `The wait for a fal slot grows without bound: ${load} on an account limit of ${p.concurrency}; requests pile up at fal and expire at their deadline. ${ask[0]?.toUpperCase()}${ask.slice(1)}.`,
     });
   } else if (q.p95WaitSeconds !== null && q.p95WaitSeconds > input.targetWaitP95Seconds) {
     out.push({
       severity: "warn",
       code: "QUEUE_TARGET_MISSED",
-      message: `p95 wait ${num(q.p95WaitSeconds)} s is over the target ${input.targetWaitP95Seconds} s even at ${plan.workerConcurrency} jobs per worker (${load}). Add workers or raise maxWorkerConcurrency.`,
+      message: `p95 wait for a fal slot ${num(q.p95WaitSeconds)} s is over the target ${num(input.targetWaitP95Seconds)} s (${load} on an account limit of ${p.concurrency}); ${ask}.`,
     });
   }
   if (q.meanQueueLength !== null && q.meanQueueLength > input.thresholds.queueLength) {
@@ -107,15 +116,55 @@ function queueFindings(ctx: FindingContext): Finding[] {
       message: `Mean queue length ${num(q.meanQueueLength, 1)} jobs is over the alert mark ${input.thresholds.queueLength}.`,
     });
   }
-  if (capLimited) {
-    const met = meetsTarget(q, input.targetWaitP95Seconds);
+  if (p.concurrency !== null && p.bindsAtUsers !== null && p.bindsAtUsers < plan.users) {
     out.push({
-      severity: met ? "warn" : "error",
+      severity: "error",
       code: "PROVIDER_CONCURRENCY_BINDS",
-      message: `The provider runs at most ${input.providerConcurrency} jobs at once, fewer than the ${plan.workers * plan.workerConcurrency} worker slots; ${met ? "the target still holds, but more workers will not help" : "ask the provider for a higher limit: more workers will not help"}.`,
+      message: `fal runs at most ${p.concurrency} of this account's requests at once, enough for ${p.bindsAtUsers} users within the ${num(input.targetWaitP95Seconds)} s wait target, not ${plan.users}; more workers will not help: ${ask}.`,
+    });
+  }
+  const steps = plan.workerSteps;
+  if (!steps.meetsTarget) {
+    out.push({
+      severity: "warn",
+      code: "WORKER_SLOTS_TARGET_MISSED",
+      message: `${plan.workers} workers × ${plan.workerConcurrency} slots keep a step's p95 wait for a slot at ${steps.queue.p95WaitSeconds === null ? "unbounded (unstable)" : `${num(steps.queue.p95WaitSeconds)} s`}, over its share ${num(steps.targetWaitP95Seconds)} s of the target even at the most concurrency (${input.maxWorkerConcurrency}); add workers (lower usersPerWorker) or raise maxWorkerConcurrency.`,
+    });
+  }
+  if (steps.cpuCoresPerWorker >= input.thresholds.cpu.warn) {
+    out.push({
+      severity: "warn",
+      code: "WORKER_PROCESS_CPU",
+      message: `Each worker process needs ${num(steps.cpuCoresPerWorker)} cores at peak, over the CPU warn mark of the one core its JavaScript runs on; add workers (lower usersPerWorker).`,
     });
   }
   return out;
+}
+
+/** The owner's worker rule against the leanest setting that meets every target: what the rule costs. */
+function leanFinding(ctx: FindingContext): Finding[] {
+  const lean = ctx.plan.leanWorkers;
+  if (lean === null) return [];
+  const { plan, input } = ctx;
+  const rule = `${plan.workers} workers × ${plan.workerConcurrency} slots`;
+  const leanSetting = `${lean.workers} × ${lean.workerConcurrency}`;
+  const binds = (n: number | null) => (n === null ? "never" : `at ${n} users`);
+  if (lean.savedMB <= 0) {
+    return [
+      {
+        severity: "info",
+        code: "WORKER_RULE_COST",
+        message: `The worker rule (ceil(users / ${input.usersPerWorker})) deploys ${rule}, already the leanest setting that meets every target.`,
+      },
+    ];
+  }
+  return [
+    {
+      severity: "info",
+      code: "WORKER_RULE_COST",
+      message: `The worker rule (ceil(users / ${input.usersPerWorker})) deploys ${rule}, ${lean.ruleMemoryMB} MB; the leanest setting that meets every target is ${leanSetting}, ${lean.memoryMB} MB (${lean.savedMB} MB less). With it ${lean.host}'s RAM binds ${binds(lean.ramMaxUsers)} instead of ${binds(lean.ruleRamMaxUsers)}. To deploy it, set usersPerWorker ${Math.max(1, Math.ceil(plan.users / lean.workers))} and maxWorkerConcurrency at least ${lean.workerConcurrency}.`,
+    },
+  ];
 }
 
 function telegramFindings(ctx: FindingContext): Finding[] {
@@ -185,6 +234,7 @@ export function collectFindings(ctx: FindingContext): Finding[] {
   const all = [
     ...redisFindings(ctx),
     ...queueFindings(ctx),
+    ...leanFinding(ctx),
     ...telegramFindings(ctx),
     ...hostFindings(ctx),
     ...upgradeFindings(ctx),

@@ -21,7 +21,9 @@ export {
 } from "./load-capacity-input.js";
 export { plan } from "./plan.js";
 export type { PostgresSettings } from "./postgres-settings.js";
+export { type LoadPrediction, predictLoad } from "./predict.js";
 export type { PrometheusRetention } from "./prometheus-retention.js";
+export { neededServers, type ProviderPlan } from "./provider.js";
 export type { QueueMetrics } from "./queue.js";
 export type { RedisSettings } from "./redis-settings.js";
 export {
@@ -34,4 +36,4 @@ export {
   type Thresholds,
 } from "./schema.js";
 export type { Status } from "./status.js";
-export type { Finding, HostPlan, Plan, ServicePlan, Severity, Upgrade } from "./types.js";
+export type { Finding, HostPlan, LeanWorkers, Plan, ServicePlan, Severity, Upgrade } from "./types.js";

@@ -1,8 +1,9 @@
+import { stepTargetSeconds } from "./concurrency.js";
 import { HostUsage } from "./host-usage.js";
 import { largestFitting, largestFittingGuided, type Probe } from "./max-users.js";
 import { meetsTarget, peakArrivalPerSecond, queueMetrics, TAIL } from "./queue.js";
-import type { PlanInput } from "./schema.js";
-import { Sizing } from "./sizing.js";
+import type { HostInput, PlanInput } from "./schema.js";
+import { Sizing, type WorkerMode } from "./sizing.js";
 
 /** The most users one resource carries with everything else as planned. */
 export interface ResourceLimit {
@@ -22,25 +23,59 @@ function usersPerJobPerSecond(input: PlanInput): number {
   return 3600 / (input.requestsPerUserHour * input.peakFactor);
 }
 
+/** One queue a resource is: its arrivals per job, its service time and the p95 wait it must keep. */
+interface QueueShape {
+  /** Arrivals of this queue per peak job: 1 for fal's queue, stepsPerJob for the worker slots. */
+  perJob: number;
+  serviceSeconds: number;
+  targetSeconds: number;
+}
+
 /**
- * The most users a queue of `servers` fixed servers carries within the wait target. Beyond a = servers the
+ * The most users a queue of `servers` fixed servers carries within its wait target. Beyond a = servers the
  * queue is unstable, so the search is bounded there. The gap ln(max(C, 0.05) / 0.05) − target × (c/S − λ)
  * is ≤ 0 exactly when the p95 wait meets the target, grows smoothly with users, and stays finite up to and past
  * instability, so the search can interpolate on it.
  */
-function queueMaxUsers(input: PlanInput, servers: number): number {
-  const unstableFrom = Math.ceil((servers / input.jobSeconds) * usersPerJobPerSecond(input)) + 1;
-  const target = input.targetWaitP95Seconds;
+function queueMaxUsers(input: PlanInput, shape: QueueShape, servers: number): number {
+  const { perJob, serviceSeconds, targetSeconds: target } = shape;
+  const unstableFrom = Math.ceil((servers / serviceSeconds / perJob) * usersPerJobPerSecond(input)) + 1;
   const probe = (users: number): Probe => {
-    const lambda = peakArrivalPerSecond(users, input);
-    const q = queueMetrics(lambda, input.jobSeconds, servers);
-    const drain = servers / input.jobSeconds - lambda;
+    const lambda = peakArrivalPerSecond(users, input) * perJob;
+    const q = queueMetrics(lambda, serviceSeconds, servers);
+    const drain = servers / serviceSeconds - lambda;
     return {
       fits: meetsTarget(q, target),
       gap: Math.log(Math.max(q.probabilityOfWait, TAIL) / TAIL) - target * drain,
     };
   };
   return largestFittingGuided(probe, unstableFrom);
+}
+
+/** The most users fal's account limit carries within the wait target for a fal slot. */
+export function providerMaxUsers(input: PlanInput, concurrency: number): number {
+  return queueMaxUsers(
+    input,
+    { perJob: 1, serviceSeconds: input.jobSeconds, targetSeconds: input.targetWaitP95Seconds },
+    concurrency,
+  );
+}
+
+/** The most users `slots` worker slots carry with each step's p95 wait within its share of the target. */
+export function workerSlotsMaxUsers(input: PlanInput, slots: number): number {
+  return queueMaxUsers(
+    input,
+    { perJob: input.stepsPerJob, serviceSeconds: input.stepSeconds, targetSeconds: stepTargetSeconds(input) },
+    slots,
+  );
+}
+
+/** The most users a host's RAM carries under its warn mark, the workers counted as `mode` says. */
+export function ramMaxUsers(input: PlanInput, host: HostInput, mode: WorkerMode): number | null {
+  const usage = new HostUsage(input, host);
+  return largestFitting(
+    (users) => usage.ramUsedMB(new Sizing(input, users, mode)) < input.thresholds.ram.warn * host.ramMB,
+  );
 }
 
 /** One bot token sends at most telegramMessagesPerSecond: users ≤ rate × 3600 / (requests × peak × messages). */
@@ -61,26 +96,25 @@ function hostFits(
 }
 
 /**
- * What binds first. Worker slots and the provider: the wait target at today's servers (workers × concurrency,
- * or the provider's cap). Telegram: its rate ceiling. RAM, CPU and disk of each host: under warn, with workers
+ * What binds first. Worker slots: each step's share of the wait target at today's slots (workers × concurrency).
+ * The provider: the wait target for a fal slot at the account limit given (absent when none is given). Telegram: its rate ceiling. RAM, CPU and disk of each host: under warn, with workers
  * following the sizing rule as users grow.
  */
 export function resourceLimits(input: PlanInput, workerSlots: number): Limits {
   const t = input.thresholds;
   const candidates: { resource: string; maxUsers: number | null }[] = [
-    { resource: "workers", maxUsers: queueMaxUsers(input, workerSlots) },
+    { resource: "workers", maxUsers: workerSlotsMaxUsers(input, workerSlots) },
   ];
   if (input.providerConcurrency !== undefined) {
-    candidates.push({ resource: "provider", maxUsers: queueMaxUsers(input, input.providerConcurrency) });
+    candidates.push({ resource: "provider", maxUsers: providerMaxUsers(input, input.providerConcurrency) });
   }
   candidates.push({ resource: "telegram", maxUsers: telegramMaxUsers(input) });
   for (const host of input.hosts) {
     const usage = new HostUsage(input, host);
-    const ram = hostFits(input, (s) => usage.ramUsedMB(s), host.ramMB, t.ram.warn);
     const cpu = hostFits(input, (s) => usage.cpuUsedCores(s), host.cpus, t.cpu.warn);
     const disk = hostFits(input, (s) => usage.diskUsedGB(s), host.diskGB, t.disk.warn);
     candidates.push(
-      { resource: `ram:${host.name}`, maxUsers: largestFitting(ram) },
+      { resource: `ram:${host.name}`, maxUsers: ramMaxUsers(input, host, "rule") },
       { resource: `cpu:${host.name}`, maxUsers: largestFitting(cpu) },
       { resource: `disk:${host.name}`, maxUsers: largestFitting(disk) },
     );

@@ -1,12 +1,16 @@
+import { stepTargetSeconds } from "./concurrency.js";
 import { collectFindings } from "./findings.js";
 import { hostPlan } from "./host-plan.js";
-import { resourceLimits } from "./limits.js";
+import { cpuCoresPerWorker } from "./lean-workers.js";
+import { providerMaxUsers, ramMaxUsers, resourceLimits } from "./limits.js";
 import { postgresSettings } from "./postgres-settings.js";
 import { sizePrometheusRetention } from "./prometheus-retention.js";
+import { providerQueue } from "./provider.js";
 import { redisSettings } from "./redis-settings.js";
 import type { PlanInput } from "./schema.js";
-import { Sizing } from "./sizing.js";
-import type { Plan } from "./types.js";
+import { serviceLimitMB } from "./service-limit.js";
+import { Sizing, WORKER_SERVICE } from "./sizing.js";
+import type { LeanWorkers, Plan } from "./types.js";
 import { adviseUpgrades } from "./upgrades.js";
 
 /**
@@ -17,7 +21,8 @@ import { adviseUpgrades } from "./upgrades.js";
 export function plan(given: PlanInput): Plan {
   const { input, retention } = sizePrometheusRetention(given);
   const sizing = new Sizing(input, input.users);
-  const { concurrency, queue } = sizing.choice;
+  const { concurrency, steps } = sizing.choice;
+  const { queue, needed } = providerQueue(input, input.users);
   const hosts = input.hosts.map((h) => hostPlan(input, h, sizing));
   const services = hosts.flatMap((h) => h.services);
   const redisLimit = services.find((s) => s.name === "redis")?.limitMB;
@@ -39,6 +44,19 @@ export function plan(given: PlanInput): Plan {
     workers: sizing.workers,
     workerConcurrency: concurrency,
     queue,
+    provider: {
+      concurrency: input.providerConcurrency ?? null,
+      neededConcurrency: needed,
+      bindsAtUsers:
+        input.providerConcurrency === undefined ? null : providerMaxUsers(input, input.providerConcurrency),
+    },
+    workerSteps: {
+      queue: steps,
+      targetWaitP95Seconds: stepTargetSeconds(input),
+      meetsTarget: sizing.choice.meetsTarget,
+      cpuCoresPerWorker: cpuCoresPerWorker(input, input.users, sizing.workers),
+    },
+    leanWorkers: leanWorkers(input, sizing),
     hosts,
     redis: redisSettings(redisLimit),
     postgres: postgres ? postgresSettings(postgres.limitMB, input.postgresMaxConnections) : null,
@@ -56,5 +74,26 @@ export function plan(given: PlanInput): Plan {
   return {
     ...withoutFindings,
     findings: collectFindings({ input, plan: withoutFindings, noUpgradeFits: noFit }),
+  };
+}
+
+/** The leanest setting beside the rule's: memory, what it saves, and where the workers' host's RAM then binds. */
+function leanWorkers(input: PlanInput, rule: Sizing): LeanWorkers | null {
+  const worker = input.services.find((s) => s.name === WORKER_SERVICE);
+  const host = input.hosts.find((h) => h.name === worker?.host);
+  if (worker === undefined || host === undefined) return null;
+  const lean = new Sizing(input, input.users, "lean");
+  if (!lean.choice.meetsTarget) return null;
+  const memoryMB = lean.workers * serviceLimitMB(worker, input.users, lean.choice.concurrency);
+  const ruleMemoryMB = rule.workers * serviceLimitMB(worker, input.users, rule.choice.concurrency);
+  return {
+    workers: lean.workers,
+    workerConcurrency: lean.choice.concurrency,
+    memoryMB,
+    ruleMemoryMB,
+    savedMB: ruleMemoryMB - memoryMB,
+    host: host.name,
+    ramMaxUsers: ramMaxUsers(input, host, "lean"),
+    ruleRamMaxUsers: ramMaxUsers(input, host, "rule"),
   };
 }

@@ -100,6 +100,15 @@ export const redisDataSchema = z.strictObject({
     .prefault({}),
 });
 
+/**
+ * The resident memory a process is expected to use (the measured fit), as opposed to its Docker limit (the
+ * budget, the fit with headroom). Only predictions read it (predict.ts); the plan sizes with the budgets.
+ */
+export const rssSchema = z.strictObject({
+  bot: z.strictObject({ baseMB: positive(), perUserMB: nonNegative().default(0) }),
+  worker: z.strictObject({ baseMB: positive(), perJobMB: nonNegative().default(0) }),
+});
+
 const d = SCALAR_DEFAULTS;
 
 /** The names of a list, with an issue at each name that an earlier item already has. */
@@ -157,6 +166,10 @@ export const planInputSchema = z
     catalog: z.array(offerSchema).default(() => CATALOG_DEFAULTS.map((o) => ({ ...o }))),
     redis: intendedRedisSchema.optional(),
     redisData: redisDataSchema.prefault({}),
+    /** Predicted RSS lines per process (a calibration's fits); unset: the budgets / budgetHeadroom. */
+    rss: rssSchema.optional(),
+    /** How far the memory budgets sit over the expected RSS (calibrate.ts's rule: 1.5 × the fit). */
+    budgetHeadroom: z.number().min(1).default(1.5),
     /**
      * Where the calibrated budgets came from, set by `applyCalibration` (calibration.ts) when it merges a
      * measured file over the services; null while every budget is a default or a config file's own figure.

@@ -1,6 +1,7 @@
 import type { ResourceLimit } from "./limits.js";
 import type { PostgresSettings } from "./postgres-settings.js";
 import type { PrometheusRetention } from "./prometheus-retention.js";
+import type { ProviderPlan } from "./provider.js";
 import type { QueueMetrics } from "./queue.js";
 import type { RedisSettings } from "./redis-settings.js";
 import type { Thresholds } from "./schema.js";
@@ -41,6 +42,21 @@ export interface HostPlan {
   services: ServicePlan[];
 }
 
+/** The owner's worker rule against the leanest setting that meets every target, reported as a finding. */
+export interface LeanWorkers {
+  workers: number;
+  workerConcurrency: number;
+  /** Worker memory (workers × limit) of the lean setting, and of the rule's, MB. */
+  memoryMB: number;
+  ruleMemoryMB: number;
+  /** ruleMemoryMB − memoryMB. */
+  savedMB: number;
+  /** The workers' host, and the most users its RAM carries under warn with the lean setting and with the rule. */
+  host: string;
+  ramMaxUsers: number | null;
+  ruleRamMaxUsers: number | null;
+}
+
 /** The cheapest catalog offer that brings a host back under warn. */
 export interface Upgrade {
   host: string;
@@ -59,11 +75,28 @@ export interface Plan {
   users: number;
   /** Where the service budgets came from when a calibration file was merged over them; null otherwise. */
   calibration: { source: string } | null;
-  /** max(1, ceil(users / usersPerWorker)), or the worker service's fixed replicas. */
+  /** max(1, ceil(users / usersPerWorker)) (the owner's rule), or the worker service's fixed replicas. */
   workers: number;
-  /** Jobs one worker runs at once: the smallest that meets the wait target (Erlang C). */
+  /** Steps one worker runs at once: the smallest that keeps each step's wait for a slot within its share. */
   workerConcurrency: number;
+  /**
+   * The queue for a fal slot at peak (M/M/c): c = the account's providerConcurrency (or, when the input gives
+   * none, provider.neededConcurrency), S = jobSeconds. This is the wait users notice.
+   */
   queue: QueueMetrics;
+  /** fal's account limit: as given, the limit the planned users need, and the users the given one carries. */
+  provider: ProviderPlan;
+  /** The worker slots as the queue of steps they are (servers = workers × workerConcurrency, S = stepSeconds). */
+  workerSteps: {
+    queue: QueueMetrics;
+    /** Each step's p95 wait target: targetWaitP95Seconds / stepsPerJob. */
+    targetWaitP95Seconds: number;
+    meetsTarget: boolean;
+    /** CPU one worker process spends at peak, cores (its JavaScript runs on one core). */
+    cpuCoresPerWorker: number;
+  };
+  /** The leanest worker setting meeting every target, beside what the rule deploys; null if none does. */
+  leanWorkers: LeanWorkers | null;
   hosts: HostPlan[];
   redis: RedisSettings;
   /** null when the input places no service named `postgres`. */

@@ -67,6 +67,7 @@ export function planFromConfig(
     throw error;
   }
   checkDeployable(deployed);
+  requireProviderConcurrency(deployed);
   const errors = deployed.findings.filter((f) => f.severity === "error");
   if (errors.length > 0 && !config.allowCapacityErrors) {
     throw new InfraConfigError([
@@ -75,6 +76,19 @@ export function planFromConfig(
     ]);
   }
   return deployed;
+}
+
+/**
+ * A deployed plan must know fal's account limit: the app enforces it (FAL_CONCURRENCY) across every worker and
+ * bot replica, and the plan's wait for a fal slot is computed at it. Guessing it would let requests pile up at
+ * fal (a low limit) or let the app hold back requests fal would take (a high one), so it is required.
+ */
+export function requireProviderConcurrency(deployed: Plan): number {
+  const limit = deployed.provider.concurrency;
+  if (limit !== null) return limit;
+  throw new InfraConfigError([
+    `${CONFIG_NAMESPACE}:capacity.providerConcurrency is required: your fal account's limit of requests in progress at once, which the app enforces as FAL_CONCURRENCY. New fal accounts have 2; fal raises it on request (fal support, or the dashboard's usage and billing page). The plan for ${deployed.users} users needs ${deployed.provider.neededConcurrency}: ask fal for it, then set the limit fal confirms with \`pulumi config set --path 'capacity.providerConcurrency' <n>\` (\`npm run capacity -- plan --stack <stack>\` shows the wait at it).`,
+  ]);
 }
 
 /** What one host runs, for the stack outputs. */
@@ -201,6 +215,7 @@ export async function deployStack() {
       grafana: `https://${config.grafanaDomain}/`,
     },
     users: deployed.users,
+    falConcurrency: requireProviderConcurrency(deployed),
     workers: {
       count: app.workers.length,
       concurrency: deployed.workerConcurrency,

@@ -59,7 +59,8 @@ const SCALAR_OPTIONS: ScalarOption[] = [
     key: "providerConcurrency",
     flag: "--provider-concurrency <n>",
     unit: "jobs",
-    meaning: "account-wide cap on simultaneous provider jobs",
+    meaning:
+      "fal's account limit of requests in progress at once: the servers of the queue users wait in (new accounts have 2; fal support raises it on request)",
   },
   {
     key: "messagesPerJob",
@@ -108,7 +109,8 @@ const SCALAR_OPTIONS: ScalarOption[] = [
 
 function defaultText(key: ScalarKey): string {
   if (key === "users") return "required unless the config gives it";
-  if (key === "providerConcurrency") return "default: unset, no cap";
+  if (key === "providerConcurrency")
+    return "default: unset; the plan then reports the limit the users need and gives the wait at that limit";
   return `default: ${SCALAR_DEFAULTS[key]}`;
 }
 

@@ -51,7 +51,7 @@ export interface AppArgs {
  * The bot and its workers, from one image built on the automation host and tagged by the content of its
  * sources: the bot replicas in webhook mode behind Caddy (`tapbot:botDomain`), and exactly `plan.workers`
  * worker containers, each with WORKER_CONCURRENCY = plan.workerConcurrency and the plan's memory limit and
- * reservation. A new image replaces them in the order of {@link rolloutStages}, never all at once, each
+ * reservation; every app process gets FAL_CONCURRENCY = the plan's provider limit (tapbot:capacity.providerConcurrency). A new image replaces them in the order of {@link rolloutStages}, never all at once, each
  * container stopped with SIGTERM and SHUTDOWN_GRACE_SECONDS (+10 s) to finish or hand back its work.
  */
 export class App extends pulumi.ComponentResource {
@@ -65,6 +65,12 @@ export class App extends pulumi.ComponentResource {
     const { config, plan, provider } = args;
     const child = { parent: this, provider };
     const secrets = config.secrets;
+    const falConcurrency = plan.provider.concurrency;
+    if (falConcurrency === null) {
+      throw new Error(
+        "the plan has no providerConcurrency (fal's account limit); planFromConfig requires it",
+      );
+    }
     this.image = new docker.Image(
       `${name}-image`,
       {
@@ -88,6 +94,8 @@ export class App extends pulumi.ComponentResource {
       "HTTP_HOST=0.0.0.0",
       `SHUTDOWN_GRACE_SECONDS=${config.shutdownGraceSeconds}`,
       `LOG_LEVEL=${config.appLogLevel}`,
+      // fal's account limit: the workers never have more requests in progress at fal, the bot estimates waits with it.
+      `FAL_CONCURRENCY=${falConcurrency}`,
       ...extra,
     ];
     // Prometheus on the data host scrapes /metrics over the tunnel: each process publishes its ops port on

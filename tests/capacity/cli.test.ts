@@ -23,12 +23,14 @@ function expectNoStackTrace(run: Run) {
 }
 
 describe("capacity plan", () => {
-  it("--json prints the contract: 10 workers × 4 and a p95 wait near 1.73 s at 300 users", async () => {
-    const run = await capacity("plan", "--users", "300", "--json");
+  it("--json prints the contract: a fal limit of 40 gives a p95 wait near 1.73 s at 300 users, 10 workers × 1", async () => {
+    const run = await capacity("plan", "--users", "300", "--provider-concurrency", "40", "--json");
     expect(run.code).toBe(0);
     const plan = JSON.parse(run.stdout);
-    expect(plan).toMatchObject({ workers: 10, workerConcurrency: 4 });
+    expect(plan).toMatchObject({ workers: 10, workerConcurrency: 1 });
+    expect(plan.queue.servers).toBe(40);
     expect(plan.queue.p95WaitSeconds).toBeCloseTo(1.73, 2);
+    expect(plan.provider).toEqual({ concurrency: 40, neededConcurrency: 38, bindsAtUsers: 319 });
     for (const key of ["arrivalPerSecondPeak", "offeredErlangs", "servers", "utilization", "stable"]) {
       expect(plan.queue).toHaveProperty(key);
     }
@@ -51,9 +53,11 @@ describe("capacity plan", () => {
   });
 
   it("prints a readable report without colour when stdout is not a terminal", async () => {
-    const run = await capacity("plan", "--users", "300");
+    const run = await capacity("plan", "--users", "300", "--provider-concurrency", "40");
     expect(run.code).toBe(0);
-    expect(run.stdout).toContain("10 × 4 = 40 servers");
+    expect(run.stdout).toContain("40 slots (providerConcurrency)");
+    expect(run.stdout).toContain("limit to ask fal for  38");
+    expect(run.stdout).toContain("10 × 1 = 10 slots");
     expect(run.stdout).toContain("p95 wait");
     expect(run.stdout).toContain("1.73 s (target 5 s)");
     expect(run.stdout).toMatch(/automation\s+\[█+\|█+\|█\]▶ 230\.6 %/);
@@ -201,7 +205,7 @@ describe("capacity curve", () => {
         "--job-seconds <s> mean time the image provider takes per job, s (default: 25)",
         "--target-wait-p95-seconds <s> queue wait 95 % of jobs stay under at peak, s (default: 5)",
         "--max-worker-concurrency <n> most jobs one worker runs at once, jobs (default: 16)",
-        "--provider-concurrency <n> account-wide cap on simultaneous provider jobs, jobs (default: unset, no cap)",
+        "--provider-concurrency <n> fal's account limit of requests in progress at once: the servers of the queue users wait in (new accounts have 2; fal support raises it on request), jobs (default: unset; the plan then reports the limit the users need and gives the wait at that limit)",
         `--messages-per-job <n> Telegram messages one job costs, messages (default: ${TELEGRAM_CALLS_PER_JOB})`,
         "--steps-per-job <n> worker steps per job (submit, status polls, deliver), each holding a worker slot, steps (default: 6)",
         "--cpu-seconds-per-step <s> CPU one worker step costs, CPU s (default: 0.08)",

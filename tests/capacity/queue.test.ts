@@ -1,29 +1,39 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { chooseConcurrency } from "../../capacity/concurrency.js";
-import { parsePlanInput, plan } from "../../capacity/index.js";
+import { neededServers, parsePlanInput, plan } from "../../capacity/index.js";
 import { meetsTarget, queueMetrics } from "../../capacity/queue.js";
 
-describe("the worked values of the design", () => {
-  it("100 users: 4 workers × 4 = 16 servers, a = 10.42, p95 wait ≈ 1.97 s", () => {
-    const p = plan(parsePlanInput({ users: 100 }));
-    expect(p.workers).toBe(4);
-    expect(p.workerConcurrency).toBe(4);
-    expect(p.queue.servers).toBe(16);
-    expect(p.queue.offeredErlangs).toBeCloseTo(10.42, 2);
-    expect(p.queue.p95WaitSeconds).toBeCloseTo(1.97, 2);
-  });
-
-  it("300 users: 10 workers × 4, a = 31.25, ρ ≈ 0.78, p95 wait ≈ 1.73 s", () => {
-    const p = plan(parsePlanInput({ users: 300 }));
-    expect([p.workers, p.workerConcurrency, p.queue.servers]).toEqual([10, 4, 40]);
+describe("the worked values of the design: the queue is fal's account limit", () => {
+  it("300 users on an account limit of 40: a = 31.25, ρ ≈ 0.78, p95 wait for a fal slot ≈ 1.73 s", () => {
+    const p = plan(parsePlanInput({ users: 300, providerConcurrency: 40 }));
+    expect(p.queue.servers).toBe(40);
     expect(p.queue.offeredErlangs).toBeCloseTo(31.25, 10);
     expect(p.queue.utilization).toBeCloseTo(0.78, 2);
     expect(p.queue.p95WaitSeconds).toBeCloseTo(1.73, 2);
     expect(p.queue.stable).toBe(true);
+    expect(p.provider).toMatchObject({ concurrency: 40, neededConcurrency: 38 });
+    expect(p.provider.bindsAtUsers).toBeGreaterThan(300);
+    expect(p.findings.map((f) => f.code)).not.toContain("PROVIDER_CONCURRENCY_BINDS");
   });
 
-  it("300 users with providerConcurrency 10: unstable, no finite wait, and the provider binds", () => {
+  it("the servers are the account limit, whatever the workers: more workers change no wait for a fal slot", () => {
+    const few = plan(parsePlanInput({ users: 300, providerConcurrency: 40, usersPerWorker: 300 }));
+    const many = plan(parsePlanInput({ users: 300, providerConcurrency: 40, usersPerWorker: 10 }));
+    expect([few.workers, many.workers]).toEqual([1, 30]);
+    expect(many.queue).toEqual(few.queue);
+  });
+
+  it("2 400 users need an account limit of 261: 260 gives 5.3 s, 270 gives 1.3 s", () => {
+    expect(plan(parsePlanInput({ users: 2400 })).provider.neededConcurrency).toBe(261);
+    const at = (c: number) =>
+      plan(parsePlanInput({ users: 2400, providerConcurrency: c })).queue.p95WaitSeconds;
+    expect(at(260)).toBeCloseTo(5.3, 1);
+    expect(at(270)).toBeCloseTo(1.3, 1);
+    expect(neededServers(10, 25, 5)).toBe(261);
+  });
+
+  it("300 users on a new account's limit of 10: unstable, no finite wait, the provider binds, ask for 38", () => {
     const p = plan(parsePlanInput({ users: 300, providerConcurrency: 10 }));
     expect(p.queue.servers).toBe(10);
     expect(p.queue.stable).toBe(false);
@@ -32,11 +42,66 @@ describe("the worked values of the design", () => {
     expect(p.queue.meanQueueLength).toBeNull();
     expect(p.bottleneck.resource).toBe("provider");
     expect(p.bottleneck.maxUsers).toBeLessThan(96); // 10 servers carry less than a = 10 Erlangs
-    const codes = p.findings.map((f) => f.code);
-    expect(codes).toContain("QUEUE_UNSTABLE");
-    expect(codes).toContain("PROVIDER_CONCURRENCY_BINDS");
+    const binds = p.findings.find((f) => f.code === "PROVIDER_CONCURRENCY_BINDS");
+    expect(binds?.severity).toBe("error");
+    expect(binds?.message).toContain("ask fal for an account limit of 38");
+    expect(p.findings.map((f) => f.code)).toContain("QUEUE_UNSTABLE");
     // The JSON contract never carries Infinity or NaN (JSON.stringify would turn them into null silently).
     expect(JSON.parse(JSON.stringify(p))).toEqual(p);
+  });
+
+  it("without an account limit the plan assumes none: it reports the limit the users need and says so", () => {
+    const p = plan(parsePlanInput({ users: 300 }));
+    expect(p.provider).toEqual({ concurrency: null, neededConcurrency: 38, bindsAtUsers: null });
+    expect(p.queue.servers).toBe(38);
+    expect(p.queue.p95WaitSeconds).toBeLessThanOrEqual(5);
+    expect(p.limits.map((l) => l.resource)).not.toContain("provider");
+    const unset = p.findings.find((f) => f.code === "PROVIDER_CONCURRENCY_UNSET");
+    expect(unset?.severity).toBe("warn");
+    expect(unset?.message).toMatch(/new fal accounts run 2 requests at once/);
+  });
+});
+
+describe("worker slots are sized for the steps they run", () => {
+  it("300 users: 10 workers by the rule, one slot each (7.5 steps/s × 0.5 s = 3.75 Erlangs on 10 slots)", () => {
+    const p = plan(parsePlanInput({ users: 300 }));
+    expect([p.workers, p.workerConcurrency]).toEqual([10, 1]);
+    expect(p.workerSteps.queue.arrivalPerSecondPeak).toBeCloseTo(7.5, 10);
+    expect(p.workerSteps.queue.offeredErlangs).toBeCloseTo(3.75, 10);
+    expect(p.workerSteps.targetWaitP95Seconds).toBeCloseTo(5 / 6, 10);
+    expect(p.workerSteps.meetsTarget).toBe(true);
+  });
+
+  it("reports the rule's cost: the leanest setting meeting every target, the MB it saves, where RAM then binds", () => {
+    const p = plan(parsePlanInput({ users: 300, services: calibratedWorkerServices() }));
+    const lean = p.leanWorkers;
+    expect(lean).toMatchObject({ workers: 1, workerConcurrency: 6, host: "automation" });
+    // 10 × (170 + 4.3) against 1 × (170 + 6 × 4.3), each limit rounded up.
+    expect(lean?.ruleMemoryMB).toBe(10 * 175);
+    expect(lean?.memoryMB).toBe(196);
+    expect(lean?.savedMB).toBe(1750 - 196);
+    expect(lean?.ramMaxUsers ?? 0).toBeGreaterThan(lean?.ruleRamMaxUsers ?? Number.POSITIVE_INFINITY);
+    const finding = p.findings.find((f) => f.code === "WORKER_RULE_COST");
+    expect(finding?.message).toContain("1 × 6, 196 MB (1554 MB less)");
+    // The lean setting really meets the targets: each step's p95 wait within its share.
+    const steps = chooseConcurrency({
+      lambda: p.queue.arrivalPerSecondPeak,
+      stepsPerJob: 6,
+      stepSeconds: 0.5,
+      workers: 1,
+      maxWorkerConcurrency: 6,
+      targetWaitP95Seconds: 5,
+    });
+    expect(steps).toMatchObject({ concurrency: 6, meetsTarget: true });
+  });
+
+  it("no worker process is planned over the CPU warn mark of its one core", () => {
+    const p = plan(parsePlanInput({ users: 2400, usersPerWorker: 2400, cpuSecondsPerStep: 0.08 }));
+    expect(p.workerSteps.cpuCoresPerWorker).toBeCloseTo(10 * 6 * 0.08, 10);
+    expect(p.findings.map((f) => f.code)).toContain("WORKER_PROCESS_CPU");
+    const lean = p.leanWorkers;
+    expect(lean).not.toBeNull();
+    expect((10 * 6 * 0.08) / (lean?.workers ?? 1)).toBeLessThan(0.8);
   });
 });
 
@@ -59,34 +124,28 @@ describe("queue properties", () => {
     );
   });
 
-  it("the chosen concurrency is the smallest that meets the target", () => {
+  it("the chosen concurrency is the smallest whose step queue meets each step's share of the target", () => {
     fc.assert(
       fc.property(
         fc.integer({ min: 1, max: 20_000 }),
         fc.integer({ min: 1, max: 100 }),
         fc.double({ min: 0.5, max: 60, noNaN: true }),
-        fc.option(fc.integer({ min: 1, max: 400 }), { nil: undefined }),
-        (users, usersPerWorker, target, providerConcurrency) => {
-          const input = parsePlanInput({
-            users,
-            usersPerWorker,
-            targetWaitP95Seconds: target,
-            providerConcurrency,
-          });
+        fc.double({ min: 0.05, max: 5, noNaN: true }),
+        (users, usersPerWorker, target, stepSeconds) => {
+          const input = parsePlanInput({ users, usersPerWorker, targetWaitP95Seconds: target, stepSeconds });
           const p = plan(input);
           const atK = (k: number) =>
             chooseConcurrency({
               lambda: p.queue.arrivalPerSecondPeak,
-              jobSeconds: input.jobSeconds,
+              stepsPerJob: input.stepsPerJob,
+              stepSeconds,
               workers: p.workers,
               maxWorkerConcurrency: k,
-              providerConcurrency,
               targetWaitP95Seconds: target,
             });
-          const servers = (k: number) =>
-            Math.min(p.workers * k, providerConcurrency ?? Number.POSITIVE_INFINITY);
+          const lambdaSteps = p.queue.arrivalPerSecondPeak * input.stepsPerJob;
           const meets = (k: number) =>
-            meetsTarget(queueMetrics(p.queue.arrivalPerSecondPeak, input.jobSeconds, servers(k)), target);
+            meetsTarget(queueMetrics(lambdaSteps, stepSeconds, p.workers * k), target / input.stepsPerJob);
           if (!meets(p.workerConcurrency)) {
             // No k up to the maximum meets it: the plan says so and uses the maximum.
             expect(p.workerConcurrency).toBe(input.maxWorkerConcurrency);
@@ -101,3 +160,10 @@ describe("queue properties", () => {
     );
   });
 });
+
+/** The default services with the worker's measured budget (capacity/calibration.json: 170 MB + 4.3 MB per slot). */
+function calibratedWorkerServices() {
+  return parsePlanInput({ users: 1 }).services.map((s) =>
+    s.name === "worker" ? { ...s, baseMB: 170, perJobMB: 4.3, reservationMB: 130 } : s,
+  );
+}

@@ -12,7 +12,7 @@ import {
   SECRET_VALUES,
   setStackConfig,
 } from "./helpers/pulumi-mocks.js";
-import { stackPlan } from "./helpers/stack-config.js";
+import { stackCapacity, stackPlan } from "./helpers/stack-config.js";
 
 type Program = typeof import("../../infra/program.js");
 let program: Program;
@@ -83,6 +83,7 @@ describe.each([
     const worker = planned(expected, "worker");
     for (const w of workers) {
       expect(envOf(w)).toContain(`WORKER_CONCURRENCY=${expected.workerConcurrency}`);
+      expect(envOf(w)).toContain(`FAL_CONCURRENCY=${expected.provider.concurrency}`);
       expect(w.inputs.memory).toBe(worker.limitMB);
       expect(w.inputs.memoryReservation).toBe(worker.reservationMB);
       expect(w.inputs.command).toEqual(["node", "dist/app/worker/main.js"]);
@@ -102,8 +103,11 @@ describe.each([
           "WEBHOOK_URL=https://bot.tapbot.kz/telegram/webhook",
           "HTTP_HOST=0.0.0.0",
           "SHUTDOWN_GRACE_SECONDS=20",
+          // The stack's providerConcurrency (Pulumi.prod.yaml), which the bot's wait estimates use.
+          `FAL_CONCURRENCY=${expected.provider.concurrency}`,
         ]),
       );
+      expect(expected.provider.concurrency).toBe(38);
       const secret = envOf(bot).find((e) => e.startsWith("WEBHOOK_SECRET="));
       expect(secret).toMatch(/^WEBHOOK_SECRET=[0-9a-f]{64}$/);
       expect(isSecretWrapper(bot.inputs.envs), "the env carries secrets").toBe(true);
@@ -279,6 +283,17 @@ describe("changing users", () => {
       "tapbot:capacity": JSON.stringify({ users: 100, calibration: "capacity/no-such-file.json" }),
     });
     await expect(program.deployStack()).rejects.toThrow(/no-such-file\.json/);
+  });
+
+  it("refuses a stack without fal's account limit, saying how to learn it and what the plan needs", async () => {
+    resetRegistrations();
+    const { providerConcurrency: _, ...capacity } = stackCapacity(300);
+    setStackConfig(300, { "tapbot:capacity": JSON.stringify(capacity) });
+    const refusal = program.deployStack();
+    await expect(refusal).rejects.toThrow(/tapbot:capacity\.providerConcurrency is required/);
+    await expect(refusal).rejects.toThrow(/New fal accounts have 2; fal raises it on request/);
+    await expect(refusal).rejects.toThrow(/The plan for 300 users needs 38/);
+    expect(registered.filter((r) => r.type === CONTAINER)).toEqual([]);
   });
 
   it("refuses a plan with error findings, naming them and the opt-in, unless the owner allows it", async () => {

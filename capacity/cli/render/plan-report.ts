@@ -9,36 +9,100 @@ const SEVERITY_TONE = { error: "error", warn: "warn", info: "info" } as const;
 
 function queueBlocks(plan: Plan, input: PlanInput): Block[] {
   const q = plan.queue;
+  const pr = plan.provider;
   const p95Tone = meetsTarget(q, input.targetWaitP95Seconds) ? "ok" : "error";
-  return [
-    { kind: "heading", text: "Queue at peak (M/M/c, Erlang C)" },
-    {
-      kind: "pairs",
-      rows: [
-        [
-          "workers × jobs each",
-          [cell(`${plan.workers} × ${plan.workerConcurrency} = ${q.servers} servers`, "strong")],
-        ],
-        [
-          "arrivals",
-          [cell(`${num(q.arrivalPerSecondPeak, 3)} jobs/s, offered load ${num(q.offeredErlangs)} Erlangs`)],
-        ],
-        [
-          "utilization",
-          [cell(percent(q.utilization), q.stable ? undefined : "error"), cell(q.stable ? "" : " unstable")],
-        ],
-        ["P(wait)", [cell(percent(q.probabilityOfWait))]],
-        [
-          "p95 wait",
-          [cell(seconds(q.p95WaitSeconds), p95Tone), cell(` (target ${num(input.targetWaitP95Seconds)} s)`)],
-        ],
-        ["mean wait", [cell(seconds(q.meanWaitSeconds))]],
-        [
-          "mean queue length",
-          [cell(q.meanQueueLength === null ? "unbounded" : `${num(q.meanQueueLength)} jobs`)],
-        ],
+  const limit =
+    pr.concurrency === null
+      ? [
+          cell(`${q.servers} slots`, "strong"),
+          cell(` (not given: the limit ${plan.users} users need)`, "warn"),
+        ]
+      : [cell(`${q.servers} slots`, "strong"), cell(" (providerConcurrency)")];
+  const needed: Cell[] = [
+    cell(`${pr.neededConcurrency}`, "strong"),
+    cell(` (the smallest whose p95 wait meets ${num(input.targetWaitP95Seconds)} s at ${plan.users} users)`),
+  ];
+  const rows: [string, Cell[]][] = [
+    ["fal account limit", limit],
+    [
+      "arrivals",
+      [
+        cell(
+          `${num(q.arrivalPerSecondPeak, 3)} jobs/s × ${num(input.jobSeconds)} s at fal = ${num(q.offeredErlangs)} Erlangs`,
+        ),
       ],
-    },
+    ],
+    [
+      "utilization",
+      [cell(percent(q.utilization), q.stable ? undefined : "error"), cell(q.stable ? "" : " unstable")],
+    ],
+    ["P(wait)", [cell(percent(q.probabilityOfWait))]],
+    [
+      "p95 wait",
+      [cell(seconds(q.p95WaitSeconds), p95Tone), cell(` (target ${num(input.targetWaitP95Seconds)} s)`)],
+    ],
+    ["mean wait", [cell(seconds(q.meanWaitSeconds))]],
+    [
+      "mean queue length",
+      [cell(q.meanQueueLength === null ? "unbounded" : `${num(q.meanQueueLength)} jobs`)],
+    ],
+    ["limit to ask fal for", needed],
+  ];
+  if (pr.bindsAtUsers !== null) {
+    rows.push([
+      "the limit carries",
+      [
+        cell(`${pr.bindsAtUsers} users`, pr.bindsAtUsers < plan.users ? "error" : "ok"),
+        cell(" within the target"),
+      ],
+    ]);
+  }
+  return [
+    { kind: "heading", text: "Wait for a fal slot at peak (M/M/c, Erlang C; c = fal's account limit)" },
+    { kind: "pairs", rows },
+    ...workerBlocks(plan, input),
+  ];
+}
+
+function workerBlocks(plan: Plan, input: PlanInput): Block[] {
+  const w = plan.workerSteps;
+  const sq = w.queue;
+  const rows: [string, Cell[]][] = [
+    [
+      "workers × slots",
+      [
+        cell(`${plan.workers} × ${plan.workerConcurrency} = ${sq.servers} slots`, "strong"),
+        cell(` (rule: ceil(users / ${input.usersPerWorker}))`),
+      ],
+    ],
+    [
+      "steps",
+      [
+        cell(
+          `${num(sq.arrivalPerSecondPeak, 3)} steps/s × ${num(input.stepSeconds)} s = ${num(sq.offeredErlangs)} Erlangs, p95 wait per step `,
+        ),
+        cell(seconds(sq.p95WaitSeconds), w.meetsTarget ? "ok" : "error"),
+        cell(` (its share of the target: ${num(w.targetWaitP95Seconds)} s)`),
+      ],
+    ],
+    ["CPU per worker", [cell(`${num(w.cpuCoresPerWorker, 3)} cores at peak`)]],
+  ];
+  const lean = plan.leanWorkers;
+  if (lean !== null) {
+    const binds = (n: number | null) => (n === null ? "never" : `at ${n} users`);
+    rows.push([
+      "leanest setting",
+      [
+        cell(`${lean.workers} × ${lean.workerConcurrency}`, "strong"),
+        cell(
+          `: ${lean.memoryMB} MB of workers instead of ${lean.ruleMemoryMB} MB (${lean.savedMB} MB less); ${lean.host}'s RAM then binds ${binds(lean.ramMaxUsers)} instead of ${binds(lean.ruleRamMaxUsers)}`,
+        ),
+      ],
+    ]);
+  }
+  return [
+    { kind: "heading", text: "Worker slots (held for a job's short steps, not while fal works)" },
+    { kind: "pairs", rows },
   ];
 }
 

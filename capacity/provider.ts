@@ -1,0 +1,41 @@
+import { meetsTarget, peakArrivalPerSecond, type QueueMetrics, queueMetrics } from "./queue.js";
+import type { PlanInput } from "./schema.js";
+
+/**
+ * The queue the app really has is fal's per-account concurrency: the app holds every accepted request until a
+ * fal slot is free (a worker slot is held only for the short steps), so the servers of the M/M/c queue are the
+ * account's limit and the service time is fal's time per job.
+ */
+
+/** What the plan says about the provider's account limit. */
+export interface ProviderPlan {
+  /** The account limit the input gives (the stack's providerConcurrency); null when it gives none. */
+  concurrency: number | null;
+  /** The smallest account limit whose p95 wait for a fal slot meets the target at the planned users. */
+  neededConcurrency: number;
+  /** The most users the given limit carries within the wait target; null when no limit is given. */
+  bindsAtUsers: number | null;
+}
+
+/**
+ * The smallest number of servers c whose queue is stable with the p95 wait within `targetP95Seconds`. The p95
+ * wait never grows with more servers, so the walk starts at the first stable c (floor(a) + 1) and stops at the
+ * first that meets the target: a few hundred Erlang C evaluations at Telegram's ceiling, each O(√a).
+ */
+export function neededServers(lambda: number, serviceSeconds: number, targetP95Seconds: number): number {
+  const a = lambda * serviceSeconds;
+  let c = Math.max(1, Math.floor(a) + 1);
+  while (!meetsTarget(queueMetrics(lambda, serviceSeconds, c), targetP95Seconds)) c++;
+  return c;
+}
+
+/**
+ * The queue for a fal slot at the planned users: c = the account limit given, or, when the input gives none,
+ * the limit the users need (so the figures say what the owner gets once fal grants that limit).
+ */
+export function providerQueue(input: PlanInput, users: number): { queue: QueueMetrics; needed: number } {
+  const lambda = peakArrivalPerSecond(users, input);
+  const needed = neededServers(lambda, input.jobSeconds, input.targetWaitP95Seconds);
+  const servers = input.providerConcurrency ?? needed;
+  return { queue: queueMetrics(lambda, input.jobSeconds, servers), needed };
+}

@@ -105,7 +105,7 @@ for (const users of args.users) {
   const m = measurement;
   log(
     `   ${m.arrived} requests (${m.measured} measured after a ${warmup} s warm-up, ${m.submitted} of them reached fal), ${m.delivered} photos; ` +
-      `arrival clock at most ${m.arrivalLagMaxMs.toFixed(0)} ms late; load average ${load1} before`,
+      `arrival clock at most ${m.arrivalLagMaxMs.toFixed(0)} ms late; load average ${load1} before, ${loadavg()[0]?.toFixed(2)} after`,
   );
   log(`\n${formatRatioTable(levelRows(prediction, measurement, workers))}\n`);
   log(

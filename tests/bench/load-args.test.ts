@@ -7,7 +7,7 @@ describe("npm run bench:load's arguments", () => {
       users: [300, 1200],
       minutes: 2,
       timeFactor: 2.5,
-      maxRate: 10,
+      maxRate: 5,
       maxWorkers: 10,
       providerConcurrency: undefined,
       seed: 1,

@@ -28,8 +28,9 @@ Options:
   --time-factor <f|auto>      time compression ≥ 1: job times, poll intervals and the deadline ÷ f, arrival
                               rates × f, so utilisation is unchanged; waits are printed × f. auto (default):
                               per level, the largest whole f up to 10 that keeps the real arrival rate
-                              ≤ --max-rate (300 users → 8, 1 200 → 2, 2 400 → 1 at the defaults)
-  --max-rate <r>              requests per real second the machine is asked to carry with auto (default 10)
+                              ≤ --max-rate, and 1 where the plan's rate is above it (300 users → 4,
+                              1 200 and 2 400 → 1 at the defaults)
+  --max-rate <r>              requests per real second the machine is asked to carry with auto (default 5)
   --max-workers <n>           most worker processes started on this machine (default 10); when the plan
                               deploys more, the benchmark runs this many with the plan's concurrency and says so
   --provider-concurrency <n>  the fal account limit instead of the one the plan needs at each level
@@ -64,7 +65,7 @@ const schema = z.object({
       ctx.addIssue({ code: "custom", message: "--time-factor must be auto or a number ≥ 1" });
       return z.NEVER;
     }),
-  "max-rate": positive("max-rate", 0, false).default(10),
+  "max-rate": positive("max-rate", 0, false).default(5),
   "max-workers": whole("max-workers", 1).default(10),
   "provider-concurrency": whole("provider-concurrency", 1).optional(),
   seed: whole("seed", 0).default(1),

@@ -1,7 +1,7 @@
 import { chmod, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { CONFIG_NAMESPACE } from "../config.js";
+import { CONFIG_NAMESPACE, SECRET_KEYS } from "../config.js";
 import { hostKeyFingerprint } from "../host-keys.js";
 import { type HostRole, hostKey, publicAddress } from "../host-scripts.js";
 import type { PreflightOptions } from "./cli-options.js";
@@ -30,6 +30,43 @@ export interface PreflightDeps {
 }
 
 const HTTP_TIMEOUT_MS = 15_000;
+/**
+ * How long getUpdates waits for a second poller to cut it off: our request ends the old bot's pending one,
+ * and the old bot's next request (its retry, usually within seconds) ends ours with 409.
+ */
+export const POLL_SECONDS = 10;
+
+/**
+ * A secret as the checks may send it, or the block row that says why not: missing, or shorter than the
+ * program itself accepts (config.ts's SECRET_KEYS), so a truncated paste is caught here without sending it.
+ */
+function usableSecret(
+  key: "telegramBotToken" | "falKey",
+  value: string | undefined,
+  check: string,
+  host: string,
+): string | PreflightRow {
+  const env = SECRET_ENV[key];
+  if (value === undefined) {
+    return row(
+      check,
+      host,
+      "block",
+      `no value: neither the stack's secret ${key} nor ${env} is set`,
+      `pulumi config set --secret ${key}`,
+    );
+  }
+  if (value.length < SECRET_KEYS[key]) {
+    return row(
+      check,
+      host,
+      "block",
+      `${value.length} characters, shorter than any valid one (at least ${SECRET_KEYS[key]}), so it was not sent`,
+      `set it again in full: pulumi config set --secret ${key} (or ${env})`,
+    );
+  }
+  return value;
+}
 
 /** SSH to one host, every probe over that one connection, the host's rows. */
 async function checkHost(
@@ -110,8 +147,10 @@ export async function runPreflight(options: PreflightOptions, deps: PreflightDep
     options.identity === undefined,
     deps.runCommand,
   );
-  deps.redactor.add(secrets.telegramBotToken);
-  deps.redactor.add(secrets.falKey);
+  const token = usableSecret("telegramBotToken", secrets.telegramBotToken, "telegram token", "telegram");
+  const falKey = usableSecret("falKey", secrets.falKey, "fal key", "fal");
+  if (typeof token === "string") deps.redactor.add(token);
+  if (typeof falKey === "string") deps.redactor.add(falKey);
 
   const dir = await mkdtemp(join(tmpdir(), "tapbot-preflight-"));
   try {
@@ -124,8 +163,6 @@ export async function runPreflight(options: PreflightOptions, deps: PreflightDep
     const context: HostContext = { config, plan: settings.plan, input: settings.input };
     const telegramRoot = (deps.env.TELEGRAM_API_ROOT ?? "https://api.telegram.org").replace(/\/+$/, "");
     const falRoot = (deps.env.FAL_QUEUE_URL ?? "https://queue.fal.run").replace(/\/+$/, "");
-    const token = secrets.telegramBotToken;
-    const falKey = secrets.falKey;
     const domains = [
       ...new Set([config.botDomain, config.n8nDomain, config.directusDomain, config.grafanaDomain]),
     ];
@@ -134,33 +171,19 @@ export async function runPreflight(options: PreflightOptions, deps: PreflightDep
       checkHost("automation", context, identityFile, dir),
       checkHost("data", context, identityFile, dir),
       lookupNames(domains, options.dnsServer).then((answers) => dnsRows(answers, config.automationHost)),
-      token === undefined
-        ? [
-            row(
-              "telegram token",
-              "telegram",
-              "block",
-              "no token: neither the stack's telegramBotToken nor TELEGRAM_BOT_TOKEN",
-              "pulumi config set --secret telegramBotToken",
-            ),
-          ]
+      typeof token !== "string"
+        ? [token]
         : telegramRows(
             (method, params) =>
               requestJson(`Telegram ${method}`, `${telegramRoot}/bot${token}/${method}`, {
                 ...(params === undefined ? {} : { body: params }),
-                timeoutMs: HTTP_TIMEOUT_MS + (deps.pollSeconds ?? 5) * 1000,
+                timeoutMs: HTTP_TIMEOUT_MS + (deps.pollSeconds ?? POLL_SECONDS) * 1000,
               }),
             config.botDomain,
-            deps.pollSeconds ?? 5,
+            deps.pollSeconds ?? POLL_SECONDS,
           ),
-      falKey === undefined
-        ? row(
-            "fal key",
-            "fal",
-            "block",
-            `no key: neither the stack's falKey nor ${SECRET_ENV.falKey}`,
-            "pulumi config set --secret falKey",
-          )
+      typeof falKey !== "string"
+        ? falKey
         : falRow(() =>
             requestJson("fal", `${falRoot}${FAL_PROBE_PATH}`, {
               headers: { authorization: `Key ${falKey}` },

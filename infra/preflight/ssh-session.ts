@@ -98,10 +98,18 @@ export class SshSession {
     master.stderr?.on("data", (chunk: Buffer) => {
       stderr += chunk.toString("utf8");
     });
-    const exited = new Promise<void>((resolve) => master.once("exit", () => resolve()));
+    let spawnError: string | undefined;
+    const exited = new Promise<void>((resolve) => {
+      master.once("exit", () => resolve());
+      master.once("error", (error: NodeJS.ErrnoException) => {
+        spawnError = `cannot run ssh (${error.code ?? error.message}): install OpenSSH's client`;
+        resolve();
+      });
+    });
     const session = new SshSession(base, destination, master);
     const deadline = Date.now() + (connectTimeoutSeconds + 5) * 1000;
     for (;;) {
+      if (spawnError !== undefined) throw new SshConnectError(spawnError);
       if (master.exitCode !== null || master.signalCode !== null) throw new SshConnectError(lastLine(stderr));
       const check = await collect(
         spawn("ssh", [...base, "-O", "check", destination], { stdio: ["ignore", "pipe", "pipe"] }),

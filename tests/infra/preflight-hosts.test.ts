@@ -333,10 +333,11 @@ describe("npm run preflight against two throwaway Ubuntu hosts, the fake Telegra
     });
   }, 60_000);
 
-  it("refuses a host that answers with another key than the pinned one, before running anything", async () => {
+  it("refuses a host that answers with another key than the pinned one before running anything, and a truncated fal key before sending it", async () => {
     await writeStack("impostor", { dataHostKey: legacy.hostKey });
     const before = data.acceptedConnections();
-    const { rows, exit } = await preflight("impostor");
+    const started = Date.now();
+    const { rows, exit } = await preflight("impostor", { FAL_KEY: "abc123" });
     expect(exit).toBe(1);
     const ssh = one(rows, "ssh", "data");
     expect(ssh).toMatchObject({
@@ -346,6 +347,12 @@ describe("npm run preflight against two throwaway Ubuntu hosts, the fake Telegra
     expect(ssh.todo).toMatch(/^the host answered with another key than tapbot:dataHostKey \(SHA256:/);
     expect(find(rows, "os", "data")).toEqual([]);
     expect(data.acceptedConnections()).toBe(before);
+    // A truncated fal key is caught without sending it.
+    expect(one(rows, "fal key", "fal")).toMatchObject({
+      status: "block",
+      found: "6 characters, shorter than any valid one (at least 8), so it was not sent",
+    });
+    expect(fal.calls.filter((call) => call.at >= started)).toEqual([]);
   }, 60_000);
 
   it("the CLI prints the table without any secret, even in a webhook URL that carries the token, and exits 1", async () => {

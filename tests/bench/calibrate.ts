@@ -31,7 +31,8 @@
  *   Buffers) of the delivering jobs, a floor the noisier RSS slope may fall under. CPU per job: utime +
  *   stime of the worker over a batch of jobs with the production number of polls, less its idle rate.
  *
- * The budgets written are the fitted figures with headroom (RULE below); the file keeps the raw points,
+ * The budgets written are the fitted figures with headroom (RULE below), and the fitted lines themselves
+ * as `rss` (what the model predicts a process's RSS to be) with that headroom; the file keeps the raw points,
  * the fits with their residuals, and how each budget compares with the RSS found.
  */
 import { readFile } from "node:fs/promises";
@@ -416,6 +417,12 @@ try {
       services: { bot, worker },
       cpuSecondsPerStep: ceilTo((HEADROOM * cpuPerJob) / stepsPerJob, 0.001),
       stepsPerJob: round(stepsPerJob, 2),
+      // The fitted lines themselves: what the model predicts a process's RSS to be (bench:load compares).
+      rss: {
+        bot: { baseMB: round(botFit.intercept), perUserMB: round(Math.max(0, botFit.slope), 5) },
+        worker: { baseMB: round(workerFit.intercept), perJobMB: round(perJobMeasured, 2) },
+      },
+      budgetHeadroom: HEADROOM,
     },
     {
       command: COMMAND,

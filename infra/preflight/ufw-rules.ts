@@ -2,16 +2,21 @@ import type { PlainConfig } from "../config.js";
 import { type HostRole, hardeningScripts } from "../host-scripts.js";
 import { type PreflightRow, row } from "./row.js";
 
-/** A ufw rule as a command, without its comment: how `ufw show added` and the rendered script both write it. */
-function ruleKey(line: string): string {
+/**
+ * A ufw rule as a command, without its comment and position: how `ufw show added` and the rendered script
+ * both write it (`ufw insert 1 allow …` and `ufw prepend allow …` are listed as `ufw allow …`).
+ */
+export function ruleKey(line: string): string {
   return line
+    .trim()
     .replace(/\s+comment\s+(['"]).*\1\s*$/, "")
     .replace(/^ufw\s+/, "")
+    .replace(/^(insert\s+[0-9]+|prepend)\s+/, "")
     .replace(/\s+/g, " ")
     .trim();
 }
 
-const RULE = /^ufw\s+(allow|deny|reject|limit)\s/;
+const RULE = /^ufw\s+((insert\s+[0-9]+|prepend)\s+)?(allow|deny|reject|limit)\s/;
 
 /** The rules the program's UFW script writes on a host (the rendered script itself, so they cannot drift). */
 export function programUfwRules(config: PlainConfig, role: HostRole): string[] {

@@ -1,0 +1,125 @@
+import { describe, expect, it } from "vitest";
+import { dnsRows } from "../../infra/preflight/dns-records.js";
+import { dockerDaemonRow } from "../../infra/preflight/docker-daemon.js";
+import { parseDockerPorts, portRows } from "../../infra/preflight/listeners.js";
+import { osRow } from "../../infra/preflight/os-release.js";
+import { exitCodeOf, row } from "../../infra/preflight/row.js";
+import { renderTable } from "../../infra/preflight/table.js";
+import { ruleKey, ufwRow } from "../../infra/preflight/ufw-rules.js";
+
+/**
+ * The rows for what the throwaway hosts cannot show: a re-run where the program's own containers hold the
+ * ports (docker-proxy), IPv6 and wildcard listeners, rules the allowlist inserts at the top, AAAA records.
+ * Inputs are what the real tools print (ss 6.x, docker ps --format, ufw show added).
+ */
+describe("preflight rows from real tool output", () => {
+  const caddy = [
+    { proto: "tcp" as const, port: 443, ip: "0.0.0.0", what: "Caddy (HTTPS)" },
+    { proto: "udp" as const, port: 51820, ip: "0.0.0.0", what: "WireGuard (the tunnel)" },
+    { proto: "tcp" as const, port: 9100, ip: "10.77.0.1", what: "node-exporter" },
+  ];
+
+  it("a re-run: 443 held by the program's own tapbot-caddy through docker-proxy is fine", () => {
+    const ss = [
+      'tcp   LISTEN 0      4096         0.0.0.0:443        0.0.0.0:*    users:(("docker-proxy",pid=2211,fd=7))',
+      'tcp   LISTEN 0      4096            [::]:443           [::]:*    users:(("docker-proxy",pid=2218,fd=7))',
+    ].join("\n");
+    const docker = parseDockerPorts(
+      "tapbot-caddy|0.0.0.0:80->80/tcp, 0.0.0.0:443->443/tcp, :::443->443/tcp\n",
+    );
+    expect(portRows("automation", ss, caddy, docker)).toEqual([
+      expect.objectContaining({ status: "ok", check: "ports" }),
+    ]);
+  });
+
+  it("names the old bot's container behind docker-proxy, and an IPv6 wildcard listener collides too", () => {
+    const ss = [
+      'tcp   LISTEN 0      4096            [::]:443           [::]:*    users:(("docker-proxy",pid=812,fd=4))',
+      "udp   UNCONN 0      0            0.0.0.0:51820      0.0.0.0:*",
+      'tcp   LISTEN 0      4096        127.0.0.1:9100      0.0.0.0:*    users:(("node_exporter",pid=640,fd=3))',
+    ].join("\n");
+    const rows = portRows("automation", ss, caddy, parseDockerPorts("oldbot-nginx|:::443->443/tcp\n"));
+    expect(rows.map((r) => [r.status, r.found])).toEqual([
+      [
+        "block",
+        "443/tcp on :: is held by container oldbot-nginx (docker-proxy (pid 812)); the deploy binds it for Caddy (HTTPS)",
+      ],
+      [
+        "block",
+        "51820/udp on 0.0.0.0 is held by a process ss cannot name (run as root); the deploy binds it for WireGuard (the tunnel)",
+      ],
+    ]);
+    expect(exitCodeOf(rows)).toBe(1);
+  });
+
+  it("rules the program inserts at the top (the allowlist) match how ufw lists them", () => {
+    expect(ruleKey("ufw insert 1 allow from 198.51.100.7 to any port 22 proto tcp comment 'owner'")).toBe(
+      "allow from 198.51.100.7 to any port 22 proto tcp",
+    );
+    expect(
+      ruleKey("  ufw prepend allow from 2001:db8:77::/48 to any port 22 proto tcp comment 'owner v6'"),
+    ).toBe("allow from 2001:db8:77::/48 to any port 22 proto tcp");
+    const shown = [
+      "Status: active",
+      "Added user rules (see 'ufw status' for running firewall):",
+      "ufw allow from 198.51.100.7 to any port 22 proto tcp comment 'owner'",
+      "ufw limit 22/tcp",
+      "ufw allow 5432/tcp",
+    ].join("\n");
+    const program = ["allow from 198.51.100.7 to any port 22 proto tcp", "limit 22/tcp"];
+    expect(ufwRow("data", shown, program)).toMatchObject({
+      status: "warn",
+      found: 'active; 1 rule(s) the deploy does not write and will not remove: "allow 5432/tcp"',
+      todo: "remove each you no longer need: ufw delete allow 5432/tcp",
+    });
+    expect(ufwRow("data", "ufw: not installed\n", program)).toMatchObject({ status: "ok" });
+  });
+
+  it("daemon.json already as the deploy writes it is ok; one it cannot parse blocks", () => {
+    const settings = { dockerLogMaxSize: "10m", dockerLogMaxFile: 3 };
+    const same =
+      '{"log-driver":"json-file","log-opts":{"max-size":"10m","max-file":"3"},"live-restore":true}';
+    expect(dockerDaemonRow("data", same, settings)).toMatchObject({
+      status: "ok",
+      found: "already what the deploy writes",
+    });
+    expect(dockerDaemonRow("data", '{ "log-driver": "json-file", }', settings).status).toBe("block");
+  });
+
+  it("an AAAA record beside the right A record warns, a resolver failure warns, neither blocks", () => {
+    const rows = dnsRows(
+      [
+        { name: "bot.tapbot.kz", a: ["93.189.229.59"], aaaa: ["2a00:db8::1"] },
+        { name: "n8n.tapbot.kz", a: [], aaaa: [], error: "ETIMEOUT" },
+      ],
+      "93.189.229.59",
+    );
+    expect(rows.map((r) => r.status)).toEqual(["warn", "warn"]);
+    expect(rows[0]?.found).toBe("A 93.189.229.59, and AAAA 2a00:db8::1");
+    expect(exitCodeOf(rows)).toBe(0);
+  });
+
+  it("an Ubuntu release other than 22.04 and 24.04 blocks", () => {
+    expect(
+      osRow("automation", 'ID=ubuntu\nVERSION_ID="20.04"\nPRETTY_NAME="Ubuntu 20.04.6 LTS"\n'),
+    ).toMatchObject({
+      status: "block",
+      found: "Ubuntu 20.04.6 LTS: the deploy supports Ubuntu 22.04 and 24.04 only",
+    });
+  });
+
+  it("the table wraps long findings inside their column and ends with the counts", () => {
+    const long = "a ".repeat(50).trim();
+    const text = renderTable([
+      row("ufw", "automation", "warn", long, "do this"),
+      row("os", "data", "ok", "Ubuntu 24.04"),
+    ]);
+    const lines = text.split("\n");
+    expect(lines[0]).toMatch(/^check\s+host\s+status\s+found\s+what to do$/);
+    expect(lines.filter((l) => l.startsWith("ufw"))[0]).toMatch(/warn\s+a a a .* a\s+do this$/);
+    expect(Math.max(...lines.map((l) => l.length))).toBeLessThan(160);
+    expect(text.trimEnd().split("\n").at(-1)).toBe(
+      "1 ok, 1 warn, 0 block: nothing blocks the first `pulumi up` (exit 0)",
+    );
+  });
+});

@@ -14,7 +14,10 @@ export interface PreflightSecrets {
 /** Where each secret can come from besides the stack: the app's own variable names. */
 export const SECRET_ENV = { telegramBotToken: "TELEGRAM_BOT_TOKEN", falKey: "FAL_KEY" } as const;
 
-/** `pulumi config --json --show-secrets`: every key with its value (text) and whether it is a secret. */
+/**
+ * `pulumi config --show-secrets --json --stack <name>`: every key with its value (text) and whether it is a
+ * secret; the same command and shape (ConfigMap of ConfigValue) as Pulumi's own Automation API getAllConfig.
+ */
 const pulumiConfigSchema = z.record(
   z.string(),
   z.object({ value: z.unknown().optional(), secret: z.boolean().optional() }),

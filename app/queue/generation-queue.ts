@@ -80,12 +80,19 @@ export class GenerationQueue {
     const inLine = (await this.slots?.placeInLine(generationId)) ?? null;
     if (inLine !== null) return inLine;
     const queued = await this.bullPositionOf(generationId);
-    if (queued === null || this.slots === undefined) return queued;
+    if (this.slots === undefined) return queued;
     const job = await this.queue.getJob(generationId);
     if (job === undefined) return queued;
+    if (queued === null) {
+      if ((job.data as { step?: unknown }).step !== undefined) return null;
+      const state = await job.getState();
+      if (state !== "active" && state !== "delayed") return null;
+    }
+    // Not in BullMQ's line and never started: a worker holds it for the moment of its first (or next)
+    // ask for a slot; its place is the one its score gives it.
     const tier = (job.data as { tier?: keyof typeof tierPriority }).tier;
     const priority = job.opts.priority ?? (tier === undefined ? tierPriority.free : tierPriority[tier]);
-    return queued + (await this.slots.waitingAhead(slotScore(priority, job.timestamp)));
+    return (queued ?? 1) + (await this.slots.waitingAhead(slotScore(priority, job.timestamp)));
   }
 
   /** The fal slots in use and the jobs waiting for one, account-wide; undefined without slots. */

@@ -70,7 +70,8 @@ describe("fal's account limit across worker processes", () => {
   }, 90_000);
 
   it("a vip who asks while free users wait for a slot goes ahead of them", async () => {
-    stack.fal.setProcessingMs(1_500);
+    // Long enough that no free job gets a slot before the vip's request is queued, even on a busy machine.
+    stack.fal.setProcessingMs(4_000);
     try {
       const free = newUser(stack, "Fay");
       const vip = newUser(stack, "Vic");
@@ -78,7 +79,13 @@ describe("fal's account limit across worker processes", () => {
       await stack.db.query("UPDATE users SET tier = 'vip' WHERE telegram_id = $1", [vip.id]);
       const before = stack.fal.submissions.length;
 
-      const freeRequests = [1, 2, 3, 4].map((n) => free.says(`free lantern ${n}`));
+      // One after another: the bot handles updates concurrently, and first come means first accepted.
+      const freeRequests = [];
+      for (const n of [1, 2, 3, 4]) {
+        const request = free.says(`free lantern ${n}`);
+        await free.replyTo(request);
+        freeRequests.push(request);
+      }
       await waitUntil(async () => (stack.fal.submissions.length >= before + limit ? true : undefined), {
         timeoutMs: 10_000,
         describe: () => "the first free requests submitted",
@@ -104,7 +111,8 @@ describe("fal's account limit across worker processes", () => {
   }, 90_000);
 
   it("/status counts the wait for a slot: behind two waiting jobs, a user is third, with the estimate", async () => {
-    stack.fal.setProcessingMs(4_000);
+    // Both slots stay taken until /status has answered, even on a busy machine.
+    stack.fal.setProcessingMs(8_000);
     try {
       const running = [newUser(stack, "Run1"), newUser(stack, "Run2")];
       const waiting = [newUser(stack, "Wait1"), newUser(stack, "Wait2")];

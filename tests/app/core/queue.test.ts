@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import type { Redis } from "ioredis";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { FalSlots, slotScore } from "../../../app/queue/fal-slots.js";
 import type { GenerationJob } from "../../../app/queue/generation-job.js";
 import {
   cancelFlagKey,
@@ -62,6 +63,35 @@ describe("GenerationQueue", () => {
     expect(await queue.positionOf(free2.generationId)).toBe(3);
     expect(await queue.positionOf(randomUUID())).toBeNull();
     expect((await queue.counts()).prioritized).toBe(3);
+  });
+
+  it("counts the line for a fal slot in each user's place, wherever the job is between two asks", async () => {
+    const name = `test-${randomUUID()}`;
+    const slots = new FalSlots(redis, { name, limit: 1, leaseMs: 60_000, staleMs: 60_000 });
+    queue = createGenerationQueue(redis, name, {}, slots);
+    await slots.acquire("at-fal", slotScore(10, 1));
+    await slots.acquire("waiting-free", slotScore(10, 2));
+    await slots.acquire("waiting-vip", slotScore(1, 3));
+    expect(await queue.positionOf("waiting-free")).toBe(2);
+
+    // Just queued: behind both waiting jobs.
+    const fresh = job();
+    expect(await queue.enqueue(fresh, { priority: 10 })).toEqual({ position: 3 });
+    // A vip queued now goes behind the waiting vip only.
+    expect(await queue.enqueue(job({ tier: "vip" }), { priority: 1 })).toEqual({ position: 2 });
+    // Between two asks (parked in the delayed set, its line entry not written yet): its score gives its place.
+    const parked = job();
+    await queue.queue.add("generate", parked, { jobId: parked.generationId, delay: 60_000 });
+    expect(await queue.positionOf(parked.generationId)).toBe(3);
+    // At fal between two polls: no place.
+    const polling = job();
+    await queue.queue.add(
+      "generate",
+      { ...polling, step: { name: "poll" } },
+      { jobId: polling.generationId, delay: 60_000 },
+    );
+    expect(await queue.positionOf(polling.generationId)).toBeNull();
+    expect(await queue.slotUse()).toEqual({ inUse: 1, waiting: 2, limit: 1 });
   });
 
   it("adds a job once however often the same request is enqueued", async () => {

@@ -4,10 +4,10 @@ import type { ApiCall, FakeUser } from "../support/fake-telegram.js";
 import { sleep } from "../support/http-kit.js";
 import { waitUntil } from "../support/wait-until.js";
 import { type CompiledProcess, startCompiled } from "./compiled-app.js";
-import { falSlotWaitFromMetrics, type HistogramSummary } from "./fal-slot-histogram.js";
 import { mean, percentile } from "./percentile.js";
 import { poissonArrivals } from "./poisson-arrivals.js";
 import { type ProcessFigures, ProcessSampler } from "./process-sampler.js";
+import { type HistogramSummary, histogramFromMetrics } from "./prom-histogram.js";
 import { exponentialDraw, seededRandom } from "./seeded-random.js";
 
 /** What one load level runs: the plan's processes at a user count, in time compressed by `timeFactor`. */
@@ -76,6 +76,8 @@ export interface LevelMeasurement {
   pollsPerJob: number;
   /** From the user's message to the acknowledgement arriving at Telegram, real s. */
   ackP95RealSeconds: number;
+  /** tapbot_ack_latency_seconds of the bot: from the bot receiving the update to its acknowledgement, real s. */
+  appAck: HistogramSummary | null;
   telegramCallsPerSecond: number;
   telegramCallsPerJob: number;
   bot: ProcessFigures;
@@ -195,7 +197,11 @@ export async function runLevel(o: LevelOptions): Promise<LevelMeasurement> {
       intervalMs: 250,
       describe: () => `${arrivals.length - photos()} requests without a photo`,
     }).catch(() => o.log(`${o.users} users: ${arrivals.length - photos()} requests got no photo`));
-    const appSlotWait = falSlotWaitFromMetrics(await Promise.all(workers.map((w) => w.metrics())));
+    const appSlotWait = histogramFromMetrics(
+      "tapbot_fal_slot_wait_seconds",
+      await Promise.all(workers.map((w) => w.metrics())),
+    );
+    const appAck = histogramFromMetrics("tapbot_ack_latency_seconds", [await bot.metrics()]);
     return measure(o, {
       arrivals,
       windowStart,
@@ -205,6 +211,7 @@ export async function runLevel(o: LevelOptions): Promise<LevelMeasurement> {
       workerIdleCpuPerSecond,
       callsBefore,
       appSlotWait,
+      appAck,
       telegramCalls: telegram.calls,
       fal,
     });
@@ -225,6 +232,7 @@ interface Observed {
   /** Bot API calls before the first request (the /start greetings), left out of the calls per job. */
   callsBefore: number;
   appSlotWait: HistogramSummary | null;
+  appAck: HistogramSummary | null;
   telegramCalls: readonly ApiCall[];
   fal: Awaited<ReturnType<typeof startAppStack>>["fal"];
 }
@@ -317,6 +325,7 @@ function measure(o: LevelOptions, seen: Observed): LevelMeasurement {
     falJobMeanSeconds: orZero(falJobs, mean),
     pollsPerJob: orZero(polls, mean),
     ackP95RealSeconds: orZero(ackLatencies, (v) => percentile(v, 0.95)),
+    appAck: seen.appAck,
     telegramCallsPerSecond: calls / windowSeconds / f,
     telegramCallsPerJob: callsForJobs / Math.max(1, seen.arrivals.length),
     bot: seen.processes.bot,

@@ -187,5 +187,14 @@ export function levelRows(p: LevelPrediction, m: LevelMeasurement, workersRun: n
       note: `target < ${TARGETS.ackP95Seconds}, not a model figure`,
     },
   );
+  if (m.appAck !== null)
+    rows.push({
+      figure: "ack p95, bot's histogram",
+      unit: "s",
+      predicted: TARGETS.ackP95Seconds,
+      measured: m.appAck.p95Seconds,
+      decimals: 3,
+      note: "tapbot_ack_latency_seconds: update received → ack",
+    });
   return rows;
 }

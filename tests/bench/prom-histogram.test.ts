@@ -1,5 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { falSlotWaitFromMetrics } from "./fal-slot-histogram.js";
+import { histogramFromMetrics } from "./prom-histogram.js";
+
+const NAME = "tapbot_fal_slot_wait_seconds";
 
 const worker = (buckets: [string, number][], sum: number, count: number): string =>
   [
@@ -10,7 +12,7 @@ const worker = (buckets: [string, number][], sum: number, count: number): string
     "tapbot_fal_slots_in_use 3",
   ].join("\n");
 
-describe("the app's fal slot wait, summed over the workers' /metrics", () => {
+describe("an app histogram, summed over the processes' /metrics", () => {
   it("adds the workers' histograms and reads the mean and the p95 as Prometheus would", () => {
     const a = worker(
       [
@@ -32,7 +34,7 @@ describe("the app's fal slot wait, summed over the workers' /metrics", () => {
       20,
       50,
     );
-    const summary = falSlotWaitFromMetrics([a, b]);
+    const summary = histogramFromMetrics(NAME, [a, b]);
     expect(summary?.count).toBe(100);
     expect(summary?.meanSeconds).toBeCloseTo(0.3, 10);
     // 80 of 100 are ≤ 0.1 s and 96 ≤ 1 s, so rank 95 lies in (0.1, 1], 15 of its 16 along.
@@ -40,7 +42,7 @@ describe("the app's fal slot wait, summed over the workers' /metrics", () => {
   });
 
   it("says nothing (null) when the workers do not expose it or counted no wait", () => {
-    expect(falSlotWaitFromMetrics(["tapbot_jobs_completed_total 3"])).toBeNull();
-    expect(falSlotWaitFromMetrics([worker([["+Inf", 0]], 0, 0)])).toBeNull();
+    expect(histogramFromMetrics(NAME, ["tapbot_jobs_completed_total 3"])).toBeNull();
+    expect(histogramFromMetrics(NAME, [worker([["+Inf", 0]], 0, 0)])).toBeNull();
   });
 });

@@ -1,7 +1,8 @@
 /**
- * The app's own view of the wait for a fal slot: tapbot_fal_slot_wait_seconds (the histogram every worker
- * exposes), summed over the workers' /metrics texts. The benchmark prints it beside the wait it measures at
- * the fakes, so a difference between what the app thinks and what users got shows.
+ * The app's own view of a latency: one of its Prometheus histograms (tapbot_fal_slot_wait_seconds of the
+ * workers, tapbot_ack_latency_seconds of the bot), summed over the processes' /metrics texts. The benchmark
+ * prints it beside what it measures at the fakes, so a difference between what the app sees and what users
+ * got shows (e.g. time an update spent before the bot received it).
  */
 
 /** A histogram's count, mean and p95 (by linear interpolation inside the bucket that holds it), in its unit. */
@@ -11,22 +12,20 @@ export interface HistogramSummary {
   p95Seconds: number;
 }
 
-const NAME = "tapbot_fal_slot_wait_seconds";
-
-/** Sums the histogram over the texts; null when no text has it or it counted nothing. */
-export function falSlotWaitFromMetrics(texts: readonly string[]): HistogramSummary | null {
+/** Sums histogram `name` over the texts; null when no text has it or it counted nothing. */
+export function histogramFromMetrics(name: string, texts: readonly string[]): HistogramSummary | null {
   const buckets = new Map<number, number>();
   let sum = 0;
   let count = 0;
   for (const text of texts) {
     for (const line of text.split("\n")) {
-      const bucket = new RegExp(`^${NAME}_bucket\\{(?:.*,)?le="([^"]+)"[^}]*\\} (\\S+)$`).exec(line);
+      const bucket = new RegExp(`^${name}_bucket\\{(?:.*,)?le="([^"]+)"[^}]*\\} (\\S+)$`).exec(line);
       if (bucket) {
         const le = bucket[1] === "+Inf" ? Number.POSITIVE_INFINITY : Number(bucket[1]);
         buckets.set(le, (buckets.get(le) ?? 0) + Number(bucket[2]));
         continue;
       }
-      const total = new RegExp(`^${NAME}_(sum|count)(?:\\{[^}]*\\})? (\\S+)$`).exec(line);
+      const total = new RegExp(`^${name}_(sum|count)(?:\\{[^}]*\\})? (\\S+)$`).exec(line);
       if (total?.[1] === "sum") sum += Number(total[2]);
       if (total?.[1] === "count") count += Number(total[2]);
     }

@@ -8,20 +8,27 @@ import type { RemoteResult } from "./ssh-session.js";
  * (other users' processes, the firewall); they run under `sudo -n` when the SSH user is not root.
  */
 export const HOST_PROBES = {
-  osRelease: { command: "cat /etc/os-release", root: false },
-  meminfo: { command: "cat /proc/meminfo", root: false },
-  disk: { command: "df -P -B1 /var/lib/docker 2>/dev/null || df -P -B1 /", root: false },
-  listeners: { command: "ss -H -l -t -u -n -p", root: true },
+  osRelease: { label: "cat /etc/os-release", command: "cat /etc/os-release", root: false },
+  meminfo: { label: "cat /proc/meminfo", command: "cat /proc/meminfo", root: false },
+  disk: {
+    label: "df /var/lib/docker",
+    command: "df -P -B1 /var/lib/docker 2>/dev/null || df -P -B1 /",
+    root: false,
+  },
+  listeners: { label: "ss -ltunp", command: "ss -H -l -t -u -n -p", root: true },
   docker: {
+    label: "docker ps",
     command: "if command -v docker >/dev/null; then docker ps --format '{{.Names}}|{{.Ports}}'; fi",
     root: true,
   },
   ufw: {
+    label: "ufw status; ufw show added",
     command:
       "if command -v ufw >/dev/null; then ufw status | head -n 1; ufw show added; else echo 'ufw: not installed'; fi",
     root: true,
   },
   daemonJson: {
+    label: "cat /etc/docker/daemon.json",
     command: `if [ -e /etc/docker/daemon.json ]; then cat /etc/docker/daemon.json; else echo '${DAEMON_JSON_ABSENT}'; fi`,
     root: false,
   },
@@ -30,8 +37,14 @@ export const HOST_PROBES = {
 /** Name of one probe. */
 export type ProbeName = keyof typeof HOST_PROBES;
 
-/** Each probe's output, or why it failed. */
-export type HostFacts = Record<ProbeName, { ok: true; output: string } | { ok: false; error: string }>;
+/**
+ * Each probe's output, or why it failed; `sudo` marks a failure of `sudo -n` itself (the SSH user has no
+ * passwordless sudo), which the deploy would meet too.
+ */
+export type HostFacts = Record<
+  ProbeName,
+  { ok: true; output: string } | { ok: false; error: string; sudo: boolean }
+>;
 
 /** Runs every probe over one session (in parallel channels of the same connection). */
 export async function probeHost(
@@ -41,18 +54,18 @@ export async function probeHost(
   const names = Object.keys(HOST_PROBES) as ProbeName[];
   const results = await Promise.all(
     names.map(async (name) => {
-      const { command, root } = HOST_PROBES[name];
-      const line = root && user !== "root" ? `sudo -n sh -c ${shellQuote(command)}` : command;
-      const result = await run(line);
+      const { label, command, root } = HOST_PROBES[name];
+      const viaSudo = root && user !== "root";
+      const result = await run(viaSudo ? `sudo -n sh -c ${shellQuote(command)}` : command);
       const error = result.stderr.trim().split("\n").at(-1) ?? "";
+      if (result.code === 0) return [name, { ok: true as const, output: result.stdout }] as const;
       return [
         name,
-        result.code === 0
-          ? { ok: true as const, output: result.stdout }
-          : {
-              ok: false as const,
-              error: `\`${command.split(" ")[0]}\` failed (exit ${result.code})${error === "" ? "" : `: ${error}`}`,
-            },
+        {
+          ok: false as const,
+          error: `\`${viaSudo ? `sudo ${label}` : label}\` failed (exit ${result.code})${error === "" ? "" : `: ${error}`}`,
+          sudo: viaSudo && /^sudo: /.test(error),
+        },
       ] as const;
     }),
   );

@@ -21,7 +21,8 @@ export interface HostContext {
 
 /**
  * Every row of one host from what its probes printed: OS, RAM and disk against the plan, ports, UFW and
- * daemon.json. A probe that failed gives a warn row saying which command and why, instead of a guess.
+ * daemon.json. A probe that failed gives a warn row saying which command and why, instead of a guess; one
+ * that failed because the SSH user has no passwordless sudo blocks, since every host script needs it.
  */
 export function hostRows(role: HostRole, facts: HostFacts, context: HostContext): PreflightRow[] {
   const { config, plan, input } = context;
@@ -35,7 +36,17 @@ export function hostRows(role: HostRole, facts: HostFacts, context: HostContext)
   ) => {
     const fact = facts[name];
     if (fact.ok) rows.push(...[judge(fact.output)].flat());
-    else
+    else if (fact.sudo) {
+      rows.push(
+        row(
+          check,
+          role,
+          "block",
+          `could not read: ${fact.error}`,
+          `give ${config.sshUser} passwordless sudo (the deploy runs every host script with sudo -n), or use root`,
+        ),
+      );
+    } else {
       rows.push(
         row(
           check,
@@ -45,6 +56,7 @@ export function hostRows(role: HostRole, facts: HostFacts, context: HostContext)
           "run it by hand as root and read it yourself",
         ),
       );
+    }
   };
   judged("os", "osRelease", (out) => osRow(role, out));
   judged("ram", "meminfo", (out) => memoryRow(role, out, host, hostInput?.systemReserveMB ?? 0, plan.users));

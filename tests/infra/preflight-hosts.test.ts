@@ -51,12 +51,20 @@ beforeAll(async () => {
       dockerDiskSize: "10g",
       daemonJson: OLD_DAEMON_JSON,
       clientKey,
+      users: [
+        { name: "deploy", sudo: true },
+        { name: "nosudo", sudo: false },
+      ],
     }),
     ThrowawayHost.start({
       osRelease: UBUNTU_2204,
       meminfo: meminfo(3921, 3500),
       dockerDiskSize: "30g",
       clientKey,
+      users: [
+        { name: "deploy", sudo: true },
+        { name: "nosudo", sudo: false },
+      ],
     }),
     ThrowawayHost.start({
       osRelease: DEBIAN_11,
@@ -354,6 +362,49 @@ describe("npm run preflight against two throwaway Ubuntu hosts, the fake Telegra
     });
     expect(fal.calls.filter((call) => call.at >= started)).toEqual([]);
   }, 60_000);
+
+  it("as a non-root SSH user, reads what needs root through sudo -n; without passwordless sudo, blocks naming the commands", async () => {
+    started.push(
+      automation.startInside(process.execPath, [
+        "-e",
+        "process.title='old-bot';require('node:net').createServer().listen(443,'0.0.0.0',()=>console.log('ready'))",
+      ]),
+    );
+    await started[0]?.waitForLine(/^ready$/, 10_000);
+    await writeStack("ready");
+    await writeStack("deploy", { sshUser: "deploy" });
+    await writeStack("nosudo", { sshUser: "nosudo" });
+    const [asRoot, withSudo, withoutSudo] = [
+      await preflight("ready"),
+      await preflight("deploy"),
+      await preflight("nosudo"),
+    ];
+
+    // With sudo the rows are the ones root gets: the process behind 443 is named, the old UFW rule found.
+    const hostChecks = (rows: PreflightRow[]) =>
+      rows
+        .filter((r) => r.check !== "ssh" && !r.check.startsWith("telegram"))
+        .map((r) => [r.check, r.host, r.status, r.found.replace(/pid \d+/, "pid N")]);
+    expect(hostChecks(withSudo.rows)).toEqual(hostChecks(asRoot.rows));
+    expect(one(withSudo.rows, "ssh", "automation").found).toMatch(/^deploy@/);
+    expect(find(withSudo.rows, "ports", "automation")[0]?.found).toMatch(/is held by old-bot \(pid \d+\)/);
+
+    // Without sudo: what needs root blocks (every host script of the deploy runs with sudo -n), naming the
+    // command and the fix; the rest is still judged.
+    expect(withoutSudo.exit).toBe(1);
+    expect(one(withoutSudo.rows, "ports", "automation")).toMatchObject({
+      status: "block",
+      found: "could not read: `sudo ss -ltunp` failed (exit 1): sudo: a password is required",
+      todo: "give nosudo passwordless sudo (the deploy runs every host script with sudo -n), or use root",
+    });
+    expect(one(withoutSudo.rows, "ufw", "automation")).toMatchObject({
+      status: "block",
+      found:
+        "could not read: `sudo ufw status; ufw show added` failed (exit 1): sudo: a password is required",
+    });
+    expect(one(withoutSudo.rows, "os", "automation").status).toBe("ok");
+    expect(one(withoutSudo.rows, "ram", "automation").status).toBe("ok");
+  }, 90_000);
 
   it("the CLI prints the table without any secret, even in a webhook URL that carries the token, and exits 1", async () => {
     await writeStack("cli");

@@ -1,6 +1,6 @@
 import { execFile, execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { cp, mkdir, readFile, writeFile } from "node:fs/promises";
+import { chmod, cp, mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { type RunningChild, startChild } from "./child-process.js";
@@ -22,6 +22,8 @@ export interface ThrowawayHostOptions {
   daemonJson?: string;
   /** The client's private key file (its `.pub` beside it) authorised for root; a fresh one when undefined. */
   clientKey?: string;
+  /** Accounts besides root that the client key logs into, each with passwordless sudo or none. */
+  users?: { name: string; sudo: boolean }[];
 }
 
 /**
@@ -101,6 +103,29 @@ export class ThrowawayHost {
       await writeFile(join(dir, "docker", "daemon.json"), options.daemonJson);
     await cp("/etc/ufw", join(dir, "etc-ufw"), { recursive: true });
     await cp("/etc/default/ufw", join(dir, "default-ufw"));
+    // Extra accounts: copies of passwd, group and shadow with them added, and a sudoers.d of their own.
+    const users = options.users ?? [];
+    await mkdir(join(dir, "sudoers.d"));
+    // sshd reads an account's authorized_keys with that account's rights: the directory must be searchable.
+    if (users.length > 0) await chmod(dir, 0o755);
+    const account = {
+      passwd: await readFile("/etc/passwd", "utf8"),
+      group: await readFile("/etc/group", "utf8"),
+      shadow: await readFile("/etc/shadow", "utf8"),
+    };
+    for (const [index, user] of users.entries()) {
+      const id = 2101 + index;
+      await mkdir(join(dir, `home-${user.name}`));
+      account.passwd += `${user.name}:x:${id}:${id}::${dir}/home-${user.name}:/bin/sh\n`;
+      account.group += `${user.name}:x:${id}:\n`;
+      account.shadow += `${user.name}:*:19000:0:99999:7:::\n`;
+      if (user.sudo)
+        await writeFile(join(dir, "sudoers.d", user.name), `${user.name} ALL=(ALL) NOPASSWD: ALL\n`, {
+          mode: 0o440,
+        });
+    }
+    for (const [file, text] of Object.entries(account))
+      await writeFile(join(dir, file), text, { mode: file === "shadow" ? 0o640 : 0o644 });
     await mkdir("/run/sshd", { recursive: true, mode: 0o755 });
     const mounts = [
       `mount --bind ${dir}/os-release /etc/os-release`,
@@ -111,6 +136,12 @@ export class ThrowawayHost {
       `mount --bind ${dir}/etc-ufw /etc/ufw`,
       `mount --bind ${dir}/default-ufw /etc/default/ufw`,
       `{ [ ! -e /root/.bashrc ] || mount --bind ${dir}/bashrc /root/.bashrc; }`,
+      ...(users.length === 0
+        ? []
+        : [
+            ...["passwd", "group", "shadow"].map((file) => `mount --bind ${dir}/${file} /etc/${file}`),
+            `mkdir -p /etc/sudoers.d && mount --bind ${dir}/sudoers.d /etc/sudoers.d`,
+          ]),
     ].join(" && ");
     // ip netns exec, unshare and sh each exec the next, so the child's pid ends up being sshd's.
     const sshd = startChild(

@@ -10,6 +10,12 @@ import { waitUntil } from "./wait-until.js";
 
 const exec = promisify(execFile);
 
+/**
+ * The third octet of the next host's 10.214.x.0/30 link: consecutive within this process (hosts started
+ * together never share a link), from a random start so that two test processes rarely meet.
+ */
+let nextSubnet = randomBytes(1)[0] ?? 0;
+
 /** What the throwaway host looks like from inside; each file stands in for the real one at its path. */
 export interface ThrowawayHostOptions {
   /** /etc/os-release. */
@@ -51,7 +57,7 @@ export class ThrowawayHost {
       throw new Error("a throwaway host needs root (network and mount namespaces, sshd)");
     const id = randomBytes(3).toString("hex");
     const netns = `tbh-${id}`;
-    const octet = 1 + ((randomBytes(1)[0] ?? 0) % 250);
+    const octet = 1 + (nextSubnet++ % 250);
     const [outside, inside] = [`10.214.${octet}.1`, `10.214.${octet}.2`];
     const dir = await makeTempDir("host");
     await exec("ip", ["netns", "add", netns]);

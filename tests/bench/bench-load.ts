@@ -108,9 +108,12 @@ for (const users of args.users) {
       `arrival clock at most ${m.arrivalLagMaxMs.toFixed(0)} ms late; load average ${load1} before, ${loadavg()[0]?.toFixed(2)} after`,
   );
   log(`\n${formatRatioTable(levelRows(prediction, measurement, workers))}\n`);
+  const handoff = Number.isFinite(m.slotHandoffMeanSeconds) ? m.slotHandoffMeanSeconds : 0;
   log(
-    `   fal slot held per job: ${m.slotHoldMeanSeconds.toFixed(2)} s (fal works ${m.falJobMeanSeconds.toFixed(2)} s; the rest is the poll that finds it done); ` +
-      `Erlang C with S = the hold: p95 wait ${p95WithHold(prediction, m.slotHoldMeanSeconds)}`,
+    `   fal slot held per job: ${m.slotHoldMeanSeconds.toFixed(2)} s (fal works ${m.falJobMeanSeconds.toFixed(2)} s; the rest is the poll that finds it done), ` +
+      `then unused ${handoff.toFixed(2)} s until the next in line is submitted.\n` +
+      `   Erlang C with S = the hold: p95 wait ${p95WithHold(prediction, m.slotHoldMeanSeconds)}; ` +
+      `with S = hold + unused: ${p95WithHold(prediction, m.slotHoldMeanSeconds + handoff)}`,
   );
 }
 

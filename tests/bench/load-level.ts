@@ -39,6 +39,8 @@ const POLL_INITIAL_SECONDS = 2;
 const POLL_MAX_SECONDS = 10;
 /** Production's deadline of a text-to-image request (app/config.ts default), compressed with the rest. */
 const DEADLINE_SECONDS = 120;
+/** A wait longer than this (real s) counts as having waited: the app's own steps take a few ms. */
+const WAITED_REAL_SECONDS = 0.05;
 /** How long the idle workers' CPU is watched before the run, to tell their idle cost from a job's, ms. */
 const IDLE_CPU_MS = 3_000;
 /** Users who send /start at once before the run, so that the bot knows every user of the level. */
@@ -71,6 +73,11 @@ export interface LevelMeasurement {
   inFlightMean: number;
   /** From fal's submission to the poll that found it COMPLETED: how long the app holds a slot, s. */
   slotHoldMeanSeconds: number;
+  /**
+   * For a job that waited: from the release of the slot it took to its submission, mean, s: the time a
+   * freed slot stays unused while the first in line is woken, picked up by a worker and submitted.
+   */
+  slotHandoffMeanSeconds: number;
   /** fal's own time per job (IN_PROGRESS → COMPLETED), mean, s. */
   falJobMeanSeconds: number;
   pollsPerJob: number;
@@ -250,6 +257,29 @@ function measure(o: LevelOptions, seen: Observed): LevelMeasurement {
     if (to !== undefined) acks.set(`${call.params.chat_id}:${to}`, call);
   }
   const submissionByPrompt = new Map(fal.submissions.map((s) => [s.input.prompt, s]));
+  // When the app first saw each request COMPLETED: the moment it gives the slot back.
+  const doneSeen = new Map<string, number>();
+  for (const c of fal.calls)
+    if (
+      c.kind === "status" &&
+      c.state === "COMPLETED" &&
+      c.requestId !== undefined &&
+      !doneSeen.has(c.requestId)
+    )
+      doneSeen.set(c.requestId, c.at);
+  const releases = [...doneSeen.values()].sort((a, b) => a - b);
+  /** The last release at or before `at` (binary search), or undefined. */
+  const lastReleaseBefore = (at: number): number | undefined => {
+    let lo = 0;
+    let hi = releases.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if ((releases[mid] as number) <= at) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo === 0 ? undefined : releases[lo - 1];
+  };
+  const handoffs: number[] = [];
   const requests = new Map(fal.requestTimes().map((r) => [r.requestId, r]));
   const waits: number[] = [];
   const ackLatencies: number[] = [];
@@ -265,24 +295,25 @@ function measure(o: LevelOptions, seen: Observed): LevelMeasurement {
     if (submission === undefined) continue;
     submitted += 1;
     const request = requests.get(submission.requestId);
-    if (ack !== undefined && request?.startedAt !== undefined)
-      waits.push((Math.max(0, request.startedAt - ack.at) / 1000) * f);
-    const seenDone = fal.calls.find(
-      (c) => c.kind === "status" && c.requestId === submission.requestId && c.state === "COMPLETED",
-    );
-    if (seenDone !== undefined) holds.push(((seenDone.at - submission.at) / 1000) * f);
+    if (ack !== undefined && request?.startedAt !== undefined) {
+      const wait = (Math.max(0, request.startedAt - ack.at) / 1000) * f;
+      waits.push(wait);
+      // A job that waited took a slot someone released: the time from that release to its submission is
+      // a slot held by nobody, which the model does not have.
+      const released = lastReleaseBefore(submission.at);
+      if (wait > WAITED_REAL_SECONDS * f && released !== undefined && released > ack.at)
+        handoffs.push(((submission.at - released) / 1000) * f);
+    }
+    const seenDone = doneSeen.get(submission.requestId);
+    if (seenDone !== undefined) holds.push(((seenDone - submission.at) / 1000) * f);
     if (request?.startedAt !== undefined && request.endedAt !== undefined)
       falJobs.push(((request.endedAt - request.startedAt) / 1000) * f);
     polls.push(fal.pollsFor(submission.requestId));
   }
   for (const a of seen.arrivals) {
     const submission = submissionByPrompt.get(a.prompt);
-    const done =
-      submission &&
-      fal.calls.find(
-        (c) => c.kind === "status" && c.requestId === submission.requestId && c.state === "COMPLETED",
-      );
-    inFlight.push([a.at, done?.at ?? Number.POSITIVE_INFINITY]);
+    const done = submission && doneSeen.get(submission.requestId);
+    inFlight.push([a.at, done ?? Number.POSITIVE_INFINITY]);
   }
   const atFalIntervals: [number, number][] = [...requests.values()]
     .filter((r) => r.startedAt !== undefined)
@@ -308,7 +339,7 @@ function measure(o: LevelOptions, seen: Observed): LevelMeasurement {
     slotWait: {
       meanSeconds: orZero(waits, mean),
       p95Seconds: orZero(waits, (v) => percentile(v, 0.95)),
-      shareThatWaited: waits.filter((w) => w > 0.05 * f).length / Math.max(1, waits.length),
+      shareThatWaited: waits.filter((w) => w > WAITED_REAL_SECONDS * f).length / Math.max(1, waits.length),
     },
     appSlotWait: seen.appSlotWait && {
       ...seen.appSlotWait,
@@ -322,6 +353,7 @@ function measure(o: LevelOptions, seen: Observed): LevelMeasurement {
     },
     inFlightMean: timeAverage(inFlight, windowStart, windowEnd),
     slotHoldMeanSeconds: orZero(holds, mean),
+    slotHandoffMeanSeconds: orZero(handoffs, mean),
     falJobMeanSeconds: orZero(falJobs, mean),
     pollsPerJob: orZero(polls, mean),
     ackP95RealSeconds: orZero(ackLatencies, (v) => percentile(v, 0.95)),

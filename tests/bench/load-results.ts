@@ -104,6 +104,13 @@ export function levelRows(p: LevelPrediction, m: LevelMeasurement, workersRun: n
       measured: figure(m.slotHoldMeanSeconds),
       note: "submit → poll sees COMPLETED",
     },
+    {
+      figure: "freed slot unused (mean)",
+      unit: "s",
+      predicted: 0,
+      measured: figure(m.slotHandoffMeanSeconds),
+      note: "release → next in line submitted",
+    },
     { figure: "RSS bot, peak", unit: "MB", predicted: p.rss.botMB, measured: m.bot.peakRssMB, decimals: 0 },
     {
       figure: "RSS bot, after GC",

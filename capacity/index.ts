@@ -10,6 +10,7 @@ export {
   parseCalibration,
 } from "./calibration.js";
 export { type Curve, type CurvePoint, curve, type UserRange } from "./curve.js";
+export { DEFAULT_CALIBRATION_FILE, PROFILES, type Profile } from "./default-calibration.js";
 export { TELEGRAM_CALLS_PER_JOB } from "./defaults.js";
 export { erlangB, erlangC } from "./erlang.js";
 export { CapacityInputError, type InputIssue } from "./input-error.js";

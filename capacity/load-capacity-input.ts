@@ -1,6 +1,7 @@
 import { resolve } from "node:path";
 import { parseDocument } from "yaml";
 import { applyCalibration, CALIBRATED_INPUTS, type Calibration, parseCalibration } from "./calibration.js";
+import { PROFILES, type Profile } from "./default-calibration.js";
 import { CapacityInputError } from "./input-error.js";
 import { type PlanInput, parsePlanInput } from "./schema.js";
 
@@ -32,6 +33,20 @@ export interface CapacityInputSources {
   calibrationFile?: string;
   /** Inputs over `raw` (the CLI's flags). A calibrated input given here wins over the calibration's. */
   overrides?: Record<string, unknown>;
+  /**
+   * The calibration used when none is named and the input keeps the default services list (DEFAULT_CALIBRATION_FILE
+   * for the CLI and the stack). A file's own services list keeps its own figures unless it names a calibration.
+   */
+  defaultCalibrationFile?: string;
+}
+
+/** The profile of raw input (`profile:` in a file, `--profile` among the overrides); `calibrated` unless given. */
+function profileOf(raw: Record<string, unknown>, overrides: Record<string, unknown>): Profile {
+  const given = overrides.profile ?? raw.profile ?? "calibrated";
+  if (typeof given === "string" && (PROFILES as readonly string[]).includes(given)) return given as Profile;
+  throw new CapacityInputError([
+    { path: "profile", message: `got ${JSON.stringify(given)}; expected one of ${PROFILES.join(", ")}` },
+  ]);
 }
 
 function readCalibration(path: string, readFile: (path: string) => string): Calibration {
@@ -51,15 +66,29 @@ function readCalibration(path: string, readFile: (path: string) => string): Cali
 }
 
 /**
- * The model input from a config (or stack) object, its calibration file and overrides: the one way the
+ * The model input from a config (or stack) object, its calibration file and overrides, under a profile
+ * (`profile:` / `--profile`: `calibrated` by default, `legacy` for the notes' unmeasured budgets): the one way the
  * CLI and the Pulumi program turn `calibration: <path>` into calibrated budgets, so both size the same
  * containers. Throws CalibrationFileError for a bad calibration file and CapacityInputError for bad inputs;
  * a file `readFile` cannot read fails with the reader's own error.
  */
 export function loadCapacityInput(sources: CapacityInputSources): PlanInput {
-  const { calibration: named, ...raw } = sources.raw;
-  const overrides = sources.overrides ?? {};
+  const { calibration: named, profile: _fileProfile, ...raw } = sources.raw;
+  const { profile: _flagProfile, ...overrides } = sources.overrides ?? {};
+  const profile = profileOf(sources.raw, sources.overrides ?? {});
   const input = parsePlanInput({ ...raw, ...overrides });
+  if (profile === "legacy") {
+    if (sources.calibrationFile !== undefined || (named !== undefined && named !== null)) {
+      throw new CapacityInputError([
+        {
+          path: "profile",
+          message:
+            "legacy uses the notes' unmeasured budgets, so it takes no calibration; drop the calibration or the profile",
+        },
+      ]);
+    }
+    return input;
+  }
   let calibration: Calibration | undefined;
   if (sources.calibrationFile !== undefined) {
     calibration = readCalibration(sources.calibrationFile, sources.readFile);
@@ -67,6 +96,8 @@ export function loadCapacityInput(sources: CapacityInputSources): PlanInput {
     calibration = readCalibration(resolve(sources.baseDir, named), sources.readFile);
   } else if (named !== undefined && named !== null) {
     calibration = parseCalibration(named);
+  } else if (sources.defaultCalibrationFile !== undefined && raw.services === undefined) {
+    calibration = readCalibration(sources.defaultCalibrationFile, sources.readFile);
   }
   if (calibration === undefined) return input;
   const measured: Calibration = { ...calibration };

@@ -6,6 +6,7 @@ import * as pulumi from "@pulumi/pulumi";
 import {
   CalibrationFileError,
   CapacityInputError,
+  DEFAULT_CALIBRATION_FILE,
   loadCapacityInput,
   type Plan,
   plan,
@@ -49,6 +50,7 @@ export function planFromConfig(
         raw: config.capacity,
         baseDir: stackDir,
         readFile: (p) => readFileSync(p, "utf8"),
+        defaultCalibrationFile: DEFAULT_CALIBRATION_FILE,
       }),
     );
   } catch (error) {

@@ -122,7 +122,11 @@ export function addInputOptions(command: Command, withUsers = true): Command {
     .option("--stack-dir <dir>", "where Pulumi.<name>.yaml is (default: the current directory)")
     .option(
       "--calibration <file>",
-      "merge measured budgets over the services (capacity/calibration.json, from npx tsx tests/bench/calibrate.ts); replaces a file's calibration: path",
+      "merge measured budgets over the services instead of the project's own capacity/calibration.json (from npx tsx tests/bench/calibrate.ts); replaces a file's calibration: path",
+    )
+    .option(
+      "--profile <profile>",
+      "calibrated (default: the measured budgets of capacity/calibration.json, or the calibration named) or legacy (the owner's notes: the old Python bot's unmeasured 18 MB per user, for comparison)",
     );
   for (const o of SCALAR_OPTIONS) {
     if (o.key === "users" && !withUsers) continue;
@@ -158,7 +162,9 @@ function fileOnlyHelp(): string {
     `              swap ${pct(t.swap)}, queueLength ${t.queueLength} jobs`,
     `  catalog     name, cpus, ramMB, diskGB, priceRubPerMonth; default: ${CATALOG_DEFAULTS.map((o) => `${o.name} ${o.priceRubPerMonth} RUB`).join(", ")}`,
     "  redis       { maxmemoryMB, policy }: settings someone intends to deploy, judged by the findings (default: unset)",
-    "  calibration the path of a calibration file, relative to the config or stack file (default: none; --calibration overrides it)",
+    "  calibration the path of a calibration file, relative to the config or stack file (default: capacity/calibration.json",
+    "              when the services are the default list, none when the file lists its own; --calibration overrides it)",
+    "  profile     calibrated or legacy, as --profile (default: calibrated)",
   ].join("\n");
 }
 

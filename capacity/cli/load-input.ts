@@ -1,5 +1,11 @@
 import { dirname, resolve } from "node:path";
-import { CalibrationFileError, CapacityInputError, loadCapacityInput, type PlanInput } from "../index.js";
+import {
+  CalibrationFileError,
+  CapacityInputError,
+  DEFAULT_CALIBRATION_FILE,
+  loadCapacityInput,
+  type PlanInput,
+} from "../index.js";
 import { readConfigFile, readStackConfig, readText } from "./config-file.js";
 import { inputsFromFlags } from "./input-options.js";
 import { UsageError } from "./usage-error.js";
@@ -10,12 +16,14 @@ export interface InputSources {
   stack?: string;
   stackDir?: string;
   calibration?: string;
+  profile?: string;
   [flag: string]: unknown;
 }
 
 /**
  * The model input from a config file or a stack, then the flags on top, then the schema, then the
- * calibration (`--calibration FILE`, else the file's `calibration:` path, relative to that file).
+ * calibration (`--calibration FILE`, else the file's `calibration:` path, relative to that file, else the
+ * project's capacity/calibration.json when the services are the default ones), unless `--profile legacy`.
  * `overrides` are set last (the curve sets users per row). Errors name their source: the file, the
  * calibration file, or the flags.
  */
@@ -42,7 +50,12 @@ export function loadInput(sources: InputSources, overrides: Record<string, unkno
       baseDir,
       readFile: (path) => readText(path, "calibration file"),
       ...(sources.calibration === undefined ? {} : { calibrationFile: sources.calibration }),
-      overrides: { ...inputsFromFlags(sources), ...overrides },
+      defaultCalibrationFile: DEFAULT_CALIBRATION_FILE,
+      overrides: {
+        ...inputsFromFlags(sources),
+        ...(sources.profile === undefined ? {} : { profile: sources.profile }),
+        ...overrides,
+      },
     });
   } catch (error) {
     const details = (e: CapacityInputError) => e.issues.map((i) => `${i.path}: ${i.message}`);

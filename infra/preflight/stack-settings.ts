@@ -1,7 +1,13 @@
 import { readFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { parse } from "yaml";
-import { loadCapacityInput, type Plan, type PlanInput, plan } from "../../capacity/index.js";
+import {
+  DEFAULT_CALIBRATION_FILE,
+  loadCapacityInput,
+  type Plan,
+  type PlanInput,
+  plan,
+} from "../../capacity/index.js";
 import { CONFIG_NAMESPACE, type PlainConfig, parsePlainConfig } from "../config.js";
 
 /** A stack file that cannot be read or parsed; the message names the file and what is wrong. */
@@ -81,6 +87,8 @@ export function readStackSettings(stack: string, stackDir: string): StackSetting
       raw: plain.capacity,
       baseDir: dirname(file),
       readFile: (path) => readFileSync(path, "utf8"),
+      // The same budgets the program deploys (infra/program.ts): the project's calibration unless told otherwise.
+      defaultCalibrationFile: DEFAULT_CALIBRATION_FILE,
     });
   } catch (error) {
     const issues = (error as { issues?: { path: string; message: string }[] }).issues;

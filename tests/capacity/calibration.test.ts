@@ -218,4 +218,43 @@ describe("loadCapacityInput", () => {
       "calibration.sorce: unknown key; remove it or fix its spelling",
     );
   });
+
+  it("is calibrated by default: the project's calibration for the default services, unless the profile is legacy", () => {
+    const { asked, readFile } = reader({ "/default.json": calibrationText });
+    const defaults = { baseDir: "/", readFile, defaultCalibrationFile: "/default.json" };
+    const calibrated = loadCapacityInput({ ...defaults, raw: { users: 300 } });
+    expect(asked).toEqual(["/default.json"]);
+    expect(service(calibrated, "bot").perUserMB).toBe(0.01);
+    expect(calibrated.calibration).toEqual({ source: "from a file" });
+    // The old figures stay available by name, from a file's key or the flag.
+    for (const legacy of [
+      loadCapacityInput({ ...defaults, raw: { users: 300, profile: "legacy" } }),
+      loadCapacityInput({ ...defaults, raw: { users: 300 }, overrides: { profile: "legacy" } }),
+    ]) {
+      expect(service(legacy, "bot").perUserMB).toBe(18);
+      expect(legacy.calibration).toBeNull();
+    }
+    expect(asked).toEqual(["/default.json"]);
+    // A file that lists its own services keeps its own figures: the notes' host is still 3056 MB.
+    const own = loadCapacityInput({ ...defaults, raw: notesHost() });
+    expect(own.calibration).toBeNull();
+    expect(plan(own).hosts[0]?.usedMB).toBe(3056);
+  });
+
+  it("names a bad profile and a legacy profile given a calibration", () => {
+    const { readFile } = reader({ "/c.json": calibrationText });
+    expect(
+      issuesOf(() => loadCapacityInput({ raw: { users: 5, profile: "measured" }, baseDir: "/", readFile })),
+    ).toEqual(['profile: got "measured"; expected one of calibrated, legacy']);
+    expect(
+      issuesOf(() =>
+        loadCapacityInput({
+          raw: { users: 5, profile: "legacy" },
+          baseDir: "/",
+          readFile,
+          calibrationFile: "/c.json",
+        }),
+      )[0],
+    ).toMatch(/^profile: legacy uses the notes' unmeasured budgets, so it takes no calibration/);
+  });
 });

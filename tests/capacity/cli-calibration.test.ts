@@ -16,12 +16,14 @@ const capacity = (...args: string[]) => runCapacity(work, ...args);
 const botLimit = (plan: Parameters<typeof limitOf>[0]) => limitOf(plan, "bot");
 
 describe("capacity --calibration", () => {
-  it("plan --json: the bot's limit at 300 users follows the measured line instead of 5550 MB", async () => {
-    const [before, after] = await Promise.all([
-      capacity("plan", "--users", "300", "--json"),
+  it("plan --json: the bot's limit at 300 users follows the measured line by default, 5550 MB only with --profile legacy", async () => {
+    const [before, after, byDefault] = await Promise.all([
+      capacity("plan", "--users", "300", "--json", "--profile", "legacy"),
       capacity("plan", "--users", "300", "--json", "--calibration", committed),
+      capacity("plan", "--users", "300", "--json"),
     ]);
-    expect([before.code, after.code]).toEqual([0, 0]);
+    expect([before.code, after.code, byDefault.code]).toEqual([0, 0, 0]);
+    expect(JSON.parse(byDefault.stdout)).toEqual(JSON.parse(after.stdout));
     const bot = file.services.bot;
     expect(botLimit(JSON.parse(before.stdout))).toBe(5550);
     expect(botLimit(JSON.parse(after.stdout))).toBe(Math.ceil(bot.baseMB + bot.perUserMB * 300));
@@ -33,11 +35,13 @@ describe("capacity --calibration", () => {
     const [text, md, plain] = await Promise.all([
       capacity("plan", "--users", "300", "--calibration", committed),
       capacity("plan", "--users", "300", "--format", "md", "--calibration", committed),
-      capacity("plan", "--users", "300"),
+      capacity("plan", "--users", "300", "--profile", "legacy"),
     ]);
     expect(text.stdout).toContain(`Budgets calibrated from ${file.source}`);
     expect(md.stdout).toContain(`Budgets calibrated from **${file.source}**`);
-    expect(plain.stdout).toContain("Not calibrated: the bot's 18 MB per user is the old Python bot's figure");
+    expect(plain.stdout).toContain(
+      "Not calibrated (the legacy profile, or a file's own services): the bot's 18 MB per user is the old Python bot's figure",
+    );
     expect(text.stdout).not.toContain("Not calibrated");
   });
 

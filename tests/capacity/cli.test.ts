@@ -23,8 +23,23 @@ function expectNoStackTrace(run: Run) {
 }
 
 describe("capacity plan", () => {
+  it("the README's first command prints a calibrated plan that fits, and says which fal limit to ask for", async () => {
+    const run = await capacity("plan", "--users", "300", "--json");
+    expect(run.code).toBe(0);
+    const plan = JSON.parse(run.stdout);
+    expect(plan.calibration).not.toBeNull();
+    const codes = plan.findings.map((f: { code: string }) => f.code);
+    expect(codes).not.toContain("HOST_OVERCOMMITTED");
+    expect(plan.findings.filter((f: { severity: string }) => f.severity === "error")).toEqual([]);
+    for (const host of plan.hosts) expect(host.utilization).toBeLessThan(0.95);
+    expect(codes).toContain("PROVIDER_CONCURRENCY_UNSET");
+    expect(plan.provider).toEqual({ concurrency: null, neededConcurrency: 38, bindsAtUsers: null });
+  });
+
   it("--json prints the contract: a fal limit of 40 gives a p95 wait near 1.73 s at 300 users, 10 workers × 1", async () => {
-    const run = await capacity("plan", "--users", "300", "--provider-concurrency", "40", "--json");
+    const run = await capacity(
+      ...["plan", "--users", "300", "--provider-concurrency", "40", "--json", "--profile", "legacy"],
+    );
     expect(run.code).toBe(0);
     const plan = JSON.parse(run.stdout);
     expect(plan).toMatchObject({ workers: 10, workerConcurrency: 1 });
@@ -53,7 +68,15 @@ describe("capacity plan", () => {
   });
 
   it("prints a readable report without colour when stdout is not a terminal", async () => {
-    const run = await capacity("plan", "--users", "300", "--provider-concurrency", "40");
+    const run = await capacity(
+      "plan",
+      "--users",
+      "300",
+      "--provider-concurrency",
+      "40",
+      "--profile",
+      "legacy",
+    );
     expect(run.code).toBe(0);
     expect(run.stdout).toContain("40 slots (providerConcurrency)");
     expect(run.stdout).toContain("limit to ask fal for  38");
@@ -67,7 +90,7 @@ describe("capacity plan", () => {
   });
 
   it("--format md prints Markdown tables", async () => {
-    const run = await capacity("plan", "--users", "80", "--format", "md");
+    const run = await capacity("plan", "--users", "80", "--format", "md", "--profile", "legacy");
     expect(run.code).toBe(0);
     expect(run.stdout).toMatch(/^# Capacity plan for 80 users/);
     expect(run.stdout).toContain("| host | from | to | RUB/month before | RUB/month after |");
@@ -170,7 +193,9 @@ describe("bad input: one clear message, exit 2, no stack trace", () => {
 describe("capacity curve", () => {
   it("prints the table and writes an SVG chart with the warn and critical lines and the bind point", async () => {
     const out = join(work, "curve.svg");
-    const run = await capacity("curve", "--from", "10", "--to", "200", "--step", "10", "--out", out);
+    const run = await capacity(
+      ...["curve", "--from", "10", "--to", "200", "--step", "10", "--out", out, "--profile", "legacy"],
+    );
     expect(run.code).toBe(0);
     expect(run.stdout).toContain("automation: warn from 70 users, critical from 90 users");
     expect(run.stdout).toContain("Binds first: ram:automation at 65 users");
@@ -229,7 +254,7 @@ describe("capacity curve", () => {
 describe("colours", () => {
   /** Runs the CLI on a pseudo-terminal (util-linux `script`), as a person at a terminal would see it. */
   function onTerminal(noColor: string): Promise<string> {
-    const command = [process.execPath, ...CLI_ARGS, "plan", "--users", "80"].join(" ");
+    const command = [process.execPath, ...CLI_ARGS, "plan", "--users", "80", "--profile", "legacy"].join(" ");
     return new Promise((resolve, reject) => {
       execFile(
         "script",

@@ -276,8 +276,8 @@ export function calibrationLine(input: PlanInput): Block[] {
       kind: "line",
       cells: [
         cell(
-          `Not calibrated: the bot's ${bot.perUserMB} MB per user is the old Python bot's figure, never measured on this bot. ` +
-            "Measure it (npx tsx tests/bench/calibrate.ts) and pass --calibration capacity/calibration.json.",
+          `Not calibrated (the legacy profile, or a file's own services): the bot's ${bot.perUserMB} MB per user is the old Python bot's figure, never measured on this bot. ` +
+            "Without --profile legacy the plan uses the measured capacity/calibration.json (npx tsx tests/bench/calibrate.ts).",
           "warn",
         ),
       ],

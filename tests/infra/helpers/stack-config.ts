@@ -3,7 +3,7 @@ import { readFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parse } from "yaml";
-import { loadCapacityInput, type Plan, plan } from "../../../capacity/index.js";
+import { DEFAULT_CALIBRATION_FILE, loadCapacityInput, type Plan, plan } from "../../../capacity/index.js";
 import { type PlainConfig, parsePlainConfig } from "../../../infra/config.js";
 
 const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../../..");
@@ -44,6 +44,7 @@ export function stackPlan(users: number): Plan {
       raw: stackCapacity(users),
       baseDir: REPO_ROOT,
       readFile: (path) => readFileSync(path, "utf8"),
+      defaultCalibrationFile: DEFAULT_CALIBRATION_FILE,
     }),
   );
 }

@@ -38,7 +38,10 @@ function collides(a: string, b: string): boolean {
   return WILDCARDS.has(a) || WILDCARDS.has(b) || a === b;
 }
 
-/** Container names of this program start with `tapbot-`: a port held by one of them is the program's own (a re-run). */
+/**
+ * Published ports of the running containers, "443/tcp" → container name. The program's containers are all
+ * named `tapbot-…`: a port one of them holds is the program's own (a re-run), not something in the way.
+ */
 export type DockerPorts = Map<string, string>;
 
 /**

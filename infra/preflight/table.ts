@@ -1,8 +1,11 @@
 import type { PreflightRow } from "./row.js";
 
 const HEADINGS = ["check", "host", "status", "found", "what to do"] as const;
-/** The widest the two prose columns get before they wrap, so a row stays readable in an 160-column terminal. */
-const PROSE_WIDTH = { found: 60, todo: 60 } as const;
+/**
+ * The widest the two prose columns get before they wrap: with the longest domain in the host column the
+ * table stays within 160 columns.
+ */
+const PROSE_WIDTH = { found: 56, todo: 48 } as const;
 
 /** Splits text into lines of at most `width` characters at spaces (a longer word gets a line of its own). */
 function wrap(text: string, width: number): string[] {

@@ -11,6 +11,7 @@ import { FAL_PROBE_PATH, falRow } from "./fal-key.js";
 import { probeHost } from "./host-probes.js";
 import { type HostContext, hostRows } from "./host-rows.js";
 import { requestJson } from "./http-get.js";
+import { planRow } from "./plan-row.js";
 import type { Redactor } from "./redact.js";
 import { type PreflightRow, row } from "./row.js";
 import { SshConnectError, SshSession } from "./ssh-session.js";
@@ -133,7 +134,8 @@ async function checkHost(
 }
 
 /**
- * The whole preflight: the stack read as the program reads it, both hosts over SSH (in parallel, one
+ * The whole preflight: the stack read as the program reads it (and its plan judged as the program judges
+ * it), both hosts over SSH (in parallel, one
  * connection each), DNS of the stack's domains, the Telegram token and the old bot, the fal key. Throws
  * StackSettingsError when the stack cannot be read (before anything is contacted).
  */
@@ -191,7 +193,14 @@ export async function runPreflight(options: PreflightOptions, deps: PreflightDep
             }),
           ),
     ]);
-    return [...automation, ...data, ...dns, ...telegram, fal];
+    return [
+      planRow(settings.plan, config.allowCapacityErrors),
+      ...automation,
+      ...data,
+      ...dns,
+      ...telegram,
+      fal,
+    ];
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

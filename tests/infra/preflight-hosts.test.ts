@@ -181,6 +181,7 @@ describe("npm run preflight against two throwaway Ubuntu hosts, the fake Telegra
 
     expect(rows.filter((r) => r.status === "block")).toEqual([]);
     expect(exit).toBe(0);
+    expect(rows[0]).toMatchObject({ check: "plan", host: "capacity", status: "ok" });
     for (const host of ["automation", "data"]) {
       expect(one(rows, "ssh", host).status).toBe("ok");
       expect(one(rows, "ram", host).status).toBe("ok");

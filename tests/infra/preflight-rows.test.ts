@@ -3,9 +3,11 @@ import { dnsRows } from "../../infra/preflight/dns-records.js";
 import { dockerDaemonRow } from "../../infra/preflight/docker-daemon.js";
 import { parseDockerPorts, portRows } from "../../infra/preflight/listeners.js";
 import { osRow } from "../../infra/preflight/os-release.js";
+import { planRow } from "../../infra/preflight/plan-row.js";
 import { exitCodeOf, row } from "../../infra/preflight/row.js";
 import { renderTable } from "../../infra/preflight/table.js";
 import { ruleKey, ufwRow } from "../../infra/preflight/ufw-rules.js";
+import { stackPlan } from "./helpers/stack-config.js";
 
 /**
  * The rows for what the throwaway hosts cannot show: a re-run where the program's own containers hold the
@@ -105,6 +107,22 @@ describe("preflight rows from real tool output", () => {
     ).toMatchObject({
       status: "block",
       found: "Ubuntu 20.04.6 LTS: the deploy supports Ubuntu 22.04 and 24.04 only",
+    });
+  });
+
+  it("a plan pulumi up would refuse blocks with the model's own findings, unless allowCapacityErrors is set", () => {
+    const big = stackPlan(5000);
+    const errors = big.findings.filter((f) => f.severity === "error");
+    expect(errors.length).toBeGreaterThan(0);
+    const refused = planRow(big, false);
+    expect(refused.status).toBe("block");
+    for (const f of errors) expect(refused.found).toContain(`${f.code}: ${f.message}`);
+    expect(refused.todo).toContain("tapbot:allowCapacityErrors true");
+    expect(planRow(big, true).status).toBe("warn");
+    const fits = stackPlan(300);
+    expect(planRow(fits, false)).toMatchObject({
+      status: "ok",
+      found: `300 users: ${fits.workers} workers × ${fits.workerConcurrency}, ${fits.hosts.map((h) => `${h.name} ${Math.round(h.utilization * 100)} % RAM`).join(", ")}`,
     });
   });
 

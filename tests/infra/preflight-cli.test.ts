@@ -57,7 +57,7 @@ describe("npm run preflight: usage", () => {
       expect(result.stdout).toContain(flag);
     }
     expect(result.stdout).toContain("exits 1 when a row says block, 0 otherwise, 2 on bad usage");
-  }, 30_000);
+  }, 120_000);
 
   it("names an unknown flag and what is allowed (exit 2), and a bare stack name gets a hint", async () => {
     const [unknown, bare, missing] = await Promise.all([
@@ -75,7 +75,7 @@ describe("npm run preflight: usage", () => {
     expect(missing.code).toBe(2);
     expect(missing.stderr).toContain("--stack <name> is required");
     expect(unknown.stdout + bare.stdout + missing.stdout).toBe("");
-  }, 30_000);
+  }, 120_000);
 
   it("the owner's Pulumi.prod.yaml as committed: every key still to set, before anything is contacted (exit 2)", async () => {
     const result = await preflight(["--stack", "prod"]);
@@ -87,7 +87,7 @@ describe("npm run preflight: usage", () => {
     const other = await preflight(["--stack", "staging"]);
     expect(other.code).toBe(2);
     expect(other.stderr).toMatch(/cannot read the stack file .*Pulumi\.staging\.yaml: no such file/);
-  }, 30_000);
+  }, 120_000);
 
   it("without the secrets in the environment and no Pulumi CLI to read them, says how to give them (exit 2)", async () => {
     const result = await preflight(["--stack", "ready", "--stack-dir", dir], { PATH: "/usr/bin:/bin" });
@@ -96,7 +96,7 @@ describe("npm run preflight: usage", () => {
     expect(result.stderr).toContain(
       "or set TELEGRAM_BOT_TOKEN and FAL_KEY and give --identity <your SSH key file>",
     );
-  }, 30_000);
+  }, 120_000);
 });
 
 describe("the stack's secrets", () => {

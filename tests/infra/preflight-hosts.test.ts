@@ -91,7 +91,7 @@ beforeAll(async () => {
   });
   telegram = await startFakeTelegram();
   fal = await startFakeFal();
-}, 60_000);
+}, 120_000);
 
 afterAll(async () => {
   await Promise.all([
@@ -240,7 +240,7 @@ describe("npm run preflight against two throwaway Ubuntu hosts, the fake Telegra
     // Read-only: the host's rules are as they were, and getUpdates confirmed nothing (no offset).
     expect((await automation.runInside("ufw", ["show", "added"])).stdout).toBe(rulesBefore);
     expect(telegram.callsTo("getUpdates").every((call) => call.params.offset === undefined)).toBe(true);
-  }, 60_000);
+  }, 120_000);
 
   it("finds the old bot: its process on 443, its Redis, its webhook (exit 1)", async () => {
     await writeStack("oldbot");
@@ -278,7 +278,7 @@ describe("npm run preflight against two throwaway Ubuntu hosts, the fake Telegra
       found: "a webhook to https://old.tapbot.kz/hook is set: the old bot receives the updates (0 pending)",
     });
     expect(find(rows, "telegram poller", "telegram")).toEqual([]);
-  }, 60_000);
+  }, 120_000);
 
   it("finds a second poller with the same token: getUpdates answers 409 Conflict (exit 1)", async () => {
     await writeStack("poller");
@@ -301,7 +301,7 @@ describe("npm run preflight against two throwaway Ubuntu hosts, the fake Telegra
       polling = false;
       await oldBot;
     }
-  }, 60_000);
+  }, 120_000);
 
   it("blocks an unsupported OS, too little RAM and disk, a data-root the rewrite would drop, wrong DNS and rejected keys", async () => {
     await writeStack(
@@ -340,7 +340,7 @@ describe("npm run preflight against two throwaway Ubuntu hosts, the fake Telegra
       status: "block",
       found: "fal refuses the key (401 Invalid API key)",
     });
-  }, 60_000);
+  }, 120_000);
 
   it("refuses a host that answers with another key than the pinned one before running anything, and a truncated fal key before sending it", async () => {
     await writeStack("impostor", { dataHostKey: legacy.hostKey });
@@ -362,7 +362,7 @@ describe("npm run preflight against two throwaway Ubuntu hosts, the fake Telegra
       found: "6 characters, shorter than any valid one (at least 8), so it was not sent",
     });
     expect(fal.calls.filter((call) => call.at >= started)).toEqual([]);
-  }, 60_000);
+  }, 120_000);
 
   it("as a non-root SSH user, reads what needs root through sudo -n; without passwordless sudo, blocks naming the commands", async () => {
     started.push(
@@ -405,7 +405,7 @@ describe("npm run preflight against two throwaway Ubuntu hosts, the fake Telegra
     });
     expect(one(withoutSudo.rows, "os", "automation").status).toBe("ok");
     expect(one(withoutSudo.rows, "ram", "automation").status).toBe("ok");
-  }, 90_000);
+  }, 120_000);
 
   it("the CLI prints the table without any secret, even in a webhook URL that carries the token, and exits 1", async () => {
     await writeStack("cli");
@@ -453,5 +453,5 @@ describe("npm run preflight against two throwaway Ubuntu hosts, the fake Telegra
     expect(result.out).not.toContain(telegram.token);
     expect(result.out).not.toContain(telegram.token.split(":")[1]);
     expect(result.out).not.toContain(fal.key);
-  }, 60_000);
+  }, 120_000);
 });

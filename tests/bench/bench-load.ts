@@ -9,6 +9,7 @@ import { writeFile } from "node:fs/promises";
 import { cpus, loadavg } from "node:os";
 import { erlangC } from "../../capacity/index.js";
 import { buildApp } from "./compiled-app.js";
+import { formatLevelSummary } from "./level-summary.js";
 import { autoTimeFactor, LOAD_USAGE, type LoadArgs, LoadArgsError, parseLoadArgs } from "./load-args.js";
 import { type LevelMeasurement, runLevel } from "./load-level.js";
 import { type LevelPrediction, predictLevel } from "./load-prediction.js";
@@ -116,6 +117,15 @@ for (const users of args.users) {
       `with S = hold + unused: ${p95WithHold(prediction, m.slotHoldMeanSeconds + handoff)}`,
   );
 }
+
+log(
+  `\n## Summary: predicted → measured (measured / predicted), ◀ outside 0.9–1.1\n\n${formatLevelSummary(
+    results.levels.map((l) => ({
+      label: `${l.users} users (f ${l.timeFactor})`,
+      rows: levelRows(l.prediction, l.measurement, l.workersRun),
+    })),
+  )}`,
+);
 
 if (args.out !== undefined) {
   await writeFile(args.out, `${JSON.stringify(results, null, 2)}\n`);

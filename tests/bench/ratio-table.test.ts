@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { formatLevelSummary } from "./level-summary.js";
 import { formatRatioTable, outsideBand, ratio } from "./ratio-table.js";
 
 describe("the predicted / measured table", () => {
@@ -38,5 +39,25 @@ describe("the predicted / measured table", () => {
     expect(outsideBand(1.11)).toBe(true);
     expect(outsideBand(ratio(1, 0))).toBe(false);
     expect(ratio(null, 3)).toBeNull();
+  });
+});
+
+describe("the summary over load levels", () => {
+  it("puts each level's prediction → measurement (ratio) in its column, marking ratios outside the band", () => {
+    const rows = (p95: number) => [
+      { figure: "p95 wait for a fal slot", unit: "s", predicted: 4, measured: p95 },
+      { figure: "RSS bot, after GC", unit: "MB", predicted: 130, measured: 126, decimals: 0 },
+    ];
+    const table = formatLevelSummary([
+      { label: "300 users (f 4)", rows: rows(4.2) },
+      { label: "2400 users (f 1)", rows: rows(58) },
+    ]).split("\n");
+    expect(table[0]).toMatch(/\| figure +\| +300 users \(f 4\) \| +2400 users \(f 1\) \|/);
+    expect(table[2]).toMatch(
+      /p95 wait for a fal slot +\| +4\.00 → 4\.20 \(1\.05\) \| +4\.00 → 58\.00 \(14\.50 ◀\) \|/,
+    );
+    expect(table.find((l) => l.startsWith("| RSS bot, after GC"))).toMatch(/130 → 126 \(0\.97\)/);
+    // A figure no level has is shown as missing, not dropped: the summary's rows are the same every run.
+    expect(table.find((l) => l.startsWith("| freed slot unused"))).toMatch(/\| +— \| +— \|/);
   });
 });

@@ -9,6 +9,7 @@ import { defaultParams, estimateMinutes, generationIdFor } from "./generation-re
 import type { ImageRef } from "./input-checks.js";
 import type { BotPorts } from "./ports.js";
 import { resendImage } from "./resend-image.js";
+import { isStoreOutage } from "./store-outage.js";
 
 /** A request that passed the input checks. */
 export interface GenerationRequest {
@@ -123,7 +124,8 @@ async function resumeRequest(
  * the acknowledgement: rate limit (a refusal is told when to retry and goes no further) → result cache (a
  * hit is answered at once with the cached file_id and recorded as delivered, no job) → a `generations`
  * row and a BullMQ job, both keyed by the generation id derived from the message, with priority by tier
- * → the acknowledgement with the place in the queue. If queueing fails the user's quota is given back.
+ * → the acknowledgement with the place in the queue. If queueing fails the user's quota is given back,
+ * unless the row exists and Redis was only restarting: the redelivered update then resumes from the row.
  * The same message handled again (redelivered after a crash) resumes instead of starting over.
  */
 export async function acceptRequest(
@@ -169,8 +171,10 @@ export async function acceptRequest(
   if (cachedFileId !== null && (await deliverFromCache(ctx, ports, generation, cachedFileId))) return;
 
   let position: number;
+  let created = false;
   try {
     await ports.generations.create(generation);
+    created = true;
     ({ position } = await ports.queue.enqueue(
       {
         ...shared,
@@ -182,11 +186,18 @@ export async function acceptRequest(
       { priority: tierPriority[user.tier] },
     ));
   } catch (error) {
-    await ports.rateLimit.refund(user.telegramId, decision.ticket);
-    // Best effort: the queueing error below is the one worth logging, not a second one from here.
-    await ports.generations
-      .markFailed(generation.id, { error: "could not be queued", status: "failed" })
-      .catch(() => undefined);
+    if (created && isStoreOutage(error)) {
+      // Redis is restarting: the update will be delivered again (see apologiseOnError) and resume from
+      // the row (resumeRequest), already charged, so the charge and the row stay as they are.
+      throw error;
+    }
+    // Best effort, both: the queueing error below is the one worth logging, not a second one from here.
+    await ports.rateLimit.refund(user.telegramId, decision.ticket).catch(() => undefined);
+    if (created) {
+      await ports.generations
+        .markFailed(generation.id, { error: "could not be queued", status: "failed" })
+        .catch(() => undefined);
+    }
     throw error;
   }
   metrics.jobsEnqueued.inc({ kind: request.kind, tier: user.tier });

@@ -1,8 +1,9 @@
 import { randomUUID } from "node:crypto";
-import type pg from "pg";
+import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startBotProcess } from "../../../app/bot/bot-process.js";
 import { loadConfig } from "../../../app/config.js";
+import { translate } from "../../../app/i18n/index.js";
 import { createLogger } from "../../../app/observability/logger.js";
 import { createPool } from "../../../app/storage/pool.js";
 import { appEnv } from "../../support/app-env.js";
@@ -248,4 +249,51 @@ describe("graceful stop in webhook mode", () => {
       await telegram.stop();
     }
   });
+});
+
+describe("PostgreSQL restarting while a request comes in (webhook)", () => {
+  it("answers 500 so that Telegram delivers the update again, apologises for nothing, and acknowledges the redelivery once", async () => {
+    const telegram = await startFakeTelegram({ webhookTarget: () => "http://127.0.0.1:9/" });
+    const secretHeader = { "x-telegram-bot-api-secret-token": webhookEnv.WEBHOOK_SECRET };
+    const bot = await startBotProcess(loadConfig(environment(telegram, webhookEnv)), logger);
+    try {
+      telegram.userSends(user, { text: "/help" }); // opens the chat at the fake, so the bot can answer in it
+      const update = textUpdate(990_201, "a request while PostgreSQL restarts");
+      // The throwaway server runs without fsync: a checkpoint first, so the crash keeps the bot's tables.
+      const admin = new pg.Client({ connectionString: postgres.url });
+      await admin.connect();
+      await admin.query("CHECKPOINT");
+      await admin.end();
+      const restarted = postgres.crashAndRestart(8_000);
+      await waitUntil(
+        async () => {
+          const probe = new pg.Client({ connectionString: postgres.url, connectionTimeoutMillis: 1_000 });
+          probe.on("error", () => {});
+          return probe.connect().then(
+            () => probe.end().then(() => undefined),
+            () => true,
+          );
+        },
+        { timeoutMs: 10_000, intervalMs: 50, describe: () => "PostgreSQL down" },
+      );
+      expect((await postUpdate(bot.port, update, secretHeader)).status).toBe(500);
+      await restarted;
+      // Telegram's retries: until the bot has the update handled (PostgreSQL may still be recovering).
+      await waitUntil(
+        async () => ((await postUpdate(bot.port, update, secretHeader)).status === 200 ? true : undefined),
+        { timeoutMs: 30_000, intervalMs: 500, describe: () => "the redelivered update handled" },
+      );
+      // A third delivery (Telegram did not get the 200) is skipped: still one acknowledgement.
+      expect((await postUpdate(bot.port, update, secretHeader)).status).toBe(200);
+      const texts = telegram
+        .chat(user.id)
+        .filter((m) => m.from === "bot")
+        .map((m) => m.sentText ?? "");
+      expect(texts.filter((t) => t.startsWith("Got it!"))).toHaveLength(1);
+      expect(texts).not.toContain(translate("en", "error-generic"));
+    } finally {
+      await bot.stop();
+      await telegram.stop();
+    }
+  }, 90_000);
 });

@@ -37,12 +37,19 @@ export interface SoakOptions {
   seed: number;
   /** Time between two faults. */
   faultEveryMs: number;
+  /**
+   * Exactly this many rounds of faults, each every kind once in a seeded order; the users keep sending
+   * (past `requests`) until the last fault is over. Without it, faults come until the requests are sent.
+   */
+  faultRounds?: number;
   /** Worker processes (WORKER_CONCURRENCY 4 each). @defaultValue 3 */
   workers?: number;
   /** How long a user waits for the outcome of one request before sending the next. @defaultValue 120000 */
   outcomeTimeoutMs?: number;
   /** Progress lines. */
   log?: (line: string) => void;
+  /** Every log line of every app process (for diagnosing a request afterwards). */
+  onAppLog?: (name: string, line: string) => void;
 }
 
 /** What each request's chat showed, judged as a user would. */
@@ -54,15 +61,21 @@ export interface SoakResult {
   delivered: number;
   /** One clear failure message. */
   failedClearly: number;
-  /** Nothing at all. */
+  /** Acknowledged, then no picture and no failure message. */
   lost: number;
+  /** Neither acknowledged nor answered: the bot never took the request. */
+  unanswered: number;
   /** Two or more outcomes (pictures, failure messages, or both). */
   duplicated: number;
   /** Requests acknowledged more than once. */
   duplicateAcks: number;
   /** Prompts fal received more than once (a billed duplicate). */
   billedTwice: number;
+  /** Every request not answered with exactly one picture: its prompt, what went wrong and its chat's texts. */
+  problems: { prompt: string; verdict: string; chat: string[] }[];
   faults: Record<FaultKind, number>;
+  /** Faults the harness could not inject as planned (a replacement process that did not start), with why. */
+  failedFaults: string[];
   /** Seconds from Telegram's answer to the first store recording it (the re-send window), over the workers. */
   recordWindow: { count: number; p50Ms: number; p99Ms: number; maxMs: number } | null;
   seconds: number;
@@ -110,6 +123,10 @@ export async function runChaosSoak(options: SoakOptions): Promise<SoakResult> {
   let turn = 0;
   const stack: AppStack = await startAppStack({
     redis: { appendOnly: true },
+    // As in production: a commit is on disk before PostgreSQL answers, so a crash loses no committed row
+    // (the throwaway default, synchronous_commit off, loses the last few hundred milliseconds of them).
+    postgres: { settings: { synchronous_commit: "on", fsync: "on", full_page_writes: "on" } },
+    ...(options.onAppLog ? { onLog: options.onAppLog } : {}),
     env: {
       WORKER_LOCK_SECONDS: "2",
       HTTP_TIMEOUT_SECONDS: "5",
@@ -138,9 +155,17 @@ export async function runChaosSoak(options: SoakOptions): Promise<SoakResult> {
   };
   const workers: AppProcess[] = [];
   const startWorker = async (): Promise<AppProcess> => {
-    const worker = await stack.startWorker({ LOG_LEVEL: "info" });
-    workers.push(worker);
-    return worker;
+    // Its ops port is picked free a moment before it listens; on a shared machine another process can
+    // take it in between (EADDRINUSE). That is the harness's race, not a fault: pick another port.
+    for (let attempt = 1; ; attempt += 1) {
+      try {
+        const worker = await stack.startWorker({ LOG_LEVEL: "info" });
+        workers.push(worker);
+        return worker;
+      } catch (error) {
+        if (attempt >= 3 || !/EADDRINUSE/.test((error as Error).message)) throw error;
+      }
+    }
   };
   const liveWorkers = () => workers.filter((w) => !w.child.hasExited());
   const replaceWorker = async (how: "kill" | "term"): Promise<void> => {
@@ -153,8 +178,10 @@ export async function runChaosSoak(options: SoakOptions): Promise<SoakResult> {
   };
 
   try {
-    for (const slot of slots) await startSlot(slot);
-    for (let i = 0; i < (options.workers ?? 3); i += 1) await startWorker();
+    await Promise.all([
+      ...slots.map((slot) => startSlot(slot)),
+      ...Array.from({ length: options.workers ?? 3 }, () => startWorker()),
+    ]);
     log(`stack up in ${((Date.now() - started) / 1000).toFixed(1)} s`);
 
     /** The next fault in a shuffled cycle of every kind, so each kind comes up equally often. */
@@ -228,16 +255,22 @@ export async function runChaosSoak(options: SoakOptions): Promise<SoakResult> {
     };
 
     let sending = true;
+    const plannedFaults =
+      options.faultRounds === undefined ? Number.POSITIVE_INFINITY : options.faultRounds * faultKinds.length;
+    let injected = 0;
+    const failedFaults: string[] = [];
     const scheduler = (async () => {
-      while (sending) {
+      while (sending && injected < plannedFaults) {
         await sleep(options.faultEveryMs);
         if (!sending) break;
         const kind = nextFault();
         faults[kind] += 1;
         log(`${((Date.now() - started) / 1000).toFixed(0)} s: ${kind}`);
-        await inject(kind).catch((error: unknown) =>
-          log(`fault ${kind} failed: ${(error as Error).message}`),
-        );
+        await inject(kind).catch((error: unknown) => {
+          failedFaults.push(`${kind}: ${(error as Error).message.split("\n")[0]}`);
+          log(`fault ${kind} failed: ${(error as Error).message}`);
+        });
+        injected += 1;
       }
     })();
 
@@ -254,7 +287,10 @@ export async function runChaosSoak(options: SoakOptions): Promise<SoakResult> {
         });
         const messages: Message[] = [];
         sent.push({ user, messages });
-        for (let r = 0; r < perUser && nextPrompt < options.requests; r += 1) {
+        const more = (r: number) =>
+          (r < perUser && nextPrompt < options.requests) ||
+          (options.faultRounds !== undefined && injected < plannedFaults);
+        for (let r = 0; more(r); r += 1) {
           nextPrompt += 1;
           const message = user.says(`chaos ${options.seed} request ${nextPrompt}`);
           messages.push(message);
@@ -275,7 +311,13 @@ export async function runChaosSoak(options: SoakOptions): Promise<SoakResult> {
     // Let late duplicates show up before judging.
     await sleep(5_000);
     const recordWindow = await recordWindowOf(liveWorkers());
-    return { ...judge(sent, stack), faults, recordWindow, seconds: (Date.now() - started) / 1000 };
+    return {
+      ...judge(sent, stack),
+      faults,
+      failedFaults,
+      recordWindow,
+      seconds: (Date.now() - started) / 1000,
+    };
   } finally {
     await stack.stop();
   }
@@ -292,9 +334,11 @@ export async function runChaosSoak(options: SoakOptions): Promise<SoakResult> {
       delivered: 0,
       failedClearly: 0,
       lost: 0,
+      unanswered: 0,
       duplicated: 0,
       duplicateAcks: 0,
       billedTwice: 0,
+      problems: [] as SoakResult["problems"],
     };
     for (const { user, messages } of sent) {
       const chat = s.telegram.chat(user.id).filter((v) => v.from === "bot" && !v.deleted);
@@ -310,16 +354,44 @@ export async function runChaosSoak(options: SoakOptions): Promise<SoakResult> {
           (v) => v.photoFileId !== undefined || v.documentFileId !== undefined,
         );
         result.requests += 1;
-        if (acks.length > 1) result.duplicateAcks += 1;
-        if (outcomes.size === 0) result.lost += 1;
-        else if (outcomes.size > 1) result.duplicated += 1;
-        else {
+        const verdicts: string[] = [];
+        if (acks.length > 1) {
+          result.duplicateAcks += 1;
+          verdicts.push(`acknowledged ${acks.length} times`);
+        }
+        if (outcomes.size === 0 && acks.length === 0) {
+          result.unanswered += 1;
+          verdicts.push("unanswered");
+        } else if (outcomes.size === 0) {
+          result.lost += 1;
+          verdicts.push("lost");
+        } else if (outcomes.size > 1) {
+          result.duplicated += 1;
+          verdicts.push(`${outcomes.size} answers`);
+        } else {
           result.answeredOnce += 1;
           if (pictures.length === 1) result.delivered += 1;
-          else result.failedClearly += 1;
+          else {
+            result.failedClearly += 1;
+            verdicts.push("failure message");
+          }
         }
-        if (s.fal.submissions.filter((x) => x.input.prompt === message.text).length > 1)
+        const billed = s.fal.submissions.filter((x) => x.input.prompt === message.text).length;
+        if (billed > 1) {
           result.billedTwice += 1;
+          verdicts.push(`submitted to fal ${billed} times`);
+        }
+        if (verdicts.length > 0) {
+          const related = [...acks, ...window];
+          result.problems.push({
+            prompt: message.text ?? "",
+            verdict: verdicts.join(", "),
+            chat: related.map(
+              (v) =>
+                `#${v.message_id} ${v.photoFileId ? "[photo]" : v.documentFileId ? "[document]" : ""}${(v.text ?? "").split("\n")[0]}${v.edits.length ? ` (edits: ${v.edits.map((e) => e.text.split("\n")[0]).join(" → ")})` : ""}`,
+            ),
+          });
+        }
       });
     }
     return result;

@@ -1,11 +1,12 @@
+import { createWriteStream } from "node:fs";
 import { loadavg } from "node:os";
 import { parseArgs } from "node:util";
 import { faultKinds, runChaosSoak } from "./chaos-soak.js";
 
 /**
- * `npm run bench:chaos [-- --requests 1000 --users 40 --seed 7 --fault-every 4]`: the chaos soak at full
+ * `npm run bench:chaos [-- --requests 1000 --users 40 --seed 7 --fault-every 4 --app-log /tmp/chaos.log]`: the chaos soak at full
  * size (see chaos-soak.ts), printing its table for the closing note. Exit 1 when any request was lost,
- * answered twice or billed twice.
+ * unanswered, answered twice or billed twice.
  */
 const { values } = parseArgs({
   options: {
@@ -13,6 +14,7 @@ const { values } = parseArgs({
     users: { type: "string", default: "40" },
     seed: { type: "string", default: "7" },
     "fault-every": { type: "string", default: "4" },
+    "app-log": { type: "string" },
   },
 });
 const number = (name: keyof typeof values): number => {
@@ -29,12 +31,17 @@ const load = () =>
     .map((l) => l.toFixed(2))
     .join(" ");
 const loadBefore = load();
+const appLog = values["app-log"] === undefined ? undefined : createWriteStream(values["app-log"]);
 const result = await runChaosSoak({
   requests: number("requests"),
   users: number("users"),
   seed: number("seed"),
   faultEveryMs: number("fault-every") * 1000,
-  log: (line) => process.stdout.write(`  ${line}\n`),
+  log: (line) => {
+    process.stdout.write(`  ${line}\n`);
+    appLog?.write(`${new Date().toISOString()} soak ${line}\n`);
+  },
+  ...(appLog ? { onAppLog: (name: string, line: string) => appLog.write(`${name} ${line}\n`) } : {}),
 });
 const row = (label: string, value: string | number) =>
   `| ${label.padEnd(46)} | ${String(value).padStart(9)} |`;
@@ -48,7 +55,8 @@ const lines = [
   row("exactly one answer", result.answeredOnce),
   row("  of which the picture", result.delivered),
   row("  of which one clear failure message", result.failedClearly),
-  row("lost (no answer)", result.lost),
+  row("lost (acknowledged, no answer)", result.lost),
+  row("unanswered (not even acknowledged)", result.unanswered),
   row("duplicated (two answers or more)", result.duplicated),
   row("acknowledged twice", result.duplicateAcks),
   row("billed twice at fal", result.billedTwice),
@@ -57,9 +65,19 @@ const lines = [
   `|${"-".repeat(48)}|${"-".repeat(11)}|`,
   ...faultKinds.map((kind) => row(kind, result.faults[kind])),
   "",
+  ...(result.failedFaults.length > 0
+    ? ["faults not injected as planned:", ...result.failedFaults.map((f) => `  ${f}`), ""]
+    : []),
+  ...(result.problems.length > 0
+    ? [
+        "requests not answered with exactly one picture:",
+        ...result.problems.map((p) => `  ${p.prompt}: ${p.verdict}\n    ${p.chat.join("\n    ")}`),
+        "",
+      ]
+    : []),
   result.recordWindow === null
     ? "re-send window: no outcome recorded by the workers alive at the end"
     : `re-send window (Telegram's answer → first store), ${result.recordWindow.count} outcomes of the workers alive at the end: p50 ≤ ${result.recordWindow.p50Ms} ms, p99 ≤ ${result.recordWindow.p99Ms} ms, max ≤ ${result.recordWindow.maxMs} ms`,
 ];
 process.stdout.write(`${lines.join("\n")}\n`);
-process.exit(result.lost + result.duplicated + result.billedTwice === 0 ? 0 : 1);
+process.exit(result.lost + result.unanswered + result.duplicated + result.billedTwice === 0 ? 0 : 1);

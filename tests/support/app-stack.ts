@@ -5,7 +5,7 @@ import { type RunningChild, type StartChildOptions, startChild } from "./child-p
 import { type FakeFal, type FakeFalOptions, startFakeFal } from "./fake-fal.js";
 import { type FakeTelegram, type FakeTelegramOptions, startFakeTelegram } from "./fake-telegram.js";
 import { freePort } from "./free-port.js";
-import { type PostgresServer, startPostgres } from "./postgres-server.js";
+import { type PostgresServer, type StartPostgresOptions, startPostgres } from "./postgres-server.js";
 import { rssBytes } from "./proc-status.js";
 import { type RedisServer, type StartRedisOptions, startRedis } from "./redis-server.js";
 import { waitUntil } from "./wait-until.js";
@@ -46,6 +46,8 @@ export interface AppStackOptions {
   telegram?: FakeTelegramOptions;
   /** Options of the stack's Redis (`appendOnly` for a soak that restarts it). */
   redis?: StartRedisOptions;
+  /** Options of the stack's PostgreSQL (durable commits for a soak that crashes it). */
+  postgres?: StartPostgresOptions;
   /** Called with every log line of every app process (the demo prints some; tests can echo them). */
   onLog?: (name: string, line: string) => void;
   /** How long a process may take to log that it is ready. @defaultValue 60000 */
@@ -127,7 +129,7 @@ export async function startAppStack(opts: AppStackOptions = {}): Promise<AppStac
   try {
     const [redis, postgres, telegram, fal] = await Promise.all([
       startRedis(opts.redis),
-      startPostgres(),
+      startPostgres(opts.postgres),
       startFakeTelegram(opts.telegram),
       startFakeFal(opts.fal),
     ]);

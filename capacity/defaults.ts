@@ -38,8 +38,54 @@ export const SCALAR_DEFAULTS = {
   cpuSecondsPerStep: 0.08,
   systemDiskGB: 4,
   containerLogGB: 0.05,
-  postgresMaxConnections: 100,
+  /** PostgreSQL connections each bot and worker process may hold (app/storage/pool.ts: max 5). */
+  postgresPoolPerProcess: 5,
+  /** Directus's pool (DB_POOL__MAX, 10 by default). */
+  directusPoolMax: 10,
+  /**
+   * Connections beyond the pools: superuser_reserved_connections (3), the postgres exporter, the nightly
+   * pg_dump, an operator's psql, a process restarting while its old connections time out.
+   */
+  postgresConnectionMargin: 10,
 } as const;
+
+/** PostgreSQL's own default max_connections; the plan never asks for fewer. */
+export const POSTGRES_MAX_CONNECTIONS_FLOOR = 100;
+
+/**
+ * How long the app keeps each kind of Redis key, with the app's own defaults (app/queue/generation-queue.ts,
+ * app/config.ts, app/bot/update-log.ts), so that Redis's maxmemory is sized for what the app stores.
+ */
+export const REDIS_RETENTION_DEFAULTS = {
+  /** A job's keys live at most its longest deadline (DEADLINE_SECONDS_UPSCALE 300). */
+  jobLifetimeSeconds: 300,
+  /** BullMQ keeps completed jobs: removeOnComplete { age 3600, count 1000 }. */
+  completedJobsKept: 1000,
+  completedJobsAgeSeconds: 3600,
+  /** …and failed ones: removeOnFail { age 86400, count 5000 }; counted as if every job could fail. */
+  failedJobsKept: 5000,
+  failedJobsAgeSeconds: 86_400,
+  /** The events stream's maxLen (eventsStreamMaxLen). */
+  eventsKept: 1000,
+  /** The result cache's TTL (CACHE_TTL_SECONDS). */
+  resultCacheSeconds: 86_400,
+  /** The exactly-once log keeps a handled update id this long (UpdateLog doneSeconds). */
+  updateLogSeconds: 86_400,
+  /** Telegram updates per image request (the prompt, a /start or /status, a button). */
+  updatesPerJob: 2,
+  /** Over the data: fragmentation and allocator overhead (used_memory_rss over used_memory). */
+  dataHeadroom: 1.25,
+} as const;
+
+/**
+ * The image build, when it runs on a host (infra builds the app image with the automation host's Docker):
+ * its peak memory beside the running containers during a deploy, and the disk its cache and the previous
+ * image keep. Measured on this repository: `npm ci` 536 MB RSS and `tsc -p tsconfig.build.json` 480 MB;
+ * BuildKit runs the Dockerfile's build and production-dependency stages at once, so the peak is both
+ * installs plus BuildKit itself. Disk: the build stage's layers (273 MB of dev node_modules, npm's cache) and
+ * the previous app image, both kept until pruned (nothing prunes them today).
+ */
+export const IMAGE_BUILD_DEFAULTS = { host: "automation", peakMB: 900, diskGB: 1 } as const;
 
 /**
  * Redis memory of the app's keys, bytes per key of each kind (what `MEMORY USAGE` and used_memory say per
@@ -151,9 +197,13 @@ export const UNMEASURED_BOT_PER_USER_MB = 18;
 export const SERVICE_DEFAULTS = [
   { name: "redis", host: "automation", baseMB: 256, reservationMB: 64, cpuCores: 0.1, diskGB: 0.5 },
   { name: "n8n", host: "automation", baseMB: 512, reservationMB: 320, cpuCores: 0.25, diskGB: 1.5 },
+  /** The reverse proxy in front of the webhook, n8n, Directus and Grafana (TLS, a few hundred sites' worth). */
+  { name: "caddy", host: "automation", baseMB: 128, reservationMB: 32, cpuCores: 0.05, diskGB: 0.1 },
   {
     name: "bot",
     host: "automation",
+    /** The program runs two replicas, so one takes the webhook while the other is replaced. */
+    replicas: 2,
     baseMB: 150,
     reservationMB: 100,
     perUserMB: UNMEASURED_BOT_PER_USER_MB,

@@ -200,6 +200,14 @@ function redisFindings(ctx: FindingContext): Finding[] {
       });
     }
   }
+  const needed = ctx.plan.redisData.neededMaxmemoryMB;
+  if (stated?.maxmemoryMB !== undefined && stated.maxmemoryMB < needed) {
+    out.push({
+      severity: "error",
+      code: "REDIS_MAXMEMORY_SHORT",
+      message: `Redis maxmemory ${stated.maxmemoryMB} MB is below the ${needed} MB the app's data needs at ${ctx.plan.users} users (queue, finished jobs, result cache, update log, rate limits, fal-slot leases); with noeviction Redis then refuses writes and the bot stops accepting requests. Set it to ${ctx.plan.redis.maxmemoryMB} MB.`,
+    });
+  }
   if (stated?.policy !== undefined && stated.policy !== "noeviction") {
     out.push({
       severity: "error",
@@ -208,6 +216,35 @@ function redisFindings(ctx: FindingContext): Finding[] {
     });
   }
   return out;
+}
+
+/** max_connections against the pools that may all be open at once. */
+function postgresFindings(ctx: FindingContext): Finding[] {
+  const pg = ctx.plan.postgres;
+  if (pg === null || pg.maxConnections >= pg.connectionsNeeded) return [];
+  const i = ctx.input;
+  return [
+    {
+      severity: "error",
+      code: "POSTGRES_MAX_CONNECTIONS_SHORT",
+      message: `PostgreSQL max_connections ${pg.maxConnections} is below the ${pg.connectionsNeeded} the deployment can open at once (${i.postgresPoolPerProcess} per bot and worker process, ${i.directusPoolMax} for Directus, ${i.postgresConnectionMargin} margin): a burst or a restart gets "too many clients". Set postgresMaxConnections to ${pg.connectionsNeeded} or more, or leave it unset.`,
+    },
+  ];
+}
+
+/** The image build's peak beside the running containers during a deploy. */
+function buildFindings(ctx: FindingContext): Finding[] {
+  const build = ctx.plan.imageBuild;
+  const host = ctx.plan.hosts.find((h) => h.name === build?.host);
+  if (build === null || host === undefined || host.deployPeakMB <= host.ramMB) return [];
+  const over = host.deployPeakMB > host.ramMB + host.swapMB;
+  return [
+    {
+      severity: over ? "error" : "warn",
+      code: "IMAGE_BUILD_RAM",
+      message: `${host.name}: building the app image during a deploy (${build.peakMB} MB) beside the running containers' limits (${host.usedMB} MB) needs ${host.deployPeakMB} MB of ${host.ramMB} MB RAM${over ? `, more than RAM and its ${host.swapMB} MB of swap` : `: the deploy leans on the ${host.swapMB} MB of swap`}; build the image elsewhere or deploy at a quiet hour.`,
+    },
+  ];
 }
 
 function bottleneckFinding(ctx: FindingContext): Finding {
@@ -233,6 +270,8 @@ const ORDER = { error: 0, warn: 1, info: 2 } as const;
 export function collectFindings(ctx: FindingContext): Finding[] {
   const all = [
     ...redisFindings(ctx),
+    ...postgresFindings(ctx),
+    ...buildFindings(ctx),
     ...queueFindings(ctx),
     ...leanFinding(ctx),
     ...telegramFindings(ctx),

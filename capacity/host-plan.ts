@@ -1,4 +1,5 @@
 import { HostUsage, limitAt } from "./host-usage.js";
+import { imageBuildOf } from "./image-build.js";
 import type { HostInput, PlanInput } from "./schema.js";
 import { replicasOf, type Sizing } from "./sizing.js";
 import { statusOf } from "./status.js";
@@ -21,6 +22,7 @@ export function hostPlan(input: PlanInput, host: HostInput, sizing: Sizing): Hos
     utilization,
     status,
     swapMB: swapMB(status),
+    deployPeakMB: usedMB + (imageBuildOf(input)?.host === host.name ? (imageBuildOf(input)?.peakMB ?? 0) : 0),
     cpu: {
       cpus: host.cpus,
       usedCores,

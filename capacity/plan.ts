@@ -1,11 +1,15 @@
 import { stepTargetSeconds } from "./concurrency.js";
 import { collectFindings } from "./findings.js";
 import { hostPlan } from "./host-plan.js";
+import { falSlotsOf } from "./host-usage.js";
+import { imageBuildOf } from "./image-build.js";
 import { cpuCoresPerWorker } from "./lean-workers.js";
 import { providerMaxUsers, ramMaxUsers, resourceLimits } from "./limits.js";
+import { postgresConnections } from "./postgres-connections.js";
 import { postgresSettings } from "./postgres-settings.js";
 import { sizePrometheusRetention } from "./prometheus-retention.js";
 import { providerQueue } from "./provider.js";
+import { redisData } from "./redis-data.js";
 import { redisSettings } from "./redis-settings.js";
 import type { PlanInput } from "./schema.js";
 import { serviceLimitMB } from "./service-limit.js";
@@ -29,6 +33,7 @@ export function plan(given: PlanInput): Plan {
   if (redisLimit === undefined)
     throw new Error('plan() needs a service named "redis"; parsePlanInput checks it');
   const postgres = services.find((s) => s.name === "postgres");
+  const connections = postgresConnections(input, sizing);
   const { limits, unboundedResources } = resourceLimits(input, sizing.workers * concurrency);
   // "workers" and "telegram" are always bounded, so limits is never empty.
   const bottleneck = limits.reduce((min, l) => (l.maxUsers < min.maxUsers ? l : min));
@@ -59,7 +64,14 @@ export function plan(given: PlanInput): Plan {
     leanWorkers: leanWorkers(input, sizing),
     hosts,
     redis: redisSettings(redisLimit),
-    postgres: postgres ? postgresSettings(postgres.limitMB, input.postgresMaxConnections) : null,
+    redisData: redisData(input, input.users, falSlotsOf(input, input.users)),
+    postgres: postgres
+      ? {
+          ...postgresSettings(postgres.limitMB, connections.maxConnections),
+          connectionsNeeded: connections.needed,
+        }
+      : null,
+    imageBuild: imageBuildOf(input),
     limits,
     unboundedResources,
     bottleneck,

@@ -2,8 +2,10 @@ import { z } from "zod";
 import {
   CATALOG_DEFAULTS,
   HOST_DEFAULTS,
+  IMAGE_BUILD_DEFAULTS,
   REDIS_DATA_DEFAULTS,
   REDIS_POLICIES,
+  REDIS_RETENTION_DEFAULTS,
   REQUIRED_SERVICES,
   SCALAR_DEFAULTS,
   SERVICE_DEFAULTS,
@@ -109,6 +111,29 @@ export const rssSchema = z.strictObject({
   worker: z.strictObject({ baseMB: positive(), perJobMB: nonNegative().default(0) }),
 });
 
+const rr = REDIS_RETENTION_DEFAULTS;
+
+/** How long the app keeps each kind of Redis key (see REDIS_RETENTION_DEFAULTS). */
+export const redisRetentionSchema = z.strictObject({
+  jobLifetimeSeconds: positive().default(rr.jobLifetimeSeconds),
+  completedJobsKept: nonNegative().default(rr.completedJobsKept),
+  completedJobsAgeSeconds: nonNegative().default(rr.completedJobsAgeSeconds),
+  failedJobsKept: nonNegative().default(rr.failedJobsKept),
+  failedJobsAgeSeconds: nonNegative().default(rr.failedJobsAgeSeconds),
+  eventsKept: nonNegative().default(rr.eventsKept),
+  resultCacheSeconds: nonNegative().default(rr.resultCacheSeconds),
+  updateLogSeconds: nonNegative().default(rr.updateLogSeconds),
+  updatesPerJob: nonNegative().default(rr.updatesPerJob),
+  dataHeadroom: z.number().min(1).default(rr.dataHeadroom),
+});
+
+/** The image build on a host (peak MB during a deploy, GB of cache and images kept); null when built elsewhere. */
+const imageBuildSchema = z.strictObject({
+  host: z.string().min(1),
+  peakMB: nonNegative(),
+  diskGB: nonNegative().default(0),
+});
+
 const d = SCALAR_DEFAULTS;
 
 /** The names of a list, with an issue at each name that an earlier item already has. */
@@ -153,7 +178,17 @@ export const planInputSchema = z
     cpuSecondsPerStep: nonNegative().default(d.cpuSecondsPerStep),
     systemDiskGB: nonNegative().default(d.systemDiskGB),
     containerLogGB: nonNegative().default(d.containerLogGB),
-    postgresMaxConnections: z.int().min(1).default(d.postgresMaxConnections),
+    /** Unset: enough for every pool and a margin (postgres-connections.ts), at least PostgreSQL's 100. */
+    postgresMaxConnections: z.int().min(1).optional(),
+    postgresPoolPerProcess: z.int().min(0).default(d.postgresPoolPerProcess),
+    directusPoolMax: z.int().min(0).default(d.directusPoolMax),
+    postgresConnectionMargin: z.int().min(0).default(d.postgresConnectionMargin),
+    redisRetention: redisRetentionSchema.prefault({}),
+    /**
+     * Unset: the app image is built on the host named in IMAGE_BUILD_DEFAULTS when the hosts have it (as infra
+     * does), else nowhere the model sees; null: built elsewhere.
+     */
+    imageBuild: imageBuildSchema.nullable().optional(),
     hosts: z
       .array(hostSchema)
       .min(1)
@@ -202,6 +237,13 @@ export const planInputSchema = z
         });
       }
     });
+    if (input.imageBuild && !hostNames.includes(input.imageBuild.host)) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["imageBuild", "host"],
+        message: `got "${input.imageBuild.host}"; expected one of the hosts: ${hostNames.join(", ")}`,
+      });
+    }
     for (const required of REQUIRED_SERVICES) {
       if (!serviceNames.includes(required)) {
         ctx.addIssue({

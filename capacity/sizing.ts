@@ -29,7 +29,7 @@ export class Sizing {
   #choice: ConcurrencyChoice | undefined;
 
   constructor(
-    private readonly input: PlanInput,
+    readonly input: PlanInput,
     readonly users: number,
     readonly mode: WorkerMode = "rule",
   ) {

@@ -1,8 +1,10 @@
+import type { ImageBuild } from "./image-build.js";
 import type { ResourceLimit } from "./limits.js";
 import type { PostgresSettings } from "./postgres-settings.js";
 import type { PrometheusRetention } from "./prometheus-retention.js";
 import type { ProviderPlan } from "./provider.js";
 import type { QueueMetrics } from "./queue.js";
+import type { RedisData } from "./redis-data.js";
 import type { RedisSettings } from "./redis-settings.js";
 import type { Thresholds } from "./schema.js";
 import type { Status } from "./status.js";
@@ -37,6 +39,8 @@ export interface HostPlan {
   status: Status;
   /** ≥ 2048 at or over the RAM warn mark, 1024 otherwise. */
   swapMB: number;
+  /** usedMB plus the image build's peak while a deploy builds on this host (= usedMB on other hosts). */
+  deployPeakMB: number;
   cpu: { cpus: number; usedCores: number; utilization: number; status: Status };
   disk: { diskGB: number; usedGB: number; utilization: number; status: Status };
   services: ServicePlan[];
@@ -99,8 +103,12 @@ export interface Plan {
   leanWorkers: LeanWorkers | null;
   hosts: HostPlan[];
   redis: RedisSettings;
+  /** What the app keeps in Redis at these users, and the maxmemory it needs (Redis's limit is twice that). */
+  redisData: RedisData;
   /** null when the input places no service named `postgres`. */
-  postgres: PostgresSettings | null;
+  postgres: (PostgresSettings & { connectionsNeeded: number }) | null;
+  /** Where the app image is built during a deploy, budgeted on that host; null when built elsewhere. */
+  imageBuild: ImageBuild | null;
   /** Every resource that some user count exhausts, with that count. */
   limits: ResourceLimit[];
   /** Resources no user count up to the model's maximum exhausts (e.g. the provider when it has no cap). */

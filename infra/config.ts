@@ -89,9 +89,6 @@ export const plainConfigSchema = z.object({
   wireguardPort: int(1, 65535).default(51820),
   automationTunnelAddress: ipv4.default("10.77.0.1"),
   dataTunnelAddress: ipv4.default("10.77.0.2"),
-  /** Caddy is not a capacity-model service (it is small and constant); its memory limit and reservation, MB. */
-  proxyLimitMB: int(32, 4096).default(128),
-  proxyReservationMB: int(16, 4096).default(32),
   /** Workers replaced at a time during a deploy (the rest keep serving). */
   workerBatchSize: int(1, 100).default(2),
   /**

@@ -5,6 +5,7 @@ import type { HostRole } from "./host-scripts.js";
 export const DEPLOYABLE_SERVICES = {
   redis: "automation",
   n8n: "automation",
+  caddy: "automation",
   bot: "automation",
   worker: "automation",
   postgres: "data",

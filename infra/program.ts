@@ -93,13 +93,8 @@ export function requireProviderConcurrency(deployed: Plan): number {
   ]);
 }
 
-/** What one host runs, for the stack outputs. */
-function hostSummary(
-  deployed: Plan,
-  role: HostRole,
-  address: string,
-  extra: { name: string; limitMB: number; reservationMB: number }[],
-) {
+/** What one host runs, for the stack outputs: every container is a service of the plan. */
+function hostSummary(deployed: Plan, role: HostRole, address: string) {
   const host = hostPlan(deployed, role);
   return {
     address,
@@ -108,15 +103,14 @@ function hostSummary(
     utilization: host.utilization,
     status: host.status,
     swapMB: host.swapMB,
-    containers: [
-      ...host.services.map((s) => ({
-        name: s.name,
-        replicas: s.replicas,
-        limitMB: s.limitMB,
-        reservationMB: s.reservationMB,
-      })),
-      ...extra.map((e) => ({ ...e, replicas: 1, outsidePlan: true })),
-    ],
+    /** The running containers plus the app image's build, which runs on the automation host during a deploy. */
+    deployPeakMB: host.deployPeakMB,
+    containers: host.services.map((s) => ({
+      name: s.name,
+      replicas: s.replicas,
+      limitMB: s.limitMB,
+      reservationMB: s.reservationMB,
+    })),
   };
 }
 
@@ -224,10 +218,8 @@ export async function deployStack() {
       image: app.image.imageName,
     },
     hosts: {
-      automation: hostSummary(deployed, "automation", publicAddress(config, "automation"), [
-        { name: "caddy", limitMB: config.proxyLimitMB, reservationMB: config.proxyReservationMB },
-      ]),
-      data: hostSummary(deployed, "data", publicAddress(config, "data"), []),
+      automation: hostSummary(deployed, "automation", publicAddress(config, "automation")),
+      data: hostSummary(deployed, "data", publicAddress(config, "data")),
     },
     bindsFirst: { ...deployed.bottleneck, headroom: deployed.headroom },
     findings: deployed.findings,

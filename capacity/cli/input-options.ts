@@ -11,7 +11,7 @@ import {
 import { percent } from "./render/format.js";
 import { numeric } from "./verb-options.js";
 
-type ScalarKey = keyof typeof SCALAR_DEFAULTS | "users" | "providerConcurrency";
+type ScalarKey = keyof typeof SCALAR_DEFAULTS | "users" | "providerConcurrency" | "postgresMaxConnections";
 
 /** A model input that has a flag: its key in the schema, its unit and what it means. */
 interface ScalarOption {
@@ -103,12 +103,33 @@ const SCALAR_OPTIONS: ScalarOption[] = [
     key: "postgresMaxConnections",
     flag: "--postgres-max-connections <n>",
     unit: "connections",
-    meaning: "PostgreSQL max_connections (sizes work_mem)",
+    meaning:
+      "PostgreSQL max_connections (sizes work_mem); below the pools of every process + Directus + margin is an error",
+  },
+  {
+    key: "postgresPoolPerProcess",
+    flag: "--postgres-pool-per-process <n>",
+    unit: "connections",
+    meaning: "PostgreSQL pool of each bot and worker process",
+  },
+  {
+    key: "directusPoolMax",
+    flag: "--directus-pool-max <n>",
+    unit: "connections",
+    meaning: "Directus's PostgreSQL pool",
+  },
+  {
+    key: "postgresConnectionMargin",
+    flag: "--postgres-connection-margin <n>",
+    unit: "connections",
+    meaning: "connections beyond the pools (reserved, exporter, backups, psql)",
   },
 ];
 
 function defaultText(key: ScalarKey): string {
   if (key === "users") return "required unless the config gives it";
+  if (key === "postgresMaxConnections")
+    return "default: the pools of every process + Directus + margin, at least 100";
   if (key === "providerConcurrency")
     return "default: unset; the plan then reports the limit the users need and gives the wait at that limit";
   return `default: ${SCALAR_DEFAULTS[key]}`;

@@ -122,7 +122,7 @@ export class AutomationServices extends pulumi.ComponentResource {
       {
         containerName: "tapbot-caddy",
         image: image("caddy", config.caddyImage).imageId,
-        plan: { limitMB: config.proxyLimitMB, reservationMB: config.proxyReservationMB },
+        plan: servicePlan(plan, "caddy"),
         healthcheck: ["CMD-SHELL", "wget -q --spider http://127.0.0.1:2019/config/ || exit 1"],
         network: this.network.name,
         ports: [

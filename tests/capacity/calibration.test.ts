@@ -132,7 +132,7 @@ describe("applyCalibration", () => {
     const calibration = parseCalibration({ source: "tiny bench", services: { bot: { baseMB: 50 } } });
     const [problem] = issuesOf(() => applyCalibration(parsePlanInput({ users: 1 }), calibration));
     expect(problem).toMatch(
-      /^services\[2\]\.reservationMB: got 100; expected at most the memory limit, 68 MB at 1 users/,
+      /^services\[3\]\.reservationMB: got 100; expected at most the memory limit, 68 MB at 1 users/,
     );
     expect(problem).toContain("(with the budgets calibrated from tiny bench)");
   });
@@ -146,7 +146,8 @@ describe("applyCalibration", () => {
     expect(before.calibration).toBeNull();
     expect(after.calibration).toEqual({ source: "bench on the test machine" });
     const automation = (p: typeof before) => p.hosts.find((h) => h.name === "automation")?.usedMB ?? 0;
-    expect(automation(before) - automation(after)).toBe(5550 - limitOf(after, "bot"));
+    // Both bot replicas shrink.
+    expect(automation(before) - automation(after)).toBe(2 * (5550 - limitOf(after, "bot")));
   });
 });
 

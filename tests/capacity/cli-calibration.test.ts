@@ -104,7 +104,7 @@ describe("capacity --calibration", () => {
     expect(invalid.stderr).toContain("calibration.services.bto.perUserMB: got -1; expected a number ≥ 0");
     expect(unknown.code).toBe(2);
     expect(unknown.stderr).toContain(
-      'calibration.services.bto: no service named "bto" in the services list; expected one of redis, n8n, bot, worker, postgres, directus, qdrant',
+      'calibration.services.bto: no service named "bto" in the services list; expected one of redis, n8n, caddy, bot, worker, postgres, directus, qdrant',
     );
     expect(missing.code).toBe(2);
     expect(missing.stderr).toContain(`cannot read calibration file ${join(work, "nope.json")}: no such file`);

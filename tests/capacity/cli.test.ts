@@ -58,7 +58,8 @@ describe("capacity plan", () => {
     for (const key of ["name", "replicas", "limitMB", "reservationMB"])
       expect(host.services[0]).toHaveProperty(key);
     expect(plan.redis).toMatchObject({ maxmemoryMB: 128, policy: "noeviction" });
-    expect(plan.bottleneck).toEqual({ resource: "ram:automation", maxUsers: 65 });
+    // The image build's cache puts the 10 GB disk over warn at any users (see plan.test.ts).
+    expect(plan.bottleneck).toEqual({ resource: "disk:automation", maxUsers: 0 });
     expect(plan.costRubPerMonth).toBe(1268);
     expect(plan.findings[0]).toEqual({
       severity: expect.any(String),
@@ -83,8 +84,8 @@ describe("capacity plan", () => {
     expect(run.stdout).toContain("10 × 1 = 10 slots");
     expect(run.stdout).toContain("p95 wait");
     expect(run.stdout).toContain("1.73 s (target 5 s)");
-    expect(run.stdout).toMatch(/automation\s+\[█+\|█+\|█\]▶ 230\.6 %/);
-    expect(run.stdout).toContain("Binds first: ram:automation at 65 users");
+    expect(run.stdout).toMatch(/automation\s+\[█+\|█+\|█\]▶ 369\.2 %/);
+    expect(run.stdout).toContain("Binds first: disk:automation at 0 users");
     expect(run.stdout).toContain("HOST_OVERCOMMITTED");
     expect(run.stdout).not.toContain("\u001b[");
   });
@@ -193,12 +194,15 @@ describe("bad input: one clear message, exit 2, no stack trace", () => {
 describe("capacity curve", () => {
   it("prints the table and writes an SVG chart with the warn and critical lines and the bind point", async () => {
     const out = join(work, "curve.svg");
+    // The notes' budgets with the image built elsewhere, so that RAM binds (the build's disk would at 0 users).
+    const config = join(work, "curve-legacy.yaml");
+    writeFileSync(config, "profile: legacy\nimageBuild: null\n");
     const run = await capacity(
-      ...["curve", "--from", "10", "--to", "200", "--step", "10", "--out", out, "--profile", "legacy"],
+      ...["curve", "--from", "10", "--to", "200", "--step", "10", "--out", out, "--config", config],
     );
     expect(run.code).toBe(0);
-    expect(run.stdout).toContain("automation: warn from 70 users, critical from 90 users");
-    expect(run.stdout).toContain("Binds first: ram:automation at 65 users");
+    expect(run.stdout).toContain("automation: warn from 40 users, critical from 50 users");
+    expect(run.stdout).toContain("Binds first: ram:automation at 32 users");
     const svg = readFileSync(out, "utf8");
     expect(svg.startsWith("<svg")).toBe(true);
     expect(svg.trimEnd().endsWith("</svg>")).toBe(true);
@@ -207,7 +211,7 @@ describe("capacity curve", () => {
       "p95 queue wait",
       "warn 85 %",
       "critical 95 %",
-      "ram:automation binds at 65 users",
+      "ram:automation binds at 32 users",
     ]) {
       expect(svg).toContain(text);
     }
@@ -254,7 +258,7 @@ describe("capacity curve", () => {
 describe("colours", () => {
   /** Runs the CLI on a pseudo-terminal (util-linux `script`), as a person at a terminal would see it. */
   function onTerminal(noColor: string): Promise<string> {
-    const command = [process.execPath, ...CLI_ARGS, "plan", "--users", "80", "--profile", "legacy"].join(" ");
+    const command = [process.execPath, ...CLI_ARGS, "plan", "--users", "35", "--profile", "legacy"].join(" ");
     return new Promise((resolve, reject) => {
       execFile(
         "script",
@@ -268,9 +272,9 @@ describe("colours", () => {
   it("colours findings and statuses on a terminal, and not when NO_COLOR is set", async () => {
     const coloured = await onTerminal("");
     expect(coloured).toContain("\u001b[33mwarn"); // the automation host's status, in yellow
-    expect(coloured).toContain("Capacity plan for 80 users");
+    expect(coloured).toContain("Capacity plan for 35 users");
     const plain = await onTerminal("1");
     expect(plain).not.toContain("\u001b[");
-    expect(plain).toContain("Capacity plan for 80 users");
+    expect(plain).toContain("Capacity plan for 35 users");
   });
 });

@@ -34,16 +34,28 @@ describe("the notes' own 100-user host", () => {
 });
 
 describe("at the defaults", () => {
-  it("the automation host's RAM binds at 65 users (72 before its monitoring agents' 128 MB)", () => {
-    for (const users of [50, 65, 100, 300]) {
+  it("the automation host's RAM binds at 32 users with every container it runs (65 before Caddy and the second bot)", () => {
+    // 500 system + 256 Redis + 512 n8n + 128 Caddy + 128 agents + 2 bots × (150 + 18 × 32) + 2 workers × 250
+    // = 3476 MB, under 85 % of 4096 (3481.6); at 33 users the bots' 2 × 18 MB more cross it.
+    for (const users of [20, 32, 100, 300]) {
       const p = plan(parsePlanInput({ users }));
-      expect(p.limits.find((l) => l.resource === "ram:automation")?.maxUsers).toBe(65);
+      expect(p.limits.find((l) => l.resource === "ram:automation")?.maxUsers).toBe(32);
     }
-    expect(host(plan(parsePlanInput({ users: 65 })), "automation").status).toBe("ok");
-    expect(host(plan(parsePlanInput({ users: 66 })), "automation").status).toBe("warn");
-    const at100 = plan(parsePlanInput({ users: 100 }));
-    expect(at100.bottleneck).toEqual({ resource: "ram:automation", maxUsers: 65 });
-    expect(at100.headroom).toBeCloseTo(0.65, 10);
+    expect(host(plan(parsePlanInput({ users: 32 })), "automation").usedMB).toBe(3476);
+    expect(host(plan(parsePlanInput({ users: 32 })), "automation").status).toBe("ok");
+    expect(host(plan(parsePlanInput({ users: 33 })), "automation").status).toBe("warn");
+  });
+
+  it("the automation host's 10 GB disk is over warn at any users once the image build's cache is counted", () => {
+    const p = plan(parsePlanInput({ users: 100 }));
+    expect(p.imageBuild).toEqual({ host: "automation", peakMB: 900, diskGB: 1 });
+    expect(p.bottleneck).toEqual({ resource: "disk:automation", maxUsers: 0 });
+    const elsewhere = plan(parsePlanInput({ users: 100, imageBuild: null }));
+    expect(host(p, "automation").disk.usedGB - host(elsewhere, "automation").disk.usedGB).toBeCloseTo(1, 10);
+    expect(elsewhere.limits.find((l) => l.resource === "disk:automation")?.maxUsers).toBeGreaterThan(100);
+    // During a deploy the build's 900 MB come on top of the running containers.
+    expect(host(p, "automation").deployPeakMB).toBe(host(p, "automation").usedMB + 900);
+    expect(host(p, "data").deployPeakMB).toBe(host(p, "data").usedMB);
   });
 
   it("the data host's resources do not grow with users, so they never bind", () => {
@@ -92,11 +104,13 @@ describe("at the defaults", () => {
       maintenanceWorkMemMB: 64,
       maxConnections: 100,
       shmSizeMB: 256,
+      // 2 bots + 2 workers × 5 + Directus 10 + margin 10
+      connectionsNeeded: 40,
     });
   });
 
   it("upgrades a host over warn to the cheapest offer that brings it under warn, with the cost", () => {
-    const p = plan(parsePlanInput({ users: 80 }));
+    const p = plan(parsePlanInput({ users: 35 }));
     expect(host(p, "automation").status).toBe("warn");
     expect(p.upgrades).toEqual([
       {
@@ -110,7 +124,7 @@ describe("at the defaults", () => {
     expect(p.costRubPerMonth).toBe(554 + 714);
     expect(p.costAfterUpgradesRubPerMonth).toBe(4880 + 714);
     const cheaper = parsePlanInput({
-      users: 80,
+      users: 35,
       catalog: [
         { name: "big", cpus: 4, ramMB: 8192, diskGB: 100, priceRubPerMonth: 3000 },
         { name: "bigger", cpus: 8, ramMB: 16384, diskGB: 200, priceRubPerMonth: 2500 },
@@ -219,6 +233,7 @@ describe("plan()", () => {
     expect(p.hosts.flatMap((h) => h.services.map((s) => s.name))).toEqual([
       "redis",
       "n8n",
+      "caddy",
       "bot",
       "worker",
       "redis-exporter",

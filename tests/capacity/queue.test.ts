@@ -40,8 +40,9 @@ describe("the worked values of the design: the queue is fal's account limit", ()
     expect(p.queue.p95WaitSeconds).toBeNull();
     expect(p.queue.meanWaitSeconds).toBeNull();
     expect(p.queue.meanQueueLength).toBeNull();
-    expect(p.bottleneck.resource).toBe("provider");
-    expect(p.bottleneck.maxUsers).toBeLessThan(96); // 10 servers carry less than a = 10 Erlangs
+    const provider = p.limits.find((l) => l.resource === "provider");
+    expect(provider?.maxUsers).toBeLessThan(96); // 10 servers carry less than a = 10 Erlangs
+    expect(p.provider.bindsAtUsers).toBe(provider?.maxUsers);
     const binds = p.findings.find((f) => f.code === "PROVIDER_CONCURRENCY_BINDS");
     expect(binds?.severity).toBe("error");
     expect(binds?.message).toContain("ask fal for an account limit of 38");

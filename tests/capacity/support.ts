@@ -22,7 +22,7 @@ export function runCapacity(cwd: string, ...args: string[]): Promise<Run> {
     execFile(
       process.execPath,
       [...CLI_ARGS, ...args],
-      { cwd, env: { ...process.env, NO_COLOR: "" }, timeout: 20_000 },
+      { cwd, env: { ...process.env, NO_COLOR: "" }, timeout: 60_000 },
       (error, stdout, stderr) => {
         const code = error === null ? 0 : typeof error.code === "number" ? error.code : -1;
         resolve({ code, stdout, stderr });

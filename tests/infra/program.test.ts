@@ -149,6 +149,16 @@ describe.each([
     }
   });
 
+  it("runs Caddy and both bot replicas with the plan's limits: every container is in its host's budget", () => {
+    const caddy = byName(resources, "automation-caddy");
+    expect(caddy.inputs.memory).toBe(planned(expected, "caddy").limitMB);
+    expect(caddy.inputs.memoryReservation).toBe(planned(expected, "caddy").reservationMB);
+    const bots = containers(resources).filter((c) => /^app-bot-\d+$/.test(c.name));
+    expect(bots).toHaveLength(planned(expected, "bot").replicas);
+    const budgeted = expected.hosts.flatMap((h) => h.services).reduce((n, s) => n + s.replicas, 0);
+    expect(containers(resources)).toHaveLength(budgeted);
+  });
+
   it("publishes nothing on 0.0.0.0 but the proxy's 80/443; databases, queue, vector DB and internal ports never", () => {
     for (const c of containers(resources)) {
       for (const port of (c.inputs.ports as

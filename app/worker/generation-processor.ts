@@ -213,7 +213,10 @@ export function createGenerationProcessor(
       step = next;
       await job.updateData({ ...input, step: next });
     };
-    /** The send fence: renews the job's lock, or throws when another worker owns the job now. */
+    /**
+     * The fence before a call that must happen once (fal's submit, the message that ends a request):
+     * renews the job's lock, or throws when another worker owns the job now.
+     */
     const fence = async (): Promise<void> => {
       if (token === undefined) return;
       if ((await job.extendLock(token, deps.lockMs)) !== 1) {
@@ -325,6 +328,9 @@ export function createGenerationProcessor(
               sourceUrl = await deps.uploadSource(input.sourceFileId);
               await save({ name: "submit", sourceUrl });
             }
+            // The submit fence: a job whose lock lapsed (a stalled event loop) may be running at another
+            // worker already, which submits too; fal has no idempotency key, so this one must not.
+            await fence();
             const requestId = await fal.submit(input.model, falInput(input, sourceUrl));
             const submittedAt = now();
             // Both stores at once: a rerun finds the request id in either and polls it, so a second

@@ -4,13 +4,17 @@ import { Api } from "grammy";
 import type { Redis } from "ioredis";
 import type pg from "pg";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { type GenerationKind, loadConfig } from "../../../app/config.js";
+import { deadlineSecondsByKind, type GenerationKind, loadConfig } from "../../../app/config.js";
+import { FalClient } from "../../../app/fal/fal-client.js";
+import { createHttpAgent } from "../../../app/fal/http-agent.js";
 import { translate } from "../../../app/i18n/index.js";
 import { createLogger } from "../../../app/observability/logger.js";
+import { createFalSlots } from "../../../app/queue/fal-slots.js";
 import {
   createGenerationQueue,
   type GenerationQueue,
   type JobRetention,
+  maxRetryBackoffMs,
 } from "../../../app/queue/generation-queue.js";
 import { createRedis } from "../../../app/queue/redis.js";
 import { cacheKeyFor, ResultCache } from "../../../app/queue/result-cache.js";
@@ -19,6 +23,7 @@ import { runMigrations } from "../../../app/storage/migrate.js";
 import { createPool } from "../../../app/storage/pool.js";
 import { UserStore } from "../../../app/storage/user-store.js";
 import { createFailureBackstop } from "../../../app/worker/failure-backstop.js";
+import { createGenerationProcessor, LockLostError } from "../../../app/worker/generation-processor.js";
 import { OutcomeLog, outcomeKey } from "../../../app/worker/outcome-log.js";
 import { UserNotifier } from "../../../app/worker/user-messages.js";
 import { startWorkerApp, type WorkerApp } from "../../../app/worker/worker-app.js";
@@ -384,4 +389,58 @@ describe("worker", () => {
     expect(after30).toBe(after10);
     expect((await queue?.counts())?.completed).toBeLessThanOrEqual(6);
   }, 60_000);
+});
+
+describe("a job whose lock passed to another worker", () => {
+  it("does not submit to fal: the other worker owns the job and submits it (no request billed twice)", async () => {
+    const config = await startWorker({ WORKER_CONCURRENCY: "1" });
+    // This test drives the processor itself: the started worker must not take the job.
+    await worker?.close(2_000);
+    worker = undefined;
+    const prompt = `a lock lost before submit ${randomUUID()}`;
+    const accepted = await accept({ prompt });
+    // The job is active under another worker's lock (token "theirs"); ours is a token that lapsed.
+    const other = new Worker(config.queueName, null, { connection: redis, lockDuration: 30_000 });
+    const job = (await other.getNextJob("theirs")) as Job;
+    expect(job.id).toBe(accepted.id);
+    const agent = createHttpAgent(5_000);
+    const telegramApi = new Api(telegram.token, { apiRoot: telegram.apiRoot });
+    const logger = createLogger("silent", "test-lock-lost");
+    const process = createGenerationProcessor({
+      fal: new FalClient({
+        queueUrl: config.falQueueUrl,
+        restUrl: config.falRestUrl,
+        key: config.falKey,
+        dispatcher: agent,
+      }),
+      telegram: telegramApi,
+      notifier: new UserNotifier(telegramApi, logger),
+      generations,
+      outcomes: new OutcomeLog(redis, generations, logger),
+      cache: new ResultCache(redis, config.cacheTtlSeconds),
+      redis,
+      slots: createFalSlots(redis, config, maxRetryBackoffMs),
+      wake: async () => undefined,
+      lockMs: 30_000,
+      uploadSource: async () => {
+        throw new Error("no source in this test");
+      },
+      settings: {
+        pollInitialMs: 100,
+        pollMaxMs: 300,
+        deadlineSeconds: deadlineSecondsByKind(config),
+        resultMaxBytes: 1024 * 1024,
+        sourceMaxBytes: config.imageMaxBytes,
+        slotRetryMs: 100,
+      },
+      logger,
+    });
+    try {
+      await expect(process(job, "ours-that-lapsed")).rejects.toBeInstanceOf(LockLostError);
+      expect(fal.submissions.filter((s) => s.input.prompt === prompt)).toHaveLength(0);
+    } finally {
+      await other.close(true);
+      await agent.close();
+    }
+  });
 });

@@ -4,9 +4,11 @@ import { parseArgs } from "node:util";
 import { faultKinds, runChaosSoak } from "./chaos-soak.js";
 
 /**
- * `npm run bench:chaos [-- --requests 1000 --users 40 --seed 7 --fault-every 4 --app-log /tmp/chaos.log]`: the chaos soak at full
- * size (see chaos-soak.ts), printing its table for the closing note. Exit 1 when any request was lost,
- * unanswered, answered twice or billed twice.
+ * `npm run bench:chaos [-- --requests 1000 --users 40 --seed 7 --fault-every 4 --fault-rounds 3 --app-log /tmp/chaos.log]`:
+ * the chaos soak at full size (see chaos-soak.ts), printing its table for the closing note. With
+ * `--fault-rounds N` every fault kind happens exactly N times and the users keep sending until the last one
+ * is over (so there may be more requests than asked). Exit 1 when any request was lost, unanswered,
+ * answered twice or billed twice.
  */
 const { values } = parseArgs({
   options: {
@@ -14,6 +16,7 @@ const { values } = parseArgs({
     users: { type: "string", default: "40" },
     seed: { type: "string", default: "7" },
     "fault-every": { type: "string", default: "4" },
+    "fault-rounds": { type: "string" },
     "app-log": { type: "string" },
   },
 });
@@ -37,6 +40,7 @@ const result = await runChaosSoak({
   users: number("users"),
   seed: number("seed"),
   faultEveryMs: number("fault-every") * 1000,
+  ...(values["fault-rounds"] === undefined ? {} : { faultRounds: number("fault-rounds") }),
   log: (line) => {
     process.stdout.write(`  ${line}\n`);
     appLog?.write(`${new Date().toISOString()} soak ${line}\n`);
@@ -47,7 +51,7 @@ const row = (label: string, value: string | number) =>
   `| ${label.padEnd(46)} | ${String(value).padStart(9)} |`;
 const lines = [
   "",
-  `chaos soak: ${result.requests} requests, ${values.users} users, seed ${values.seed}, a fault every ${values["fault-every"]} s, ${result.seconds.toFixed(0)} s`,
+  `chaos soak: ${result.requests} requests, ${values.users} users, seed ${values.seed}, a fault every ${values["fault-every"]} s${values["fault-rounds"] === undefined ? "" : ` (${values["fault-rounds"]} rounds of every kind)`}, ${result.seconds.toFixed(0)} s`,
   `load average before: ${loadBefore}; after: ${load()}`,
   "",
   row("outcome", "requests"),

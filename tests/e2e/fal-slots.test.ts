@@ -80,7 +80,7 @@ describe("fal's account limit across worker processes", () => {
       const before = stack.fal.submissions.length;
 
       // One after another: the bot handles updates concurrently, and first come means first accepted.
-      const freeRequests = [];
+      const freeRequests: ReturnType<ScriptedUser["says"]>[] = [];
       for (const n of [1, 2, 3, 4]) {
         const request = free.says(`free lantern ${n}`);
         await free.replyTo(request);
@@ -101,7 +101,19 @@ describe("fal's account limit across worker processes", () => {
         ...freeRequests.map((r) => free.nextPhoto(r, 60_000)),
         vip.nextPhoto(vipRequest, 60_000),
       ]);
-      const order = stack.fal.submissions.slice(before).map((s) => String(s.input.prompt));
+      // A photo after request 4 may be an earlier request's: wait until fal has seen all five.
+      const order = await waitUntil(
+        async () => {
+          const prompts = stack.fal.submissions.slice(before).map((s) => String(s.input.prompt));
+          return prompts.length >= 5 ? prompts : undefined;
+        },
+        { timeoutMs: 60_000, describe: () => "all five requests submitted to fal" },
+      );
+      const [firstFree] = freeRequests;
+      await waitUntil(
+        async () => (firstFree !== undefined && free.photosAfter(firstFree).length >= 4 ? true : undefined),
+        { timeoutMs: 60_000, describe: () => "the four free pictures delivered" },
+      );
       expect(order.slice(0, 2).sort()).toEqual(["free lantern 1", "free lantern 2"]);
       expect(order.slice(2)).toEqual(["vip lantern", "free lantern 3", "free lantern 4"]);
       expectFalNeverOverLimit();

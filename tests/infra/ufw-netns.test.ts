@@ -123,7 +123,8 @@ describe.each([
       const again = await lab.runInServer(ufwScript(role));
       expect(again.code, again.stderr).toBe(0);
       expect(await lab.serverRules()).toBe(firstRun);
-    });
+      // ufw reloads every chain in a second pass: 10-20 s on a quiet 2-core machine, far more under load.
+    }, 120_000);
 
     it("rate-limits SSH: a burst of new connections from one address is cut off", async () => {
       const burst = Array.from(

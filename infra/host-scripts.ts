@@ -85,7 +85,12 @@ function ufwOptions(config: PlainConfig, role: HostRole) {
       });
     }
   }
-  return { sshPort: config.sshPort, publicTcpPorts: role === "automation" ? [80, 443] : [], allowFrom };
+  return {
+    sshPort: config.sshPort,
+    ownerAddresses: config.adminAllowIps,
+    publicTcpPorts: role === "automation" ? [80, 443] : [],
+    allowFrom,
+  };
 }
 
 /**
@@ -119,7 +124,8 @@ export function hardeningScripts(config: PlainConfig, facts: HostFacts): HostScr
         findtime: config.fail2banFindtime,
         maxretry: config.fail2banMaxretry,
         recidiveBantime: config.fail2banRecidiveBantime,
-        ignoreIps: [publicAddress(config, peerRole(facts.role))],
+        // The owner's addresses are never banned, like the peer host: a mistyped key must not lock him out.
+        ignoreIps: [publicAddress(config, peerRole(facts.role)), ...config.adminAllowIps],
       }),
     },
     {

@@ -12,8 +12,13 @@ export interface UfwAllowFrom {
 
 /** The firewall of one host. */
 export interface UfwOptions {
-  /** sshd's port; always rate-limited with `ufw limit`, never plainly allowed. */
+  /** sshd's port; rate-limited with `ufw limit` for everyone but `ownerAddresses`. */
   sshPort: number;
+  /**
+   * The owner's addresses or CIDRs (`tapbot:adminAllowIps`): SSH from them is allowed ahead of the `limit`
+   * rule, so the dozens of connections one `pulumi up` opens from one address are never cut off.
+   */
+  ownerAddresses: string[];
   /** TCP ports open to everyone: 80 and 443 on the host that runs the reverse proxy, nothing elsewhere. */
   publicTcpPorts: number[];
   /** Ports open to a single peer (WireGuard from the other host). */
@@ -27,8 +32,10 @@ function checkPort(port: number, what: string): void {
 }
 
 /**
- * Deny incoming, allow outgoing, `limit` on SSH, then the allowed ports, and only then `enable`: the SSH rule
- * is in place before the firewall turns on, so enabling it cannot cut the session that runs this script.
+ * Deny incoming, allow outgoing, the owner's SSH allowed at the top (`ufw prepend`, so it stays ahead of a
+ * `limit` rule an older run or the owner's own hand put first), `limit` on SSH for everyone else, then the
+ * allowed ports, and only then `enable`: the SSH rules are in place before the firewall turns on, so enabling
+ * it cannot cut the session that runs this script.
  * Re-running adds nothing (ufw skips existing rules) and enables only when inactive.
  */
 export function renderUfwScript(options: UfwOptions): string {
@@ -48,13 +55,18 @@ export function renderUfwScript(options: UfwOptions): string {
     const on = rule.interface === undefined ? "" : `in on ${rule.interface} `;
     return `ufw allow ${on}from ${rule.from} to any port ${rule.port} proto ${rule.proto} comment ${shellQuote(rule.comment)}`;
   });
+  const ownerRules = options.ownerAddresses.map((from) => {
+    if (!/^[0-9a-fA-F.:/]+$/.test(from))
+      throw new Error(`owner address must be an address or CIDR; got ${from}`);
+    return `ufw prepend allow from ${from} to any port ${options.sshPort} proto tcp comment 'owner ssh, never rate-limited'`;
+  });
   const publicRules = options.publicTcpPorts.map(
     (port) => `ufw allow ${port}/tcp comment ${shellQuote(`public ${port}`)}`,
   );
   return `${scriptPrelude("UFW: deny incoming, allow outgoing, limit SSH, then enable")}
 ufw default deny incoming
 ufw default allow outgoing
-ufw limit ${options.sshPort}/tcp comment 'ssh, rate-limited'
+${ownerRules.map((line) => `${line}\n`).join("")}ufw limit ${options.sshPort}/tcp comment 'ssh, rate-limited'
 ${[...publicRules, ...peerRules].map((line) => `${line}\n`).join("")}ufw logging low
 if ! ufw status | grep -q "^Status: active"; then
   ufw --force enable

@@ -137,3 +137,44 @@ describe.each([
     }, 30_000);
   },
 );
+
+describe("the owner's address (tapbot:adminAllowIps) under the rendered UFW script", () => {
+  // The client plays the owner here: one address, as when he runs `pulumi up` from his machine.
+  const OWNER = "192.0.2.77";
+  const ownerConfig: PlainConfig = { ...config, adminAllowIps: [OWNER, ...config.adminAllowIps] };
+  const lab = new NetnsLab({
+    serverPublic: AUTOMATION,
+    peerPublic: DATA,
+    serverTunnel: config.automationTunnelAddress,
+    peerTunnel: config.dataTunnelAddress,
+    stranger: OWNER,
+  });
+
+  beforeAll(async () => {
+    await lab.start([22, 5432], []);
+    const script = hardeningScripts(ownerConfig, { role: "automation", swapMB: 1024, runsRedis: true }).find(
+      (s) => s.name === "ufw",
+    );
+    const result = await lab.runInServer(script?.script ?? "exit 1");
+    if (result.code !== 0)
+      throw new Error(`the ufw script failed (${result.code}):\n${result.stdout}\n${result.stderr}`);
+  }, 90_000);
+  afterAll(async () => {
+    await lab.stop();
+  });
+
+  it("is never rate-limited on SSH: a burst of 20 new connections all get through, other ports stay shut", async () => {
+    const burst = Array.from(
+      { length: 20 },
+      (): Probe => ({ proto: "tcp", from: OWNER, host: AUTOMATION, port: 22 }),
+    );
+    expect(await lab.probe(burst, "sequential")).toEqual(burst.map(() => true));
+    expect(await lab.probe([{ proto: "tcp", from: OWNER, host: AUTOMATION, port: 5432 }])).toEqual([false]);
+    // The owner's rule sits above the limit rule, whatever order an earlier run left.
+    const rules = await lab.serverRules();
+    const ownerRule = rules.search(/-A ufw-user-input -s 192\.0\.2\.77\/32 -p tcp .*--dport 22 .*-j ACCEPT/);
+    const limitRule = rules.search(/-A ufw-user-input -p tcp .*--dport 22 .*--ctstate NEW -m recent --set/);
+    expect(ownerRule).toBeGreaterThan(-1);
+    expect(limitRule).toBeGreaterThan(ownerRule);
+  }, 60_000);
+});

@@ -19,6 +19,12 @@ export const SCALAR_DEFAULTS = {
   requestsPerUserHour: 7.5,
   peakFactor: 2,
   jobSeconds: 25,
+  /**
+   * The app's status polls (POLL_INITIAL_SECONDS, POLL_MAX_SECONDS): a fal slot stays taken until a poll sees
+   * the job finished, so they lengthen the time each request holds a slot (slot-hold.ts).
+   */
+  pollInitialSeconds: 2,
+  pollMaxSeconds: 10,
   targetWaitP95Seconds: 5,
   maxWorkerConcurrency: 16,
   messagesPerJob: TELEGRAM_CALLS_PER_JOB,

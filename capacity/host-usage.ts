@@ -4,13 +4,14 @@ import { redisData } from "./redis-data.js";
 import type { HostInput, PlanInput, ServiceInput } from "./schema.js";
 import { serviceLimitMB } from "./service-limit.js";
 import { replicasOf, type Sizing, WORKER_SERVICE } from "./sizing.js";
+import { slotSeconds } from "./slot-hold.js";
 
 /** The service whose memory holds the queue, the caches and the logs of the app. */
 export const REDIS_SERVICE = "redis";
 
 /** fal slots whose leases Redis holds: the account limit, or about the jobs at fal when none is given. */
 export function falSlotsOf(input: PlanInput, users: number): number {
-  return input.providerConcurrency ?? Math.ceil(peakArrivalPerSecond(users, input) * input.jobSeconds) + 1;
+  return input.providerConcurrency ?? Math.ceil(peakArrivalPerSecond(users, input) * slotSeconds(input)) + 1;
 }
 
 /**

@@ -36,5 +36,6 @@ export {
   type ServiceInput,
   type Thresholds,
 } from "./schema.js";
+export { POLL_GROWTH, pollLagSeconds, slotSeconds } from "./slot-hold.js";
 export type { Status } from "./status.js";
 export type { Finding, HostPlan, LeanWorkers, Plan, ServicePlan, Severity, Upgrade } from "./types.js";

@@ -4,6 +4,7 @@ import { largestFitting, largestFittingGuided, type Probe } from "./max-users.js
 import { meetsTarget, peakArrivalPerSecond, queueMetrics, TAIL } from "./queue.js";
 import type { HostInput, PlanInput } from "./schema.js";
 import { Sizing, type WorkerMode } from "./sizing.js";
+import { slotSeconds } from "./slot-hold.js";
 
 /** The most users one resource carries with everything else as planned. */
 export interface ResourceLimit {
@@ -56,7 +57,7 @@ function queueMaxUsers(input: PlanInput, shape: QueueShape, servers: number): nu
 export function providerMaxUsers(input: PlanInput, concurrency: number): number {
   return queueMaxUsers(
     input,
-    { perJob: 1, serviceSeconds: input.jobSeconds, targetSeconds: input.targetWaitP95Seconds },
+    { perJob: 1, serviceSeconds: slotSeconds(input), targetSeconds: input.targetWaitP95Seconds },
     concurrency,
   );
 }

@@ -14,6 +14,7 @@ import { redisSettings } from "./redis-settings.js";
 import type { PlanInput } from "./schema.js";
 import { serviceLimitMB } from "./service-limit.js";
 import { Sizing, WORKER_SERVICE } from "./sizing.js";
+import { slotSeconds } from "./slot-hold.js";
 import type { LeanWorkers, Plan } from "./types.js";
 import { adviseUpgrades } from "./upgrades.js";
 
@@ -54,6 +55,9 @@ export function plan(given: PlanInput): Plan {
       neededConcurrency: needed,
       bindsAtUsers:
         input.providerConcurrency === undefined ? null : providerMaxUsers(input, input.providerConcurrency),
+      slotSeconds: slotSeconds(input),
+      pollInitialSeconds: input.pollInitialSeconds,
+      pollMaxSeconds: input.pollMaxSeconds,
     },
     workerSteps: {
       queue: steps,

@@ -2,6 +2,7 @@ import { providerQueue } from "./provider.js";
 import { peakArrivalPerSecond } from "./queue.js";
 import type { PlanInput, ServiceInput } from "./schema.js";
 import { Sizing } from "./sizing.js";
+import { slotSeconds } from "./slot-hold.js";
 
 /**
  * The model's predictions for one load level, in the units a load benchmark measures, so that measured and
@@ -12,8 +13,10 @@ export interface LoadPrediction {
   queue: {
     /** λ: peak job arrivals, jobs/s. */
     arrivalPerSecondPeak: number;
-    /** S: fal's mean time per job, s. */
+    /** fal's mean time per job, s. */
     jobSeconds: number;
+    /** S: the time a request holds a fal slot, fal's time plus the lag until a poll sees it done, s. */
+    slotSeconds: number;
     /** c: fal's account limit (providerConcurrency), or the limit the users need when the input gives none. */
     servers: number;
     providerConcurrencyGiven: boolean;
@@ -24,7 +27,7 @@ export interface LoadPrediction {
     /** Wait for a fal slot; null when unstable. */
     meanWaitSeconds: number | null;
     p95WaitSeconds: number | null;
-    /** Mean requests in progress at fal: min(a, c). */
+    /** Mean requests in progress at fal: min(λ × jobSeconds, c) (a slot is held a little longer, until the poll). */
     jobsAtFal: number;
     /** Mean requests waiting for a fal slot (λ × mean wait); null when unstable. */
     jobsWaiting: number | null;
@@ -61,7 +64,9 @@ export function predictLoad(input: PlanInput, users: number = input.users): Load
   const concurrency = sizing.choice.concurrency;
   const a = queue.offeredErlangs;
   const jobsWaiting = queue.meanQueueLength;
-  const jobsAtFal = Math.min(a, queue.servers);
+  const hold = slotSeconds(input);
+  const jobsAtFal = Math.min(queue.arrivalPerSecondPeak * input.jobSeconds, queue.servers);
+  const jobsHoldingSlots = Math.min(a, queue.servers);
   let rss: LoadPrediction["rss"];
   if (input.rss !== undefined) {
     const { bot, worker } = input.rss;
@@ -85,6 +90,7 @@ export function predictLoad(input: PlanInput, users: number = input.users): Load
     queue: {
       arrivalPerSecondPeak: queue.arrivalPerSecondPeak,
       jobSeconds: input.jobSeconds,
+      slotSeconds: hold,
       servers: queue.servers,
       providerConcurrencyGiven: input.providerConcurrency !== undefined,
       offeredErlangs: a,
@@ -95,7 +101,7 @@ export function predictLoad(input: PlanInput, users: number = input.users): Load
       p95WaitSeconds: queue.p95WaitSeconds,
       jobsAtFal,
       jobsWaiting,
-      jobsInFlight: jobsWaiting === null ? null : jobsAtFal + jobsWaiting,
+      jobsInFlight: jobsWaiting === null ? null : jobsHoldingSlots + jobsWaiting,
     },
     workers: sizing.workers,
     workerConcurrency: concurrency,

@@ -1,10 +1,12 @@
 import { meetsTarget, peakArrivalPerSecond, type QueueMetrics, queueMetrics } from "./queue.js";
 import type { PlanInput } from "./schema.js";
+import { slotSeconds } from "./slot-hold.js";
 
 /**
  * The queue the app really has is fal's per-account concurrency: the app holds every accepted request until a
  * fal slot is free (a worker slot is held only for the short steps), so the servers of the M/M/c queue are the
- * account's limit and the service time is fal's time per job.
+ * account's limit and the service time is how long a request holds a slot: fal's time per job plus the lag
+ * until a status poll sees it finished (slot-hold.ts).
  */
 
 /** What the plan says about the provider's account limit. */
@@ -15,6 +17,11 @@ export interface ProviderPlan {
   neededConcurrency: number;
   /** The most users the given limit carries within the wait target; null when no limit is given. */
   bindsAtUsers: number | null;
+  /** How long a request holds a fal slot (the queue's S): fal's time plus the lag until a poll sees it done. */
+  slotSeconds: number;
+  /** The status-poll schedule the slot time assumes; the program gives it to the workers. */
+  pollInitialSeconds: number;
+  pollMaxSeconds: number;
 }
 
 /**
@@ -35,7 +42,8 @@ export function neededServers(lambda: number, serviceSeconds: number, targetP95S
  */
 export function providerQueue(input: PlanInput, users: number): { queue: QueueMetrics; needed: number } {
   const lambda = peakArrivalPerSecond(users, input);
-  const needed = neededServers(lambda, input.jobSeconds, input.targetWaitP95Seconds);
+  const hold = slotSeconds(input);
+  const needed = neededServers(lambda, hold, input.targetWaitP95Seconds);
   const servers = input.providerConcurrency ?? needed;
-  return { queue: queueMetrics(lambda, input.jobSeconds, servers), needed };
+  return { queue: queueMetrics(lambda, hold, servers), needed };
 }

@@ -167,6 +167,8 @@ export const planInputSchema = z
     requestsPerUserHour: positive().default(d.requestsPerUserHour),
     peakFactor: z.number().min(1).default(d.peakFactor),
     jobSeconds: positive().default(d.jobSeconds),
+    pollInitialSeconds: positive().default(d.pollInitialSeconds),
+    pollMaxSeconds: positive().default(d.pollMaxSeconds),
     targetWaitP95Seconds: positive().default(d.targetWaitP95Seconds),
     maxWorkerConcurrency: z.int().min(1).max(1000).default(d.maxWorkerConcurrency),
     providerConcurrency: z.int().min(1).optional(),

@@ -1,5 +1,5 @@
 /** Growth of the poll interval per status request. */
-const growth = 1.6;
+export const POLL_GROWTH = 1.6;
 /** Spread of each interval around its nominal value (±15 %), so jobs submitted together do not poll in step. */
 const jitter = 0.15;
 
@@ -14,6 +14,6 @@ export function pollDelayMs(
   maxMs: number,
   random: () => number = Math.random,
 ): number {
-  const nominal = Math.min(maxMs, initialMs * growth ** Math.max(0, polls));
+  const nominal = Math.min(maxMs, initialMs * POLL_GROWTH ** Math.max(0, polls));
   return Math.round(nominal * (1 - jitter + 2 * jitter * random()));
 }

@@ -44,6 +44,19 @@ const SCALAR_OPTIONS: ScalarOption[] = [
     meaning: "mean time the image provider takes per job",
   },
   {
+    key: "pollInitialSeconds",
+    flag: "--poll-initial-seconds <s>",
+    unit: "s",
+    meaning: "the workers' first wait before asking fal for a job's status (the app's POLL_INITIAL_SECONDS)",
+  },
+  {
+    key: "pollMaxSeconds",
+    flag: "--poll-max-seconds <s>",
+    unit: "s",
+    meaning:
+      "the longest wait between two status polls (POLL_MAX_SECONDS); a slot stays taken until a poll sees the job done",
+  },
+  {
     key: "targetWaitP95Seconds",
     flag: "--target-wait-p95-seconds <s>",
     unit: "s",

@@ -96,6 +96,9 @@ export class App extends pulumi.ComponentResource {
       `LOG_LEVEL=${config.appLogLevel}`,
       // fal's account limit: the workers never have more requests in progress at fal, the bot estimates waits with it.
       `FAL_CONCURRENCY=${falConcurrency}`,
+      // The poll schedule the plan's slot time assumes: a slot stays taken until a poll sees fal's job done.
+      `POLL_INITIAL_SECONDS=${plan.provider.pollInitialSeconds}`,
+      `POLL_MAX_SECONDS=${plan.provider.pollMaxSeconds}`,
       ...extra,
     ];
     // Prometheus on the data host scrapes /metrics over the tunnel: each process publishes its ops port on

@@ -100,7 +100,7 @@ export function levelRows(p: LevelPrediction, m: LevelMeasurement, workersRun: n
     {
       figure: "fal slot held per job (mean)",
       unit: "s",
-      predicted: q.jobSeconds,
+      predicted: q.slotSeconds,
       measured: figure(m.slotHoldMeanSeconds),
       note: "submit → poll sees COMPLETED",
     },

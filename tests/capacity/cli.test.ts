@@ -33,19 +33,26 @@ describe("capacity plan", () => {
     expect(plan.findings.filter((f: { severity: string }) => f.severity === "error")).toEqual([]);
     for (const host of plan.hosts) expect(host.utilization).toBeLessThan(0.95);
     expect(codes).toContain("PROVIDER_CONCURRENCY_UNSET");
-    expect(plan.provider).toEqual({ concurrency: null, neededConcurrency: 38, bindsAtUsers: null });
+    expect(plan.provider).toMatchObject({ concurrency: null, neededConcurrency: 44, bindsAtUsers: null });
   });
 
-  it("--json prints the contract: a fal limit of 40 gives a p95 wait near 1.73 s at 300 users, 10 workers × 1", async () => {
+  it("--json prints the contract: a fal limit of 46 gives a p95 wait near 1.45 s at 300 users, 10 workers × 1", async () => {
     const run = await capacity(
-      ...["plan", "--users", "300", "--provider-concurrency", "40", "--json", "--profile", "legacy"],
+      ...["plan", "--users", "300", "--provider-concurrency", "46", "--json", "--profile", "legacy"],
     );
     expect(run.code).toBe(0);
     const plan = JSON.parse(run.stdout);
     expect(plan).toMatchObject({ workers: 10, workerConcurrency: 1 });
-    expect(plan.queue.servers).toBe(40);
-    expect(plan.queue.p95WaitSeconds).toBeCloseTo(1.73, 2);
-    expect(plan.provider).toEqual({ concurrency: 40, neededConcurrency: 38, bindsAtUsers: 319 });
+    expect(plan.queue.servers).toBe(46);
+    expect(plan.queue.p95WaitSeconds).toBeCloseTo(1.45, 2);
+    expect(plan.provider).toEqual({
+      concurrency: 46,
+      neededConcurrency: 44,
+      bindsAtUsers: 319,
+      slotSeconds: expect.closeTo(29, 1),
+      pollInitialSeconds: 2,
+      pollMaxSeconds: 10,
+    });
     for (const key of ["arrivalPerSecondPeak", "offeredErlangs", "servers", "utilization", "stable"]) {
       expect(plan.queue).toHaveProperty(key);
     }
@@ -74,16 +81,17 @@ describe("capacity plan", () => {
       "--users",
       "300",
       "--provider-concurrency",
-      "40",
+      "46",
       "--profile",
       "legacy",
     );
     expect(run.code).toBe(0);
-    expect(run.stdout).toContain("40 slots (providerConcurrency)");
-    expect(run.stdout).toContain("limit to ask fal for  38");
+    expect(run.stdout).toContain("46 slots (providerConcurrency)");
+    expect(run.stdout).toContain("1.25 jobs/s × 29 s per slot (25 s at fal + until a poll sees it done)");
+    expect(run.stdout).toContain("limit to ask fal for  44");
     expect(run.stdout).toContain("10 × 1 = 10 slots");
     expect(run.stdout).toContain("p95 wait");
-    expect(run.stdout).toContain("1.73 s (target 5 s)");
+    expect(run.stdout).toContain("1.45 s (target 5 s)");
     expect(run.stdout).toMatch(/automation\s+\[█+\|█+\|█\]▶ 369\.2 %/);
     expect(run.stdout).toContain("Binds first: disk:automation at 0 users");
     expect(run.stdout).toContain("HOST_OVERCOMMITTED");

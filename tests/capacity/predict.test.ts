@@ -9,9 +9,14 @@ describe("predictLoad: the figures a load benchmark holds the model to", () => {
     expect(p.queue.servers).toBe(40);
     expect(p.queue.p95WaitSeconds).toBe(full.queue.p95WaitSeconds);
     expect(p.queue.meanWaitSeconds).toBe(full.queue.meanWaitSeconds);
+    // 1.25 jobs/s × 25 s at fal; a slot is held 29 s (until a poll sees the job done), so 36.25 slots are taken.
     expect(p.queue.jobsAtFal).toBeCloseTo(31.25, 10);
+    expect(p.queue.slotSeconds).toBeCloseTo(29, 1);
     expect(p.queue.jobsWaiting).toBeCloseTo(1.25 * (full.queue.meanWaitSeconds ?? Number.NaN), 10);
-    expect(p.queue.jobsInFlight).toBeCloseTo(31.25 + (p.queue.jobsWaiting ?? Number.NaN), 10);
+    expect(p.queue.jobsInFlight).toBeCloseTo(
+      1.25 * p.queue.slotSeconds + (p.queue.jobsWaiting ?? Number.NaN),
+      10,
+    );
     expect([p.workers, p.workerConcurrency]).toEqual([full.workers, full.workerConcurrency]);
     expect(p.telegramCallsPerSecond).toBeCloseTo(1.25 * input.messagesPerJob, 10);
     expect(p.cpuSecondsPerJob).toBeCloseTo(input.stepsPerJob * input.cpuSecondsPerStep, 10);

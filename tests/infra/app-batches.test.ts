@@ -29,7 +29,7 @@ async function appDependencies(users: number, batchSize: number): Promise<Map<st
     `app${users}x${batchSize}`,
     {
       config,
-      plan: plan(parsePlanInput({ users, providerConcurrency: 38 })),
+      plan: plan(parsePlanInput({ users, providerConcurrency: 44 })),
       provider: new docker.Provider(`provider${users}x${batchSize}`, {}),
       repoRoot: "/nonexistent",
       sourceHash: "0123456789abcdef",

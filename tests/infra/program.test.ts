@@ -107,7 +107,9 @@ describe.each([
           `FAL_CONCURRENCY=${expected.provider.concurrency}`,
         ]),
       );
-      expect(expected.provider.concurrency).toBe(38);
+      expect(expected.provider.concurrency).toBe(44);
+      // The poll schedule the plan's slot time assumes reaches the app.
+      expect(envOf(bot)).toEqual(expect.arrayContaining(["POLL_INITIAL_SECONDS=2", "POLL_MAX_SECONDS=10"]));
       const secret = envOf(bot).find((e) => e.startsWith("WEBHOOK_SECRET="));
       expect(secret).toMatch(/^WEBHOOK_SECRET=[0-9a-f]{64}$/);
       expect(isSecretWrapper(bot.inputs.envs), "the env carries secrets").toBe(true);
@@ -302,7 +304,7 @@ describe("changing users", () => {
     const refusal = program.deployStack();
     await expect(refusal).rejects.toThrow(/tapbot:capacity\.providerConcurrency is required/);
     await expect(refusal).rejects.toThrow(/New fal accounts have 2; fal raises it on request/);
-    await expect(refusal).rejects.toThrow(/The plan for 300 users needs 38/);
+    await expect(refusal).rejects.toThrow(/The plan for 300 users needs 44/);
     expect(registered.filter((r) => r.type === CONTAINER)).toEqual([]);
   });
 

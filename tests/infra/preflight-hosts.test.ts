@@ -119,9 +119,17 @@ function telegramApi(method: string, params: Record<string, unknown> = {}) {
 }
 
 /** The owner's stack with the throwaway hosts' addresses (as the program parses it). */
+/** The program's view of the stack writeStack writes (the same owner address, the hosts' addresses). */
 function stackConfig() {
-  return { ...plainStackConfig(300), automationHost: automation.address, dataHost: data.address };
+  return {
+    ...plainStackConfig(300),
+    adminAllowIps: [OWNER_ADDRESS],
+    automationHost: automation.address,
+    dataHost: data.address,
+  };
 }
+
+const OWNER_ADDRESS = "198.51.100.7";
 
 /** Pulumi.<stack>.yaml for the throwaway hosts: the owner's stack with their addresses and pinned keys. */
 async function writeStack(
@@ -132,7 +140,7 @@ async function writeStack(
   const config: Record<string, unknown> = { ...rawStackConfig(300) };
   delete config["tapbot:adminAllowIps"];
   Object.assign(config, {
-    "tapbot:adminAllowIps": ["198.51.100.7"],
+    "tapbot:adminAllowIps": [OWNER_ADDRESS],
     "tapbot:capacity": { ...stackCapacity(300), calibration: join(REPO_ROOT, "capacity/calibration.json") },
     "tapbot:automationHost": automation.address,
     "tapbot:automationHostKey": automation.hostKey,

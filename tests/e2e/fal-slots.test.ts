@@ -70,8 +70,9 @@ describe("fal's account limit across worker processes", () => {
   }, 90_000);
 
   it("a vip who asks while free users wait for a slot goes ahead of them", async () => {
-    // Long enough that no free job gets a slot before the vip's request is queued, even on a busy machine.
-    stack.fal.setProcessingMs(4_000);
+    // Long enough that the vip's request is in the line for a slot before the first free job ends, even when
+    // the whole suite shares two cores (a worker may take seconds to reach the vip's job); checked below.
+    stack.fal.setProcessingMs(12_000);
     try {
       const free = newUser(stack, "Fay");
       const vip = newUser(stack, "Vic");
@@ -96,10 +97,21 @@ describe("fal's account limit across worker processes", () => {
       // Every slot is taken: the acknowledgement says the vip is next and about how long that takes.
       expect(vipAck.sentText).toMatch(ackWait);
       expect(ackWait.exec(vipAck.sentText ?? "")?.[1]).toBe("1");
+      // The case's precondition, not a race: free 3, free 4 and the vip wait in line while both slots are taken.
+      await waitUntil(
+        async () => {
+          const metrics = await (workers[0] as AppProcess).metrics();
+          return metricSum(metrics, "tapbot_fal_slot_waiting") === 3 &&
+            metricSum(metrics, "tapbot_fal_slots_in_use") === limit
+            ? true
+            : undefined;
+        },
+        { timeoutMs: 10_000, describe: () => "three requests waiting for a slot while both are taken" },
+      );
 
       await Promise.all([
-        ...freeRequests.map((r) => free.nextPhoto(r, 60_000)),
-        vip.nextPhoto(vipRequest, 60_000),
+        ...freeRequests.map((r) => free.nextPhoto(r, 120_000)),
+        vip.nextPhoto(vipRequest, 120_000),
       ]);
       // A photo after request 4 may be an earlier request's: wait until fal has seen all five.
       const order = await waitUntil(
@@ -120,7 +132,7 @@ describe("fal's account limit across worker processes", () => {
     } finally {
       stack.fal.setProcessingMs(600);
     }
-  }, 90_000);
+  }, 180_000);
 
   it("/status counts the wait for a slot: behind two waiting jobs, a user is third, with the estimate", async () => {
     // Both slots stay taken until /status has answered, even on a busy machine.

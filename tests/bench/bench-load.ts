@@ -95,6 +95,8 @@ for (const users of args.users) {
     providerConcurrency: prediction.queue.servers,
     arrivalPerSecond: prediction.queue.arrivalPerSecondPeak,
     jobSeconds: prediction.queue.jobSeconds,
+    pollInitialSeconds: prediction.pollInitialSeconds,
+    pollMaxSeconds: prediction.pollMaxSeconds,
     timeFactor: f,
     seconds,
     warmupSeconds: warmup,

@@ -22,6 +22,9 @@ export interface LevelOptions {
   arrivalPerSecond: number;
   /** Mean fal time per job of the modelled world, s; the run draws them timeFactor × shorter. */
   jobSeconds: number;
+  /** The model's poll schedule (2 s growing to 10 s by default), s; compressed with the job times. */
+  pollInitialSeconds: number;
+  pollMaxSeconds: number;
   /** Time compression: every duration of the modelled world ÷ this, every rate × this. */
   timeFactor: number;
   /** How long users arrive, real seconds. */
@@ -34,9 +37,6 @@ export interface LevelOptions {
   log: (line: string) => void;
 }
 
-/** Production's poll schedule (app/config.ts defaults): 2 s growing to 10 s. Compressed with the job times. */
-const POLL_INITIAL_SECONDS = 2;
-const POLL_MAX_SECONDS = 10;
 /** Production's deadline of a text-to-image request (app/config.ts default), compressed with the rest. */
 const DEADLINE_SECONDS = 120;
 /** A wait longer than this (real s) counts as having waited: the app's own steps take a few ms. */
@@ -140,8 +140,8 @@ export async function runLevel(o: LevelOptions): Promise<LevelMeasurement> {
     ...stack.baseEnv,
     WORKER_CONCURRENCY: String(o.workerConcurrency),
     FAL_CONCURRENCY: String(o.providerConcurrency),
-    POLL_INITIAL_SECONDS: String(POLL_INITIAL_SECONDS / f),
-    POLL_MAX_SECONDS: String(POLL_MAX_SECONDS / f),
+    POLL_INITIAL_SECONDS: String(o.pollInitialSeconds / f),
+    POLL_MAX_SECONDS: String(o.pollMaxSeconds / f),
     DEADLINE_SECONDS_TEXT_TO_IMAGE: String(Math.ceil(DEADLINE_SECONDS / f)),
   };
   const running: CompiledProcess[] = [];

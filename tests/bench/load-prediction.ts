@@ -11,6 +11,9 @@ export interface LevelPrediction extends LoadPrediction {
   messagesPerJob: number;
   /** Status polls per job: every worker step but the submit. */
   pollsPerJob: number;
+  /** The poll schedule the model's slot time assumes, which the benchmark's workers run (compressed), s. */
+  pollInitialSeconds: number;
+  pollMaxSeconds: number;
   /** The calibration the input was merged with (its `source`), or null. */
   calibration: string | null;
 }
@@ -35,6 +38,8 @@ export function predictLevel(users: number, providerConcurrency?: number): Level
     ...predictLoad(input),
     messagesPerJob: input.messagesPerJob,
     pollsPerJob: input.stepsPerJob - 1,
+    pollInitialSeconds: input.pollInitialSeconds,
+    pollMaxSeconds: input.pollMaxSeconds,
     calibration: input.calibration?.source ?? null,
   };
 }

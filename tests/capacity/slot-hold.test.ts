@@ -3,25 +3,14 @@ import { loadConfig } from "../../app/config.js";
 import { POLL_GROWTH as APP_POLL_GROWTH, pollDelayMs } from "../../app/worker/poll-backoff.js";
 import { SCALAR_DEFAULTS } from "../../capacity/defaults.js";
 import { POLL_GROWTH, pollLagSeconds, slotSeconds } from "../../capacity/slot-hold.js";
-
-/** A seeded uniform draw, so the simulation gives the same figure on every run. */
-function seeded(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
+import { exponentialDraw, seededRandom } from "../bench/seeded-random.js";
 
 /** Mean time from a job's end to the poll that sees it, with the app's own poll delays (jitter included). */
 function simulatedLag(jobSeconds: number, initialSeconds: number, maxSeconds: number, jobs: number): number {
-  const random = seeded(7);
+  const random = seededRandom(7);
   let total = 0;
   for (let i = 0; i < jobs; i++) {
-    const ends = -Math.log(1 - random()) * jobSeconds;
+    const ends = exponentialDraw(jobSeconds, random);
     let at = 0;
     for (let polls = 0; at < ends; polls++)
       at += pollDelayMs(polls, initialSeconds * 1000, maxSeconds * 1000, random) / 1000;

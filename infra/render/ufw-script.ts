@@ -31,6 +31,11 @@ function checkPort(port: number, what: string): void {
   }
 }
 
+/** A source goes into the script unquoted: only address characters (IPv4/IPv6, optional /prefix) pass. */
+function checkSource(from: string, what: string): void {
+  if (!/^[0-9a-fA-F.:/]+$/.test(from)) throw new Error(`${what} must be an address or CIDR; got ${from}`);
+}
+
 /**
  * Deny incoming, allow outgoing, the owner's SSH allowed at the top (`ufw prepend`, so it stays ahead of a
  * `limit` rule an older run or the owner's own hand put first), `limit` on SSH for everyone else, then the
@@ -47,8 +52,7 @@ export function renderUfwScript(options: UfwOptions): string {
   }
   const peerRules = options.allowFrom.map((rule) => {
     checkPort(rule.port, `port allowed from ${rule.from}`);
-    if (!/^[0-9a-fA-F.:/]+$/.test(rule.from))
-      throw new Error(`ufw source must be an address; got ${rule.from}`);
+    checkSource(rule.from, "ufw source");
     if (rule.interface !== undefined && !/^[a-z][a-z0-9]{0,14}$/.test(rule.interface)) {
       throw new Error(`ufw interface must be a Linux interface name; got ${rule.interface}`);
     }
@@ -56,8 +60,7 @@ export function renderUfwScript(options: UfwOptions): string {
     return `ufw allow ${on}from ${rule.from} to any port ${rule.port} proto ${rule.proto} comment ${shellQuote(rule.comment)}`;
   });
   const ownerRules = options.ownerAddresses.map((from) => {
-    if (!/^[0-9a-fA-F.:/]+$/.test(from))
-      throw new Error(`owner address must be an address or CIDR; got ${from}`);
+    checkSource(from, "owner address");
     return `ufw prepend allow from ${from} to any port ${options.sshPort} proto tcp comment 'owner ssh, never rate-limited'`;
   });
   const publicRules = options.publicTcpPorts.map(

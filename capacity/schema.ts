@@ -78,6 +78,8 @@ const thresholdsSchema = z.strictObject({
 const intendedRedisSchema = z.strictObject({
   maxmemoryMB: nonNegative().optional(),
   policy: z.enum(REDIS_POLICIES).optional(),
+  /** `appendonly`: the queue's Redis must persist, or a restart loses every queued job. */
+  appendonly: z.boolean().optional(),
 });
 
 const keyBytes = REDIS_DATA_DEFAULTS.bytesPerKey;

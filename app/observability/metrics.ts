@@ -108,6 +108,11 @@ export const metrics = {
     buckets: [1, 2, 3, 5, 8, 13, 21, 34, 55],
     registers: [registry],
   }),
+  queueRedisPersistent: new Gauge({
+    name: "tapbot_queue_redis_persistent",
+    help: "1 when the queue's Redis keeps its data on disk (AOF or RDB save rules), 0 when a restart loses the queue; read at start-up",
+    registers: [registry],
+  }),
   queueDepth: new Gauge({
     name: "tapbot_queue_depth",
     help: "Jobs in the queue by BullMQ state",

@@ -1,5 +1,6 @@
 import { Redis } from "ioredis";
 import type { Logger } from "../observability/logger.js";
+import { metrics } from "../observability/metrics.js";
 
 /**
  * A Redis connection for BullMQ and the app's own keys. `maxRetriesPerRequest: null` is what BullMQ's
@@ -66,16 +67,49 @@ export async function assertNoEviction(redis: Redis): Promise<void> {
   }
 }
 
-/**
- * Warns when the queue's Redis keeps nothing on disk between restarts (no AOF): a restart then loses
- * every queued job, which nobody is told about. Production runs AOF every second (the capacity plan's
- * Redis settings); the capacity model's `check` and the preflight refuse a queue Redis without it.
- */
-export async function warnIfNotPersistent(redis: Redis, logger: Logger): Promise<void> {
+/** What the queue's Redis keeps on disk between restarts, as read at start-up. */
+export interface RedisPersistence {
+  /** AOF on (`appendonly yes`): a restart loses at most the last second with `appendfsync everysec`. */
+  aof: boolean;
+  /**
+   * RDB snapshot rules (`save`), e.g. "3600 1 300 100"; "" when none, undefined when CONFIG is refused
+   * (managed Redis): then only INFO's AOF flag is known.
+   */
+  rdbSave: string | undefined;
+}
+
+/** Reads AOF from INFO (always allowed) and the RDB save rules from CONFIG GET (allowed where not renamed). */
+export async function readPersistence(redis: Redis): Promise<RedisPersistence> {
   const info = await redis.info("persistence");
-  if (/^aof_enabled:1/m.test(info)) return;
-  logger.warn(
-    "the queue's Redis runs without AOF (appendonly no): a restart of Redis loses the queued jobs; " +
-      "run it with --appendonly yes --appendfsync everysec",
+  const aof = /^aof_enabled:1/m.test(info);
+  const save = await redis.config("GET", "save").then(
+    (pair) => (Array.isArray(pair) && typeof pair[1] === "string" ? pair[1] : undefined),
+    () => undefined,
   );
+  return { aof, rdbSave: save?.trim() };
+}
+
+/**
+ * Warns loudly (a warn line at start-up and `tapbot_queue_redis_persistent` 0) when the queue's Redis keeps
+ * nothing on disk between restarts: neither AOF nor RDB snapshots. A restart of such a Redis loses every
+ * queued job and nobody is told (a soak lost 15 of 1,000 requests that way). RDB alone is reported as
+ * persistent but still loses the jobs since the last snapshot; production runs AOF every second (the
+ * capacity plan's Redis settings; the model's `check` and the preflight's `queue redis` row refuse less).
+ *
+ * Why a warning and not a refusal like {@link assertNoEviction}: local runs, the demo and the tests run a
+ * throwaway Redis on purpose, and a Redis can persist where CONFIG cannot see it (a managed replica); an
+ * evicting Redis loses jobs while it runs, a non-persistent one only at its restart, which the gauge lets
+ * monitoring flag before it happens.
+ */
+export async function warnIfNotPersistent(redis: Redis, logger: Logger): Promise<RedisPersistence> {
+  const persistence = await readPersistence(redis);
+  const rdb = persistence.rdbSave !== undefined && persistence.rdbSave !== "";
+  metrics.queueRedisPersistent.set(persistence.aof || rdb ? 1 : 0);
+  if (persistence.aof || rdb) return persistence;
+  logger.warn(
+    { appendonly: "no", save: persistence.rdbSave ?? "unknown (CONFIG refused)" },
+    "the queue's Redis keeps nothing on disk (appendonly no, no RDB save rules): a restart of Redis loses " +
+      "every queued job; run it with --appendonly yes --appendfsync everysec",
+  );
+  return persistence;
 }

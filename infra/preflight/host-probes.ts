@@ -1,5 +1,6 @@
 import { shellQuote } from "../render/shell-script.js";
 import { DAEMON_JSON_ABSENT } from "./docker-daemon.js";
+import { QUEUE_REDIS_PROBE } from "./queue-redis.js";
 import type { RemoteResult } from "./ssh-session.js";
 
 /**
@@ -31,6 +32,11 @@ export const HOST_PROBES = {
     label: "cat /etc/docker/daemon.json",
     command: `if [ -e /etc/docker/daemon.json ]; then cat /etc/docker/daemon.json; else echo '${DAEMON_JSON_ABSENT}'; fi`,
     root: false,
+  },
+  queueRedis: {
+    label: "redis-cli CONFIG GET appendonly (tapbot-redis)",
+    command: QUEUE_REDIS_PROBE,
+    root: true,
   },
 } as const;
 

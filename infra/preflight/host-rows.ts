@@ -9,6 +9,7 @@ import type { HostFacts, ProbeName } from "./host-probes.js";
 import { parseDockerPorts, portRows } from "./listeners.js";
 import { memoryRow } from "./memory.js";
 import { osRow } from "./os-release.js";
+import { queueRedisRow } from "./queue-redis.js";
 import { type PreflightRow, row } from "./row.js";
 import { programUfwRules, ufwRow } from "./ufw-rules.js";
 
@@ -20,8 +21,8 @@ export interface HostContext {
 }
 
 /**
- * Every row of one host from what its probes printed: OS, RAM and disk against the plan, ports, UFW and
- * daemon.json. A probe that failed gives a warn row saying which command and why, instead of a guess; one
+ * Every row of one host from what its probes printed: OS, RAM and disk against the plan, ports, UFW,
+ * daemon.json and, on the automation host, the queue Redis's persistence. A probe that failed gives a warn row saying which command and why, instead of a guess; one
  * that failed because the SSH user has no passwordless sudo blocks, since every host script needs it.
  */
 export function hostRows(role: HostRole, facts: HostFacts, context: HostContext): PreflightRow[] {
@@ -65,5 +66,6 @@ export function hostRows(role: HostRole, facts: HostFacts, context: HostContext)
   judged("ports", "listeners", (out) => portRows(role, out, deployPorts(config, plan, role), docker));
   judged("ufw", "ufw", (out) => ufwRow(role, out, programUfwRules(config, role)));
   judged("daemon.json", "daemonJson", (out) => dockerDaemonRow(role, out, config));
+  if (role === "automation") judged("queue redis", "queueRedis", (out) => queueRedisRow(out, plan.redis));
   return rows;
 }

@@ -31,6 +31,17 @@ describe("the notes' own 100-user host", () => {
     expect(maxmemory?.message).toContain("512 MB");
     expect(maxmemory?.message).toContain("128 MB");
   });
+
+  it("refuses a queue Redis stated without AOF: a restart would lose every queued job", () => {
+    const raw = parse(readFileSync(fixture("notes-100-users.yaml"), "utf8"));
+    const codes = (appendonly: boolean) =>
+      plan(parsePlanInput({ ...raw, redis: { ...raw.redis, appendonly } })).findings.map((f) => [
+        f.severity,
+        f.code,
+      ]);
+    expect(codes(false)).toContainEqual(["error", "REDIS_NOT_PERSISTENT"]);
+    expect(codes(true).map(([, code]) => code)).not.toContain("REDIS_NOT_PERSISTENT");
+  });
 });
 
 describe("at the defaults", () => {

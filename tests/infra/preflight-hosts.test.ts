@@ -224,6 +224,12 @@ describe("npm run preflight against two throwaway Ubuntu hosts, the fake Telegra
     expect(daemon.found).toContain('changed: log-opts.max-size "50m" → "10m"');
     expect(daemon.found).toContain('added: log-opts.max-file "3", live-restore true');
     expect(one(rows, "daemon.json", "data").status).toBe("ok");
+    // No queue Redis runs yet (no Docker here): the program's own renders AOF; the data host has none to check.
+    expect(one(rows, "queue redis", "automation")).toMatchObject({
+      status: "ok",
+      found: "the deploy runs tapbot-redis with appendonly yes, appendfsync everysec; none runs yet",
+    });
+    expect(find(rows, "queue redis", "data")).toEqual([]);
 
     for (const name of ["bot.tapbot.kz", "n8n.tapbot.kz", "directus.tapbot.kz", "grafana.tapbot.kz"]) {
       expect(one(rows, "dns", name)).toMatchObject({ status: "ok", found: `A ${automation.address}` });

@@ -1,12 +1,17 @@
+import { execFile } from "node:child_process";
+import { promisify } from "node:util";
 import { describe, expect, it } from "vitest";
 import { dnsRows } from "../../infra/preflight/dns-records.js";
 import { dockerDaemonRow } from "../../infra/preflight/docker-daemon.js";
 import { parseDockerPorts, portRows } from "../../infra/preflight/listeners.js";
 import { osRow } from "../../infra/preflight/os-release.js";
 import { planRow } from "../../infra/preflight/plan-row.js";
+import { QUEUE_REDIS_ABSENT, queueRedisRow } from "../../infra/preflight/queue-redis.js";
 import { exitCodeOf, row } from "../../infra/preflight/row.js";
 import { renderTable } from "../../infra/preflight/table.js";
 import { ruleKey, ufwRow } from "../../infra/preflight/ufw-rules.js";
+import { findBinary } from "../support/find-binary.js";
+import { startRedis } from "../support/redis-server.js";
 import { stackPlan } from "./helpers/stack-config.js";
 
 /**
@@ -140,4 +145,39 @@ describe("preflight rows from real tool output", () => {
       "1 ok, 1 warn, 0 block: nothing blocks the first `pulumi up` (exit 0)",
     );
   });
+
+  it("the queue Redis: none yet is fine, AOF is fine, RDB alone warns, nothing on disk blocks (real redis-cli)", async () => {
+    const settings = stackPlan(300).redis;
+    const cli = await findBinary("redis-cli", [], "apt-get install redis-tools");
+    /** What the probe prints inside the container: CONFIG GET appendonly, then CONFIG GET save. */
+    const probe = async (args: { appendOnly?: boolean; args?: string[] }) => {
+      const redis = await startRedis(args);
+      try {
+        const get = (name: string) =>
+          promisify(execFile)(cli, ["-p", String(redis.port), "CONFIG", "GET", name]).then((r) => r.stdout);
+        return `${await get("appendonly")}${await get("save")}`;
+      } finally {
+        await redis.stop();
+      }
+    };
+    expect(queueRedisRow(`${QUEUE_REDIS_ABSENT}\n`, settings)).toMatchObject({
+      status: "ok",
+      found: "the deploy runs tapbot-redis with appendonly yes, appendfsync everysec; none runs yet",
+    });
+    expect(queueRedisRow(await probe({ appendOnly: true }), settings)).toMatchObject({
+      status: "ok",
+      found:
+        "tapbot-redis runs with appendonly yes; the deploy runs tapbot-redis with appendonly yes, appendfsync everysec",
+    });
+    const rdb = queueRedisRow(await probe({ args: ["--save", "60 1"] }), settings);
+    expect(rdb).toMatchObject({ status: "warn" });
+    expect(rdb.found).toMatch(/^tapbot-redis runs with appendonly no and RDB saves only \(save "60 1"\)/);
+    const none = queueRedisRow(await probe({}), settings);
+    expect(none.status).toBe("block");
+    expect(none.found).toMatch(/appendonly no and no RDB saves: a restart loses every queued job/);
+    expect(none.todo).toContain("redis-cli CONFIG SET appendonly yes");
+    expect(queueRedisRow("Error response from daemon: container is restarting\n", settings).status).toBe(
+      "warn",
+    );
+  }, 30_000);
 });

@@ -1,6 +1,8 @@
 import { randomUUID } from "node:crypto";
 import type { Redis } from "ioredis";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { createLogger } from "../../../app/observability/logger.js";
+import { registry } from "../../../app/observability/metrics.js";
 import { FalSlots, slotScore } from "../../../app/queue/fal-slots.js";
 import type { GenerationJob } from "../../../app/queue/generation-job.js";
 import {
@@ -9,7 +11,7 @@ import {
   eventsStreamMaxLen,
   type GenerationQueue,
 } from "../../../app/queue/generation-queue.js";
-import { assertNoEviction, createRedis, redisReady } from "../../../app/queue/redis.js";
+import { assertNoEviction, createRedis, redisReady, warnIfNotPersistent } from "../../../app/queue/redis.js";
 import { cacheKeyFor, ResultCache } from "../../../app/queue/result-cache.js";
 import { needs } from "../../../app/startup-failure.js";
 import { freePort } from "../../support/free-port.js";
@@ -158,6 +160,42 @@ describe("assertNoEviction", () => {
       client.disconnect();
       await evicting.stop();
     }
+  });
+});
+
+describe("warnIfNotPersistent", () => {
+  /** The warn lines a start-up check logged, and the persistence gauge it set, against a fresh Redis. */
+  async function checkAgainst(args: { appendOnly?: boolean; args?: string[] }) {
+    const server = await startRedis(args);
+    const client = createRedis(server.url, "test-persistence");
+    const lines: string[] = [];
+    const logger = createLogger("info", "test", { write: (line: string) => void lines.push(line) });
+    try {
+      await warnIfNotPersistent(client, logger);
+      const gauge = await registry.getSingleMetric("tapbot_queue_redis_persistent")?.get();
+      return {
+        warnings: lines
+          .map((line) => JSON.parse(line) as { level: number; msg: string })
+          .filter((l) => l.level === 40),
+        gauge: gauge?.values[0]?.value,
+      };
+    } finally {
+      client.disconnect();
+      await server.stop();
+    }
+  }
+
+  it("warns, naming the fix, and sets the gauge to 0 when Redis keeps nothing on disk", async () => {
+    const { warnings, gauge } = await checkAgainst({});
+    expect(warnings.map((w) => w.msg)).toEqual([
+      expect.stringMatching(/keeps nothing on disk.*loses every queued job.*--appendonly yes/),
+    ]);
+    expect(gauge).toBe(0);
+  });
+
+  it("is quiet with AOF, and with RDB save rules alone", async () => {
+    expect(await checkAgainst({ appendOnly: true })).toEqual({ warnings: [], gauge: 1 });
+    expect(await checkAgainst({ args: ["--save", "60 1"] })).toEqual({ warnings: [], gauge: 1 });
   });
 });
 

@@ -1,6 +1,12 @@
 import { createHash, randomBytes, randomUUID } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import {
+  createFakeFalWebhooks,
+  type FakeFalWebhookOptions,
+  type WebhookDelivery,
+  type WebhookFault,
+} from "./fake-fal-webhooks.js";
+import {
   BodyTooLargeError,
   type LoopbackServer,
   listenLoopback,
@@ -10,6 +16,8 @@ import {
   sleep,
 } from "./http-kit.js";
 import { makePng, sniffImage } from "./image-bytes.js";
+
+export type { WebhookDelivery, WebhookFault } from "./fake-fal-webhooks.js";
 
 /** Which fal call a failure is injected into. */
 export type FalCallKind = "submit" | "status" | "result" | "cancel" | "initiate" | "upload";
@@ -34,11 +42,13 @@ export interface FalSubmission {
   appId: string;
   input: Record<string, unknown>;
   at: number;
+  /** The `fal_webhook` query parameter of the submission: where its completion is posted. */
+  webhookUrl?: string;
 }
 
 /** One HTTP call the fake answered. */
 export interface FalCall {
-  kind: FalCallKind | "cdn" | "unknown";
+  kind: FalCallKind | "cdn" | "jwks" | "unknown";
   method: string;
   path: string;
   status: number;
@@ -81,6 +91,8 @@ export interface FakeFalOptions {
   accountConcurrency?: number;
   /** Called with every call as it is answered (the demo prints its timeline from these). */
   onCall?: (call: FalCall) => void;
+  /** Retry schedule and timeout of webhook deliveries (see {@link FakeFalWebhookOptions}). */
+  webhooks?: Omit<FakeFalWebhookOptions, "userId">;
 }
 
 /** A running fake of fal's queue API and storage; see {@link startFakeFal}. */
@@ -90,6 +102,8 @@ export interface FakeFal {
   /** Use as FAL_REST_URL (stands for https://rest.alpha.fal.ai: storage uploads; its /files and /cdn serve bytes). */
   readonly restUrl: string;
   readonly key: string;
+  /** Use as FAL_JWKS_URL (stands for https://rest.alpha.fal.ai/.well-known/jwks.json): the webhook keys. */
+  readonly jwksUrl: string;
   readonly submissions: readonly FalSubmission[];
   /** Request ids that received a cancel while IN_QUEUE or IN_PROGRESS. */
   readonly cancelled: readonly string[];
@@ -101,6 +115,14 @@ export interface FakeFal {
   readonly uploads: readonly { fileUrl: string; contentType: string; bytes: number; at: number }[];
   /** How many status requests a request received. */
   pollsFor(requestId: string): number;
+  /** Every webhook POST made (and every one dropped on purpose), in order. */
+  readonly webhookDeliveries: readonly WebhookDelivery[];
+  /** Injects a fault into the webhooks of the next completions (drop, delay, duplicate, mis-sign, stale). */
+  failNextWebhook(fault: WebhookFault): void;
+  /** Posts the last webhook of `requestId` again, byte for byte (a replay); resolves to the answer. */
+  replayWebhook(requestId: string): Promise<number | "timeout" | "error">;
+  /** Signs webhooks with a new key from now on; the JWKS publishes only the new one. */
+  rotateWebhookKey(): void;
   /** When each status request for a request arrived (ms since the epoch). */
   pollTimesFor(requestId: string): number[];
   /** How many result fetches a request received. */
@@ -181,6 +203,8 @@ interface QueuedRequest extends FalSubmission {
   output?: Record<string, unknown>;
   polls: number[];
   resultFetches: number;
+  /** Set once its completion was handed to the webhook sender. */
+  webhookSent?: boolean;
 }
 
 /** A fal-style 422 body, as the model's pydantic validation writes it. */
@@ -221,6 +245,11 @@ function defaultFailureBody(status: number): unknown {
  * mistyped input (prompt, image_url, upscale_factor) → the result answers 422 with a `detail` array; an
  * image_url that cannot be downloaded → 422 `file_download_error`; a PUT whose Content-Type differs from the one
  * initiated → 403, as a signed URL would.
+ *
+ * A submission with `?fal_webhook=<url>` is also posted to that URL when it completes, signed as fal signs
+ * webhooks (ED25519 over request id, user id, timestamp and the body's SHA-256; the public key in the JWKS at
+ * the storage origin's /.well-known/jwks.json) and retried on failure (see fake-fal-webhooks.ts); faults on
+ * demand: drop, delay, duplicate, mis-sign, stale, replay, key rotation.
  */
 export async function startFakeFal(opts: FakeFalOptions = {}): Promise<FakeFal> {
   const key = opts.key ?? `${randomUUID()}:${randomBytes(16).toString("hex")}`;
@@ -245,6 +274,8 @@ export async function startFakeFal(opts: FakeFalOptions = {}): Promise<FakeFal> 
   const active = new Set<{ kind: FalCallKind | "unknown"; requestId?: string }>();
   let queue: LoopbackServer | undefined;
   let rest: LoopbackServer | undefined;
+  const webhooks = createFakeFalWebhooks({ ...opts.webhooks, userId: key.split(":")[0] ?? key });
+  let webhookTimer: NodeJS.Timeout | undefined;
 
   /** Requests no runner has taken yet (not cancelled), in submission order: the account's queue. */
   const waiting: QueuedRequest[] = [];
@@ -308,6 +339,50 @@ export async function startFakeFal(opts: FakeFalOptions = {}): Promise<FakeFal> 
     if (request.startAt === undefined || request.doneAt === undefined) return "IN_QUEUE";
     return now >= request.doneAt ? "COMPLETED" : "IN_PROGRESS";
   };
+
+  /** What fal posts to the webhook URL when a request ends: the result, or the model's error. */
+  function webhookBody(request: QueuedRequest): Record<string, unknown> {
+    const ids = { request_id: request.requestId, gateway_request_id: request.requestId };
+    return request.issues === undefined
+      ? { ...ids, status: "OK", payload: request.output ?? {} }
+      : {
+          ...ids,
+          status: "ERROR",
+          error: "Invalid status code: 422",
+          payload: validationBody(request.issues),
+        };
+  }
+
+  /**
+   * Posts the completions that are due to their webhook URLs, then sleeps until the next moment a request
+   * with a webhook could complete (its end, a queued one's ready time, a running one's end freeing a runner).
+   * Called after every submission and cancel, and by its own timer; the schedule itself stays `settle`'s.
+   */
+  function armWebhooks(): void {
+    clearTimeout(webhookTimer);
+    const now = Date.now();
+    settle(now);
+    const due = [...requests.values()].filter(
+      (r) =>
+        r.webhookUrl !== undefined &&
+        r.webhookSent !== true &&
+        r.cancelledAt === undefined &&
+        (r.output !== undefined || r.issues !== undefined),
+    );
+    for (const request of due) {
+      if (request.doneAt === undefined || request.doneAt > now) continue;
+      request.webhookSent = true;
+      void webhooks.deliver(request.webhookUrl as string, request.requestId, webhookBody(request));
+    }
+    if (!due.some((r) => r.webhookSent !== true)) return;
+    const next = [
+      ...due.flatMap((r) => (r.doneAt === undefined ? [] : [r.doneAt])),
+      ...waiting.map((r) => Math.max(r.readyAt, floor)),
+      ...[...running].map(endOf),
+    ].filter((t) => t > now && Number.isFinite(t));
+    if (next.length === 0) return;
+    webhookTimer = setTimeout(armWebhooks, Math.min(...next) - now + 1);
+  }
 
   /** The most intervals open at one moment (an interval ending at t does not overlap one starting at t). */
   function peakOverlap(intervals: { from: number; to: number }[]): number {
@@ -542,6 +617,15 @@ export async function startFakeFal(opts: FakeFalOptions = {}): Promise<FakeFal> 
           ]),
         );
       }
+      const webhookUrl = url.searchParams.get("fal_webhook") ?? undefined;
+      if (webhookUrl !== undefined && !/^https?:\/\/[^/]+/.test(webhookUrl)) {
+        return answer(
+          422,
+          validationBody([
+            { loc: ["query", "fal_webhook"], msg: "Input should be a valid URL", type: "url_parsing" },
+          ]),
+        );
+      }
       const body = await readJsonObject(req);
       if (Array.isArray(body)) return answer(422, validationBody(body));
       const requestId = randomUUID();
@@ -552,6 +636,7 @@ export async function startFakeFal(opts: FakeFalOptions = {}): Promise<FakeFal> 
         appId,
         input: body,
         at,
+        ...(webhookUrl === undefined ? {} : { webhookUrl }),
         readyAt: at + queueMs,
         processingMs: drawProcessingMs(processingMs),
         polls: [],
@@ -560,8 +645,16 @@ export async function startFakeFal(opts: FakeFalOptions = {}): Promise<FakeFal> 
       settle(Date.now());
       requests.set(requestId, request);
       waiting.push(request);
-      submissions.push({ requestId, modelId, appId, input: body, at });
+      submissions.push({
+        requestId,
+        modelId,
+        appId,
+        input: body,
+        at,
+        ...(webhookUrl === undefined ? {} : { webhookUrl }),
+      });
       await runModel(request);
+      armWebhooks();
       return answer(
         200,
         { status: "IN_QUEUE", ...urls(appId, requestId), queue_position: queuePosition(request) },
@@ -596,6 +689,7 @@ export async function startFakeFal(opts: FakeFalOptions = {}): Promise<FakeFal> 
       const queued = waiting.indexOf(request);
       if (queued >= 0) waiting.splice(queued, 1);
       cancelled.push(request.requestId);
+      armWebhooks();
       return answer(202, { status: "CANCELLATION_REQUESTED" }, request.requestId);
     }
     if (req.method !== "GET") return answer(405, { detail: "Method Not Allowed" }, request.requestId);
@@ -622,6 +716,10 @@ export async function startFakeFal(opts: FakeFalOptions = {}): Promise<FakeFal> 
       for (const watch of watchers) watch();
     };
     if (latencyMs > 0) await sleep(latencyMs);
+    if (req.method === "GET" && path === "/.well-known/jwks.json") {
+      record("jwks", 200);
+      return sendJson(res, 200, webhooks.jwks());
+    }
     if (req.method === "GET" && (path.startsWith("/files/") || path.startsWith("/cdn/"))) {
       const file = stored.get(path);
       record("cdn", file === undefined ? 404 : 200);
@@ -720,6 +818,7 @@ export async function startFakeFal(opts: FakeFalOptions = {}): Promise<FakeFal> 
     queueUrl: queue.origin,
     restUrl: rest.origin,
     key,
+    jwksUrl: `${rest.origin}/.well-known/jwks.json`,
     submissions,
     cancelled,
     calls,
@@ -728,6 +827,10 @@ export async function startFakeFal(opts: FakeFalOptions = {}): Promise<FakeFal> 
     pollsFor: (requestId) => requests.get(requestId)?.polls.length ?? 0,
     pollTimesFor: (requestId) => [...(requests.get(requestId)?.polls ?? [])],
     resultFetchesFor: (requestId) => requests.get(requestId)?.resultFetches ?? 0,
+    webhookDeliveries: webhooks.deliveries,
+    failNextWebhook: (fault) => webhooks.fault(fault),
+    replayWebhook: (requestId) => webhooks.replay(requestId),
+    rotateWebhookKey: () => webhooks.rotateKey(),
     setProcessingMs(ms) {
       if (typeof ms === "number") drawProcessingMs(ms);
       processingMs = ms;
@@ -739,6 +842,7 @@ export async function startFakeFal(opts: FakeFalOptions = {}): Promise<FakeFal> 
       accountConcurrency = limit;
       floor = Math.max(floor, now);
       settle(now);
+      armWebhooks();
     },
     get peakInProgress() {
       settle(Date.now());
@@ -801,6 +905,8 @@ export async function startFakeFal(opts: FakeFalOptions = {}): Promise<FakeFal> 
       });
     },
     async stop() {
+      clearTimeout(webhookTimer);
+      webhooks.stop();
       await Promise.all([queue?.close(), rest?.close()]);
     },
   };

@@ -92,6 +92,13 @@ const environmentSchema = z.object({
   FAL_KEY: secret("the fal.ai API key"),
   FAL_QUEUE_URL: url(["https", "http"], "https://queue.fal.run"),
   FAL_REST_URL: url(["https", "http"], "https://rest.alpha.fal.ai"),
+  FAL_WEBHOOK_URL: url(["https", "http"]).optional(),
+  FAL_JWKS_URL: url(["https", "http"], "https://rest.alpha.fal.ai/.well-known/jwks.json"),
+  FAL_WEBHOOK_FALLBACK_SECONDS: z
+    .string()
+    .default("60")
+    .transform(Number)
+    .refine((n) => Number.isFinite(n) && n > 0 && n <= 3600, "must be a number of seconds above 0"),
   REDIS_URL: url(["redis", "rediss"]),
   DATABASE_URL: url(["postgres", "postgresql"]),
   WORKER_CONCURRENCY: int(4, 1, 1000),
@@ -148,6 +155,18 @@ export interface AppConfig {
   falKey: string;
   falQueueUrl: string;
   falRestUrl: string;
+  /**
+   * Where fal posts a completed request (`fal_webhook` of each submission), on the bot's public domain; the
+   * bot serves it at this URL's path. Unset: no webhooks, the workers poll fal's status as before.
+   */
+  falWebhookUrl: string | undefined;
+  /** fal's published webhook keys (JWKS), fetched by the bot to verify each webhook's signature. */
+  falJwksUrl: string;
+  /**
+   * With webhooks, when a job's first status poll happens, counted from its submission: the expected job
+   * time plus a margin. A webhook that never came delays the picture by this much at most; it is never lost.
+   */
+  falWebhookFallbackSeconds: number;
   redisUrl: string;
   databaseUrl: string;
   workerConcurrency: number;
@@ -220,6 +239,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       );
     }
   }
+  if (
+    parsed.success &&
+    parsed.data.FAL_WEBHOOK_URL !== undefined &&
+    parsed.data.WEBHOOK_URL !== undefined &&
+    new URL(parsed.data.FAL_WEBHOOK_URL).pathname === new URL(parsed.data.WEBHOOK_URL).pathname
+  ) {
+    problems.push("FAL_WEBHOOK_URL: must have a different path from WEBHOOK_URL (Telegram's webhook)");
+  }
   if (parsed.success && parsed.data.POLL_MAX_SECONDS < parsed.data.POLL_INITIAL_SECONDS) {
     problems.push("POLL_MAX_SECONDS: must be at least POLL_INITIAL_SECONDS");
   }
@@ -231,6 +258,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     falKey: e.FAL_KEY,
     falQueueUrl: e.FAL_QUEUE_URL,
     falRestUrl: e.FAL_REST_URL,
+    falWebhookUrl: e.FAL_WEBHOOK_URL,
+    falJwksUrl: e.FAL_JWKS_URL,
+    falWebhookFallbackSeconds: e.FAL_WEBHOOK_FALLBACK_SECONDS,
     redisUrl: e.REDIS_URL,
     databaseUrl: e.DATABASE_URL,
     workerConcurrency: e.WORKER_CONCURRENCY,

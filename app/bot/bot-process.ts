@@ -1,7 +1,9 @@
 import { type AppConfig, modelsByKind } from "../config.js";
+import { FalWebhookKeys } from "../fal/webhook-keys.js";
 import type { Logger } from "../observability/logger.js";
 import { registry } from "../observability/metrics.js";
 import { type OpsServer, startOpsServer } from "../observability/ops-server.js";
+import { FalCompletions } from "../queue/fal-completions.js";
 import { createFalSlots } from "../queue/fal-slots.js";
 import { createGenerationQueue, maxRetryBackoffMs } from "../queue/generation-queue.js";
 import { createRedis, pingRedis, redisReady } from "../queue/redis.js";
@@ -14,6 +16,7 @@ import { UserStore } from "../storage/user-store.js";
 import { installTelegramTransformers } from "../telegram/api.js";
 import { registerCommandMenu } from "./command-menu.js";
 import { createBot } from "./create-bot.js";
+import { createFalWebhookEndpoint } from "./fal-webhook.js";
 import { type Polling, startPolling } from "./polling.js";
 import { RedisRateLimiter } from "./rate-limit.js";
 import { RedisUpdateLog } from "./update-log.js";
@@ -102,13 +105,34 @@ export async function startBotProcess(config: AppConfig, logger: Logger): Promis
           logger,
         })
       : undefined;
+  // fal's webhook is served in either mode: it is how a worker learns that fal finished, not an update.
+  const falWebhook =
+    config.falWebhookUrl === undefined
+      ? undefined
+      : createFalWebhookEndpoint({
+          path: new URL(config.falWebhookUrl).pathname,
+          keys: new FalWebhookKeys({ url: config.falJwksUrl }),
+          completions: new FalCompletions(redis),
+          wake: (jobIds) => queue.wake(jobIds),
+          logger,
+        });
+  const handlers = [falWebhook, webhook].flatMap((endpoint) =>
+    endpoint === undefined ? [] : [endpoint.handle],
+  );
   try {
     ops = await startOpsServer({
       port: config.httpPort,
       host: config.httpHost,
       registry,
       checks: { redis: () => pingRedis(redis), postgres: () => pingPostgres(pool) },
-      ...(webhook === undefined ? {} : { handle: webhook.handle }),
+      ...(handlers.length === 0
+        ? {}
+        : {
+            handle: async (req, res) => {
+              for (const handle of handlers) if (await handle(req, res)) return true;
+              return false;
+            },
+          }),
     });
     if (config.botMode === "webhook") {
       await bot.api.setWebhook(config.webhookUrl as string, {

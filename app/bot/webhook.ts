@@ -36,9 +36,11 @@ function secretMatches(header: string | string[] | undefined, secret: string): b
   return typeof header === "string" && timingSafeEqual(digest(header), digest(secret));
 }
 
-class BodyTooLarge extends Error {}
+/** Thrown by {@link readBody} beyond its limit. */
+export class BodyTooLarge extends Error {}
 
-async function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+/** A request's whole body, refused (BodyTooLarge) beyond `limit` bytes. */
+export async function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req) {
@@ -60,7 +62,8 @@ function parseUpdate(body: Buffer): Update | undefined {
   }
 }
 
-function answer(res: ServerResponse, status: number, text: string): void {
+/** A short plain-text answer. */
+export function answer(res: ServerResponse, status: number, text: string): void {
   res.writeHead(status, { "content-type": "text/plain" }).end(`${text}\n`);
 }
 

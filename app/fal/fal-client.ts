@@ -86,9 +86,13 @@ export class FalClient {
     return parsed.data;
   }
 
-  /** Queues a request for `model`; returns fal's request id. */
-  async submit(model: string, input: Record<string, unknown>): Promise<string> {
-    const { body } = await this.call("submit", `${this.options.queueUrl}/${model}`, {
+  /**
+   * Queues a request for `model`; returns fal's request id. With `webhookUrl`, fal also posts the request's
+   * completion there (`fal_webhook`), signed (see webhook-signature.ts).
+   */
+  async submit(model: string, input: Record<string, unknown>, webhookUrl?: string): Promise<string> {
+    const query = webhookUrl === undefined ? "" : `?fal_webhook=${encodeURIComponent(webhookUrl)}`;
+    const { body } = await this.call("submit", `${this.options.queueUrl}/${model}${query}`, {
       method: "POST",
       json: input,
     });

@@ -101,11 +101,17 @@ export const metrics = {
     buckets: seconds,
     registers: [registry],
   }),
+  falWebhooks: new Counter({
+    name: "tapbot_fal_webhooks_total",
+    help: "fal webhooks received, by outcome: matched (its job was woken if it waited), unmatched (no job recorded for it yet, or an unknown request), refused (signature, 401), unavailable (fal's keys unreadable, 503)",
+    labelNames: ["outcome"] as const,
+    registers: [registry],
+  }),
   pollsPerJob: new Histogram({
     name: "tapbot_polls_per_job",
     help: "Status requests made to fal per job",
     labelNames: ["kind"] as const,
-    buckets: [1, 2, 3, 5, 8, 13, 21, 34, 55],
+    buckets: [0, 1, 2, 3, 5, 8, 13, 21, 34, 55],
     registers: [registry],
   }),
   queueRedisPersistent: new Gauge({

@@ -126,7 +126,8 @@ export function slotScore(priority: number, acceptedAtMs: number): number {
 
 /**
  * A lease's life without renewal: longer than the longest gap between two steps of a living job that holds
- * a slot, so only a vanished job's lease expires. The gaps: a status request every `pollMaxMs` at most; a
+ * a slot, so only a vanished job's lease expires. The gaps: a status request every `pollMaxMs` at most (with
+ * fal webhooks, the first one after the fallback wait, which the caller passes when longer); a
  * retried step after BullMQ's longest backoff (`maxBackoffMs`); a step whose worker died, rerun by stalled
  * recovery within two lock durations. Plus 10 s of margin.
  */
@@ -153,22 +154,32 @@ export function slotRetryMs(config: Pick<AppConfig, "pollInitialSeconds">): numb
 
 /**
  * The account's slots as every process of a deployment sees them: FAL_CONCURRENCY, keys named by
- * QUEUE_NAME, lease and staleness from the lock, poll and retry timings (`maxBackoffMs`: BullMQ's longest
+ * QUEUE_NAME, lease and staleness from the lock, poll (or webhook fallback) and retry timings (`maxBackoffMs`: BullMQ's longest
  * retry delay, see jobRetention).
  */
 export function createFalSlots(
   redis: Redis,
   config: Pick<
     AppConfig,
-    "queueName" | "falConcurrency" | "workerLockSeconds" | "pollInitialSeconds" | "pollMaxSeconds"
+    | "queueName"
+    | "falConcurrency"
+    | "workerLockSeconds"
+    | "pollInitialSeconds"
+    | "pollMaxSeconds"
+    | "falWebhookUrl"
+    | "falWebhookFallbackSeconds"
   >,
   maxBackoffMs: number,
 ): FalSlots {
   const lockMs = config.workerLockSeconds * 1000;
+  const longestPollGap =
+    config.falWebhookUrl === undefined
+      ? config.pollMaxSeconds
+      : Math.max(config.pollMaxSeconds, config.falWebhookFallbackSeconds);
   return new FalSlots(redis, {
     name: config.queueName,
     limit: config.falConcurrency,
-    leaseMs: slotLeaseMs({ lockMs, pollMaxMs: config.pollMaxSeconds * 1000, maxBackoffMs }),
+    leaseMs: slotLeaseMs({ lockMs, pollMaxMs: longestPollGap * 1000, maxBackoffMs }),
     staleMs: slotStaleMs({ lockMs, retryMs: slotRetryMs(config) }),
   });
 }

@@ -8,6 +8,7 @@ import type { FalClient } from "../fal/fal-client.js";
 import { translate } from "../i18n/index.js";
 import type { Logger } from "../observability/logger.js";
 import { metrics } from "../observability/metrics.js";
+import type { FalCompletions } from "../queue/fal-completions.js";
 import { type FalSlots, slotScore } from "../queue/fal-slots.js";
 import { type GenerationJob, generationJobSchema, tierPriority } from "../queue/generation-job.js";
 import { cancelFlagKey } from "../queue/generation-queue.js";
@@ -99,6 +100,12 @@ export interface ProcessorDeps {
    * that fails now hands its job back to the queue (saved step, no attempt counted) instead of failing.
    */
   stopping?: AbortSignal;
+  /**
+   * fal webhooks (FAL_WEBHOOK_URL): submissions ask fal to post their completion to `url`, the first status
+   * poll waits `fallbackMs`, and a completion the webhook recorded goes to delivery without any poll.
+   * Undefined: status polls from the first interval on, as without webhooks.
+   */
+  webhooks?: { url: string; fallbackMs: number; completions: FalCompletions };
   /** Moves the user's photo from Telegram to fal storage; returns the fal URL. */
   uploadSource: (fileId: string) => Promise<string>;
   settings: ProcessorSettings;
@@ -174,7 +181,7 @@ export function createGenerationProcessor(
   deps: ProcessorDeps,
 ): (job: Job<GenerationJobData>, token?: string) => Promise<void> {
   const now = deps.now ?? Date.now;
-  const { settings, generations, notifier, fal, redis, outcomes, slots } = deps;
+  const { settings, generations, notifier, fal, redis, outcomes, slots, webhooks } = deps;
 
   return async function processGeneration(job, token) {
     const input = generationJobSchema.parse(job.data);
@@ -251,6 +258,7 @@ export function createGenerationProcessor(
       vars?: Record<string, string | number>,
     ): Promise<void> => {
       const outcome: Outcome = { status, error: reason };
+      if (step.name !== "submit") await webhooks?.completions.forget(step.requestId);
       if (!(await answered())) {
         await fence();
         await notifier.outcome(await conversation(), message, vars);
@@ -265,17 +273,28 @@ export function createGenerationProcessor(
       await loadRow();
       return notifier.progress(await conversation(), workerMessages.generating);
     };
-    /** Parks the job in the delayed set until its next poll, capped at the deadline. Frees the slot. */
-    const waitForNextPoll = async (polls: number, submittedAt: number): Promise<never> => {
+    /**
+     * Parks the job in the delayed set until its next poll, capped at the deadline. Frees the slot. With
+     * webhooks the first poll is the fallback (`fallbackMs` after submission): the webhook wakes the job
+     * before that. A webhook that came while this step ran found the job active and could not wake it, so
+     * the job looks for one itself once parked (the receiver records before it wakes: one of the two sees
+     * the other).
+     */
+    const waitForNextPoll = async (polls: number, submittedAt: number, requestId: string): Promise<never> => {
       const untilDeadline = submittedAt + deadlineSeconds * 1000 - now();
-      const delay = Math.max(
-        0,
-        Math.min(
-          pollDelayMs(polls, settings.pollInitialMs, settings.pollMaxMs, deps.random),
-          untilDeadline + 50,
-        ),
-      );
+      const nominal =
+        webhooks !== undefined && polls === 0
+          ? webhooks.fallbackMs
+          : pollDelayMs(polls, settings.pollInitialMs, settings.pollMaxMs, deps.random);
+      const delay = Math.max(0, Math.min(nominal, untilDeadline + 50));
       await job.moveToDelayed(now() + delay, token);
+      if (webhooks !== undefined) {
+        try {
+          if (await webhooks.completions.completed(requestId)) await deps.wake([id]);
+        } catch (error) {
+          log.warn({ err: error, requestId }, "could not look for fal's webhook; the fallback poll will");
+        }
+      }
       throw new DelayedError();
     };
 
@@ -331,26 +350,36 @@ export function createGenerationProcessor(
             // The submit fence: a job whose lock lapsed (a stalled event loop) may be running at another
             // worker already, which submits too; fal has no idempotency key, so this one must not.
             await fence();
-            const requestId = await fal.submit(input.model, falInput(input, sourceUrl));
+            const requestId = await fal.submit(input.model, falInput(input, sourceUrl), webhooks?.url);
             const submittedAt = now();
             // Both stores at once: a rerun finds the request id in either and polls it, so a second
-            // (billed) submission needs the worker to die before both answered.
-            const [saved, recorded] = await Promise.allSettled([
+            // (billed) submission needs the worker to die before both answered. The webhook's map from
+            // the request to this job too; without it the fallback poll finds the result.
+            const [saved, recorded, expected] = await Promise.allSettled([
               save({ name: "poll", requestId, submittedAt, polls: 0, announced }),
               generations.markRunning(id, requestId),
+              webhooks?.completions.expect(requestId, id),
             ]);
             if (saved.status === "rejected") throw saved.reason;
             if (recorded.status === "rejected") {
               log.warn({ err: recorded.reason, requestId }, "could not record the fal request id in the row");
             }
+            if (expected.status === "rejected") {
+              log.warn(
+                { err: expected.reason, requestId },
+                "could not map the request to its job for the webhook",
+              );
+            }
             log.info({ requestId }, "submitted to fal");
-            return await waitForNextPoll(0, submittedAt);
+            return await waitForNextPoll(0, submittedAt, requestId);
           }
           case "poll": {
             if (!step.announced) step = { ...step, announced: await announce() };
-            await slots.renew(id);
-            const { state } = await fal.status(input.model, step.requestId);
-            const polls = step.polls + 1;
+            // fal's signed webhook said it finished: no status request needed.
+            const told = webhooks !== undefined && (await webhooks.completions.completed(step.requestId));
+            if (!told) await slots.renew(id);
+            const state = told ? "COMPLETED" : (await fal.status(input.model, step.requestId)).state;
+            const polls = told ? step.polls : step.polls + 1;
             if (state === "COMPLETED") {
               metrics.providerLatency.observe({ kind: input.kind }, (now() - step.submittedAt) / 1000);
               metrics.pollsPerJob.observe({ kind: input.kind }, polls);
@@ -365,7 +394,7 @@ export function createGenerationProcessor(
               throw new HandledFailure(`no result from fal within ${deadlineSeconds} s`);
             }
             await save({ ...step, polls });
-            return await waitForNextPoll(polls, step.submittedAt);
+            return await waitForNextPoll(polls, step.submittedAt, step.requestId);
           }
           case "deliver": {
             await releaseSlot();
@@ -436,8 +465,9 @@ export function createGenerationProcessor(
         metrics.jobDuration.observe({ kind: input.kind }, (now() - job.timestamp) / 1000);
         log.info({ requestId, bytes: bytes.length }, "delivered");
       }
-      // A cancel that came too late (the result was ready) leaves nothing behind either.
+      // A cancel that came too late (the result was ready) leaves nothing behind either, nor does the webhook.
       await redis.del(cancelFlagKey(id));
+      await webhooks?.completions.forget(requestId);
       await deps.cache.set(input.cacheKey, fileId);
       // Read the acknowledgement's id again: the bot may have stored it while the picture was on its way.
       // Either this edit or the bot's (which sees the sent picture when it stores the id) marks it done.

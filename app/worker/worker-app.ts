@@ -5,6 +5,7 @@ import { createHttpAgent } from "../fal/http-agent.js";
 import type { Logger } from "../observability/logger.js";
 import { registry, setFalSlotsSource, setQueueDepthSource } from "../observability/metrics.js";
 import { startOpsServer } from "../observability/ops-server.js";
+import { FalCompletions } from "../queue/fal-completions.js";
 import { createFalSlots, slotRetryMs } from "../queue/fal-slots.js";
 import { createGenerationQueue, jobRetention, maxRetryBackoffMs } from "../queue/generation-queue.js";
 import { assertNoEviction, createRedis, pingRedis, redisReady, warnIfNotPersistent } from "../queue/redis.js";
@@ -99,6 +100,15 @@ export async function startWorkerApp(config: AppConfig, logger: Logger): Promise
     redis,
     slots,
     wake: (jobIds) => queue.wake(jobIds),
+    ...(config.falWebhookUrl === undefined
+      ? {}
+      : {
+          webhooks: {
+            url: config.falWebhookUrl,
+            fallbackMs: config.falWebhookFallbackSeconds * 1000,
+            completions: new FalCompletions(redis),
+          },
+        }),
     uploadSource: (fileId) =>
       uploadSourceImage(
         {

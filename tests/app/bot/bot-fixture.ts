@@ -82,6 +82,8 @@ export async function startTestBot(
       workerLockSeconds: 30,
       pollInitialSeconds: 2,
       pollMaxSeconds: 10,
+      falWebhookUrl: undefined,
+      falWebhookFallbackSeconds: 60,
     },
     maxRetryBackoffMs,
   );

@@ -119,4 +119,41 @@ describe("loadConfig", () => {
       4,
     );
   });
+
+  it("fal webhooks: off unless FAL_WEBHOOK_URL is set, fal's JWKS by default, on a path of their own", () => {
+    expect(loadConfig(minimal)).toMatchObject({
+      falWebhookUrl: undefined,
+      falJwksUrl: "https://rest.alpha.fal.ai/.well-known/jwks.json",
+      falWebhookFallbackSeconds: 60,
+    });
+    expect(
+      loadConfig({
+        ...minimal,
+        FAL_WEBHOOK_URL: "https://bot.example/fal/webhook",
+        FAL_WEBHOOK_FALLBACK_SECONDS: "40",
+      }),
+    ).toMatchObject({ falWebhookUrl: "https://bot.example/fal/webhook", falWebhookFallbackSeconds: 40 });
+    expect(
+      problemsOf({
+        ...minimal,
+        BOT_MODE: "webhook",
+        WEBHOOK_URL: "https://bot.example/hook",
+        WEBHOOK_SECRET: "s",
+        FAL_WEBHOOK_URL: "https://bot.example/hook",
+        FAL_WEBHOOK_FALLBACK_SECONDS: "0",
+      }),
+    ).toEqual(["FAL_WEBHOOK_FALLBACK_SECONDS: must be a number of seconds above 0"]);
+    expect(
+      problemsOf({
+        ...minimal,
+        BOT_MODE: "webhook",
+        WEBHOOK_URL: "https://bot.example/hook",
+        WEBHOOK_SECRET: "s",
+        FAL_WEBHOOK_URL: "https://bot.example/hook",
+      }),
+    ).toEqual(["FAL_WEBHOOK_URL: must have a different path from WEBHOOK_URL (Telegram's webhook)"]);
+    expect(problemsOf({ ...minimal, FAL_WEBHOOK_URL: "ftp://bot.example/fal" })).toEqual([
+      "FAL_WEBHOOK_URL: must use https or http",
+    ]);
+  });
 });

@@ -15,6 +15,12 @@ export const APP_HTTP_PORT = 8080;
 /** The path of the bot's webhook on `tapbot:botDomain` (WEBHOOK_URL's path), the only one Caddy forwards. */
 export const BOT_WEBHOOK_PATH = "/telegram/webhook";
 
+/**
+ * The path fal posts completed requests to on `tapbot:botDomain` (FAL_WEBHOOK_URL's path), forwarded by Caddy
+ * to the bot replicas like Telegram's: a picture goes out as soon as fal finished, with no status polls.
+ */
+export const FAL_WEBHOOK_PATH = "/fal/webhook";
+
 /** The Docker network names of the bot replicas, which Caddy's webhook route balances over. */
 export function botUpstreams(replicas: number): string[] {
   return Array.from({ length: replicas }, (_, i) => `tapbot-bot-${i + 1}:${APP_HTTP_PORT}`);
@@ -99,6 +105,8 @@ export class App extends pulumi.ComponentResource {
       // The poll schedule the plan's slot time assumes: a slot stays taken until a poll sees fal's job done.
       `POLL_INITIAL_SECONDS=${plan.provider.pollInitialSeconds}`,
       `POLL_MAX_SECONDS=${plan.provider.pollMaxSeconds}`,
+      // fal posts each completion to the bot (the workers submit with it); polls are only the fallback.
+      `FAL_WEBHOOK_URL=https://${config.botDomain}${FAL_WEBHOOK_PATH}`,
       ...extra,
     ];
     // Prometheus on the data host scrapes /metrics over the tunnel: each process publishes its ops port on

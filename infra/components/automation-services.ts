@@ -10,7 +10,7 @@ import { proxySites } from "../proxy-sites.js";
 import { renderCaddyfile } from "../render/caddyfile.js";
 import { REDIS_HEALTHCHECK, redisContainerCommand, renderRedisArgs } from "../render/redis-args.js";
 import { botReplicasOf } from "../rollout-order.js";
-import { BOT_WEBHOOK_PATH, botUpstreams } from "./app.js";
+import { BOT_WEBHOOK_PATH, botUpstreams, FAL_WEBHOOK_PATH } from "./app.js";
 import { hostDockerResources } from "./host-docker-resources.js";
 import { serviceContainer } from "./service-container.js";
 
@@ -113,7 +113,7 @@ export class AutomationServices extends pulumi.ComponentResource {
       }),
       webhook: {
         domain: config.botDomain,
-        path: BOT_WEBHOOK_PATH,
+        paths: [BOT_WEBHOOK_PATH, FAL_WEBHOOK_PATH],
         upstreams: botUpstreams(botReplicasOf(plan)),
       },
     });

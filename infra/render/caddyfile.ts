@@ -24,11 +24,11 @@ export interface CaddySite {
   access: SiteAccess;
 }
 
-/** The bot's public webhook: only POSTs to `path` reach the replicas; everything else gets 404. */
+/** The bot's public webhooks: only POSTs to `paths` reach the replicas; everything else gets 404. */
 export interface WebhookSite {
   domain: string;
-  /** The webhook path (WEBHOOK_URL's path). */
-  path: string;
+  /** The webhook paths: Telegram's (WEBHOOK_URL's path) and fal's (FAL_WEBHOOK_URL's). */
+  paths: string[];
   /** host:port of every bot replica. */
   upstreams: string[];
 }
@@ -63,8 +63,8 @@ function checkUpstream(upstream: string): void {
 }
 
 /**
- * The route of the bot's webhook, inside a site block: Telegram's POSTs to the path are load-balanced over
- * the bot replicas; anything else is 404. Zero-downtime replacement of one replica rests on:
+ * The route of the bot's webhooks, inside a site block: Telegram's and fal's POSTs to their paths are
+ * load-balanced over the bot replicas; anything else is 404. Zero-downtime replacement of one replica rests on:
  * - active health checks on /healthz every {@link BOT_HEALTH_INTERVAL_SECONDS} s: a stopping replica says
  *   "draining" (503) while it still serves, so it leaves the rotation before it stops accepting;
  * - retries on the other replica for up to 15 s: a dial that fails (the stopping replica no longer
@@ -75,13 +75,15 @@ function checkUpstream(upstream: string): void {
  * Exported for the proxy test, which runs it in front of real bot processes.
  */
 export function renderWebhookRoute(webhook: Omit<WebhookSite, "domain">): string {
-  if (!/^\/[A-Za-z0-9/_-]*$/.test(webhook.path))
-    throw new Error(`webhook path must be a URL path; got ${webhook.path}`);
+  if (webhook.paths.length === 0) throw new Error("the webhook route needs at least one path");
+  for (const path of webhook.paths) {
+    if (!/^\/[A-Za-z0-9/_-]*$/.test(path)) throw new Error(`webhook path must be a URL path; got ${path}`);
+  }
   if (webhook.upstreams.length === 0) throw new Error("the webhook needs at least one bot upstream");
   for (const upstream of webhook.upstreams) checkUpstream(upstream);
   return `\t@webhook {
 \t\tmethod POST
-\t\tpath ${webhook.path}
+\t\tpath ${webhook.paths.join(" ")}
 \t}
 \thandle @webhook {
 \t\treverse_proxy ${webhook.upstreams.join(" ")} {

@@ -84,6 +84,8 @@ describe.each([
     for (const w of workers) {
       expect(envOf(w)).toContain(`WORKER_CONCURRENCY=${expected.workerConcurrency}`);
       expect(envOf(w)).toContain(`FAL_CONCURRENCY=${expected.provider.concurrency}`);
+      // Workers submit with fal's webhook on the bot domain, which Caddy forwards to the bots.
+      expect(envOf(w)).toContain("FAL_WEBHOOK_URL=https://bot.tapbot.kz/fal/webhook");
       expect(w.inputs.memory).toBe(worker.limitMB);
       expect(w.inputs.memoryReservation).toBe(worker.reservationMB);
       expect(w.inputs.command).toEqual(["node", "dist/app/worker/main.js"]);
@@ -101,6 +103,7 @@ describe.each([
         expect.arrayContaining([
           "BOT_MODE=webhook",
           "WEBHOOK_URL=https://bot.tapbot.kz/telegram/webhook",
+          "FAL_WEBHOOK_URL=https://bot.tapbot.kz/fal/webhook",
           "HTTP_HOST=0.0.0.0",
           "SHUTDOWN_GRACE_SECONDS=20",
           // The stack's providerConcurrency (Pulumi.prod.yaml), which the bot's wait estimates use.

@@ -2,7 +2,7 @@ import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { webhookDrainDelayMs } from "../../app/bot/bot-process.js";
-import { BOT_WEBHOOK_PATH, botUpstreams } from "../../infra/components/app.js";
+import { BOT_WEBHOOK_PATH, botUpstreams, FAL_WEBHOOK_PATH } from "../../infra/components/app.js";
 import { BOT_HEALTH_INTERVAL_SECONDS, renderCaddyfile } from "../../infra/render/caddyfile.js";
 import { makeTempDir, removeTempDir } from "../support/temp-dir.js";
 import { runTool } from "./helpers/run-tool.js";
@@ -12,7 +12,11 @@ const config = plainStackConfig();
 const caddyfile = renderCaddyfile({
   acmeEmail: config.acmeEmail,
   sites: [],
-  webhook: { domain: config.botDomain, path: BOT_WEBHOOK_PATH, upstreams: botUpstreams(2) },
+  webhook: {
+    domain: config.botDomain,
+    paths: [BOT_WEBHOOK_PATH, FAL_WEBHOOK_PATH],
+    upstreams: botUpstreams(2),
+  },
 });
 
 let dir: string;
@@ -55,7 +59,7 @@ describe("the bot's webhook route in the Caddyfile", () => {
     expect(caddyfile).toContain(`${config.botDomain} {`);
   });
 
-  it("balances POSTs to the webhook path over both replicas with health checks and retries on the other", async () => {
+  it("balances POSTs to Telegram's and fal's webhook paths over both replicas with health checks and retries on the other", async () => {
     const result = await runTool("caddy", ["adapt", "--config", file, "--adapter", "caddyfile"], { env });
     expect(result.code, result.stderr).toBe(0);
     const [proxy] = proxies(JSON.parse(result.stdout));
@@ -64,7 +68,7 @@ describe("the bot's webhook route in the Caddyfile", () => {
     expect(proxy?.health_checks?.passive?.unhealthy_status).toEqual([503]);
     expect(proxy?.load_balancing?.retry_match).toEqual([{ method: ["POST"] }]);
     expect(proxy?.load_balancing?.try_duration).toBe(15e9);
-    expect(result.stdout).toContain('"path":["/telegram/webhook"]');
+    expect(result.stdout).toContain('"path":["/telegram/webhook","/fal/webhook"]');
     expect(result.stdout).toContain('"status_code":404');
   });
 

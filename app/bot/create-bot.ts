@@ -25,7 +25,7 @@ export interface CreateBotOptions {
 function updateKind(ctx: Context): string {
   const message = ctx.message;
   if (message === undefined) return Object.keys(ctx.update).find((key) => key !== "update_id") ?? "unknown";
-  if (message.text !== undefined) return message.text.startsWith("/") ? "command" : "text";
+  if (typeof message.text === "string") return message.text.startsWith("/") ? "command" : "text";
   if (message.photo !== undefined) return "photo";
   if (message.document !== undefined) return "document";
   return "other";
@@ -73,16 +73,20 @@ export function createBot(options: CreateBotOptions): Bot<BotContext> {
 
   const chat = guarded.chatType("private");
   chat.use(async (ctx, next) => {
-    ctx.locale = localeFromLanguageCode(ctx.from?.language_code);
-    ctx.t = (key, vars) => translate(ctx.locale, key, vars);
-    if (ctx.from !== undefined) {
-      ctx.user = await ports.users.upsert({
-        telegramId: ctx.from.id,
-        username: ctx.from.username,
-        firstName: ctx.from.first_name,
-        languageCode: ctx.from.language_code,
-      });
+    // Telegram names the sender of every private message; one without (forged, or a future API change)
+    // cannot be charged, rate-limited or answered as anyone's request.
+    if (ctx.from === undefined) {
+      logger.warn({ updateId: ctx.update.update_id }, "a private message without a sender; ignored");
+      return;
     }
+    ctx.locale = localeFromLanguageCode(ctx.from.language_code);
+    ctx.t = (key, vars) => translate(ctx.locale, key, vars);
+    ctx.user = await ports.users.upsert({
+      telegramId: ctx.from.id,
+      username: ctx.from.username,
+      firstName: ctx.from.first_name,
+      languageCode: ctx.from.language_code,
+    });
     await next();
   });
   chat.use(startHelpHandlers(ports.settings));

@@ -33,14 +33,18 @@ export interface ImageRef {
 }
 
 /**
- * Cleans a prompt (Unicode NFC, surrounding and repeated whitespace collapsed) and checks its length, so
- * the same words always make the same request (and the same cache key).
+ * Cleans a prompt (Unicode NFC, surrounding and repeated whitespace and control characters collapsed)
+ * and checks its length, so the same words always make the same request (and the same cache key).
  */
 export function checkPrompt(
   text: string | undefined,
   limits: Pick<InputLimits, "promptMaxLength">,
 ): Checked<string> {
-  const prompt = (text ?? "").normalize("NFC").replace(/\s+/g, " ").trim();
+  // Control characters (NUL above all, which PostgreSQL's text refuses) separate words at most.
+  const prompt = (text ?? "")
+    .normalize("NFC")
+    .replace(/[\s\p{Cc}]+/gu, " ")
+    .trim();
   const length = Array.from(prompt).length;
   // Only invisible format characters (zero-width spaces and joiners) count as empty too.
   if (prompt.replace(/\p{Cf}/gu, "") === "")

@@ -2,6 +2,7 @@ import { type Bot, BotError, type Context, GrammyError } from "grammy";
 import type { Update } from "grammy/types";
 import type { Logger } from "../observability/logger.js";
 import { apiSignal } from "../telegram/api.js";
+import { worthRedelivering } from "./update-log.js";
 
 /** Options of {@link startPolling}. */
 export interface PollingOptions {
@@ -83,12 +84,17 @@ export function startPolling<C extends Context>(
         bot.handleUpdate(update).then(
           () => true,
           (error: unknown) => {
-            // Handler errors end in the bot's error boundary; what reaches here failed before the handler
-            // could run (the update log), so the batch is fetched again instead of confirmed.
-            logger.error(
-              { err: error instanceof BotError ? error.error : error, updateId: update.update_id },
-              "update not handled; fetching it again",
-            );
+            // Handler errors end in the bot's error boundary; what reaches here failed outside it: a store
+            // outage (the batch is fetched again) or something no retry fixes (confirmed, logged).
+            const cause = error instanceof BotError ? error.error : error;
+            if (!worthRedelivering(cause)) {
+              logger.error(
+                { err: cause, updateId: update.update_id },
+                "update failed outside the handlers; confirmed so that it cannot hold up the ones behind it",
+              );
+              return true;
+            }
+            logger.error({ err: cause, updateId: update.update_id }, "update not handled; fetching it again");
             return false;
           },
         ),

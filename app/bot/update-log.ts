@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import type { Redis } from "ioredis";
 import type { UpdateLease, UpdateLogPort } from "./ports.js";
+import { isStoreOutage } from "./store-outage.js";
 
 /** Options of {@link RedisUpdateLog}. */
 export interface UpdateLogOptions {
@@ -19,6 +20,17 @@ export interface UpdateLogOptions {
 /** Another process kept renewing its lease on the update for longer than a claim waits. */
 export class UpdateBusyError extends Error {
   override readonly name = "UpdateBusyError";
+}
+
+/**
+ * Whether an update whose handling failed outside the handlers' error boundary (the update log, the
+ * bot's own bookkeeping, a store outage rethrown by the boundary) should be delivered again: yes for a
+ * store outage or another replica still holding it; no for anything else (a bug, an update shaped like
+ * nothing the bot expects), which would fail the same way at every redelivery and hold up the updates
+ * behind it forever. The webhook answers 500 or 200 and polling refetches or confirms accordingly.
+ */
+export function worthRedelivering(error: unknown): boolean {
+  return isStoreOutage(error) || error instanceof UpdateBusyError;
 }
 
 /** Takes the lease when the update is neither done nor leased: 1 taken, 0 done, -1 leased elsewhere. */

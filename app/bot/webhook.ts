@@ -3,6 +3,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { type Bot, BotError, type Context } from "grammy";
 import type { Update } from "grammy/types";
 import type { Logger } from "../observability/logger.js";
+import { worthRedelivering } from "./update-log.js";
 
 /** Options of {@link createWebhookEndpoint}. */
 export interface WebhookOptions {
@@ -19,8 +20,8 @@ export interface WebhookOptions {
 export interface WebhookEndpoint {
   /**
    * A POST to the webhook path: 401 unless the `X-Telegram-Bot-Api-Secret-Token` header equals the
-   * secret (nobody but Telegram injects updates), 413 over the size limit, 400 for a body that is not an
-   * update, else the update is handled and answered 200 once its handling ended (so Telegram keeps an
+   * secret (nobody but Telegram injects updates), 415 for a body not sent as JSON, 413 over the size
+   * limit, 400 for a body that is not an update, else the update is handled and answered 200 once its handling ended (so Telegram keeps an
    * update until it was handled), or 500 when it could not be (Telegram delivers it again). Any other
    * request falls through (resolves false).
    */
@@ -62,6 +63,11 @@ function parseUpdate(body: Buffer): Update | undefined {
   }
 }
 
+/** Telegram posts updates as `application/json` (a charset parameter allowed); anything else is not one. */
+function isJson(contentType: string | undefined): boolean {
+  return contentType !== undefined && /^application\/json\s*(;|$)/i.test(contentType);
+}
+
 /** A short plain-text answer. */
 export function answer(res: ServerResponse, status: number, text: string): void {
   res.writeHead(status, { "content-type": "text/plain" }).end(`${text}\n`);
@@ -88,6 +94,11 @@ export function createWebhookEndpoint<C extends Context>(
         answer(res, 401, "unauthorized");
         return true;
       }
+      if (!isJson(req.headers["content-type"])) {
+        req.resume();
+        answer(res, 415, "an update is sent as application/json");
+        return true;
+      }
       let update: Update | undefined;
       try {
         update = parseUpdate(await readBody(req, limit));
@@ -107,13 +118,23 @@ export function createWebhookEndpoint<C extends Context>(
         await handling;
         answer(res, 200, "ok");
       } catch (error) {
-        // Handler errors end in the bot's error boundary (an apology); what reaches here failed before
-        // the handler could run (the update log), so the user is told nothing and Telegram tries again.
-        options.logger.error(
-          { err: error instanceof BotError ? error.error : error, updateId: update.update_id },
-          "update not handled; Telegram will deliver it again",
-        );
-        answer(res, 500, "not handled; deliver it again");
+        // Handler errors end in the bot's error boundary (an apology); what reaches here failed outside it.
+        // A store outage: the user is told nothing and Telegram tries again. Anything else would fail at
+        // every redelivery, so it is logged and acknowledged instead of retried forever.
+        const cause = error instanceof BotError ? error.error : error;
+        if (worthRedelivering(cause)) {
+          options.logger.error(
+            { err: cause, updateId: update.update_id },
+            "update not handled; Telegram will deliver it again",
+          );
+          answer(res, 500, "not handled; deliver it again");
+        } else {
+          options.logger.error(
+            { err: cause, updateId: update.update_id },
+            "update failed outside the handlers; acknowledged so that Telegram does not retry it forever",
+          );
+          answer(res, 200, "failed; not to be retried");
+        }
       } finally {
         inFlight.delete(handling);
       }

@@ -38,6 +38,14 @@ function toUser(row: UserRow): User {
   };
 }
 
+/**
+ * PostgreSQL's text cannot hold U+0000 ("invalid byte sequence for encoding UTF8: 0x00"); a name carrying one
+ * is stored without it rather than failing the user's every message.
+ */
+function withoutNul(text: string | undefined): string | null {
+  return text === undefined ? null : text.replaceAll("\u0000", "");
+}
+
 /** The `users` table. The tier is only ever set by the owner (Directus); the bot never changes it. */
 export class UserStore {
   constructor(private readonly pool: pg.Pool) {}
@@ -51,7 +59,12 @@ export class UserStore {
          SET username = EXCLUDED.username, first_name = EXCLUDED.first_name,
              language_code = EXCLUDED.language_code, updated_at = now()
        RETURNING id, telegram_id, tier, language_code`,
-      [profile.telegramId, profile.username ?? null, profile.firstName ?? null, profile.languageCode ?? null],
+      [
+        profile.telegramId,
+        withoutNul(profile.username),
+        withoutNul(profile.firstName),
+        withoutNul(profile.languageCode),
+      ],
     );
     return toUser(rows[0] as UserRow);
   }

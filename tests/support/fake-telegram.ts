@@ -102,6 +102,14 @@ export interface FakeTelegram {
   userSends(user: FakeUser, input: UserInput): Message;
   /** The user presses an inline button under a bot message. Returns the callback query id. */
   userPresses(user: FakeUser, messageId: number, data: string): string;
+  /**
+   * Queues an update exactly as given, however odd (what a fuzzer feeds): its own `update_id` when it has a
+   * number there (a duplicate keeps the id of the update it copies), the next id otherwise. With `user`, the
+   * user's private chat is opened, and a `message` with a numeric `message_id` is stored in it as the
+   * user's, so that the bot can answer and reply to it. A `callback_query` id becomes answerable. Returns
+   * the update id. An update of a kind outside the bot's `allowed_updates` is dropped, as Telegram does.
+   */
+  injectUpdate(update: Record<string, unknown>, opts?: { user?: FakeUser }): number;
   /** Calls of one method (case-insensitive). */
   callsTo(method: string): ApiCall[];
   /** Resolves with the first call (already made or future) of `method` that matches `predicate`. */
@@ -445,12 +453,16 @@ export async function startFakeTelegram(opts: FakeTelegramOptions = {}): Promise
     notifyCallWatchers();
   }
 
+  function queueUpdate(update: Update): void {
+    updates.push(update);
+    poller?.wake();
+    void deliverWebhook();
+  }
+
   function pushUpdate(update: Omit<Update, "update_id">): Update {
     const full = { update_id: nextUpdateId, ...update } as Update;
     nextUpdateId += 1;
-    updates.push(full);
-    poller?.wake();
-    void deliverWebhook();
+    queueUpdate(full);
     return full;
   }
 
@@ -494,7 +506,8 @@ export async function startFakeTelegram(opts: FakeTelegramOptions = {}): Promise
         }
         webhookDeliveries.push({ updateId: update.update_id, status, at: Date.now() });
         if (status >= 200 && status < 300) {
-          updates = updates.filter((u) => u.update_id !== update.update_id);
+          // This delivery only: a duplicate of its id queued behind it is delivered in its turn.
+          updates = updates.filter((u) => u !== update);
           backoffMs = 100;
         } else {
           if (status !== 0) webhook.lastError = `Wrong response from the webhook: ${status}`;
@@ -1150,6 +1163,25 @@ export async function startFakeTelegram(opts: FakeTelegramOptions = {}): Promise
         callback_query: { id, from: state.user, message, chat_instance: String(state.chat.id), data },
       } as Omit<Update, "update_id">);
       return id;
+    },
+    injectUpdate(update, opts = {}) {
+      const given = update.update_id;
+      const updateId = typeof given === "number" && Number.isSafeInteger(given) ? given : nextUpdateId;
+      nextUpdateId = Math.max(nextUpdateId, updateId + 1);
+      if (opts.user !== undefined) {
+        const state = chatFor(opts.user);
+        const message = update.message as Message | undefined;
+        if (typeof message?.message_id === "number") {
+          state.nextMessageId = Math.max(state.nextMessageId, message.message_id + 1);
+          record(state, message, "user");
+        }
+      }
+      const query = update.callback_query as { id?: unknown } | undefined;
+      if (typeof query?.id === "string") callbackQueries.add(query.id);
+      const full = { ...update, update_id: updateId } as Update;
+      // Telegram keeps no update of a kind the bot did not subscribe to (allowed_updates).
+      if (deliverable(full)) queueUpdate(full);
+      return updateId;
     },
     callsTo: (method) => calls.filter((c) => c.method.toLowerCase() === method.toLowerCase()),
     waitForCall(method, predicate = () => true, timeoutMs = 10_000) {

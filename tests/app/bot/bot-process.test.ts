@@ -213,6 +213,66 @@ describe("the bot process in webhook mode", () => {
   });
 });
 
+describe("an update that fails outside the handlers for a reason no retry fixes", () => {
+  /** `message: null` breaks the bot's own bookkeeping before any handler runs, at every delivery. */
+  const poison = (updateId: number) => ({ update_id: updateId, message: null });
+
+  it("polling: is confirmed with an error logged, and the updates behind it are handled", async () => {
+    const telegram = await startFakeTelegram();
+    const bot = await startBotProcess(loadConfig(environment(telegram)), logger);
+    try {
+      telegram.injectUpdate(poison(990_101));
+      telegram.userSends(user, { text: "/help" });
+      await telegram.waitForMessage(
+        user.id,
+        (m) => m.from === "bot" && (m.text ?? "").startsWith("What I can do"),
+      );
+      // Refetching the batch forever would keep both updates with Telegram (and block all that follow).
+      await waitUntil(async () => (telegram.pendingUpdates().length === 0 ? true : undefined), {
+        timeoutMs: 10_000,
+        describe: () => `still pending: ${JSON.stringify(telegram.pendingUpdates())}`,
+      });
+    } finally {
+      await bot.stop();
+      await telegram.stop();
+    }
+  });
+
+  it("webhook: is acknowledged 200 (not 500, which Telegram would retry forever); a body not sent as JSON gets 415", async () => {
+    let port = 0;
+    const telegram = await startFakeTelegram({
+      webhookTarget: (registered) => `http://127.0.0.1:${port}${new URL(registered).pathname}`,
+    });
+    const bot = await startBotProcess(loadConfig(environment(telegram, webhookEnv)), logger);
+    port = bot.port;
+    try {
+      const poisonId = telegram.injectUpdate(poison(990_102));
+      telegram.userSends(user, { text: "/help" });
+      await telegram.waitForMessage(
+        user.id,
+        (m) => m.from === "bot" && (m.text ?? "").startsWith("What I can do"),
+      );
+      expect(telegram.webhookDeliveries.filter((d) => d.updateId === poisonId).map((d) => d.status)).toEqual([
+        200,
+      ]);
+
+      const plain = await fetch(`http://127.0.0.1:${port}/telegram/webhook`, {
+        method: "POST",
+        headers: {
+          "x-telegram-bot-api-secret-token": webhookEnv.WEBHOOK_SECRET,
+          "content-type": "text/plain",
+        },
+        body: JSON.stringify(helpUpdate(990_103)),
+      });
+      expect([plain.status, await plain.text()]).toEqual([415, "an update is sent as application/json\n"]);
+      expect(telegram.callsTo("sendMessage")).toHaveLength(1);
+    } finally {
+      await bot.stop();
+      await telegram.stop();
+    }
+  });
+});
+
 describe("graceful stop in webhook mode", () => {
   it("says draining on /healthz while it still handles updates, then refuses connections; the update being handled finishes", async () => {
     // Deliveries by the fake go nowhere (port 9 refuses): this test posts the updates itself.

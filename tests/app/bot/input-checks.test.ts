@@ -25,6 +25,17 @@ describe("checkPrompt", () => {
     expect(checkPrompt("🐱".repeat(1001), limits).ok).toBe(false);
   });
 
+  it("drops control characters (a NUL would fail the row), and a prompt of nothing else is empty", () => {
+    expect(checkPrompt("a robot\u0000 with\u0007 a\u009f lamp", limits)).toEqual({
+      ok: true,
+      value: "a robot with a lamp",
+    });
+    expect(checkPrompt("\u0000\u0001\u001b", limits)).toMatchObject({
+      ok: false,
+      refusal: { key: "prompt-empty" },
+    });
+  });
+
   it("collapses whitespace so the same words make the same request", () => {
     expect(checkPrompt("  рыжий   кот\n\nв космосе ", limits)).toEqual({
       ok: true,

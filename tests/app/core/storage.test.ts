@@ -51,6 +51,13 @@ describe("stores", () => {
     expect(unknownLanguage.locale).toBe("ru");
   });
 
+  it("stores a name with a NUL character without it (PostgreSQL's text refuses U+0000)", async () => {
+    const users = new UserStore(pool);
+    const user = await users.upsert({ telegramId: 7_000_000_003, username: "a\u0000b", firstName: "\u0000" });
+    const { rows } = await pool.query("SELECT username, first_name FROM users WHERE id = $1", [user.id]);
+    expect(rows).toEqual([{ username: "ab", first_name: "" }]);
+  });
+
   it("moves a generation queued → running → delivered and never out of a final status", async () => {
     const users = new UserStore(pool);
     const generations = new GenerationStore(pool);

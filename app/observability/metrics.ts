@@ -169,6 +169,12 @@ export const metrics = {
     labelNames: ["method", "code"] as const,
     registers: [registry],
   }),
+  requestIdRecordSeconds: new Histogram({
+    name: "tapbot_request_id_record_seconds",
+    help: "From fal accepting a submission to the first store recording its request id: the window in which a worker's death means a second, billed submission",
+    buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30],
+    registers: [registry],
+  }),
   outcomeRecordSeconds: new Histogram({
     name: "tapbot_outcome_record_seconds",
     help: "From Telegram accepting a result or a final message to the first store recording it: the window in which a worker's death means sending it again",

@@ -353,11 +353,20 @@ export function createGenerationProcessor(
             const requestId = await fal.submit(input.model, falInput(input, sourceUrl), webhooks?.url);
             const submittedAt = now();
             // Both stores at once: a rerun finds the request id in either and polls it, so a second
-            // (billed) submission needs the worker to die before both answered. The webhook's map from
-            // the request to this job too; without it the fallback poll finds the result.
-            const [saved, recorded, expected] = await Promise.allSettled([
+            // (billed) submission needs the worker to die before both answered (tapbot_request_id_record_seconds
+            // measures that window). The webhook's map from the request to this job too; without it the
+            // fallback poll finds the result.
+            const answered = performance.now();
+            const stores = [
               save({ name: "poll", requestId, submittedAt, polls: 0, announced }),
               generations.markRunning(id, requestId),
+            ] as const;
+            void Promise.any(stores).then(
+              () => metrics.requestIdRecordSeconds.observe((performance.now() - answered) / 1000),
+              () => undefined,
+            );
+            const [saved, recorded, expected] = await Promise.allSettled([
+              ...stores,
               webhooks?.completions.expect(requestId, id),
             ]);
             if (saved.status === "rejected") throw saved.reason;

@@ -77,7 +77,9 @@ export interface SoakResult {
   /** Faults the harness could not inject as planned (a replacement process that did not start), with why. */
   failedFaults: string[];
   /** Seconds from Telegram's answer to the first store recording it (the re-send window), over the workers. */
-  recordWindow: { count: number; p50Ms: number; p99Ms: number; maxMs: number } | null;
+  recordWindow: WindowSize | null;
+  /** Seconds from fal accepting a submission to the first store recording its request id (the re-submit window). */
+  submitWindow: WindowSize | null;
   seconds: number;
 }
 
@@ -310,12 +312,14 @@ export async function runChaosSoak(options: SoakOptions): Promise<SoakResult> {
     await scheduler;
     // Let late duplicates show up before judging.
     await sleep(5_000);
-    const recordWindow = await recordWindowOf(liveWorkers());
+    const recordWindow = await windowOf(liveWorkers(), "tapbot_outcome_record_seconds");
+    const submitWindow = await windowOf(liveWorkers(), "tapbot_request_id_record_seconds");
     return {
       ...judge(sent, stack),
       faults,
       failedFaults,
       recordWindow,
+      submitWindow,
       seconds: (Date.now() - started) / 1000,
     };
   } finally {
@@ -398,12 +402,21 @@ export async function runChaosSoak(options: SoakOptions): Promise<SoakResult> {
   }
 }
 
-/** The outcome-record histogram of the workers still running, summed, as p50 / p99 / max bucket bounds. */
-async function recordWindowOf(workers: AppProcess[]): Promise<SoakResult["recordWindow"]> {
+/** A window's size as the upper bounds of the histogram buckets holding its p50, p99 and maximum. */
+export interface WindowSize {
+  count: number;
+  p50Ms: number;
+  p99Ms: number;
+  maxMs: number;
+}
+
+/** A window histogram (`name`) of the workers still running, summed, as p50 / p99 / max bucket bounds. */
+async function windowOf(workers: AppProcess[], name: string): Promise<WindowSize | null> {
   const buckets = new Map<number, number>();
+  const bucket = new RegExp(`^${name}_bucket\\{le="([^"]+)"\\} (\\d+)`, "gm");
   for (const worker of workers) {
     const text = await worker.metrics().catch(() => "");
-    for (const match of text.matchAll(/^tapbot_outcome_record_seconds_bucket\{le="([^"]+)"\} (\d+)/gm)) {
+    for (const match of text.matchAll(bucket)) {
       const le = match[1] === "+Inf" ? Number.POSITIVE_INFINITY : Number(match[1]);
       buckets.set(le, (buckets.get(le) ?? 0) + Number(match[2]));
     }

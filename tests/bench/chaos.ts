@@ -82,6 +82,9 @@ const lines = [
   result.recordWindow === null
     ? "re-send window: no outcome recorded by the workers alive at the end"
     : `re-send window (Telegram's answer → first store), ${result.recordWindow.count} outcomes of the workers alive at the end: p50 ≤ ${result.recordWindow.p50Ms} ms, p99 ≤ ${result.recordWindow.p99Ms} ms, max ≤ ${result.recordWindow.maxMs} ms`,
+  result.submitWindow === null
+    ? "re-submit window: no submission recorded by the workers alive at the end"
+    : `re-submit window (fal's answer → first store has the request id), ${result.submitWindow.count} submissions of the workers alive at the end: p50 ≤ ${result.submitWindow.p50Ms} ms, p99 ≤ ${result.submitWindow.p99Ms} ms, max ≤ ${result.submitWindow.maxMs} ms`,
 ];
 process.stdout.write(`${lines.join("\n")}\n`);
 process.exit(result.lost + result.unanswered + result.duplicated + result.billedTwice === 0 ? 0 : 1);

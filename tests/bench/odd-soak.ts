@@ -132,8 +132,14 @@ export async function runOddSoak(options: OddSoakOptions): Promise<OddSoakResult
       });
     const memory = async () => {
       await collectGarbage(inspectPort);
-      const heap = /^tapbot_process_nodejs_heap_size_used_bytes (\S+)$/m.exec(await bot.metrics())?.[1];
-      return { rss: await bot.rssBytes(), heap: Number(heap ?? Number.NaN) };
+      const text = await bot.metrics();
+      const read = (name: string) =>
+        Number(new RegExp(`^tapbot_process_${name} (\\S+)$`, "m").exec(text)?.[1]);
+      return {
+        rss: await bot.rssBytes(),
+        heap: read("nodejs_heap_size_used_bytes"),
+        external: read("nodejs_external_memory_bytes"),
+      };
     };
     const send = async (item: OddCase): Promise<void> => {
       if (item.via === "post") {
@@ -167,12 +173,19 @@ export async function runOddSoak(options: OddSoakOptions): Promise<OddSoakResult
     for (const item of cases.slice(0, warmup)) await send(item);
     await settled("warm-up");
     const atWarmup = await memory();
-    log(`warm-up: ${warmup} cases, RSS ${mb(atWarmup.rss)} MB, heap ${mb(atWarmup.heap)} MB after GC`);
+    log(
+      `warm-up: ${warmup} cases; after GC: RSS ${mb(atWarmup.rss)} MB, heap ${mb(atWarmup.heap)} MB, external ${mb(atWarmup.external)} MB`,
+    );
     let next = warmup;
     for (const item of cases.slice(warmup)) {
       await send(item);
       next += 1;
-      if (next % 1000 === 0) log(`${next} of ${cases.length} cases sent`);
+      if (next % 2000 === 0) {
+        const now = await memory();
+        log(
+          `${next} of ${cases.length} cases sent; after GC: RSS ${mb(now.rss)} MB, heap ${mb(now.heap)} MB, external ${mb(now.external)} MB`,
+        );
+      }
     }
     await settled("the end");
     const atEnd = await memory();

@@ -9,6 +9,7 @@ import { FalClient } from "../../../app/fal/fal-client.js";
 import { createHttpAgent } from "../../../app/fal/http-agent.js";
 import { translate } from "../../../app/i18n/index.js";
 import { createLogger } from "../../../app/observability/logger.js";
+import { metrics } from "../../../app/observability/metrics.js";
 import { createFalSlots } from "../../../app/queue/fal-slots.js";
 import {
   createGenerationQueue,
@@ -158,6 +159,11 @@ function textOf(chatId: number, messageId: number): string | undefined {
 
 describe("worker", () => {
   it("turns a prompt into one photo, records it, caches it and marks the acknowledgement done", async () => {
+    /** Submissions measured by the re-submit window histogram (fal's answer → the first store has the id). */
+    const submitWindows = async () =>
+      (await metrics.requestIdRecordSeconds.get()).values.find((v) => v.metricName?.endsWith("_count"))
+        ?.value ?? 0;
+    const measuredBefore = await submitWindows();
     await startWorker();
     const request = await accept();
     const row = await settled(request.id);
@@ -172,6 +178,7 @@ describe("worker", () => {
     expect(submission?.input).toEqual({ prompt: "a red fox in the snow" });
     expect(fal.pollsFor(row.falRequestId as string)).toBeGreaterThanOrEqual(1);
     expect(await redis.exists(outcomeKey(request.id))).toBe(0);
+    expect(await submitWindows()).toBe(measuredBefore + 1);
   });
 
   it("retries after fal answers 500 and still delivers exactly one photo", async () => {

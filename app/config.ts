@@ -121,6 +121,9 @@ const environmentSchema = z.object({
   LOG_LEVEL: z.enum(logLevels, { error: `must be one of ${logLevels.join(", ")}` }).default("info"),
   RATE_LIMIT_MAX: int(10, 1),
   RATE_LIMIT_WINDOW_SECONDS: int(60, 1),
+  QUOTA_FREE_PER_DAY: int(50, 0, 1_000_000),
+  QUOTA_VIP_PER_DAY: int(500, 0, 1_000_000),
+  GENERATION_BUDGET_PER_HOUR: int(2000, 0, 10_000_000),
   PROMPT_MAX_LENGTH: int(1000, 1, 100_000),
   IMAGE_MAX_BYTES: int(10 * 1024 * 1024, 1),
   CACHE_TTL_SECONDS: int(86_400, 0),
@@ -189,6 +192,17 @@ export interface AppConfig {
   logLevel: (typeof logLevels)[number];
   rateLimitMax: number;
   rateLimitWindowSeconds: number;
+  /**
+   * Paid generations (requests that reach fal; cache hits are free) one user may start per UTC day, by
+   * tier: what one account can cost the owner in a day. 0 stops that tier's generations.
+   */
+  quotaFreePerDay: number;
+  quotaVipPerDay: number;
+  /**
+   * Paid generations all users together may start per UTC hour; beyond it new requests are refused with
+   * "paused" until the hour ends, and the owner is told (log line, tapbot_quota_refused_total).
+   */
+  generationBudgetPerHour: number;
   promptMaxLength: number;
   imageMaxBytes: number;
   cacheTtlSeconds: number;
@@ -274,6 +288,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     logLevel: e.LOG_LEVEL,
     rateLimitMax: e.RATE_LIMIT_MAX,
     rateLimitWindowSeconds: e.RATE_LIMIT_WINDOW_SECONDS,
+    quotaFreePerDay: e.QUOTA_FREE_PER_DAY,
+    quotaVipPerDay: e.QUOTA_VIP_PER_DAY,
+    generationBudgetPerHour: e.GENERATION_BUDGET_PER_HOUR,
     promptMaxLength: e.PROMPT_MAX_LENGTH,
     imageMaxBytes: e.IMAGE_MAX_BYTES,
     cacheTtlSeconds: e.CACHE_TTL_SECONDS,

@@ -55,6 +55,12 @@ export const SCALAR_DEFAULTS = {
   postgresConnectionMargin: 10,
 } as const;
 
+/**
+ * Paid generations one user may start per UTC day, by tier (the app's QUOTA_FREE_PER_DAY, QUOTA_VIP_PER_DAY).
+ * The hourly budget has no fixed default: unset, it is the plan's own peak demand (spending-caps.ts).
+ */
+export const SPENDING_CAP_DEFAULTS = { freePerDay: 50, vipPerDay: 500 } as const;
+
 /** PostgreSQL's own default max_connections; the plan never asks for fewer. */
 export const POSTGRES_MAX_CONNECTIONS_FLOOR = 100;
 

@@ -1,6 +1,7 @@
 import { num, percent } from "./format.js";
 import type { PlanInput } from "./schema.js";
 import { slotSeconds } from "./slot-hold.js";
+import { spendingFindings } from "./spending-caps.js";
 import type { Status } from "./status.js";
 import type { Finding, HostPlan, Plan } from "./types.js";
 
@@ -284,6 +285,7 @@ export function collectFindings(ctx: FindingContext): Finding[] {
     ...queueFindings(ctx),
     ...leanFinding(ctx),
     ...telegramFindings(ctx),
+    ...spendingFindings(ctx.input, ctx.plan.spendingCaps),
     ...hostFindings(ctx),
     ...upgradeFindings(ctx),
     bottleneckFinding(ctx),

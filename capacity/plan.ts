@@ -15,6 +15,7 @@ import type { PlanInput } from "./schema.js";
 import { serviceLimitMB } from "./service-limit.js";
 import { Sizing, WORKER_SERVICE } from "./sizing.js";
 import { slotSeconds } from "./slot-hold.js";
+import { spendingCaps } from "./spending-caps.js";
 import type { LeanWorkers, Plan } from "./types.js";
 import { adviseUpgrades } from "./upgrades.js";
 
@@ -83,6 +84,7 @@ export function plan(given: PlanInput): Plan {
     upgrades,
     costRubPerMonth,
     costAfterUpgradesRubPerMonth,
+    spendingCaps: spendingCaps(input),
     prometheus: retention,
     thresholds: input.thresholds,
     targetWaitP95Seconds: input.targetWaitP95Seconds,

@@ -9,6 +9,7 @@ import {
   SCALAR_DEFAULTS,
   SERVICE_DEFAULTS,
   SERVICE_FIELD_DEFAULTS,
+  SPENDING_CAP_DEFAULTS,
   SYSTEM_RESERVE_MB_DEFAULT,
   THRESHOLD_DEFAULTS,
   USERS_MAX,
@@ -135,6 +136,16 @@ const imageBuildSchema = z.strictObject({
   diskGB: nonNegative().default(0),
 });
 
+/** The caps on paid generations the app enforces; see spending-caps.ts. */
+const spendingCapsSchema = z.strictObject({
+  freePerDay: z.int().min(0).default(SPENDING_CAP_DEFAULTS.freePerDay),
+  vipPerDay: z.int().min(0).default(SPENDING_CAP_DEFAULTS.vipPerDay),
+  /** Unset: the plan's peak demand per hour, rounded up. */
+  perHour: z.int().min(1).optional(),
+  /** fal's price of one generation in USD; unset: no money figures. */
+  usdPerGeneration: nonNegative().optional(),
+});
+
 const d = SCALAR_DEFAULTS;
 
 /** The names of a list, with an issue at each name that an earlier item already has. */
@@ -187,6 +198,7 @@ export const planInputSchema = z
     directusPoolMax: z.int().min(0).default(d.directusPoolMax),
     postgresConnectionMargin: z.int().min(0).default(d.postgresConnectionMargin),
     redisRetention: redisRetentionSchema.prefault({}),
+    spendingCaps: spendingCapsSchema.prefault({}),
     /**
      * Unset: the app image is built on the host named in IMAGE_BUILD_DEFAULTS when the hosts have it (as infra
      * does), else nowhere the model sees; null: built elsewhere.

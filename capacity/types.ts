@@ -7,6 +7,7 @@ import type { QueueMetrics } from "./queue.js";
 import type { RedisData } from "./redis-data.js";
 import type { RedisSettings } from "./redis-settings.js";
 import type { Thresholds } from "./schema.js";
+import type { SpendingCaps } from "./spending-caps.js";
 import type { Status } from "./status.js";
 
 /** How much a finding matters: `error` fails `capacity check`. */
@@ -120,6 +121,8 @@ export interface Plan {
   upgrades: Upgrade[];
   costRubPerMonth: number;
   costAfterUpgradesRubPerMonth: number;
+  /** The caps on paid generations the app is deployed with, and the demand they are judged against. */
+  spendingCaps: SpendingCaps;
   /** Prometheus's host and the metric data it keeps, sized to that host's disk; null without a prometheus service. */
   prometheus: PrometheusRetention | null;
   /**

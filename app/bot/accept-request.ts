@@ -5,6 +5,7 @@ import { tierPriority } from "../queue/generation-job.js";
 import { cacheKeyFor } from "../queue/result-cache.js";
 import { finalStatuses, type Generation, type NewGeneration } from "../storage/generation-store.js";
 import type { BotContext } from "./context.js";
+import type { QuotaDecision } from "./generation-quota.js";
 import { defaultParams, estimateMinutes, generationIdFor } from "./generation-request.js";
 import type { ImageRef } from "./input-checks.js";
 import type { BotPorts } from "./ports.js";
@@ -83,6 +84,39 @@ async function acknowledge(
   }
 }
 
+/** Whole hours and the minutes past them, rounded up to the minute, for "in 3 h 12 min". */
+function hoursAndMinutes(seconds: number): { hours: number; minutes: number } {
+  const minutes = Math.max(1, Math.ceil(seconds / 60));
+  return { hours: Math.floor(minutes / 60), minutes: minutes % 60 };
+}
+
+/**
+ * Tells the user which spending cap refused the request and when it lifts. The hour's first refusal by the
+ * global budget is also logged for the owner (once across replicas), with the counter for alerts.
+ */
+async function refuseOverQuota(
+  ctx: BotContext,
+  logger: Logger,
+  refusal: Extract<QuotaDecision, { allowed: false }>,
+): Promise<void> {
+  metrics.quotaRefused.inc({ reason: refusal.reason === "daily-quota" ? "daily_quota" : "hourly_budget" });
+  if (refusal.reason === "daily-quota") {
+    await ctx.reply(
+      ctx.t("quota-daily-used", { limit: refusal.limit, ...hoursAndMinutes(refusal.resetsInSeconds) }),
+    );
+    return;
+  }
+  if (refusal.pausedNow) {
+    logger.warn(
+      { budgetPerHour: refusal.limit, resumesInSeconds: refusal.resetsInSeconds },
+      "hourly generation budget spent: new requests are paused until the next UTC hour (GENERATION_BUDGET_PER_HOUR)",
+    );
+  }
+  await ctx.reply(
+    ctx.t("generation-paused", { minutes: Math.max(1, Math.ceil(refusal.resetsInSeconds / 60)) }),
+  );
+}
+
 /**
  * The same message again (Telegram redelivered it after the process that handled it died): continue
  * where that process stopped, without a second rate-limit charge, row or job. A request that ended or
@@ -122,10 +156,12 @@ async function resumeRequest(
 /**
  * Takes a request that passed the input checks (they run first, so a refused input costs no quota) to
  * the acknowledgement: rate limit (a refusal is told when to retry and goes no further) → result cache (a
- * hit is answered at once with the cached file_id and recorded as delivered, no job) → a `generations`
- * row and a BullMQ job, both keyed by the generation id derived from the message, with priority by tier
- * → the acknowledgement with the place in the queue. If queueing fails the user's quota is given back,
- * unless the row exists and Redis was only restarting: the redelivered update then resumes from the row.
+ * hit is answered at once with the cached file_id and recorded as delivered, no job, no quota) → the
+ * spending caps (the user's daily quota by tier, everyone's hourly budget; a refusal says which and when
+ * it lifts, and gives the rate-limit place back) → a `generations` row and a BullMQ job, both keyed by the
+ * generation id derived from the message, with priority by tier → the acknowledgement with the place in
+ * the queue. If queueing fails the rate-limit place and the quota are given back, unless the row exists
+ * and Redis was only restarting: the redelivered update then resumes from the row, charged once.
  * The same message handled again (redelivered after a crash) resumes instead of starting over.
  */
 export async function acceptRequest(
@@ -170,6 +206,15 @@ export async function acceptRequest(
   const cachedFileId = await ports.cache.get(cacheKey);
   if (cachedFileId !== null && (await deliverFromCache(ctx, ports, generation, cachedFileId))) return;
 
+  // Only a request that will reach fal is charged: a cache hit above costs nothing.
+  const quota = await ports.quota.consume(user.telegramId, user.tier);
+  if (!quota.allowed) {
+    // Refused, so it does not count against the per-minute limit either.
+    await ports.rateLimit.refund(user.telegramId, decision.ticket);
+    await refuseOverQuota(ctx, logger, quota);
+    return;
+  }
+
   let position: number;
   let created = false;
   try {
@@ -191,8 +236,9 @@ export async function acceptRequest(
       // the row (resumeRequest), already charged, so the charge and the row stay as they are.
       throw error;
     }
-    // Best effort, both: the queueing error below is the one worth logging, not a second one from here.
+    // Best effort, all: the queueing error below is the one worth logging, not a second one from here.
     await ports.rateLimit.refund(user.telegramId, decision.ticket).catch(() => undefined);
+    await ports.quota.refund(user.telegramId, quota.ticket).catch(() => undefined);
     if (created) {
       await ports.generations
         .markFailed(generation.id, { error: "could not be queued", status: "failed" })

@@ -17,6 +17,7 @@ import { installTelegramTransformers } from "../telegram/api.js";
 import { registerCommandMenu } from "./command-menu.js";
 import { createBot } from "./create-bot.js";
 import { createFalWebhookEndpoint } from "./fal-webhook.js";
+import { RedisGenerationQuota } from "./generation-quota.js";
 import { type Polling, startPolling } from "./polling.js";
 import { RedisRateLimiter } from "./rate-limit.js";
 import { RedisUpdateLog } from "./update-log.js";
@@ -80,6 +81,10 @@ export async function startBotProcess(config: AppConfig, logger: Logger): Promis
       rateLimit: new RedisRateLimiter(redis, {
         max: config.rateLimitMax,
         windowSeconds: config.rateLimitWindowSeconds,
+      }),
+      quota: new RedisGenerationQuota(redis, {
+        perDay: { free: config.quotaFreePerDay, vip: config.quotaVipPerDay },
+        perHour: config.generationBudgetPerHour,
       }),
       updateLog: new RedisUpdateLog(redis),
       settings: {

@@ -3,6 +3,7 @@ import type { GenerationQueue } from "../queue/generation-queue.js";
 import type { ResultCache } from "../queue/result-cache.js";
 import type { GenerationStore } from "../storage/generation-store.js";
 import type { UserStore } from "../storage/user-store.js";
+import type { RedisGenerationQuota } from "./generation-quota.js";
 import type { InputLimits } from "./input-checks.js";
 import type { RedisRateLimiter } from "./rate-limit.js";
 
@@ -29,6 +30,9 @@ export type ResultCachePort = Pick<ResultCache, "get">;
 
 /** The per-user request limit, shared by every replica. */
 export type RateLimitPort = Pick<RedisRateLimiter, "consume" | "refund">;
+
+/** The per-user daily quota and the global hourly budget of paid generations, shared by every replica. */
+export type QuotaPort = Pick<RedisGenerationQuota, "consume" | "refund">;
 
 /** The right to handle one update, held while its handler runs (see {@link UpdateLogPort.claim}). */
 export interface UpdateLease {
@@ -62,6 +66,7 @@ export interface BotPorts {
   queue: QueuePort;
   cache: ResultCachePort;
   rateLimit: RateLimitPort;
+  quota: QuotaPort;
   updateLog: UpdateLogPort;
   settings: BotSettings;
 }

@@ -77,3 +77,8 @@ command-upscale = Enlarge a picture (as a reply to it)
 ## Acknowledgement of a request that waits for a free slot at the image service (every slot is taken).
 
 ack-queued-wait = Got it! Place in the queue: { $position }, in about { $minutes } min. This message will update when I start.
+
+## Refusals by the spending caps: the user's daily quota (UTC days) and the hourly budget of the whole bot.
+
+quota-daily-used = You have made all { $limit } pictures allowed per day. New ones from 00:00 UTC, in { $hours } h { $minutes } min.
+generation-paused = New pictures are paused: the bot has made as many as it may this hour. Try again in { $minutes } min.

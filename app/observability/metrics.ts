@@ -58,6 +58,12 @@ export const metrics = {
     help: "Requests refused by the per-user rate limit",
     registers: [registry],
   }),
+  quotaRefused: new Counter({
+    name: "tapbot_quota_refused_total",
+    help: "Requests refused by a spending cap: daily_quota (the user's day) or hourly_budget (new requests paused)",
+    labelNames: ["reason"] as const,
+    registers: [registry],
+  }),
   cacheHits: new Counter({
     name: "tapbot_cache_hits_total",
     help: "Requests answered from the result cache without a provider call",

@@ -5,6 +5,7 @@ import {
   SCALAR_DEFAULTS,
   SERVICE_DEFAULTS,
   SERVICE_FIELD_DEFAULTS,
+  SPENDING_CAP_DEFAULTS,
   SYSTEM_RESERVE_MB_DEFAULT,
   THRESHOLD_DEFAULTS,
 } from "../defaults.js";
@@ -196,6 +197,9 @@ function fileOnlyHelp(): string {
     `              swap ${pct(t.swap)}, queueLength ${t.queueLength} jobs`,
     `  catalog     name, cpus, ramMB, diskGB, priceRubPerMonth; default: ${CATALOG_DEFAULTS.map((o) => `${o.name} ${o.priceRubPerMonth} RUB`).join(", ")}`,
     "  redis       { maxmemoryMB, policy }: settings someone intends to deploy, judged by the findings (default: unset)",
+    `  spendingCaps { freePerDay (default ${SPENDING_CAP_DEFAULTS.freePerDay}), vipPerDay (default ${SPENDING_CAP_DEFAULTS.vipPerDay}), perHour (default: the plan's peak demand),`,
+    "              usdPerGeneration (default: unset) }: the caps on paid generations the bot enforces, per user per UTC day",
+    "              by tier and for everyone per UTC hour (infra passes them to the bot)",
     "  calibration the path of a calibration file, relative to the config or stack file (default: capacity/calibration.json",
     "              when the services are the default list, none when the file lists its own; --calibration overrides it)",
     "  profile     calibrated or legacy, as --profile (default: calibrated)",

@@ -137,6 +137,10 @@ export class App extends pulumi.ComponentResource {
           "BOT_MODE=webhook",
           `WEBHOOK_URL=https://${config.botDomain}${BOT_WEBHOOK_PATH}`,
           pulumi.interpolate`WEBHOOK_SECRET=${webhookSecretOf(secrets.telegramBotToken)}`,
+          // The caps on paid generations (tapbot:capacity.spendingCaps), which the plan judged against its demand.
+          `QUOTA_FREE_PER_DAY=${plan.spendingCaps.freePerDay}`,
+          `QUOTA_VIP_PER_DAY=${plan.spendingCaps.vipPerDay}`,
+          `GENERATION_BUDGET_PER_HOUR=${plan.spendingCaps.perHour}`,
         ]),
       },
       worker: {

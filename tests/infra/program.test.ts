@@ -113,6 +113,14 @@ describe.each([
       expect(expected.provider.concurrency).toBe(44);
       // The poll schedule the plan's slot time assumes reaches the app.
       expect(envOf(bot)).toEqual(expect.arrayContaining(["POLL_INITIAL_SECONDS=2", "POLL_MAX_SECONDS=10"]));
+      // The stack's caps on paid generations; the hourly budget, unset there, follows the plan's peak demand.
+      expect(envOf(bot)).toEqual(
+        expect.arrayContaining([
+          "QUOTA_FREE_PER_DAY=50",
+          "QUOTA_VIP_PER_DAY=500",
+          `GENERATION_BUDGET_PER_HOUR=${Math.ceil(users * 7.5 * 2)}`,
+        ]),
+      );
       const secret = envOf(bot).find((e) => e.startsWith("WEBHOOK_SECRET="));
       expect(secret).toMatch(/^WEBHOOK_SECRET=[0-9a-f]{64}$/);
       expect(isSecretWrapper(bot.inputs.envs), "the env carries secrets").toBe(true);
@@ -251,7 +259,7 @@ describe.each([
 });
 
 describe("changing users", () => {
-  it("changes only the worker count and the memory limits (and the swap the plan sizes with them)", async () => {
+  it("changes only the worker count, the memory limits (and the swap the plan sizes with them) and the hourly budget", async () => {
     const before = (await deploy(100)).resources;
     const after = (await deploy(300)).resources;
     const names = (rs: Registered[]) => new Set(rs.map((r) => r.name));
@@ -270,15 +278,23 @@ describe("changing users", () => {
           changed.push(`${old.name}.${key}`);
       }
     }
+    // The bots' hourly budget of paid generations follows the plan's peak demand, nothing else of their env.
+    const budgetOnly = (name: string) => {
+      const envs = (rs: Registered[]) =>
+        envOf(byName(rs, name)).filter((e) => !e.startsWith("GENERATION_BUDGET_PER_HOUR="));
+      return JSON.stringify(envs(before)) === JSON.stringify(envs(after));
+    };
     for (const change of changed) {
-      const [, key] = change.split(".");
+      const [name = "", key] = change.split(".");
       // Prometheus's files change too: its scrape targets (the new workers) and the rules (the new limits).
       const monitoring = change === "monitoring-prometheus.uploads";
+      const budget = /^app-bot-\d+$/.test(name) && key === "envs" && budgetOnly(name);
       expect(
-        memoryKeys.has(key ?? "") || /-swap-sysctl\.(stdin|triggers)$/.test(change) || monitoring,
+        memoryKeys.has(key ?? "") || /-swap-sysctl\.(stdin|triggers)$/.test(change) || monitoring || budget,
         change,
       ).toBe(true);
     }
+    expect(changed).toContain("app-bot-1.envs");
     expect(changed).toContain("app-bot-1.memory");
     expect(changed).toContain("monitoring-prometheus.uploads");
   });

@@ -28,5 +28,9 @@ export function appEnv(servers: AppEnvServers): Record<string, string> {
     DATABASE_URL: postgres.url,
     // The fal account's limit: far above what a test sends, unless a test sets a small one on purpose.
     FAL_CONCURRENCY: String(servers.falConcurrency ?? 100),
+    // The spending caps, likewise far above what a test or a benchmark sends (tests/app/bot checks them).
+    QUOTA_FREE_PER_DAY: "1000000",
+    QUOTA_VIP_PER_DAY: "1000000",
+    GENERATION_BUDGET_PER_HOUR: "10000000",
   };
 }

@@ -5,10 +5,11 @@ import type { Redis } from "ioredis";
 import type pg from "pg";
 import type { BotContext } from "../../../app/bot/context.js";
 import { createBot } from "../../../app/bot/create-bot.js";
+import { RedisGenerationQuota } from "../../../app/bot/generation-quota.js";
 import type { BotPorts } from "../../../app/bot/ports.js";
 import { RedisRateLimiter } from "../../../app/bot/rate-limit.js";
 import { RedisUpdateLog } from "../../../app/bot/update-log.js";
-import { createLogger } from "../../../app/observability/logger.js";
+import { createLogger, type Logger } from "../../../app/observability/logger.js";
 import { createFalSlots } from "../../../app/queue/fal-slots.js";
 import {
   createGenerationQueue,
@@ -53,6 +54,7 @@ export interface TestBot {
   redis: Redis;
   pool: pg.Pool;
   generations: GenerationStore;
+  ports: BotPorts;
   /** Fetches the updates waiting at the fake and handles them one by one, as a poller would. */
   deliver(): Promise<number>;
   close(): Promise<void>;
@@ -69,6 +71,17 @@ export async function startTestBot(
     rateLimitWindowSeconds?: number;
     /** FAL_CONCURRENCY. @defaultValue 2 */
     falConcurrency?: number;
+    /** QUOTA_FREE_PER_DAY, QUOTA_VIP_PER_DAY. @defaultValue 1000 each */
+    quotaPerDay?: { free: number; vip: number };
+    /** GENERATION_BUDGET_PER_HOUR. @defaultValue 100000 */
+    budgetPerHour?: number;
+    /**
+     * Where the quota keys live (default: the app's, shared by every bot of the file, as replicas share them):
+     * a test of the hourly budget gives its own, so that the other tests' requests do not count against it.
+     */
+    quotaKeyPrefix?: string;
+    /** Where the bot logs. @defaultValue a silent logger */
+    logger?: Logger;
   },
 ): Promise<TestBot> {
   const redis = createRedis(servers.redis.url, `test-bot-${randomUUID()}`);
@@ -98,6 +111,11 @@ export async function startTestBot(
       max: options.rateLimitMax ?? 10,
       windowSeconds: options.rateLimitWindowSeconds ?? 60,
     }),
+    quota: new RedisGenerationQuota(redis, {
+      perDay: options.quotaPerDay ?? { free: 1000, vip: 1000 },
+      perHour: options.budgetPerHour ?? 100_000,
+      ...(options.quotaKeyPrefix === undefined ? {} : { keyPrefix: options.quotaKeyPrefix }),
+    }),
     updateLog: new RedisUpdateLog(redis),
     settings: {
       promptMaxLength: 1000,
@@ -115,7 +133,7 @@ export async function startTestBot(
     client: { apiRoot: servers.telegram.apiRoot },
     botInfo: servers.telegram.botInfo,
     ports,
-    logger: createLogger("silent", "bot-test"),
+    logger: options.logger ?? createLogger("silent", "bot-test"),
   });
   return {
     bot,
@@ -123,6 +141,7 @@ export async function startTestBot(
     redis,
     pool,
     generations,
+    ports,
     async deliver() {
       const updates: Update[] = await bot.api.getUpdates({ offset, timeout: 0 });
       for (const update of updates) {

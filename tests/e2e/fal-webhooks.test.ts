@@ -54,6 +54,13 @@ function completedAt(submission: FalSubmission): number {
   return times.endedAt;
 }
 
+/** The bot's count of verified webhooks that found no job recorded for their request. */
+async function unmatchedWebhooks(): Promise<number> {
+  const bot = stack.processes.find((p) => p.role === "bot");
+  const text = (await bot?.metrics()) ?? "";
+  return Number(/^tapbot_fal_webhooks_total\{outcome="unmatched"\} (\d+)/m.exec(text)?.[1] ?? 0);
+}
+
 const answersFor = (requestId: string) =>
   stack.fal.webhookDeliveries.filter((d) => d.requestId === requestId).map((d) => d.answer);
 
@@ -73,6 +80,38 @@ describe("fal webhooks", () => {
     // whole suite on two cores stretches it; tests/bench/fal-webhooks.ts gives the figures).
     const lag = photo.sentAt - completedAt(submission);
     process.stdout.write(`[measure] fal webhook: completion → photo ${lag} ms, 0 status polls\n`);
+  });
+
+  it("a webhook faster than the worker's own bookkeeping after its submit still brings the picture without a poll", async () => {
+    // Its webhook reaches the bot before the worker has even read the submit's answer, so before it mapped
+    // the request to its job: the receiver records it unmatched, and the job finds it once parked.
+    // fal finishes at once and its answer to the submit takes 500 ms back: the webhook arrives first.
+    stack.fal.setQueueMs(0);
+    stack.fal.setProcessingMs(0);
+    stack.fal.setAnswerDelayMs("submit", 500);
+    const unmatchedBefore = await unmatchedWebhooks();
+    try {
+      const users = ["Ria", "Rob", "Ray"].map((name) => newUser(stack, name));
+      const requests = users.map((user, i) => user.says(`an instant sketch ${i}`));
+      const photos = await Promise.all(
+        users.map((user, i) => user.nextPhoto(requests[i] as (typeof requests)[number], 20_000)),
+      );
+      for (const [i, user] of users.entries()) {
+        const [submission] = submissionsWithPrompt(stack, `an instant sketch ${i}`);
+        expect(stack.fal.pollsFor(submission?.requestId ?? "")).toBe(0);
+        // Not left for the fallback (which would also find fal's webhook recorded and deliver without a poll).
+        expect((photos[i]?.sentAt ?? Number.POSITIVE_INFINITY) - (submission?.at ?? 0)).toBeLessThan(
+          fallbackSeconds * 1000,
+        );
+        expect(user.photosAfter(requests[i] as (typeof requests)[number])).toHaveLength(1);
+      }
+      // The precondition held: each webhook found no job yet (the bot counted it unmatched).
+      expect((await unmatchedWebhooks()) - unmatchedBefore).toBe(3);
+    } finally {
+      stack.fal.setAnswerDelayMs("submit", 0);
+      stack.fal.setQueueMs(50);
+      stack.fal.setProcessingMs(jobMs);
+    }
   });
 
   it("a duplicated and a replayed webhook send nothing twice", async () => {

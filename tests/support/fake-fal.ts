@@ -152,6 +152,11 @@ export interface FakeFal {
   setResultSize(size: { width: number; height: number } | undefined): void;
   /** Delay before fal acts on each queue request (transit time: a client that dies meanwhile is ignored). */
   setLatencyMs(ms: number): void;
+  /**
+   * Delay of the answers to calls of `kind` after fal acted on them (the way back is slow): e.g. a submit
+   * whose request is queued, and its webhook sent, before the client reads the request id. 0 restores.
+   */
+  setAnswerDelayMs(kind: FalCallKind, ms: number): void;
   failNext(failure: FalFailure): void;
   /** Resolves when `count` submissions have arrived. */
   waitForSubmissions(count: number, timeoutMs?: number): Promise<FalSubmission[]>;
@@ -257,6 +262,7 @@ export async function startFakeFal(opts: FakeFalOptions = {}): Promise<FakeFal> 
   let processingMs: number | (() => number) = opts.processingMs ?? 300;
   let accountConcurrency = checkedLimit(opts.accountConcurrency);
   let latencyMs = 0;
+  const answerDelays = new Map<FalCallKind | "unknown", number>();
   let resultSize: { width: number; height: number } | undefined;
   const requests = new Map<string, QueuedRequest>();
   const submissions: FalSubmission[] = [];
@@ -578,7 +584,9 @@ export async function startFakeFal(opts: FakeFalOptions = {}): Promise<FakeFal> 
           : {}),
       });
       for (const watch of watchers) watch();
-      sendJson(res, status, body);
+      const delay = answerDelays.get(kind) ?? 0;
+      if (delay > 0) setTimeout(() => sendJson(res, status, body), delay);
+      else sendJson(res, status, body);
     };
     if (latencyMs > 0) {
       await sleep(latencyMs);
@@ -880,6 +888,9 @@ export async function startFakeFal(opts: FakeFalOptions = {}): Promise<FakeFal> 
     },
     setLatencyMs(ms) {
       latencyMs = ms;
+    },
+    setAnswerDelayMs(kind, ms) {
+      answerDelays.set(kind, ms);
     },
     failNext(failure) {
       failures.push({ ...failure, left: failure.times ?? 1 });

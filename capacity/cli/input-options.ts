@@ -196,7 +196,7 @@ function fileOnlyHelp(): string {
     `  thresholds  ram ${pct(t.ram.warn)}/${pct(t.ram.crit)}, cpu ${pct(t.cpu.warn)}/${pct(t.cpu.crit)}, disk ${pct(t.disk.warn)}/${pct(t.disk.crit)} (warn/crit, fractions in the file: { ram: { warn: 0.85, crit: 0.95 } }),`,
     `              swap ${pct(t.swap)}, queueLength ${t.queueLength} jobs`,
     `  catalog     name, cpus, ramMB, diskGB, priceRubPerMonth; default: ${CATALOG_DEFAULTS.map((o) => `${o.name} ${o.priceRubPerMonth} RUB`).join(", ")}`,
-    "  redis       { maxmemoryMB, policy }: settings someone intends to deploy, judged by the findings (default: unset)",
+    "  redis       { maxmemoryMB, policy, appendonly }: settings someone intends to deploy, judged by the findings (default: unset)",
     `  spendingCaps { freePerDay (default ${SPENDING_CAP_DEFAULTS.freePerDay}), vipPerDay (default ${SPENDING_CAP_DEFAULTS.vipPerDay}), perHour (default: the plan's peak demand),`,
     "              usdPerGeneration (default: unset) }: the caps on paid generations the bot enforces, per user per UTC day",
     "              by tier and for everyone per UTC hour (infra passes them to the bot)",

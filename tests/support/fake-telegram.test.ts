@@ -237,6 +237,41 @@ describe("fake Telegram with real grammY", () => {
     }
   });
 
+  it("injects odd updates as given: the ids kept, a duplicate delivered again, unsubscribed kinds dropped", async () => {
+    const bodies: { update_id: number; message?: { text?: unknown } }[] = [];
+    const target = await listenLoopback(async (req, res) => {
+      let body = "";
+      for await (const chunk of req) body += chunk;
+      bodies.push(JSON.parse(body));
+      res.writeHead(200).end();
+    });
+    const fake = await startFakeTelegram({ webhookTarget: () => `${target.origin}/telegram` });
+    try {
+      await apiFor(fake).setWebhook("https://bot.example.test/telegram", { allowed_updates: ["message"] });
+      const odd = {
+        update_id: 700_001,
+        message: { message_id: 1, date: 0, chat: { id: alice.id, type: "private" }, from: alice, text: 12 },
+      };
+      expect(fake.injectUpdate(odd, { user: alice })).toBe(700_001);
+      expect(fake.injectUpdate(odd)).toBe(700_001);
+      expect(fake.injectUpdate({ callback_query: { id: "q1", from: alice, data: "\u0000" } })).toBe(700_002);
+      expect(fake.injectUpdate({ message: null })).toBe(700_003);
+      await waitUntilTrue(() => fake.pendingUpdates().length === 0);
+      expect(bodies.map((b) => [b.update_id, b.message?.text ?? b.message])).toEqual([
+        [700_001, 12],
+        [700_001, 12],
+        [700_003, null],
+      ]);
+      // The injected message is the user's in their chat, so a bot can reply to it.
+      expect(fake.chat(alice.id).map((m) => [m.from, m.message_id])).toEqual([["user", 1]]);
+      const reply = await apiFor(fake).sendMessage(alice.id, "ok", { reply_parameters: { message_id: 1 } });
+      expect(reply.reply_to_message?.message_id).toBe(1);
+    } finally {
+      await fake.stop();
+      await target.close();
+    }
+  });
+
   it("serves files added by a test, and answers callback queries only once", async () => {
     const api = apiFor(tg);
     const fileId = tg.addFile(makePng(4, 4), { mime: "image/png", kind: "photos" });

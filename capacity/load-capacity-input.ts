@@ -1,6 +1,12 @@
 import { resolve } from "node:path";
-import { parseDocument } from "yaml";
-import { applyCalibration, CALIBRATED_INPUTS, type Calibration, parseCalibration } from "./calibration.js";
+import { isMap, isScalar, isSeq, parseDocument } from "yaml";
+import {
+  applyCalibration,
+  CALIBRATED_INPUTS,
+  type Calibration,
+  calibrationSchema,
+  parseCalibration,
+} from "./calibration.js";
 import { PROFILES, type Profile } from "./default-calibration.js";
 import { CapacityInputError } from "./input-error.js";
 import { type PlanInput, parsePlanInput } from "./schema.js";
@@ -49,20 +55,74 @@ function profileOf(raw: Record<string, unknown>, overrides: Record<string, unkno
   ]);
 }
 
+/** What a calibration file is, said when a file is not one (instead of anything the file holds). */
+const NOT_A_CALIBRATION =
+  "not a calibration file: expected a JSON or YAML mapping of `source` and the measured figures, like capacity/calibration.json";
+
+/** The most problems of one calibration file that are reported; the rest are counted. */
+const MAX_CALIBRATION_ISSUES = 20;
+
+/**
+ * Reads a calibration file. Whatever the path points at, no line of a file that is not a calibration is
+ * echoed: unparsable text, or a document that is not a mapping with at least one of a calibration's keys, is
+ * "not a calibration file"
+ * and nothing more (`--calibration /etc/shadow` must not print the shadow file). A file that is one gets
+ * its problems field by field, at most {@link MAX_CALIBRATION_ISSUES} of them. Duplicate keys are found
+ * with a set, linear in the number of keys (the parser's own check is quadratic).
+ */
 function readCalibration(path: string, readFile: (path: string) => string): Calibration {
-  const doc = parseDocument(readFile(path), { uniqueKeys: true });
-  const [syntax] = doc.errors;
+  const doc = parseDocument(readFile(path), { uniqueKeys: false });
   try {
-    if (syntax !== undefined) {
+    const value: unknown = doc.errors.length === 0 ? doc.toJS() : undefined;
+    if (
+      value === null ||
+      typeof value !== "object" ||
+      Array.isArray(value) ||
+      !Object.keys(value).some((key) => key in calibrationSchema.shape)
+    ) {
+      throw new CapacityInputError([{ path: "calibration", message: NOT_A_CALIBRATION }]);
+    }
+    const duplicate = firstDuplicateKey(doc.contents);
+    if (duplicate !== undefined) {
       throw new CapacityInputError([
-        { path: "calibration", message: `not valid JSON or YAML: ${syntax.message.split("\n")[0]}` },
+        { path: duplicate, message: "given twice; a key may appear once in a mapping" },
       ]);
     }
-    return parseCalibration(doc.toJS());
+    return parseCalibration(value);
   } catch (error) {
-    if (error instanceof CapacityInputError) throw new CalibrationFileError(path, error);
+    if (error instanceof CapacityInputError) throw new CalibrationFileError(path, capped(error));
     throw error;
   }
+}
+
+/** The first key that repeats within one mapping, as a dotted path, walking every mapping once. */
+function firstDuplicateKey(node: unknown, at = "calibration"): string | undefined {
+  if (isMap(node)) {
+    const seen = new Set<string>();
+    for (const pair of node.items) {
+      const key = String(isScalar(pair.key) ? pair.key.value : pair.key);
+      if (seen.has(key)) return `${at}.${key}`;
+      seen.add(key);
+      const inner = firstDuplicateKey(pair.value, `${at}.${key}`);
+      if (inner !== undefined) return inner;
+    }
+  } else if (isSeq(node)) {
+    for (const [i, item] of node.items.entries()) {
+      const inner = firstDuplicateKey(item, `${at}[${i}]`);
+      if (inner !== undefined) return inner;
+    }
+  }
+  return undefined;
+}
+
+/** At most {@link MAX_CALIBRATION_ISSUES} issues, and a line saying how many more there were. */
+function capped(error: CapacityInputError): CapacityInputError {
+  const { issues } = error;
+  if (issues.length <= MAX_CALIBRATION_ISSUES) return error;
+  return new CapacityInputError([
+    ...issues.slice(0, MAX_CALIBRATION_ISSUES),
+    { path: "calibration", message: `and ${issues.length - MAX_CALIBRATION_ISSUES} more problems` },
+  ]);
 }
 
 /**

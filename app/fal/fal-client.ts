@@ -42,6 +42,14 @@ export class FalClient {
     return `${this.options.queueUrl}/${FalClient.appIdOf(model)}/requests/${encodeURIComponent(requestId)}${suffix}`;
   }
 
+  /**
+   * fal's refusal as an error, with this client's key cut out of the body wherever fal echoed it (no
+   * pattern knows every shape of a fal key; the client knows its own), before any log or user sees it.
+   */
+  private httpError(operation: string, status: number, body: string): FalHttpError {
+    return new FalHttpError(operation, status, body.split(this.options.key).join("<redacted>"));
+  }
+
   private async call(
     operation: string,
     url: string,
@@ -66,7 +74,7 @@ export class FalClient {
     });
     const ok = response.statusCode >= 200 && response.statusCode < 300;
     if (!ok && !(init.okStatuses ?? []).includes(response.statusCode)) {
-      throw new FalHttpError(operation, response.statusCode, text);
+      throw this.httpError(operation, response.statusCode, text);
     }
     try {
       return { status: response.statusCode, body: text === "" ? {} : JSON.parse(text) };
@@ -160,7 +168,7 @@ export class FalClient {
     }
     const text = await response.body.text();
     if (response.statusCode < 200 || response.statusCode >= 300)
-      throw new FalHttpError("upload", response.statusCode, text);
+      throw this.httpError("upload", response.statusCode, text);
     return target.file_url;
   }
 
@@ -173,7 +181,7 @@ export class FalClient {
       throw new FalNetworkError("download", error);
     }
     if (response.statusCode !== 200) {
-      throw new FalHttpError("download", response.statusCode, await response.body.text().catch(() => ""));
+      throw this.httpError("download", response.statusCode, await response.body.text().catch(() => ""));
     }
     const chunks: Buffer[] = [];
     let size = 0;

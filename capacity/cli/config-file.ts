@@ -1,4 +1,4 @@
-import { readFileSync } from "node:fs";
+import { closeSync, constants, fstatSync, openSync, readSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { parseDocument } from "yaml";
 import { UsageError } from "./usage-error.js";
@@ -6,14 +6,57 @@ import { UsageError } from "./usage-error.js";
 /** The key of the stack config that holds the capacity inputs. */
 const STACK_KEY = "tapbot:capacity";
 
-/** A file's text; a missing or unreadable file is a UsageError naming `what` it was meant to be. */
+/** The largest input file the CLI reads: a config, a stack file or a calibration is a few kilobytes. */
+export const MAX_INPUT_FILE_BYTES = 1024 * 1024;
+
+/**
+ * A file's text, read only when it is a regular file of at most {@link MAX_INPUT_FILE_BYTES}: a device
+ * (`/dev/zero`), a FIFO or a huge file is refused before a byte is read, so a wrong path can neither hang the
+ * CLI nor fill its memory. It is opened non-blocking (a FIFO put in its place after a check cannot block
+ * the open) and judged by the descriptor's own stat. A missing, unreadable or refused file is a UsageError
+ * naming `what` it was meant to be and why, never its content.
+ */
 export function readText(path: string, what: string): string {
+  let fd: number;
   try {
-    return readFileSync(path, "utf8");
+    fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
-    const reason = code === "ENOENT" ? "no such file" : code === "EISDIR" ? "it is a directory" : code;
-    throw new UsageError(`cannot read ${what} ${path}: ${reason ?? "unreadable"}`);
+    throw new UsageError(
+      `cannot read ${what} ${path}: ${code === "ENOENT" ? "no such file" : (code ?? "unreadable")}`,
+    );
+  }
+  try {
+    const stat = fstatSync(fd);
+    if (stat.isDirectory()) throw new UsageError(`cannot read ${what} ${path}: it is a directory`);
+    if (!stat.isFile()) throw new UsageError(`cannot read ${what} ${path}: not a regular file`);
+    if (stat.size > MAX_INPUT_FILE_BYTES) {
+      throw new UsageError(
+        `cannot read ${what} ${path}: ${stat.size} bytes, more than the ${MAX_INPUT_FILE_BYTES} bytes an input file may have`,
+      );
+    }
+    // Bounded even if the file grows after the stat.
+    const buffer = Buffer.alloc(MAX_INPUT_FILE_BYTES + 1);
+    let length = 0;
+    for (;;) {
+      const read = readSync(fd, buffer, length, buffer.length - length, null);
+      if (read === 0) break;
+      length += read;
+      if (length > MAX_INPUT_FILE_BYTES) {
+        throw new UsageError(
+          `cannot read ${what} ${path}: more than the ${MAX_INPUT_FILE_BYTES} bytes an input file may have`,
+        );
+      }
+    }
+    return buffer.toString("utf8", 0, length);
+  } catch (error) {
+    if (error instanceof UsageError) throw error;
+    const code = (error as NodeJS.ErrnoException).code;
+    throw new UsageError(
+      `cannot read ${what} ${path}: ${code === "EISDIR" ? "it is a directory" : (code ?? "unreadable")}`,
+    );
+  } finally {
+    closeSync(fd);
   }
 }
 

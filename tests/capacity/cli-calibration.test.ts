@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -110,4 +110,53 @@ describe("capacity --calibration", () => {
     expect(missing.stderr).toContain(`cannot read calibration file ${join(work, "nope.json")}: no such file`);
     for (const run of [invalid, unknown, missing]) expect(run.stderr).not.toMatch(/\n\s+at .+:\d+:\d+/);
   });
+
+  it("reads only a regular file as a calibration, never echoes a file that is not one, and stops on /dev/zero", async () => {
+    // Shaped like /etc/shadow, with a line that must not reach the terminal.
+    const shadow = join(work, "shadow");
+    writeFileSync(shadow, "root:$6$SECRETSALT$SECRETHASH:19000:0:99999:7:::\ndaemon:*:19000:0:99999:7:::\n");
+    const passwdLike = join(work, "passwd.yaml");
+    writeFileSync(passwdLike, "root: x:0:0:root:/root:/bin/bash\nsecret-user: hunter2\n");
+    const big = join(work, "big.json");
+    writeFileSync(big, `{"source": "x", "pad": "${"y".repeat(1024 * 1024)}"}`);
+    const [notCalibration, mapping, zero, tooBig, directory] = await Promise.all([
+      capacity("plan", "--users", "300", "--calibration", shadow),
+      capacity("plan", "--users", "300", "--calibration", passwdLike),
+      capacity("plan", "--users", "300", "--calibration", "/dev/zero"),
+      capacity("plan", "--users", "300", "--calibration", big),
+      capacity("plan", "--users", "300", "--calibration", work),
+    ]);
+    expect(notCalibration.code).toBe(2);
+    expect(notCalibration.stderr).toContain(`capacity: invalid calibration file ${shadow}`);
+    expect(notCalibration.stderr).toContain("not a calibration file");
+    expect(mapping.code).toBe(2);
+    expect(mapping.stderr).toContain("not a calibration file");
+    for (const run of [notCalibration, mapping]) {
+      expect(run.stderr).not.toMatch(/SECRET|daemon|hunter2|secret-user|bin\/bash/);
+      expect(run.stdout).toBe("");
+    }
+    expect(zero.code).toBe(2);
+    expect(zero.stderr).toContain("cannot read calibration file /dev/zero: not a regular file");
+    expect(tooBig.code).toBe(2);
+    expect(tooBig.stderr).toContain(
+      `cannot read calibration file ${big}: ${statSync(big).size} bytes, more than the 1048576 bytes`,
+    );
+    expect(directory.code).toBe(2);
+    expect(directory.stderr).toContain(`cannot read calibration file ${work}: it is a directory`);
+  });
+
+  it("reads a calibration file of nothing but unknown keys, as many as 1 MB holds, in seconds, printing 20", async () => {
+    const many = join(work, "many-keys.yaml");
+    const keys = Array.from({ length: 140_000 }, (_, i) => `k${i.toString(36)}:`).join("\n");
+    writeFileSync(many, `source: x\n${keys}\n`);
+    expect(statSync(many).size).toBeLessThanOrEqual(1024 * 1024);
+    const started = performance.now();
+    const run = await capacity("plan", "--users", "300", "--calibration", many);
+    const seconds = (performance.now() - started) / 1000;
+    expect(run.code).toBe(2);
+    expect(run.stderr.split("\n").filter((l) => l.includes("unknown key"))).toHaveLength(20);
+    expect(run.stderr).toContain("and 139980 more problems");
+    // A generous bound for a shared two-core machine; the quadratic check took minutes.
+    expect(seconds).toBeLessThan(40);
+  }, 60_000);
 });

@@ -115,6 +115,14 @@ describe("FalClient against the fake fal queue", () => {
     expect(`${denied.message} ${denied.body}`).not.toContain("wrong-secret");
   });
 
+  it("gives a user at most 200 characters of fal's reason, and the status when fal's body is not JSON", () => {
+    const long = new FalHttpError("submit", 422, JSON.stringify({ detail: "é".repeat(500) }));
+    expect(Array.from(long.reason)).toHaveLength(200);
+    expect(long.reason.endsWith("…")).toBe(true);
+    const html = new FalHttpError("submit", 400, "<html><body>Bad Request at 10.0.0.7</body></html>");
+    expect(html.reason).toBe("HTTP 400");
+  });
+
   it("turns a refused connection into a retryable network error", async () => {
     const closed = await freePort();
     const offline = new FalClient({

@@ -208,6 +208,26 @@ describe("worker", () => {
     expect((await queue?.queue.getJob(request.id))?.attemptsMade).toBe(1);
   });
 
+  it("tells the user fal's reason for a 422 without the key, links or control characters fal put in it", async () => {
+    await startWorker();
+    const signed = "https://v3.fal.media/files/kangaroo/x.png?token=eyJhbGciOi.secret-signature";
+    fal.failNext({
+      on: "submit",
+      status: 422,
+      body: {
+        detail: [{ msg: `image_url ${signed} could not be read\u0000 with key ${fal.key}\n\n(retry)` }],
+      },
+    });
+    const request = await accept();
+    const row = await settled(request.id);
+    expect(row).toMatchObject({ status: "failed", error: "rejected" });
+    expect(textOf(request.chatId, request.ackMessageId)).toBe(
+      translate("en", "job-rejected", {
+        reason: "image_url <link> could not be read with key <redacted> (retry)",
+      }),
+    );
+  });
+
   it("cancels at fal and tells the user when the deadline passes", async () => {
     await startWorker({ DEADLINE_SECONDS_TEXT_TO_IMAGE: "1" });
     fal.setProcessingMs(30_000);

@@ -111,12 +111,24 @@ export async function startBotProcess(config: AppConfig, logger: Logger): Promis
         })
       : undefined;
   // fal's webhook is served in either mode: it is how a worker learns that fal finished, not an update.
+  const falKeys =
+    config.falWebhookUrl === undefined ? undefined : new FalWebhookKeys({ url: config.falJwksUrl });
+  // Fetched now so that a wrong FAL_JWKS_URL shows at start; not fatal: every webhook would answer 503 and
+  // every picture come by the fallback poll, late but not lost, and the keys are fetched again on demand.
+  void falKeys
+    ?.current()
+    .catch((error: unknown) =>
+      logger.warn(
+        { err: error },
+        "fal's webhook keys are unavailable; fal webhooks will be answered 503 until they are",
+      ),
+    );
   const falWebhook =
-    config.falWebhookUrl === undefined
+    config.falWebhookUrl === undefined || falKeys === undefined
       ? undefined
       : createFalWebhookEndpoint({
           path: new URL(config.falWebhookUrl).pathname,
-          keys: new FalWebhookKeys({ url: config.falJwksUrl }),
+          keys: falKeys,
           completions: new FalCompletions(redis),
           wake: (jobIds) => queue.wake(jobIds),
           logger,

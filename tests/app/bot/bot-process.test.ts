@@ -213,6 +213,53 @@ describe("the bot process in webhook mode", () => {
   });
 });
 
+describe("fal's webhook on the bot's server", () => {
+  it("is served beside Telegram's; unreadable fal keys are warned about at start and answered 503 (fal retries)", async () => {
+    const telegram = await startFakeTelegram();
+    const lines: string[] = [];
+    const captured = createLogger("info", "bot-process-test", {
+      write: (line: string) => void lines.push(line),
+    });
+    const bot = await startBotProcess(
+      loadConfig(
+        environment(telegram, {
+          ...webhookEnv,
+          FAL_WEBHOOK_URL: "https://bot.tapbot.example/fal/webhook",
+          FAL_JWKS_URL: "http://127.0.0.1:1/.well-known/jwks.json",
+        }),
+      ),
+      captured,
+    );
+    try {
+      await waitUntil(
+        async () => (lines.some((l) => l.includes("webhook keys are unavailable")) ? true : undefined),
+        {
+          timeoutMs: 5_000,
+          describe: () => "the start-up warning about fal's keys",
+        },
+      );
+      const signedLooking = {
+        "content-type": "application/json",
+        "x-fal-webhook-request-id": "req-1",
+        "x-fal-webhook-user-id": "user-1",
+        "x-fal-webhook-timestamp": String(Math.floor(Date.now() / 1000)),
+        "x-fal-webhook-signature": "ab".repeat(64),
+      };
+      const fal = await fetch(`http://127.0.0.1:${bot.port}/fal/webhook`, {
+        method: "POST",
+        headers: signedLooking,
+        body: JSON.stringify({ request_id: "req-1", status: "OK", payload: {} }),
+      });
+      expect(fal.status).toBe(503);
+      // Telegram's path still reaches Telegram's endpoint (which wants its secret).
+      expect((await postUpdate(bot.port, helpUpdate(990_101), {})).status).toBe(401);
+    } finally {
+      await bot.stop();
+      await telegram.stop();
+    }
+  });
+});
+
 describe("an update that fails outside the handlers for a reason no retry fixes", () => {
   /** `message: null` breaks the bot's own bookkeeping before any handler runs, at every delivery. */
   const poison = (updateId: number) => ({ update_id: updateId, message: null });

@@ -1,10 +1,10 @@
 import { stepTargetSeconds } from "./concurrency.js";
 import { HostUsage } from "./host-usage.js";
 import { largestFitting, largestFittingGuided, type Probe } from "./max-users.js";
-import { meetsTarget, peakArrivalPerSecond, queueMetrics, TAIL } from "./queue.js";
+import { meetsTarget, peakArrivalPerSecond, queueMetrics, TAIL, waitDrainRate } from "./queue.js";
 import type { HostInput, PlanInput } from "./schema.js";
 import { Sizing, type WorkerMode } from "./sizing.js";
-import { slotSeconds } from "./slot-hold.js";
+import { slotHold } from "./slot-hold.js";
 
 /** The most users one resource carries with everything else as planned. */
 export interface ResourceLimit {
@@ -29,22 +29,24 @@ interface QueueShape {
   /** Arrivals of this queue per peak job: 1 for fal's queue, stepsPerJob for the worker slots. */
   perJob: number;
   serviceSeconds: number;
+  /** The service times' squared coefficient of variation (1: exponential). */
+  serviceCv2: number;
   targetSeconds: number;
 }
 
 /**
  * The most users a queue of `servers` fixed servers carries within its wait target. Beyond a = servers the
- * queue is unstable, so the search is bounded there. The gap ln(max(C, 0.05) / 0.05) − target × (c/S − λ)
- * is ≤ 0 exactly when the p95 wait meets the target, grows smoothly with users, and stays finite up to and past
- * instability, so the search can interpolate on it.
+ * queue is unstable, so the search is bounded there. The gap ln(max(C, 0.05) / 0.05) − target × r, with r the
+ * wait's tail rate ({@link waitDrainRate}), is ≤ 0 exactly when the p95 wait meets the target, grows smoothly
+ * with users, and stays finite up to and past instability, so the search can interpolate on it.
  */
 function queueMaxUsers(input: PlanInput, shape: QueueShape, servers: number): number {
-  const { perJob, serviceSeconds, targetSeconds: target } = shape;
+  const { perJob, serviceSeconds, serviceCv2, targetSeconds: target } = shape;
   const unstableFrom = Math.ceil((servers / serviceSeconds / perJob) * usersPerJobPerSecond(input)) + 1;
   const probe = (users: number): Probe => {
     const lambda = peakArrivalPerSecond(users, input) * perJob;
-    const q = queueMetrics(lambda, serviceSeconds, servers);
-    const drain = servers / serviceSeconds - lambda;
+    const q = queueMetrics(lambda, serviceSeconds, servers, serviceCv2);
+    const drain = waitDrainRate(lambda, serviceSeconds, servers, serviceCv2);
     return {
       fits: meetsTarget(q, target),
       gap: Math.log(Math.max(q.probabilityOfWait, TAIL) / TAIL) - target * drain,
@@ -55,9 +57,15 @@ function queueMaxUsers(input: PlanInput, shape: QueueShape, servers: number): nu
 
 /** The most users fal's account limit carries within the wait target for a fal slot. */
 export function providerMaxUsers(input: PlanInput, concurrency: number): number {
+  const hold = slotHold(input);
   return queueMaxUsers(
     input,
-    { perJob: 1, serviceSeconds: slotSeconds(input), targetSeconds: input.targetWaitP95Seconds },
+    {
+      perJob: 1,
+      serviceSeconds: hold.meanSeconds,
+      serviceCv2: hold.cv2,
+      targetSeconds: input.targetWaitP95Seconds,
+    },
     concurrency,
   );
 }
@@ -66,7 +74,12 @@ export function providerMaxUsers(input: PlanInput, concurrency: number): number 
 export function workerSlotsMaxUsers(input: PlanInput, slots: number): number {
   return queueMaxUsers(
     input,
-    { perJob: input.stepsPerJob, serviceSeconds: input.stepSeconds, targetSeconds: stepTargetSeconds(input) },
+    {
+      perJob: input.stepsPerJob,
+      serviceSeconds: input.stepSeconds,
+      serviceCv2: 1,
+      targetSeconds: stepTargetSeconds(input),
+    },
     slots,
   );
 }

@@ -14,7 +14,7 @@ import { redisSettings } from "./redis-settings.js";
 import type { PlanInput } from "./schema.js";
 import { serviceLimitMB } from "./service-limit.js";
 import { Sizing, WORKER_SERVICE } from "./sizing.js";
-import { slotSeconds } from "./slot-hold.js";
+import { slotHold } from "./slot-hold.js";
 import { spendingCaps } from "./spending-caps.js";
 import type { LeanWorkers, Plan } from "./types.js";
 import { adviseUpgrades } from "./upgrades.js";
@@ -45,6 +45,7 @@ export function plan(given: PlanInput): Plan {
     (sum, h) => sum + (upgrades.find((u) => u.host === h.name)?.priceAfterRubPerMonth ?? h.priceRubPerMonth),
     0,
   );
+  const hold = slotHold(input);
   const withoutFindings: Omit<Plan, "findings"> = {
     users: input.users,
     calibration: input.calibration,
@@ -56,7 +57,8 @@ export function plan(given: PlanInput): Plan {
       neededConcurrency: needed,
       bindsAtUsers:
         input.providerConcurrency === undefined ? null : providerMaxUsers(input, input.providerConcurrency),
-      slotSeconds: slotSeconds(input),
+      slotSeconds: hold.meanSeconds,
+      slotHoldCv2: hold.cv2,
       pollInitialSeconds: input.pollInitialSeconds,
       pollMaxSeconds: input.pollMaxSeconds,
     },

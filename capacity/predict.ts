@@ -2,7 +2,7 @@ import { providerQueue } from "./provider.js";
 import { peakArrivalPerSecond } from "./queue.js";
 import type { PlanInput, ServiceInput } from "./schema.js";
 import { Sizing } from "./sizing.js";
-import { slotSeconds } from "./slot-hold.js";
+import { slotHold } from "./slot-hold.js";
 
 /**
  * The model's predictions for one load level, in the units a load benchmark measures, so that measured and
@@ -17,6 +17,8 @@ export interface LoadPrediction {
     jobSeconds: number;
     /** S: the time a request holds a fal slot, fal's time plus the lag until a poll sees it done, s. */
     slotSeconds: number;
+    /** The holds' spread, Var / mean² (slot-hold.ts). */
+    slotHoldCv2: number;
     /** c: fal's account limit (providerConcurrency), or the limit the users need when the input gives none. */
     servers: number;
     providerConcurrencyGiven: boolean;
@@ -64,7 +66,7 @@ export function predictLoad(input: PlanInput, users: number = input.users): Load
   const concurrency = sizing.choice.concurrency;
   const a = queue.offeredErlangs;
   const jobsWaiting = queue.meanQueueLength;
-  const hold = slotSeconds(input);
+  const hold = slotHold(input);
   const jobsAtFal = Math.min(queue.arrivalPerSecondPeak * input.jobSeconds, queue.servers);
   const jobsHoldingSlots = Math.min(a, queue.servers);
   let rss: LoadPrediction["rss"];
@@ -90,7 +92,8 @@ export function predictLoad(input: PlanInput, users: number = input.users): Load
     queue: {
       arrivalPerSecondPeak: queue.arrivalPerSecondPeak,
       jobSeconds: input.jobSeconds,
-      slotSeconds: hold,
+      slotSeconds: hold.meanSeconds,
+      slotHoldCv2: hold.cv2,
       servers: queue.servers,
       providerConcurrencyGiven: input.providerConcurrency !== undefined,
       offeredErlangs: a,

@@ -1,12 +1,12 @@
 import { meetsTarget, peakArrivalPerSecond, type QueueMetrics, queueMetrics } from "./queue.js";
 import type { PlanInput } from "./schema.js";
-import { slotSeconds } from "./slot-hold.js";
+import { type SlotHold, slotHold } from "./slot-hold.js";
 
 /**
  * The queue the app really has is fal's per-account concurrency: the app holds every accepted request until a
- * fal slot is free (a worker slot is held only for the short steps), so the servers of the M/M/c queue are the
+ * fal slot is free (a worker slot is held only for the short steps), so the servers of the M/G/c queue are the
  * account's limit and the service time is how long a request holds a slot: fal's time per job plus the lag
- * until a status poll sees it finished (slot-hold.ts).
+ * until a status poll sees it finished (slot-hold.ts), with the spread that lag gives it (M/G/c).
  */
 
 /** What the plan says about the provider's account limit. */
@@ -19,6 +19,8 @@ export interface ProviderPlan {
   bindsAtUsers: number | null;
   /** How long a request holds a fal slot (the queue's S): fal's time plus the lag until a poll sees it done. */
   slotSeconds: number;
+  /** The spread of those holds, Var / mean² (0.80 on the default polls; exponential would be 1). */
+  slotHoldCv2: number;
   /** The status-poll schedule the slot time assumes; the program gives it to the workers. */
   pollInitialSeconds: number;
   pollMaxSeconds: number;
@@ -29,10 +31,10 @@ export interface ProviderPlan {
  * wait never grows with more servers, so the walk starts at the first stable c (floor(a) + 1) and stops at the
  * first that meets the target: a few hundred Erlang C evaluations at Telegram's ceiling, each O(√a).
  */
-export function neededServers(lambda: number, serviceSeconds: number, targetP95Seconds: number): number {
-  const a = lambda * serviceSeconds;
+export function neededServers(lambda: number, service: SlotHold, targetP95Seconds: number): number {
+  const a = lambda * service.meanSeconds;
   let c = Math.max(1, Math.floor(a) + 1);
-  while (!meetsTarget(queueMetrics(lambda, serviceSeconds, c), targetP95Seconds)) c++;
+  while (!meetsTarget(queueMetrics(lambda, service.meanSeconds, c, service.cv2), targetP95Seconds)) c++;
   return c;
 }
 
@@ -42,8 +44,8 @@ export function neededServers(lambda: number, serviceSeconds: number, targetP95S
  */
 export function providerQueue(input: PlanInput, users: number): { queue: QueueMetrics; needed: number } {
   const lambda = peakArrivalPerSecond(users, input);
-  const hold = slotSeconds(input);
+  const hold = slotHold(input);
   const needed = neededServers(lambda, hold, input.targetWaitP95Seconds);
   const servers = input.providerConcurrency ?? needed;
-  return { queue: queueMetrics(lambda, hold, servers), needed };
+  return { queue: queueMetrics(lambda, hold.meanSeconds, servers, hold.cv2), needed };
 }

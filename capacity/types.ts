@@ -85,7 +85,7 @@ export interface Plan {
   /** Steps one worker runs at once: the smallest that keeps each step's wait for a slot within its share. */
   workerConcurrency: number;
   /**
-   * The queue for a fal slot at peak (M/M/c): c = the account's providerConcurrency (or, when the input gives
+   * The queue for a fal slot at peak (M/G/c, provider.ts): c = the account's providerConcurrency (or, when the input gives
    * none, provider.neededConcurrency), S = jobSeconds. This is the wait users notice.
    */
   queue: QueueMetrics;

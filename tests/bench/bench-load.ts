@@ -7,7 +7,7 @@
  */
 import { writeFile } from "node:fs/promises";
 import { cpus, loadavg } from "node:os";
-import { erlangC } from "../../capacity/index.js";
+import { queueMetrics } from "../../capacity/queue.js";
 import { buildApp } from "./compiled-app.js";
 import { formatLevelSummary } from "./level-summary.js";
 import { autoTimeFactor, LOAD_USAGE, type LoadArgs, LoadArgsError, parseLoadArgs } from "./load-args.js";
@@ -41,14 +41,15 @@ function warmupSeconds(seconds: number, realJobSeconds: number): number {
   return Math.round(Math.min(seconds / 2, Math.max(seconds / 4, 3 * realJobSeconds)));
 }
 
-/** The p95 wait Erlang C gives when a slot is held for `holdSeconds` instead of fal's job time. */
-function p95WithHold(p: LevelPrediction, holdSeconds: number): string {
-  const { arrivalPerSecondPeak: lambda, servers: c } = p.queue;
-  const a = lambda * holdSeconds;
-  if (a >= c) return `unstable (a = ${a.toFixed(1)} Erlangs ≥ c = ${c})`;
-  const pw = erlangC(a, c);
-  const drain = c / holdSeconds - lambda;
-  return `${(pw > 0.05 ? Math.log(pw / 0.05) / drain : 0).toFixed(2)} s (a = ${a.toFixed(1)} Erlangs, utilisation ${((100 * a) / c).toFixed(1)} %)`;
+/**
+ * The p95 wait the model gives with the run's own arrivals and a slot held for `holdSeconds` (the spread of the
+ * holds as the model has it): what the prediction would be had the run drawn exactly the model's averages.
+ */
+function p95WithHold(p: LevelPrediction, arrivalPerSecond: number, holdSeconds: number): string {
+  const c = p.queue.servers;
+  const q = queueMetrics(arrivalPerSecond, holdSeconds, c, p.queue.slotHoldCv2);
+  if (!q.stable) return `unstable (a = ${q.offeredErlangs.toFixed(1)} Erlangs ≥ c = ${c})`;
+  return `${(q.p95WaitSeconds ?? 0).toFixed(2)} s (λ = ${arrivalPerSecond.toFixed(2)}/s, a = ${q.offeredErlangs.toFixed(1)} Erlangs, utilisation ${(100 * q.utilization).toFixed(1)} %)`;
 }
 
 const command = `npm run bench:load -- ${process.argv.slice(2).join(" ")}`;
@@ -115,8 +116,8 @@ for (const users of args.users) {
   log(
     `   fal slot held per job: ${m.slotHoldMeanSeconds.toFixed(2)} s (fal works ${m.falJobMeanSeconds.toFixed(2)} s; the rest is the poll that finds it done), ` +
       `then unused ${handoff.toFixed(2)} s until the next in line is submitted.\n` +
-      `   Erlang C with S = the hold: p95 wait ${p95WithHold(prediction, m.slotHoldMeanSeconds)}; ` +
-      `with S = hold + unused: ${p95WithHold(prediction, m.slotHoldMeanSeconds + handoff)}`,
+      `   The model with the run's own λ and S = the hold: p95 wait ${p95WithHold(prediction, m.arrivalPerSecond, m.slotHoldMeanSeconds)}; ` +
+      `with S = hold + unused: ${p95WithHold(prediction, m.arrivalPerSecond, m.slotHoldMeanSeconds + handoff)}`,
   );
 }
 

@@ -1,9 +1,11 @@
 import type { Message } from "grammy/types";
+import { translate } from "../../app/i18n/index.js";
 import { startAppStack } from "../support/app-stack.js";
 import type { ApiCall, FakeUser } from "../support/fake-telegram.js";
 import { sleep } from "../support/http-kit.js";
 import { waitUntil } from "../support/wait-until.js";
 import { type CompiledProcess, startCompiled } from "./compiled-app.js";
+import { fifoWaits } from "./fifo-replay.js";
 import { mean, percentile } from "./percentile.js";
 import { poissonArrivals } from "./poisson-arrivals.js";
 import { type ProcessFigures, ProcessSampler } from "./process-sampler.js";
@@ -50,6 +52,13 @@ const START_BURST = 200;
  * What one level measured. Durations of the modelled world (real seconds × timeFactor) unless named `real`;
  * rates per second of the modelled world (real rate ÷ timeFactor); CPU and counts per job as they are.
  */
+/** Waits for a fal slot of the measured requests, modelled seconds. */
+export interface WaitFigures {
+  meanSeconds: number;
+  p95Seconds: number;
+  shareThatWaited: number;
+}
+
 export interface LevelMeasurement {
   /** Requests the users sent, and those of them after the warm-up (the measured ones). */
   arrived: number;
@@ -58,10 +67,18 @@ export interface LevelMeasurement {
   submitted: number;
   /** Photos delivered, of every request (measured or not): `arrived` when nothing was lost. */
   delivered: number;
+  /** Measured requests per modelled second: the λ this run drew (the plan's peak rate, give or take chance). */
+  arrivalPerSecond: number;
   /** The most the arrival clock fell behind its schedule, real ms (a busy machine makes arrivals bursty). */
   arrivalLagMaxMs: number;
   /** From the acknowledgement (the request is queued) to fal starting work on it, s. */
-  slotWait: { meanSeconds: number; p95Seconds: number; shareThatWaited: number };
+  slotWait: WaitFigures;
+  /**
+   * The same requests' waits in an ideal first-come-first-served queue of c slots (fifo-replay.ts) fed this
+   * run's own acknowledgement times and slot holds: the model's queue discipline on the run's own draws, so
+   * measured / replayed shows what the app's queue adds or saves, free of the noise of a short run.
+   */
+  fifoReplay: WaitFigures;
   /** tapbot_fal_slot_wait_seconds of every worker, summed: the app's own view (null when not exposed). */
   appSlotWait: HistogramSummary | null;
   /**
@@ -198,12 +215,21 @@ export async function runLevel(o: LevelOptions): Promise<LevelMeasurement> {
     const processes = await sampling;
     o.log(`${o.users} users: arrivals done; waiting for the last photos`);
 
+    // A request ends with its photo or, when fal's exponential time ran past the deadline (e^(−120/25), about
+    // 0.8 % of 25-s jobs), with the message that says so; anything else is a request left unanswered.
     const photos = (): number => telegram.callsTo("sendPhoto").filter((c) => c.status === 200).length;
-    await waitUntil(async () => (photos() >= arrivals.length ? true : undefined), {
+    const deadlineText = translate("en", "job-deadline", { seconds: Math.ceil(DEADLINE_SECONDS / f) });
+    const toldDeadline = (): number =>
+      telegram.calls.filter((c) => c.status === 200 && c.params.text === deadlineText).length;
+    await waitUntil(async () => (photos() + toldDeadline() >= arrivals.length ? true : undefined), {
       timeoutMs: (DEADLINE_SECONDS / f) * 1000 + 30_000,
       intervalMs: 250,
-      describe: () => `${arrivals.length - photos()} requests without a photo`,
-    }).catch(() => o.log(`${o.users} users: ${arrivals.length - photos()} requests got no photo`));
+      describe: () => `${arrivals.length - photos() - toldDeadline()} requests without an answer`,
+    }).catch(() => undefined);
+    o.log(
+      `${o.users} users: ${photos()} photos, ${toldDeadline()} told their job ran past the deadline, ` +
+        `${arrivals.length - photos() - toldDeadline()} without an answer`,
+    );
     const appSlotWait = histogramFromMetrics(
       "tapbot_fal_slot_wait_seconds",
       await Promise.all(workers.map((w) => w.metrics())),
@@ -315,6 +341,7 @@ function measure(o: LevelOptions, seen: Observed): LevelMeasurement {
     const done = submission && doneSeen.get(submission.requestId);
     inFlight.push([a.at, done ?? Number.POSITIVE_INFINITY]);
   }
+  const replay = replayedWaits(o, seen, acks, submissionByPrompt, doneSeen);
   const atFalIntervals: [number, number][] = [...requests.values()]
     .filter((r) => r.startedAt !== undefined)
     .map((r) => [r.startedAt as number, r.endedAt ?? Number.POSITIVE_INFINITY]);
@@ -336,11 +363,9 @@ function measure(o: LevelOptions, seen: Observed): LevelMeasurement {
     submitted,
     delivered,
     arrivalLagMaxMs: seen.lagMax,
-    slotWait: {
-      meanSeconds: orZero(waits, mean),
-      p95Seconds: orZero(waits, (v) => percentile(v, 0.95)),
-      shareThatWaited: waits.filter((w) => w > WAITED_REAL_SECONDS * f).length / Math.max(1, waits.length),
-    },
+    arrivalPerSecond: measured.length / ((windowEnd - windowStart) / 1000) / f,
+    slotWait: waitFigures(waits, f),
+    fifoReplay: waitFigures(replay, f),
     appSlotWait: seen.appSlotWait && {
       ...seen.appSlotWait,
       meanSeconds: seen.appSlotWait.meanSeconds * f,
@@ -369,4 +394,47 @@ function measure(o: LevelOptions, seen: Observed): LevelMeasurement {
     botCpuSecondsPerJob: seen.processes.bot.cpuSeconds / Math.max(1, measured.length),
     windowRealSeconds: windowSeconds,
   };
+}
+
+/** Mean, p95 and the share that waited of waits in modelled seconds (NaN when there are none). */
+function waitFigures(waits: readonly number[], f: number): WaitFigures {
+  if (waits.length === 0)
+    return { meanSeconds: Number.NaN, p95Seconds: Number.NaN, shareThatWaited: Number.NaN };
+  return {
+    meanSeconds: mean(waits),
+    p95Seconds: percentile(waits, 0.95),
+    shareThatWaited: waits.filter((w) => w > WAITED_REAL_SECONDS * f).length / waits.length,
+  };
+}
+
+/**
+ * Every request of the run (the warm-up's too, so the line is as long as it was) replayed through an ideal
+ * FIFO queue of the account's c slots: it joins the line at its acknowledgement and holds a slot as long as the
+ * app held its own (submission → the poll that saw it done; a request never seen done, cut at the deadline,
+ * until its deadline). Returns the replayed waits of the measured requests that have a measured wait, in
+ * modelled seconds.
+ */
+function replayedWaits(
+  o: LevelOptions,
+  seen: Observed,
+  acks: ReadonlyMap<string, ApiCall>,
+  submissionByPrompt: ReadonlyMap<unknown, { requestId: string; at: number }>,
+  doneSeen: ReadonlyMap<string, number>,
+): number[] {
+  const f = o.timeFactor;
+  const entries: { at: number; holdSeconds: number; measured: boolean }[] = [];
+  for (const a of seen.arrivals) {
+    const ack = acks.get(`${a.chatId}:${a.messageId}`);
+    const submission = submissionByPrompt.get(a.prompt);
+    if (ack === undefined || submission === undefined) continue;
+    const released = doneSeen.get(submission.requestId) ?? ack.at + (DEADLINE_SECONDS / f) * 1000;
+    entries.push({
+      at: (ack.at / 1000) * f,
+      holdSeconds: (Math.max(0, released - submission.at) / 1000) * f,
+      measured: a.at >= seen.windowStart && a.at < seen.windowEnd,
+    });
+  }
+  entries.sort((x, y) => x.at - y.at);
+  const waits = fifoWaits(entries, o.providerConcurrency);
+  return waits.filter((_, i) => entries[i]?.measured === true);
 }

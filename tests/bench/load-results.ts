@@ -48,6 +48,20 @@ export function levelRows(p: LevelPrediction, m: LevelMeasurement, workersRun: n
       predicted: q.probabilityOfWait,
       measured: figure(m.slotWait.shareThatWaited),
     },
+    {
+      figure: "p95 wait, FIFO replay",
+      unit: "s",
+      predicted: figure(m.fifoReplay.p95Seconds),
+      measured: figure(m.slotWait.p95Seconds),
+      note: "predicted: this run's draws in the model's queue",
+    },
+    {
+      figure: "mean wait, FIFO replay",
+      unit: "s",
+      predicted: figure(m.fifoReplay.meanSeconds),
+      measured: figure(m.slotWait.meanSeconds),
+      note: "predicted: this run's draws in the model's queue",
+    },
   ];
   if (m.appSlotWait !== null) {
     rows.push(

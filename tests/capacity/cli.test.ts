@@ -36,7 +36,7 @@ describe("capacity plan", () => {
     expect(plan.provider).toMatchObject({ concurrency: null, neededConcurrency: 44, bindsAtUsers: null });
   });
 
-  it("--json prints the contract: a fal limit of 46 gives a p95 wait near 1.45 s at 300 users, 10 workers × 1", async () => {
+  it("--json prints the contract: a fal limit of 46 gives a p95 wait near 1.31 s at 300 users, 10 workers × 1", async () => {
     const run = await capacity(
       ...["plan", "--users", "300", "--provider-concurrency", "46", "--json", "--profile", "legacy"],
     );
@@ -44,12 +44,13 @@ describe("capacity plan", () => {
     const plan = JSON.parse(run.stdout);
     expect(plan).toMatchObject({ workers: 10, workerConcurrency: 1 });
     expect(plan.queue.servers).toBe(46);
-    expect(plan.queue.p95WaitSeconds).toBeCloseTo(1.45, 2);
+    expect(plan.queue.p95WaitSeconds).toBeCloseTo(1.31, 2);
     expect(plan.provider).toEqual({
       concurrency: 46,
       neededConcurrency: 44,
-      bindsAtUsers: 319,
+      bindsAtUsers: 321,
       slotSeconds: expect.closeTo(29, 1),
+      slotHoldCv2: expect.closeTo(0.8, 2),
       pollInitialSeconds: 2,
       pollMaxSeconds: 10,
     });
@@ -87,11 +88,13 @@ describe("capacity plan", () => {
     );
     expect(run.code).toBe(0);
     expect(run.stdout).toContain("46 slots (providerConcurrency)");
-    expect(run.stdout).toContain("1.25 jobs/s × 29 s per slot (25 s at fal + until a poll sees it done)");
+    expect(run.stdout).toContain(
+      "1.25 jobs/s × 29 s per slot (25 s at fal + until a poll sees it done; cv² 0.8)",
+    );
     expect(run.stdout).toContain("limit to ask fal for  44");
     expect(run.stdout).toContain("10 × 1 = 10 slots");
     expect(run.stdout).toContain("p95 wait");
-    expect(run.stdout).toContain("1.45 s (target 5 s)");
+    expect(run.stdout).toContain("1.31 s (target 5 s)");
     expect(run.stdout).toMatch(/automation\s+\[█+\|█+\|█\]▶ 369\.2 %/);
     expect(run.stdout).toContain("Binds first: disk:automation at 0 users");
     expect(run.stdout).toContain("HOST_OVERCOMMITTED");

@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import { parsePlanInput, plan } from "../../capacity/index.js";
 import { largestFitting, largestFittingBelow } from "../../capacity/max-users.js";
 import { meetsTarget, peakArrivalPerSecond, queueMetrics } from "../../capacity/queue.js";
-import { slotSeconds } from "../../capacity/slot-hold.js";
+import { slotHold } from "../../capacity/slot-hold.js";
 
 describe("the maxUsers searches", () => {
   it("find the last count that fits for any threshold, or null when nothing binds", () => {
@@ -59,7 +59,12 @@ describe("the maxUsers searches", () => {
           expect(p.provider.bindsAtUsers).toBe(limit);
           const fits = (u: number) =>
             meetsTarget(
-              queueMetrics(peakArrivalPerSecond(u, input), slotSeconds(input), providerConcurrency),
+              queueMetrics(
+                peakArrivalPerSecond(u, input),
+                slotHold(input).meanSeconds,
+                providerConcurrency,
+                slotHold(input).cv2,
+              ),
               target,
             );
           return (limit === 0 || fits(limit)) && !fits(limit + 1);

@@ -1,7 +1,6 @@
 import { UNMEASURED_BOT_PER_USER_MB } from "../../defaults.js";
 import type { Finding, Plan, PlanInput } from "../../index.js";
 import { meetsTarget } from "../../queue.js";
-import { slotSeconds } from "../../slot-hold.js";
 import { overWarn } from "../../upgrades.js";
 import { type Block, type Cell, cell, STATUS_TONE } from "./document.js";
 import { num, percent, seconds } from "./format.js";
@@ -29,7 +28,7 @@ function queueBlocks(plan: Plan, input: PlanInput): Block[] {
       "arrivals",
       [
         cell(
-          `${num(q.arrivalPerSecondPeak, 3)} jobs/s × ${num(slotSeconds(input))} s per slot (${num(input.jobSeconds)} s at fal + until a poll sees it done) = ${num(q.offeredErlangs)} Erlangs`,
+          `${num(q.arrivalPerSecondPeak, 3)} jobs/s × ${num(pr.slotSeconds)} s per slot (${num(input.jobSeconds)} s at fal + until a poll sees it done; cv² ${num(pr.slotHoldCv2, 2)}) = ${num(q.offeredErlangs)} Erlangs`,
         ),
       ],
     ],
@@ -59,7 +58,10 @@ function queueBlocks(plan: Plan, input: PlanInput): Block[] {
     ]);
   }
   return [
-    { kind: "heading", text: "Wait for a fal slot at peak (M/M/c, Erlang C; c = fal's account limit)" },
+    {
+      kind: "heading",
+      text: "Wait for a fal slot at peak (M/G/c: Erlang C, waits × (1 + cv²) / 2; c = fal's account limit)",
+    },
     { kind: "pairs", rows },
     ...workerBlocks(plan, input),
   ];

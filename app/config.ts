@@ -83,6 +83,12 @@ const modelId = (fallback: string) =>
       "must be a fal model id like fal-ai/flux/schnell",
     );
 
+/**
+ * FAL_SLOT_SECONDS when unset: the capacity model's slot hold for fal's typical 25-s job on the default 2 s → 10 s
+ * polls (capacity/slot-hold.ts; tests/capacity/slot-hold.test.ts holds the two together).
+ */
+export const DEFAULT_FAL_SLOT_SECONDS = 29;
+
 const environmentSchema = z.object({
   TELEGRAM_BOT_TOKEN: secret("the bot token from @BotFather (digits:letters)").refine(
     (t) => /^\d+:[A-Za-z0-9_-]+$/.test(t),
@@ -141,6 +147,11 @@ const environmentSchema = z.object({
   POLL_MAX_SECONDS: z
     .string()
     .default("10")
+    .transform(Number)
+    .refine((n) => Number.isFinite(n) && n > 0 && n <= 3600, "must be a number of seconds above 0"),
+  FAL_SLOT_SECONDS: z
+    .string()
+    .default(String(DEFAULT_FAL_SLOT_SECONDS))
     .transform(Number)
     .refine((n) => Number.isFinite(n) && n > 0 && n <= 3600, "must be a number of seconds above 0"),
   SHUTDOWN_GRACE_SECONDS: int(20, 0, 3600),
@@ -214,6 +225,11 @@ export interface AppConfig {
   deadlineSecondsUpscale: number;
   pollInitialSeconds: number;
   pollMaxSeconds: number;
+  /**
+   * How long a request holds a fal slot on average (FAL_SLOT_SECONDS): fal's time plus the lag until a poll
+   * sees it done. The bot's estimates use it; the program sets it to the capacity plan's figure.
+   */
+  falSlotSeconds: number;
   shutdownGraceSeconds: number;
   /**
    * BullMQ lock of a running step (and the stalled-check interval): a job whose worker died is handed to
@@ -302,6 +318,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     deadlineSecondsUpscale: e.DEADLINE_SECONDS_UPSCALE,
     pollInitialSeconds: e.POLL_INITIAL_SECONDS,
     pollMaxSeconds: e.POLL_MAX_SECONDS,
+    falSlotSeconds: e.FAL_SLOT_SECONDS,
     shutdownGraceSeconds: e.SHUTDOWN_GRACE_SECONDS,
     workerLockSeconds: e.WORKER_LOCK_SECONDS,
     queueName: e.QUEUE_NAME,

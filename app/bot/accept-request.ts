@@ -65,7 +65,10 @@ async function acknowledge(
     const inUse = (await ports.queue.slotUse())?.inUse ?? 0;
     const text =
       position > limit - inUse
-        ? ctx.t("ack-queued-wait", { position, minutes: estimateMinutes(position, limit, inUse) })
+        ? ctx.t("ack-queued-wait", {
+            position,
+            minutes: estimateMinutes(position, limit, inUse, ports.settings.falSlotSeconds),
+          })
         : ctx.t("ack-queued", { position });
     const ack = await ctx.reply(text, {
       reply_parameters: { message_id: ctx.msgId as number, allow_sending_without_reply: true },

@@ -91,6 +91,7 @@ export async function startBotProcess(config: AppConfig, logger: Logger): Promis
         promptMaxLength: config.promptMaxLength,
         imageMaxBytes: config.imageMaxBytes,
         falConcurrency: config.falConcurrency,
+        falSlotSeconds: config.falSlotSeconds,
         models: modelsByKind(config),
       },
     },

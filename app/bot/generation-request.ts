@@ -13,23 +13,18 @@ export const defaultParams: Record<GenerationKind, Record<string, unknown>> = {
 };
 
 /**
- * Typical time of one job, from the owner's load notes (20–30 s per job); the /status estimate is only
- * as good as this, and says "about".
- */
-export const typicalJobSeconds = 25;
-
-/**
  * Minutes until a job at `place` in line for a fal slot (1 = next) is likely done, when the account runs
- * `limit` requests at once and `inUse` of them are taken: a job that finds a free slot takes one typical
- * job time; otherwise each of the `place - free` jobs to get a slot before it waits for one of `limit`
- * slots to free up, one every typical job time / `limit` on average (the capacity model's M/M/c queue),
- * then its own job time. At least one minute, so it never says "0".
+ * `limit` requests at once, `inUse` of them are taken and a request holds a slot `slotSeconds` on average
+ * (FAL_SLOT_SECONDS: fal's time plus the poll that sees it done, the capacity plan's figure): a job that finds a
+ * free slot takes one slot time; otherwise each of the `place - free` jobs to get a slot before it waits for one
+ * of `limit` slots to free up, one every slotSeconds / `limit` on average (the capacity model's queue), then its
+ * own slot time. At least one minute, so it never says "0"; the messages say "about".
  */
-export function estimateMinutes(place: number, limit: number, inUse: number): number {
+export function estimateMinutes(place: number, limit: number, inUse: number, slotSeconds: number): number {
   const slots = Math.max(1, limit);
   const free = Math.max(0, slots - inUse);
-  const waitingSeconds = (Math.max(0, place - free) / slots) * typicalJobSeconds;
-  return Math.max(1, Math.ceil((waitingSeconds + typicalJobSeconds) / 60));
+  const waitingSeconds = (Math.max(0, place - free) / slots) * slotSeconds;
+  return Math.max(1, Math.ceil((waitingSeconds + slotSeconds) / 60));
 }
 
 /**

@@ -57,6 +57,8 @@ export interface BotSettings extends InputLimits {
   models: Record<GenerationKind, string>;
   /** The fal account's concurrent request limit (FAL_CONCURRENCY): the estimates count the wait for a slot. */
   falConcurrency: number;
+  /** How long a request holds a fal slot on average (FAL_SLOT_SECONDS): the estimates' unit of time. */
+  falSlotSeconds: number;
 }
 
 /** Everything {@link createBot} is built from. */

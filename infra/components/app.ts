@@ -107,6 +107,8 @@ export class App extends pulumi.ComponentResource {
       `POLL_MAX_SECONDS=${plan.provider.pollMaxSeconds}`,
       // fal posts each completion to the bot (the workers submit with it); polls are only the fallback.
       `FAL_WEBHOOK_URL=https://${config.botDomain}${FAL_WEBHOOK_PATH}`,
+      // How long a request holds a slot at that schedule: the bot's wait estimates count in it.
+      `FAL_SLOT_SECONDS=${plan.provider.slotSeconds.toFixed(1)}`,
       ...extra,
     ];
     // Prometheus on the data host scrapes /metrics over the tunnel: each process publishes its ops port on

@@ -43,7 +43,7 @@ describe("the time a request holds a fal slot", () => {
     expect(slotSeconds({ ...defaults, pollMaxSeconds: 2 })).toBeLessThan(slotSeconds(defaults) - 2);
   });
 
-  it("assumes the schedule the app runs by default (growth, POLL_INITIAL_SECONDS, POLL_MAX_SECONDS)", () => {
+  it("assumes the schedule the app runs by default (growth, POLL_INITIAL_SECONDS, POLL_MAX_SECONDS, FAL_SLOT_SECONDS)", () => {
     expect(POLL_GROWTH).toBe(APP_POLL_GROWTH);
     const app = loadConfig({
       TELEGRAM_BOT_TOKEN: "123456:ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghi",
@@ -54,5 +54,7 @@ describe("the time a request holds a fal slot", () => {
     });
     expect(SCALAR_DEFAULTS.pollInitialSeconds).toBe(app.pollInitialSeconds);
     expect(SCALAR_DEFAULTS.pollMaxSeconds).toBe(app.pollMaxSeconds);
+    // The bot's estimates, when the program does not give FAL_SLOT_SECONDS, use the model's hold at these defaults.
+    expect(app.falSlotSeconds).toBeCloseTo(slotSeconds(SCALAR_DEFAULTS), 0);
   });
 });

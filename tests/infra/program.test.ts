@@ -111,8 +111,11 @@ describe.each([
         ]),
       );
       expect(expected.provider.concurrency).toBe(44);
-      // The poll schedule the plan's slot time assumes reaches the app.
-      expect(envOf(bot)).toEqual(expect.arrayContaining(["POLL_INITIAL_SECONDS=2", "POLL_MAX_SECONDS=10"]));
+      // The poll schedule the plan's slot time assumes reaches the app, and that slot time the bot's estimates.
+      expect(envOf(bot)).toEqual(
+        expect.arrayContaining(["POLL_INITIAL_SECONDS=2", "POLL_MAX_SECONDS=10", "FAL_SLOT_SECONDS=29.0"]),
+      );
+      expect(expected.provider.slotSeconds).toBeCloseTo(29, 1);
       // The stack's caps on paid generations; the hourly budget, unset there, follows the plan's peak demand.
       expect(envOf(bot)).toEqual(
         expect.arrayContaining([

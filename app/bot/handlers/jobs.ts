@@ -23,7 +23,7 @@ async function statusLine(ctx: BotContext, ports: BotPorts, generation: Generati
   if (position === null) return ctx.t("status-waiting", { kind });
   const limit = ports.settings.falConcurrency;
   const inUse = (await ports.queue.slotUse())?.inUse ?? limit;
-  const minutes = estimateMinutes(position, limit, inUse);
+  const minutes = estimateMinutes(position, limit, inUse, ports.settings.falSlotSeconds);
   return ctx.t("status-queued", { kind, position, minutes });
 }
 

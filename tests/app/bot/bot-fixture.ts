@@ -9,6 +9,7 @@ import { RedisGenerationQuota } from "../../../app/bot/generation-quota.js";
 import type { BotPorts } from "../../../app/bot/ports.js";
 import { RedisRateLimiter } from "../../../app/bot/rate-limit.js";
 import { RedisUpdateLog } from "../../../app/bot/update-log.js";
+import { DEFAULT_FAL_SLOT_SECONDS } from "../../../app/config.js";
 import { createLogger, type Logger } from "../../../app/observability/logger.js";
 import { createFalSlots } from "../../../app/queue/fal-slots.js";
 import {
@@ -121,6 +122,7 @@ export async function startTestBot(
       promptMaxLength: 1000,
       imageMaxBytes: 10 * 1024 * 1024,
       falConcurrency,
+      falSlotSeconds: DEFAULT_FAL_SLOT_SECONDS,
       models: {
         "text-to-image": "fal-ai/flux/schnell",
         "image-to-image": "fal-ai/flux/dev/image-to-image",

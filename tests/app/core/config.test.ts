@@ -47,6 +47,7 @@ describe("loadConfig", () => {
       deadlineSecondsUpscale: 300,
       pollInitialSeconds: 2,
       pollMaxSeconds: 10,
+      falSlotSeconds: 29,
       shutdownGraceSeconds: 20,
       queueName: "generations",
     });

@@ -21,9 +21,10 @@ export interface WebhookEndpoint {
   /**
    * A POST to the webhook path: 401 unless the `X-Telegram-Bot-Api-Secret-Token` header equals the
    * secret (nobody but Telegram injects updates), 415 for a body not sent as JSON, 413 over the size
-   * limit, 400 for a body that is not an update, else the update is handled and answered 200 once its handling ended (so Telegram keeps an
-   * update until it was handled), or 500 when it could not be (Telegram delivers it again). Any other
-   * request falls through (resolves false).
+   * limit, 400 for a body that is not an update, else the update is handled and answered 200 once its
+   * handling ended (so Telegram keeps an update until it was handled), or 500 when a store outage stopped
+   * it (Telegram delivers it again); one that failed for a reason no retry fixes is logged and answered
+   * 200 (see worthRedelivering). Any other request falls through (resolves false).
    */
   handle(req: IncomingMessage, res: ServerResponse): Promise<boolean>;
   /** Resolves when the updates being handled are done, or after `graceMs`; false if some were not. */

@@ -28,8 +28,8 @@ export interface TelegramCase {
   user?: OddUser;
   /**
    * Messages the bot must send into the user's chat because of it: 1 for a message in a private chat
-   * (whatever it holds, the user gets one clear answer), 0 for what is not a new message (an edit, a
-   * duplicate, a group, a kind the bot does not subscribe to).
+   * (whatever it holds, the user gets one clear answer), 0 for what is not a new message from someone
+   * (an edit, a duplicate, a group, a kind the bot does not subscribe to, a message without a sender).
    */
   answers: 0 | 1;
   /** A copy of the case before it, same `update_id` (Telegram delivering it again). */

@@ -8,6 +8,7 @@ import { n8nOwnerPasswordHash } from "../n8n-owner.js";
 import { servicePlan } from "../plan-services.js";
 import { proxySites } from "../proxy-sites.js";
 import { renderCaddyfile } from "../render/caddyfile.js";
+import { REDIS_ACL_PATH, REDIS_USERS, redisExporterPassword, renderRedisAcl } from "../render/redis-acl.js";
 import { REDIS_HEALTHCHECK, redisContainerCommand, renderRedisArgs } from "../render/redis-args.js";
 import { botReplicasOf } from "../rollout-order.js";
 import { BOT_WEBHOOK_PATH, botUpstreams, FAL_WEBHOOK_PATH } from "./app.js";
@@ -24,13 +25,18 @@ export interface AutomationServicesArgs {
 }
 
 /**
- * The automation host's services: Redis 7 (the queue: the plan's maxmemory, noeviction, AOF every second, a
- * password), n8n, and Caddy with automatic TLS for the n8n and Directus domains. Invariants: only Caddy
- * publishes ports (80/443); Redis and n8n are reachable on the Docker network only; n8n and Directus answer
- * only the owner's addresses (see proxySites), and n8n's owner account exists from its first start.
+ * The automation host's services: Redis 7 (the queue: the plan's maxmemory, noeviction, AOF every second, ACL
+ * users: the app without admin or dangerous commands, the exporter read-only, no one else but PING), n8n,
+ * and Caddy with automatic TLS for the n8n and Directus domains. Invariants: only Caddy publishes ports
+ * (80/443); Redis and n8n are reachable on Docker networks only, and n8n, on its own network with Caddy,
+ * cannot reach Redis; n8n and Directus answer only the owner's addresses (see proxySites), and n8n's owner
+ * account exists from its first start.
  */
 export class AutomationServices extends pulumi.ComponentResource {
+  /** The app's network: Redis, the bot, the workers, the Redis exporter and Caddy. */
   readonly network: docker.Network;
+  /** n8n's own network, shared only with Caddy: n8n uses no Redis, so it cannot reach it. */
+  readonly n8nNetwork: docker.Network;
   readonly redis: docker.Container;
   readonly n8n: docker.Container;
   readonly caddy: docker.Container;
@@ -43,6 +49,7 @@ export class AutomationServices extends pulumi.ComponentResource {
     const child = { parent: this, provider };
     const secrets = config.secrets;
     this.network = new docker.Network(`${name}-network`, { name: "tapbot" }, child);
+    this.n8nNetwork = new docker.Network(`${name}-n8n-network`, { name: "tapbot-n8n" }, child);
     const { image, volume } = hostDockerResources(name, child, args.dependsOn);
 
     this.redis = serviceContainer(
@@ -52,7 +59,16 @@ export class AutomationServices extends pulumi.ComponentResource {
         image: image("redis", config.redisImage).imageId,
         plan: servicePlan(plan, "redis"),
         command: redisContainerCommand(renderRedisArgs(plan.redis)),
-        envs: [pulumi.interpolate`REDISCLI_AUTH=${secrets.redisPassword}`],
+        uploads: [
+          {
+            file: REDIS_ACL_PATH,
+            content: pulumi.secret(
+              secrets.redisPassword.apply((password) =>
+                renderRedisAcl({ app: password, exporter: redisExporterPassword(password) }),
+              ),
+            ),
+          },
+        ],
         healthcheck: REDIS_HEALTHCHECK,
         network: this.network.name,
         aliases: ["redis"],
@@ -61,7 +77,9 @@ export class AutomationServices extends pulumi.ComponentResource {
       { ...child, dependsOn: args.dependsOn },
     );
     this.redisUrl = pulumi.secret(
-      secrets.redisPassword.apply((password) => `redis://:${encodeURIComponent(password)}@redis:6379`),
+      secrets.redisPassword.apply(
+        (password) => `redis://${REDIS_USERS.app}:${encodeURIComponent(password)}@redis:6379`,
+      ),
     );
 
     this.n8n = serviceContainer(
@@ -97,7 +115,7 @@ export class AutomationServices extends pulumi.ComponentResource {
           ),
         ],
         healthcheck: ["CMD-SHELL", "wget -q --spider http://127.0.0.1:5678/healthz || exit 1"],
-        network: this.network.name,
+        network: this.n8nNetwork.name,
         aliases: ["n8n"],
         volumes: [{ volumeName: volume("n8n").name, containerPath: "/home/node/.n8n" }],
       },
@@ -125,6 +143,7 @@ export class AutomationServices extends pulumi.ComponentResource {
         plan: servicePlan(plan, "caddy"),
         healthcheck: ["CMD-SHELL", "wget -q --spider http://127.0.0.1:2019/config/ || exit 1"],
         network: this.network.name,
+        extraNetworks: [this.n8nNetwork.name],
         ports: [
           { internal: 80, external: 80, ip: "0.0.0.0", public: true },
           { internal: 443, external: 443, ip: "0.0.0.0", public: true },

@@ -15,6 +15,7 @@ import {
   renderGrafanaDatasource,
 } from "../render/grafana-provisioning.js";
 import { renderPrometheusConfig } from "../render/prometheus-config.js";
+import { REDIS_USERS, redisExporterPassword } from "../render/redis-acl.js";
 import { hostDockerResources } from "./host-docker-resources.js";
 import { serviceContainer } from "./service-container.js";
 
@@ -126,7 +127,14 @@ export class Monitoring extends pulumi.ComponentResource {
     this.exporters.push(
       container("automation", "redis-exporter", config.redisExporterImage, {
         network: args.networks.automation,
-        envs: ["REDIS_ADDR=redis://redis:6379", pulumi.interpolate`REDIS_PASSWORD=${secrets.redisPassword}`],
+        // Its own read-only Redis user (render/redis-acl.ts), not the app's.
+        envs: [
+          "REDIS_ADDR=redis://redis:6379",
+          `REDIS_USER=${REDIS_USERS.exporter}`,
+          pulumi.secret(
+            secrets.redisPassword.apply((password) => `REDIS_PASSWORD=${redisExporterPassword(password)}`),
+          ),
+        ],
         ports: [
           {
             internal: 9121,

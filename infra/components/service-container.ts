@@ -26,6 +26,8 @@ export interface ServiceContainerArgs {
    * the tunnel address or loopback themselves, and publish nothing).
    */
   network: pulumi.Input<string> | "host";
+  /** More Docker networks to join (the proxy sits on the app's network and on n8n's). */
+  extraNetworks?: pulumi.Input<string>[];
   aliases?: string[];
   command?: string[];
   envs?: pulumi.Input<pulumi.Input<string>[]>;
@@ -73,6 +75,9 @@ export function serviceContainer(
 ): docker.Container {
   checkPorts(args.containerName, args.ports ?? []);
   const hostNetwork = args.network === "host";
+  if (hostNetwork && (args.extraNetworks ?? []).length > 0) {
+    throw new Error(`${args.containerName} runs in the host's network; it cannot join others`);
+  }
   if (hostNetwork && (args.ports ?? []).length > 0) {
     throw new Error(`${args.containerName} runs in the host's network; it cannot publish ports`);
   }
@@ -101,7 +106,12 @@ export function serviceContainer(
       waitTimeout: 300,
       ...(hostNetwork
         ? { networkMode: "host" }
-        : { networksAdvanced: [{ name: args.network, aliases: args.aliases ?? [] }] }),
+        : {
+            networksAdvanced: [
+              { name: args.network, aliases: args.aliases ?? [] },
+              ...(args.extraNetworks ?? []).map((name) => ({ name, aliases: args.aliases ?? [] })),
+            ],
+          }),
       privileged: args.privileged,
       pidMode: args.pidMode,
       command: args.command,

@@ -1,10 +1,11 @@
 import type { RedisSettings } from "../../capacity/index.js";
+import { REDIS_ACL_PATH } from "./redis-acl.js";
 
 /**
  * redis-server arguments from the plan. `noeviction` because the BullMQ queue lives in this Redis (evicting
  * would silently drop jobs); AOF every second for durability; RDB snapshots off (`save ""`) because AOF
- * already persists and every snapshot is another fork that can double memory. The password is not here:
- * the container passes it from its environment, so it appears in no argument list.
+ * already persists and every snapshot is another fork that can double memory. No password is here: the
+ * users and their password hashes are in the ACL file ({@link redisContainerCommand}).
  */
 export function renderRedisArgs(settings: RedisSettings): string[] {
   if (!Number.isInteger(settings.maxmemoryMB) || settings.maxmemoryMB < 16) {
@@ -30,13 +31,17 @@ export function renderRedisArgs(settings: RedisSettings): string[] {
 }
 
 /**
- * The container's command: a shell that appends `--requirepass` from the REDISCLI_AUTH environment variable,
- * so the password is in no argument list Pulumi shows; redis-cli reads the same variable, so the
- * healthcheck ({@link REDIS_HEALTHCHECK}) authenticates without the password in its command either.
+ * The container's command: redis-server with the plan's arguments and the ACL file the deploy uploads
+ * ({@link REDIS_ACL_PATH}, rendered by redis-acl.ts), which holds every user and only hashes of their
+ * passwords, so no password is in any argument list or environment of this container. Starting with
+ * `redis-server` lets the image's entrypoint drop root and run the server as the `redis` user.
  */
 export function redisContainerCommand(args: string[]): string[] {
-  return ["sh", "-c", 'exec redis-server "$@" --requirepass "$REDISCLI_AUTH"', "redis-server", ...args];
+  return ["redis-server", ...args, "--aclfile", REDIS_ACL_PATH];
 }
 
-/** Healthcheck of the Redis container: PONG only when the server is up and the password is right. */
+/**
+ * Healthcheck of the Redis container: PONG from the unauthenticated `default` user, which may PING and
+ * nothing else (see redis-acl.ts), so the check holds no secret.
+ */
 export const REDIS_HEALTHCHECK = ["CMD-SHELL", "redis-cli ping | grep -q PONG"];

@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import bcrypt from "bcryptjs";
 import { beforeAll, describe, expect, it } from "vitest";
 import type { Plan } from "../../capacity/index.js";
@@ -199,6 +200,27 @@ describe.each([
     expect(byName(resources, "monitoring-postgres-exporter").inputs.ports).toEqual([
       expect.objectContaining({ ip: "127.0.0.1" }),
     ]);
+  });
+
+  it("keeps n8n on its own network with Caddy, away from Redis, and gives each Redis client its own user", () => {
+    const networksOf = (name: string) =>
+      (byName(resources, name).inputs.networksAdvanced as { name: string }[]).map((n) => n.name);
+    expect(networksOf("automation-n8n")).toEqual(["tapbot-n8n"]);
+    expect(networksOf("automation-caddy")).toEqual(["tapbot", "tapbot-n8n"]);
+    expect(networksOf("automation-redis")).toEqual(["tapbot"]);
+    const redis = byName(resources, "automation-redis");
+    const uploads = unwrap(redis.inputs.uploads) as { file: string; content: unknown }[];
+    const acl = unwrap(uploads.find((u) => u.file === "/etc/redis-users.acl")?.content) as string;
+    const password = SECRET_VALUES.redisPassword;
+    expect(acl).toContain(`user tapbot-app on #${createHash("sha256").update(password).digest("hex")} `);
+    expect(acl).not.toContain(password);
+    expect(redis.inputs.envs ?? []).toEqual([]);
+    for (const app of containers(resources).filter((r) => /^app-(bot|worker)-\d+$/.test(r.name))) {
+      expect(envOf(app)).toContain(`REDIS_URL=redis://tapbot-app:${encodeURIComponent(password)}@redis:6379`);
+    }
+    const exporter = envOf(byName(resources, "monitoring-redis-exporter"));
+    expect(exporter).toContain("REDIS_USER=tapbot-exporter");
+    expect(exporter.join("\n")).not.toContain(password);
   });
 
   it("creates n8n's owner from the stack (bcrypt hash only) and hardens n8n and Directus", () => {

@@ -234,6 +234,17 @@ export function alertRules(input: AlertRulesInput): RuleGroup[] {
       },
     },
     {
+      alert: "GenerationBudgetSpent",
+      expr: 'sum(increase(tapbot_quota_refused_total{reason="hourly_budget"}[10m])) > 0',
+      labels: { severity: "warning" },
+      annotations: {
+        summary:
+          "the hourly budget of paid generations is spent: {{ $value | humanize }} requests refused as paused in 10 minutes",
+        description:
+          "New requests wait for the next UTC hour (GENERATION_BUDGET_PER_HOUR). More demand than the plan's peak, or someone abusing the bot: check the bot's log (one warn line per hour) and raise tapbot:capacity.spendingCaps.perHour if the demand is real.",
+      },
+    },
+    {
       alert: "TelegramRateLimited",
       expr: 'sum(increase(tapbot_telegram_api_errors_total{code="429"}[10m])) > 0',
       labels: { severity: "warning" },

@@ -275,6 +275,9 @@ function queueCases(): Case[] {
     'tapbot_fal_slots_limit{job="worker",host="automation",instance="worker-1"}': "10x40",
     'tapbot_fal_slot_waiting{job="worker",host="automation",instance="worker-1"}': `${waiting}x40`,
   });
+  const refused = (reason: string, values: string) => ({
+    [`tapbot_quota_refused_total{job="bot",host="automation",instance="bot",reason="${reason}"}`]: values,
+  });
   const tg = (code: string, values: string) => ({
     [`tapbot_telegram_api_errors_total{job="bot",host="automation",instance="bot",method="sendMessage",code="${code}"}`]:
       values,
@@ -338,6 +341,26 @@ function queueCases(): Case[] {
       fires: [],
     },
     { title: "a slot free", alert: "FalSlotsSaturated", series: slots(9, 0), at: "30m", fires: [] },
+    {
+      title: "the hourly budget refuses requests",
+      alert: "GenerationBudgetSpent",
+      series: refused("hourly_budget", "0+2x40"),
+      at: "30m",
+      fires: [
+        {
+          labels: { severity: "warning" },
+          summary:
+            "the hourly budget of paid generations is spent: 20 requests refused as paused in 10 minutes",
+        },
+      ],
+    },
+    {
+      title: "only daily quotas refuse requests",
+      alert: "GenerationBudgetSpent",
+      series: { ...refused("daily_quota", "0+5x40"), ...refused("hourly_budget", "0x40") },
+      at: "30m",
+      fires: [],
+    },
     {
       title: "Telegram answers 429 once a minute",
       alert: "TelegramRateLimited",

@@ -1,11 +1,12 @@
 import { randomUUID } from "node:crypto";
-import { Queue } from "bullmq";
+import type { Queue } from "bullmq";
 import type { Redis } from "ioredis";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { createFalWebhookEndpoint } from "../../../app/bot/fal-webhook.js";
 import { FalWebhookKeys } from "../../../app/fal/webhook-keys.js";
 import { createLogger } from "../../../app/observability/logger.js";
 import { FalCompletions } from "../../../app/queue/fal-completions.js";
+import { createGenerationQueue, type GenerationQueue } from "../../../app/queue/generation-queue.js";
 import { createRedis } from "../../../app/queue/redis.js";
 import { type FakeFal, startFakeFal } from "../../support/fake-fal.js";
 import { type LoopbackServer, listenLoopback, sendJson } from "../../support/http-kit.js";
@@ -21,6 +22,8 @@ let server: RedisServer;
 let redis: Redis;
 let fal: FakeFal;
 let receiver: LoopbackServer;
+/** The bot's queue (its `wake` is what the bot process gives the receiver) and BullMQ's own, to inspect. */
+let generations: GenerationQueue;
 let queue: Queue;
 let completions: FalCompletions;
 /** The receiver's clock for the JWKS cache (a rotation is picked up no sooner than 10 s after a fetch). */
@@ -37,16 +40,15 @@ afterAll(async () => {
 
 beforeEach(async () => {
   fal = await startFakeFal({ queueMs: 10, processingMs: 100, webhooks: { retryDelaysMs: [] } });
-  queue = new Queue(`test-${randomUUID()}`, { connection: redis });
+  generations = createGenerationQueue(redis, `test-${randomUUID()}`);
+  queue = generations.queue;
   completions = new FalCompletions(redis);
   clock = Date.now();
   const endpoint = createFalWebhookEndpoint({
     path: "/fal/webhook",
     keys: new FalWebhookKeys({ url: fal.jwksUrl, now: () => clock }),
     completions,
-    wake: async (ids) => {
-      for (const id of ids) await (await queue.getJob(id))?.promote().catch(() => undefined);
-    },
+    wake: (ids) => generations.wake(ids),
     logger: createLogger("silent", "fal-webhook-test"),
   });
   receiver = await listenLoopback(async (req, res) => {
@@ -54,7 +56,7 @@ beforeEach(async () => {
   });
 });
 afterEach(async () => {
-  await Promise.all([fal.stop(), receiver.close(), queue.close()]);
+  await Promise.all([fal.stop(), receiver.close(), generations.close()]);
 });
 
 /** Submits to the fake fal with the receiver as webhook; returns fal's request id. */

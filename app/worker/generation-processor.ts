@@ -258,7 +258,6 @@ export function createGenerationProcessor(
       vars?: Record<string, string | number>,
     ): Promise<void> => {
       const outcome: Outcome = { status, error: reason };
-      if (step.name !== "submit") await webhooks?.completions.forget(step.requestId);
       if (!(await answered())) {
         await fence();
         await notifier.outcome(await conversation(), message, vars);
@@ -266,6 +265,7 @@ export function createGenerationProcessor(
         metrics.jobsFailed.inc({ kind: input.kind, reason });
       }
       await outcomes.settle(id, outcome);
+      if (step.name !== "submit") await webhooks?.completions.forget(step.requestId);
       await releaseSlot();
     };
     /** Shows "generating" once the bot has stored its acknowledgement (re-reading the row for its id). */
@@ -385,10 +385,10 @@ export function createGenerationProcessor(
           case "poll": {
             if (!step.announced) step = { ...step, announced: await announce() };
             // fal's signed webhook said it finished: no status request needed.
-            const told = webhooks !== undefined && (await webhooks.completions.completed(step.requestId));
-            if (!told) await slots.renew(id);
-            const state = told ? "COMPLETED" : (await fal.status(input.model, step.requestId)).state;
-            const polls = told ? step.polls : step.polls + 1;
+            const hooked = webhooks !== undefined && (await webhooks.completions.completed(step.requestId));
+            if (!hooked) await slots.renew(id);
+            const state = hooked ? "COMPLETED" : (await fal.status(input.model, step.requestId)).state;
+            const polls = hooked ? step.polls : step.polls + 1;
             if (state === "COMPLETED") {
               metrics.providerLatency.observe({ kind: input.kind }, (now() - step.submittedAt) / 1000);
               metrics.pollsPerJob.observe({ kind: input.kind }, polls);

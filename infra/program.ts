@@ -29,6 +29,7 @@ import {
   publicAddress,
 } from "./host-scripts.js";
 import { checkDeployable, hostPlan } from "./plan-services.js";
+import { APP_DB_ROLE, appDbPassword } from "./render/postgres-app-role.js";
 
 /** The repository root (infra/..), whatever directory Pulumi runs the program from. */
 const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
@@ -177,10 +178,11 @@ export async function deployStack() {
     provider: providers.automation,
     dependsOn: [tunnel.ends.automation],
   });
+  // The app connects as its own role, not the superuser (render/postgres-app-role.ts).
   const databaseUrl = pulumi.secret(
     config.secrets.postgresPassword.apply(
       (password) =>
-        `postgres://${DATABASE.user}:${encodeURIComponent(password)}@${config.dataTunnelAddress}:${DATA_PRIVATE_PORTS.postgres}/${DATABASE.name}`,
+        `postgres://${APP_DB_ROLE}:${encodeURIComponent(appDbPassword(password))}@${config.dataTunnelAddress}:${DATA_PRIVATE_PORTS.postgres}/${DATABASE.name}`,
     ),
   );
   const app = new App("app", {
@@ -192,7 +194,7 @@ export async function deployStack() {
     network: automation.network.name,
     redisUrl: automation.redisUrl,
     databaseUrl,
-    dependsOn: [automation.redis, data.postgres],
+    dependsOn: [automation.redis, data.postgres, data.appRole],
   });
 
   const monitoring = new Monitoring("monitoring", {

@@ -5,12 +5,16 @@ import type { InfraConfig } from "../config.js";
 import { DATA_PRIVATE_PORTS } from "../host-scripts.js";
 import { servicePlan } from "../plan-services.js";
 import { renderPgBackupInstallScript } from "../render/pg-backup.js";
+import { APP_DB_ROLE, appDbPassword, renderAppRoleScript } from "../render/postgres-app-role.js";
 import { postgresCommandArgs, renderPostgresSettings } from "../render/postgres-settings.js";
 import { hostDockerResources } from "./host-docker-resources.js";
 import { remoteScript, type SshConnection, scriptHash } from "./remote-script.js";
 import { serviceContainer } from "./service-container.js";
 
-/** Database and role the app, Directus and the backups use. */
+/**
+ * The database, and its superuser (the image's POSTGRES_USER), which Directus and the backups use; the app
+ * connects as its own role, {@link APP_DB_ROLE}.
+ */
 export const DATABASE = { name: "tapbot", user: "tapbot" } as const;
 
 /** Inputs of {@link DataServices}. */
@@ -34,6 +38,8 @@ export class DataServices extends pulumi.ComponentResource {
   readonly directus: docker.Container;
   readonly qdrant: docker.Container;
   readonly backup: pulumi.Resource;
+  /** Makes the app's PostgreSQL role ({@link APP_DB_ROLE}); the app's containers wait for it. */
+  readonly appRole: pulumi.Resource;
 
   constructor(name: string, args: DataServicesArgs, opts?: pulumi.ComponentResourceOptions) {
     super("tapbot:infra:DataServices", name, {}, opts);
@@ -124,6 +130,26 @@ export class DataServices extends pulumi.ComponentResource {
         volumes: [{ volumeName: volume("qdrant").name, containerPath: "/qdrant/storage" }],
       },
       { ...child, dependsOn: args.dependsOn },
+    );
+
+    // The app's own role (no superuser), made or brought up to date before any app process connects.
+    const appRoleScript = pulumi.secret(
+      secrets.postgresPassword.apply((password) =>
+        renderAppRoleScript({
+          container: "tapbot-postgres",
+          superuser: DATABASE.user,
+          database: DATABASE.name,
+          password: appDbPassword(password),
+        }),
+      ),
+    );
+    this.appRole = remoteScript(
+      `${name}-postgres-app-role`,
+      args.connection,
+      appRoleScript,
+      // Again whenever the container is replaced too (a restored volume may lack the role); it is idempotent.
+      pulumi.all([appRoleScript.apply(scriptHash), this.postgres.id]).apply(([hash, id]) => `${hash}:${id}`),
+      { parent: this, dependsOn: [this.postgres], secretOutput: true },
     );
 
     const backupScript = renderPgBackupInstallScript({

@@ -202,7 +202,7 @@ describe.each([
     ]);
   });
 
-  it("keeps n8n on its own network with Caddy, away from Redis, and gives each Redis client its own user", () => {
+  it("keeps n8n on its own network with Caddy, away from Redis, and gives each Redis and PostgreSQL client its own user", () => {
     const networksOf = (name: string) =>
       (byName(resources, name).inputs.networksAdvanced as { name: string }[]).map((n) => n.name);
     expect(networksOf("automation-n8n")).toEqual(["tapbot-n8n"]);
@@ -218,6 +218,17 @@ describe.each([
     for (const app of containers(resources).filter((r) => /^app-(bot|worker)-\d+$/.test(r.name))) {
       expect(envOf(app)).toContain(`REDIS_URL=redis://tapbot-app:${encodeURIComponent(password)}@redis:6379`);
     }
+    // PostgreSQL likewise: the app as its own role, with a password derived from (never equal to) the stack's.
+    for (const app of containers(resources).filter((r) => /^app-(bot|worker)-\d+$/.test(r.name))) {
+      const url = envOf(app).find((e) => e.startsWith("DATABASE_URL=")) ?? "";
+      expect(url).toMatch(/^DATABASE_URL=postgres:\/\/tapbot_app:[0-9a-f]{64}@10\.77\.0\.2:5432\/tapbot$/);
+      expect(url).not.toContain(SECRET_VALUES.postgresPassword);
+    }
+    const role = resources.find((r) => r.name === "data-postgres-app-role");
+    expect(role?.inputs.create).toMatch(/^(sudo -n )?bash -s$/);
+    expect(isSecretWrapper(role?.inputs.stdin)).toBe(true);
+    expect(unwrap(role?.inputs.stdin)).toContain('ALTER ROLE :"role" WITH LOGIN NOSUPERUSER');
+    expect(role?.inputs.logging).toBe("none");
     const exporter = envOf(byName(resources, "monitoring-redis-exporter"));
     expect(exporter).toContain("REDIS_USER=tapbot-exporter");
     expect(exporter.join("\n")).not.toContain(password);

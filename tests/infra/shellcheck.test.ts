@@ -5,6 +5,7 @@ import { parsePlanInput, plan } from "../../capacity/index.js";
 import { type HostScript, hardeningScripts, tunnelScript } from "../../infra/host-scripts.js";
 import { hostPlan } from "../../infra/plan-services.js";
 import { renderPgBackupInstallScript, renderPgDumpScript } from "../../infra/render/pg-backup.js";
+import { appDbPassword, renderAppRoleScript } from "../../infra/render/postgres-app-role.js";
 import { installFileLines, scriptPrelude } from "../../infra/render/shell-script.js";
 import { makeTempDir, removeTempDir } from "../support/temp-dir.js";
 import { runTool } from "./helpers/run-tool.js";
@@ -35,6 +36,15 @@ const scripts: HostScript[] = [
   { ...tunnelScript(config, "data", wireguardPublicKey()), name: "data/wireguard" },
   { name: "data/pg-backup-install", script: renderPgBackupInstallScript(backup) },
   { name: "data/pg-dump", script: renderPgDumpScript(backup) },
+  {
+    name: "data/postgres-app-role",
+    script: renderAppRoleScript({
+      container: "tapbot-postgres",
+      superuser: "tapbot",
+      database: "tapbot",
+      password: appDbPassword("x".repeat(32)),
+    }),
+  },
 ];
 
 let dir: string;

@@ -1,0 +1,129 @@
+import pg from "pg";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { runMigrations } from "../../app/storage/migrate.js";
+import { UserStore } from "../../app/storage/user-store.js";
+import { APP_DB_ROLE, appDbPassword, renderAppRoleSql } from "../../infra/render/postgres-app-role.js";
+import { type PostgresServer, startPostgres } from "../support/postgres-server.js";
+import { runTool } from "./helpers/run-tool.js";
+
+/**
+ * The app's PostgreSQL role, created by the rendered SQL through the real psql on a throwaway PostgreSQL
+ * that an earlier deploy left as it was (the app's tables created by the superuser, a Directus table
+ * beside them): what the bot and the workers can still do as that role, and what they no longer can.
+ */
+let server: PostgresServer;
+const pools: pg.Pool[] = [];
+const password = appDbPassword("postgres-password-of-the-test-0123456789");
+
+/** The database's name in the test server's URL (the deploy's is `tapbot`). */
+const database = () => new URL(server.url).pathname.slice(1);
+
+function urlAs(user: string): string {
+  const url = new URL(server.url);
+  url.username = user;
+  url.password = user === APP_DB_ROLE ? password : "";
+  return url.href;
+}
+
+function poolAs(user: string): pg.Pool {
+  const pool = new pg.Pool({ connectionString: urlAs(user), max: 2 });
+  // The server's shutdown at the end may reach a connection still closing: nothing to report then.
+  pool.on("error", () => undefined);
+  pools.push(pool);
+  return pool;
+}
+
+/** Runs the rendered SQL as the deploy does: psql, the superuser, the SQL on stdin. */
+function applyRoleSql() {
+  return runTool("psql", ["-X", "-q", "-d", server.url], {
+    input: renderAppRoleSql(database(), password),
+  });
+}
+
+/** The SQLSTATE a statement fails with, or "ok". */
+async function outcome(pool: pg.Pool, sql: string): Promise<string> {
+  try {
+    await pool.query(sql);
+    return "ok";
+  } catch (error) {
+    return (error as { code?: string }).code ?? String(error);
+  }
+}
+
+beforeAll(async () => {
+  server = await startPostgres();
+  // As an earlier deploy left it: migrations run as the superuser, Directus's tables beside the app's.
+  await runMigrations(server.url);
+  const superuser = poolAs("postgres");
+  await superuser.query("CREATE TABLE directus_users (id serial PRIMARY KEY, email text)");
+  await superuser.query("INSERT INTO directus_users (email) VALUES ('admin@tapbot.kz')");
+}, 60_000);
+
+afterAll(async () => {
+  await Promise.all(pools.map((p) => p.end()));
+  await server?.stop();
+});
+
+describe("the app's PostgreSQL role", () => {
+  it("is created by psql from the rendered SQL, twice without error, and holds no password in clear", async () => {
+    for (let run = 0; run < 2; run += 1) {
+      const result = await applyRoleSql();
+      expect(result.code, result.stderr).toBe(0);
+      expect(result.stderr).toBe("");
+    }
+    const { rows } = await poolAs("postgres").query(
+      `SELECT rolsuper, rolcreaterole, rolcreatedb, rolreplication, rolbypassrls, rolcanlogin,
+              rolpassword LIKE 'SCRAM-SHA-256$%' AS hashed
+         FROM pg_authid WHERE rolname = $1`,
+      [APP_DB_ROLE],
+    );
+    expect(rows).toEqual([
+      {
+        rolsuper: false,
+        rolcreaterole: false,
+        rolcreatedb: false,
+        rolreplication: false,
+        rolbypassrls: false,
+        rolcanlogin: true,
+        hashed: true,
+      },
+    ]);
+  });
+
+  it("runs the app: its migrations (taking over the tables the superuser created) and its stores", async () => {
+    await applyRoleSql();
+    await runMigrations(urlAs(APP_DB_ROLE));
+    const app = poolAs(APP_DB_ROLE);
+    const user = await new UserStore(app).upsert({ telegramId: 4242, firstName: "Ada", languageCode: "en" });
+    expect(user).toMatchObject({ telegramId: 4242, tier: "free" });
+    const { rows } = await app.query(
+      "SELECT tablename, tableowner FROM pg_tables WHERE schemaname = 'public' ORDER BY tablename",
+    );
+    expect(rows).toEqual([
+      { tablename: "directus_users", tableowner: "postgres" },
+      { tablename: "generations", tableowner: APP_DB_ROLE },
+      { tablename: "pgmigrations", tableowner: APP_DB_ROLE },
+      { tablename: "users", tableowner: APP_DB_ROLE },
+    ]);
+    // A future migration can still add a table.
+    expect(await outcome(app, "CREATE TABLE app_future (id int)")).toBe("ok");
+  });
+
+  it("cannot run programs on the database host, read passwords, reconfigure the server or touch Directus", async () => {
+    await applyRoleSql();
+    const app = poolAs(APP_DB_ROLE);
+    const insufficientPrivilege = "42501";
+    for (const sql of [
+      "COPY (SELECT 1) TO PROGRAM 'id'",
+      "SELECT rolpassword FROM pg_authid",
+      "ALTER SYSTEM SET max_connections = 5",
+      "CREATE ROLE intruder SUPERUSER",
+      "CREATE DATABASE elsewhere",
+      "SELECT email FROM directus_users",
+      "DROP TABLE directus_users",
+      "SELECT pg_read_file('/etc/passwd')",
+    ]) {
+      expect(await outcome(app, sql), sql).toBe(insufficientPrivilege);
+    }
+  });
+});

@@ -13,6 +13,14 @@ export const USERS_MAX = 10_000_000;
  */
 export const TELEGRAM_CALLS_PER_JOB = 4;
 
+/**
+ * How the workers learn that fal finished a job: "webhook" (fal POSTs it; the program always sets
+ * FAL_WEBHOOK_URL) or "poll" (status polls on the POLL_* schedule; the app without FAL_WEBHOOK_URL, as in local
+ * runs and the load benchmark). A slot is held until then (slot-hold.ts).
+ */
+export const FAL_COMPLETIONS = ["webhook", "poll"] as const;
+export const FAL_COMPLETION_DEFAULT = "webhook";
+
 /** Scalar inputs and their defaults (units in the names: per hour, seconds, MB, GB). */
 export const SCALAR_DEFAULTS = {
   usersPerWorker: 30,
@@ -25,6 +33,12 @@ export const SCALAR_DEFAULTS = {
    */
   pollInitialSeconds: 2,
   pollMaxSeconds: 10,
+  /**
+   * With fal webhooks (falCompletion "webhook", what the program deploys): the mean time from fal finishing to
+   * the worker freeing the slot. tests/bench/fal-webhooks.ts measured fal's completion → the photo at p50
+   * 0.05 s and p95 0.15 s on loopback; 0.1 s leaves room for the internet between fal and Caddy.
+   */
+  webhookLagSeconds: 0.1,
   targetWaitP95Seconds: 5,
   maxWorkerConcurrency: 16,
   messagesPerJob: TELEGRAM_CALLS_PER_JOB,

@@ -1,6 +1,6 @@
 import { num, percent } from "./format.js";
 import type { PlanInput } from "./schema.js";
-import { slotSeconds } from "./slot-hold.js";
+import { slotHoldText, slotSeconds } from "./slot-hold.js";
 import { spendingFindings } from "./spending-caps.js";
 import type { Status } from "./status.js";
 import type { Finding, HostPlan, Plan } from "./types.js";
@@ -90,7 +90,7 @@ function queueFindings(ctx: FindingContext): Finding[] {
   const q = plan.queue;
   const p = plan.provider;
   const out: Finding[] = [];
-  const load = `${num(q.offeredErlangs)} Erlangs at peak (${num(q.arrivalPerSecondPeak, 3)} jobs/s × ${num(slotSeconds(input))} s holding a fal slot: ${num(input.jobSeconds)} s at fal and until a status poll sees it done)`;
+  const load = `${num(q.offeredErlangs)} Erlangs at peak (${num(q.arrivalPerSecondPeak, 3)} jobs/s × ${num(slotSeconds(input))} s holding a fal slot: ${slotHoldText(input)})`;
   const ask = `ask fal for an account limit of ${p.neededConcurrency} (the smallest whose p95 wait meets ${num(input.targetWaitP95Seconds)} s at ${plan.users} users)`;
   if (p.concurrency === null) {
     out.push({

@@ -57,6 +57,7 @@ export function plan(given: PlanInput): Plan {
       neededConcurrency: needed,
       bindsAtUsers:
         input.providerConcurrency === undefined ? null : providerMaxUsers(input, input.providerConcurrency),
+      falCompletion: input.falCompletion,
       slotSeconds: hold.meanSeconds,
       slotHoldCv2: hold.cv2,
       pollInitialSeconds: input.pollInitialSeconds,

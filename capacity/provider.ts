@@ -6,7 +6,8 @@ import { type SlotHold, slotHold } from "./slot-hold.js";
  * The queue the app really has is fal's per-account concurrency: the app holds every accepted request until a
  * fal slot is free (a worker slot is held only for the short steps), so the servers of the M/G/c queue are the
  * account's limit and the service time is how long a request holds a slot: fal's time per job plus the lag
- * until a status poll sees it finished (slot-hold.ts), with the spread that lag gives it (M/G/c).
+ * until the worker learns it finished, by fal's webhook or a status poll (slot-hold.ts), with the spread that
+ * gives the holds (M/G/c).
  */
 
 /** What the plan says about the provider's account limit. */
@@ -17,9 +18,11 @@ export interface ProviderPlan {
   neededConcurrency: number;
   /** The most users the given limit carries within the wait target; null when no limit is given. */
   bindsAtUsers: number | null;
-  /** How long a request holds a fal slot (the queue's S): fal's time plus the lag until a poll sees it done. */
+  /** How the workers learn fal finished: its webhook, or their status polls (the input's falCompletion). */
+  falCompletion: "webhook" | "poll";
+  /** How long a request holds a fal slot (the queue's S): fal's time plus the lag until the worker learns it. */
   slotSeconds: number;
-  /** The spread of those holds, Var / mean² (0.80 on the default polls; exponential would be 1). */
+  /** The spread of those holds, Var / mean² (0.99 with webhooks, 0.80 on the default polls). */
   slotHoldCv2: number;
   /** The status-poll schedule the slot time assumes; the program gives it to the workers. */
   pollInitialSeconds: number;

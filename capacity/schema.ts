@@ -1,6 +1,8 @@
 import { z } from "zod";
 import {
   CATALOG_DEFAULTS,
+  FAL_COMPLETION_DEFAULT,
+  FAL_COMPLETIONS,
   HOST_DEFAULTS,
   REDIS_DATA_DEFAULTS,
   REDIS_POLICIES,
@@ -182,6 +184,8 @@ export const planInputSchema = z
     jobSeconds: positive().default(d.jobSeconds),
     pollInitialSeconds: positive().default(d.pollInitialSeconds),
     pollMaxSeconds: positive().default(d.pollMaxSeconds),
+    falCompletion: z.enum(FAL_COMPLETIONS).default(FAL_COMPLETION_DEFAULT),
+    webhookLagSeconds: nonNegative().default(d.webhookLagSeconds),
     targetWaitP95Seconds: positive().default(d.targetWaitP95Seconds),
     maxWorkerConcurrency: z.int().min(1).max(1000).default(d.maxWorkerConcurrency),
     providerConcurrency: z.int().min(1).optional(),

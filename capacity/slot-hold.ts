@@ -55,14 +55,23 @@ export function pollLagSeconds(jobSeconds: number, schedule: PollSchedule): numb
   return holdMoments(jobSeconds, schedule).meanSeconds - jobSeconds;
 }
 
+/** The inputs the time a request holds a fal slot depends on. */
+export type SlotHoldInput = Pick<
+  PlanInput,
+  "jobSeconds" | "falCompletion" | "webhookLagSeconds" | "pollInitialSeconds" | "pollMaxSeconds"
+>;
+
 /**
- * How long one request holds a fal slot, the service time of the queue users wait in: fal's time per job plus
- * the lag until the worker's next status poll sees it finished (the app frees the slot then, not when fal
- * finished), as its mean and spread.
+ * How long one request holds a fal slot, the service time of the queue users wait in, as its mean and spread:
+ * fal's time per job plus the lag until the worker learns it finished (the app frees the slot then, not when
+ * fal finished). With webhooks that lag is `webhookLagSeconds` and the hold is as spread as fal's exponential
+ * times (cv² = jobSeconds² / S², just under 1); with polling it is the wait for the next status poll.
  */
-export function slotHold(
-  input: Pick<PlanInput, "jobSeconds" | "pollInitialSeconds" | "pollMaxSeconds">,
-): SlotHold {
+export function slotHold(input: SlotHoldInput): SlotHold {
+  if (input.falCompletion === "webhook") {
+    const meanSeconds = input.jobSeconds + input.webhookLagSeconds;
+    return { meanSeconds, cv2: (input.jobSeconds / meanSeconds) ** 2 };
+  }
   return holdMoments(input.jobSeconds, {
     initialSeconds: input.pollInitialSeconds,
     maxSeconds: input.pollMaxSeconds,
@@ -71,8 +80,13 @@ export function slotHold(
 }
 
 /** The mean of {@link slotHold}: the S of the queue's offered load a = λS. */
-export function slotSeconds(
-  input: Pick<PlanInput, "jobSeconds" | "pollInitialSeconds" | "pollMaxSeconds">,
-): number {
+export function slotSeconds(input: SlotHoldInput): number {
   return slotHold(input).meanSeconds;
+}
+
+/** How the hold ends, in words: "25 s at fal + 0.1 s until its webhook" or "… + until a poll sees it done". */
+export function slotHoldText(input: SlotHoldInput): string {
+  return input.falCompletion === "webhook"
+    ? `${input.jobSeconds} s at fal + ${input.webhookLagSeconds} s until its webhook frees the slot`
+    : `${input.jobSeconds} s at fal + until a status poll sees it done`;
 }

@@ -1,6 +1,8 @@
 import type { Command } from "commander";
 import {
   CATALOG_DEFAULTS,
+  FAL_COMPLETION_DEFAULT,
+  FAL_COMPLETIONS,
   HOST_DEFAULTS,
   SCALAR_DEFAULTS,
   SERVICE_DEFAULTS,
@@ -56,6 +58,12 @@ const SCALAR_OPTIONS: ScalarOption[] = [
     unit: "s",
     meaning:
       "the longest wait between two status polls (POLL_MAX_SECONDS); a slot stays taken until a poll sees the job done",
+  },
+  {
+    key: "webhookLagSeconds",
+    flag: "--webhook-lag-seconds <s>",
+    unit: "s",
+    meaning: "with --fal-completion webhook: fal's completion → the worker freeing the slot",
   },
   {
     key: "targetWaitP95Seconds",
@@ -167,6 +175,10 @@ export function addInputOptions(command: Command, withUsers = true): Command {
     if (o.key === "users" && !withUsers) continue;
     command.option(o.flag, `${o.meaning}, ${o.unit} (${defaultText(o.key)})`);
   }
+  command.option(
+    "--fal-completion <how>",
+    `how the workers learn fal finished a job, ${FAL_COMPLETIONS.join(" or ")}: fal's webhook (what the program deploys) or their status polls (the app without FAL_WEBHOOK_URL); a fal slot is held until then (default: ${FAL_COMPLETION_DEFAULT})`,
+  );
   return command.addHelpText("after", fileOnlyHelp());
 }
 
@@ -213,5 +225,6 @@ export function inputsFromFlags(options: Record<string, unknown>): Record<string
     const value = options[o.key];
     if (typeof value === "string") out[o.key] = numeric(value);
   }
+  if (typeof options.falCompletion === "string") out.falCompletion = options.falCompletion;
   return out;
 }

@@ -102,12 +102,15 @@ export class App extends pulumi.ComponentResource {
       `LOG_LEVEL=${config.appLogLevel}`,
       // fal's account limit: the workers never have more requests in progress at fal, the bot estimates waits with it.
       `FAL_CONCURRENCY=${falConcurrency}`,
-      // The poll schedule the plan's slot time assumes: a slot stays taken until a poll sees fal's job done.
+      // The poll schedule (the fallback with webhooks): with polling, a slot stays taken until a poll sees the job done.
       `POLL_INITIAL_SECONDS=${plan.provider.pollInitialSeconds}`,
       `POLL_MAX_SECONDS=${plan.provider.pollMaxSeconds}`,
-      // fal posts each completion to the bot (the workers submit with it); polls are only the fallback.
-      `FAL_WEBHOOK_URL=https://${config.botDomain}${FAL_WEBHOOK_PATH}`,
-      // How long a request holds a slot at that schedule: the bot's wait estimates count in it.
+      // As the plan has it (tapbot:capacity.falCompletion, webhook unless set to poll): fal posts each completion
+      // to the bot (the workers submit with it) and polls are only the fallback, so a slot frees as fal finishes.
+      ...(plan.provider.falCompletion === "webhook"
+        ? [`FAL_WEBHOOK_URL=https://${config.botDomain}${FAL_WEBHOOK_PATH}`]
+        : []),
+      // How long a request holds a slot, the plan's S: the bot's wait estimates count in it.
       `FAL_SLOT_SECONDS=${plan.provider.slotSeconds.toFixed(1)}`,
       ...extra,
     ];

@@ -24,7 +24,12 @@ export interface LevelPrediction extends LoadPrediction {
  */
 export function levelInput(users: number, providerConcurrency?: number): PlanInput {
   return loadCapacityInput({
-    raw: { users, ...(providerConcurrency === undefined ? {} : { providerConcurrency }) },
+    // The benchmark's workers run without FAL_WEBHOOK_URL: they learn that fal finished by polling.
+    raw: {
+      users,
+      falCompletion: "poll",
+      ...(providerConcurrency === undefined ? {} : { providerConcurrency }),
+    },
     baseDir: repoRoot,
     readFile: (path) => readFileSync(path, "utf8"),
     calibrationFile: CALIBRATION_FILE,

@@ -33,12 +33,19 @@ describe("capacity plan", () => {
     expect(plan.findings.filter((f: { severity: string }) => f.severity === "error")).toEqual([]);
     for (const host of plan.hosts) expect(host.utilization).toBeLessThan(0.95);
     expect(codes).toContain("PROVIDER_CONCURRENCY_UNSET");
-    expect(plan.provider).toMatchObject({ concurrency: null, neededConcurrency: 44, bindsAtUsers: null });
+    // The program deploys fal's webhooks: a slot is held 25.1 s, so 38 slots.
+    expect(plan.provider).toMatchObject({
+      concurrency: null,
+      neededConcurrency: 38,
+      bindsAtUsers: null,
+      falCompletion: "webhook",
+    });
   });
 
-  it("--json prints the contract: a fal limit of 46 gives a p95 wait near 1.31 s at 300 users, 10 workers × 1", async () => {
+  it("--json prints the contract: polling, a fal limit of 46 gives a p95 wait near 1.31 s at 300 users, 10 workers × 1", async () => {
     const run = await capacity(
-      ...["plan", "--users", "300", "--provider-concurrency", "46", "--json", "--profile", "legacy"],
+      ...["plan", "--users", "300", "--provider-concurrency", "46", "--fal-completion", "poll"],
+      ...["--json", "--profile", "legacy"],
     );
     expect(run.code).toBe(0);
     const plan = JSON.parse(run.stdout);
@@ -49,6 +56,7 @@ describe("capacity plan", () => {
       concurrency: 46,
       neededConcurrency: 44,
       bindsAtUsers: 321,
+      falCompletion: "poll",
       slotSeconds: expect.closeTo(29, 1),
       slotHoldCv2: expect.closeTo(0.8, 2),
       pollInitialSeconds: 2,
@@ -83,13 +91,15 @@ describe("capacity plan", () => {
       "300",
       "--provider-concurrency",
       "46",
+      "--fal-completion",
+      "poll",
       "--profile",
       "legacy",
     );
     expect(run.code).toBe(0);
     expect(run.stdout).toContain("46 slots (providerConcurrency)");
     expect(run.stdout).toContain(
-      "1.25 jobs/s × 29 s per slot (25 s at fal + until a poll sees it done; cv² 0.8)",
+      "1.25 jobs/s × 29 s per slot (25 s at fal + until a status poll sees it done; cv² 0.8)",
     );
     expect(run.stdout).toContain("limit to ask fal for  44");
     expect(run.stdout).toContain("10 × 1 = 10 slots");

@@ -3,7 +3,7 @@ import { parsePlanInput, plan, predictLoad } from "../../capacity/index.js";
 
 describe("predictLoad: the figures a load benchmark holds the model to", () => {
   it("gives the plan's wait for a fal slot and the jobs in flight at fal and waiting (Little's law)", () => {
-    const input = parsePlanInput({ users: 300, providerConcurrency: 40 });
+    const input = parsePlanInput({ users: 300, providerConcurrency: 40, falCompletion: "poll" });
     const p = predictLoad(input);
     const full = plan(input);
     expect(p.queue.servers).toBe(40);

@@ -5,14 +5,31 @@ import { neededServers, parsePlanInput, plan } from "../../capacity/index.js";
 import { meetsTarget, queueMetrics } from "../../capacity/queue.js";
 import { slotHold, slotSeconds } from "../../capacity/slot-hold.js";
 
-const DEFAULT_POLLS = { jobSeconds: 25, pollInitialSeconds: 2, pollMaxSeconds: 10 };
+/** The app without FAL_WEBHOOK_URL: the workers learn fal finished by polling its status. */
+const POLLING = { falCompletion: "poll" } as const;
+const DEFAULT_POLLS = {
+  ...POLLING,
+  jobSeconds: 25,
+  webhookLagSeconds: 0,
+  pollInitialSeconds: 2,
+  pollMaxSeconds: 10,
+};
 /** A 25-s fal job holds its slot until the 2 s → 10 s polls see it done: 29.0 s (slot-hold.test.ts). */
 const HOLD = slotSeconds(DEFAULT_POLLS);
 
 describe("the worked values of the design: the queue is fal's account limit", () => {
+  it("with fal's webhooks (what the program deploys) a slot is held 25.1 s: 300 users need 38, 2 400 need 262", () => {
+    const p = plan(parsePlanInput({ users: 300 }));
+    expect(p.provider).toMatchObject({ falCompletion: "webhook", neededConcurrency: 38 });
+    expect(p.provider.slotSeconds).toBeCloseTo(25.1, 10);
+    expect(p.provider.slotHoldCv2).toBeCloseTo((25 / 25.1) ** 2, 10);
+    expect(p.queue.p95WaitSeconds).toBeLessThanOrEqual(5);
+    expect(plan(parsePlanInput({ users: 2400 })).provider.neededConcurrency).toBe(262);
+  });
+
   it("300 users on an account limit of 46: a = 1.25 jobs/s × 29.0 s = 36.25, ρ ≈ 0.79, p95 wait for a fal slot ≈ 1.31 s (M/M/c's 1.45 s × (1 + 0.80) / 2)", () => {
     expect(HOLD).toBeCloseTo(29.0, 2);
-    const p = plan(parsePlanInput({ users: 300, providerConcurrency: 46 }));
+    const p = plan(parsePlanInput({ ...POLLING, users: 300, providerConcurrency: 46 }));
     expect(p.queue.servers).toBe(46);
     expect(p.queue.offeredErlangs).toBeCloseTo(1.25 * HOLD, 10);
     expect(p.queue.utilization).toBeCloseTo(0.79, 2);
@@ -23,23 +40,27 @@ describe("the worked values of the design: the queue is fal's account limit", ()
     // Counted with fal's 25 s alone (as the model did before the slot hold), 40 slots looked ample: 1.73 s.
     expect(queueMetrics(1.25, 25, 40).p95WaitSeconds).toBeCloseTo(1.73, 2);
     expect(
-      plan(parsePlanInput({ users: 300, providerConcurrency: 40 })).queue.p95WaitSeconds,
+      plan(parsePlanInput({ ...POLLING, users: 300, providerConcurrency: 40 })).queue.p95WaitSeconds,
     ).toBeGreaterThan(15);
     expect(p.provider.bindsAtUsers).toBeGreaterThan(300);
     expect(p.findings.map((f) => f.code)).not.toContain("PROVIDER_CONCURRENCY_BINDS");
   });
 
   it("the servers are the account limit, whatever the workers: more workers change no wait for a fal slot", () => {
-    const few = plan(parsePlanInput({ users: 300, providerConcurrency: 40, usersPerWorker: 300 }));
-    const many = plan(parsePlanInput({ users: 300, providerConcurrency: 40, usersPerWorker: 10 }));
+    const few = plan(
+      parsePlanInput({ ...POLLING, users: 300, providerConcurrency: 40, usersPerWorker: 300 }),
+    );
+    const many = plan(
+      parsePlanInput({ ...POLLING, users: 300, providerConcurrency: 40, usersPerWorker: 10 }),
+    );
     expect([few.workers, many.workers]).toEqual([1, 30]);
     expect(many.queue).toEqual(few.queue);
   });
 
   it("2 400 users need an account limit of 301: 300 gives 5.7 s, 310 gives 1.6 s", () => {
-    expect(plan(parsePlanInput({ users: 2400 })).provider.neededConcurrency).toBe(301);
+    expect(plan(parsePlanInput({ ...POLLING, users: 2400 })).provider.neededConcurrency).toBe(301);
     const at = (c: number) =>
-      plan(parsePlanInput({ users: 2400, providerConcurrency: c })).queue.p95WaitSeconds;
+      plan(parsePlanInput({ ...POLLING, users: 2400, providerConcurrency: c })).queue.p95WaitSeconds;
     expect(at(300)).toBeCloseTo(5.7, 1);
     expect(at(310)).toBeCloseTo(1.6, 1);
     expect(neededServers(10, slotHold(DEFAULT_POLLS), 5)).toBe(301);
@@ -47,7 +68,7 @@ describe("the worked values of the design: the queue is fal's account limit", ()
   });
 
   it("300 users on a new account's limit of 10: unstable, no finite wait, the provider binds, ask for 44", () => {
-    const p = plan(parsePlanInput({ users: 300, providerConcurrency: 10 }));
+    const p = plan(parsePlanInput({ ...POLLING, users: 300, providerConcurrency: 10 }));
     expect(p.queue.servers).toBe(10);
     expect(p.queue.stable).toBe(false);
     expect(p.queue.p95WaitSeconds).toBeNull();
@@ -65,7 +86,7 @@ describe("the worked values of the design: the queue is fal's account limit", ()
   });
 
   it("without an account limit the plan assumes none: it reports the limit the users need and says so", () => {
-    const p = plan(parsePlanInput({ users: 300 }));
+    const p = plan(parsePlanInput({ ...POLLING, users: 300 }));
     expect(p.provider).toMatchObject({ concurrency: null, neededConcurrency: 44, bindsAtUsers: null });
     expect(p.queue.servers).toBe(44);
     expect(p.queue.p95WaitSeconds).toBeLessThanOrEqual(5);

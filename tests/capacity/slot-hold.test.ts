@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { loadConfig } from "../../app/config.js";
 import { POLL_GROWTH as APP_POLL_GROWTH, pollDelayMs } from "../../app/worker/poll-backoff.js";
 import { SCALAR_DEFAULTS } from "../../capacity/defaults.js";
-import { POLL_GROWTH, pollLagSeconds, slotSeconds } from "../../capacity/slot-hold.js";
+import { POLL_GROWTH, pollLagSeconds, slotHold, slotSeconds } from "../../capacity/slot-hold.js";
 import { exponentialDraw, seededRandom } from "../bench/seeded-random.js";
 
 /** Mean time from a job's end to the poll that sees it, with the app's own poll delays (jitter included). */
@@ -37,8 +37,20 @@ describe("the time a request holds a fal slot", () => {
     }
   });
 
+  it("is fal's time plus the webhook's lag when fal calls back, as spread as fal's own times", () => {
+    const hold = slotHold({ ...SCALAR_DEFAULTS, falCompletion: "webhook", webhookLagSeconds: 0.1 });
+    expect(hold.meanSeconds).toBeCloseTo(25.1, 10);
+    expect(hold.cv2).toBeCloseTo((25 / 25.1) ** 2, 10);
+  });
+
   it("is 29 s for 25-s jobs on the default 2 s → 10 s polls, and shorter polls shorten it", () => {
-    const defaults = { jobSeconds: 25, pollInitialSeconds: 2, pollMaxSeconds: 10 };
+    const defaults = {
+      falCompletion: "poll",
+      jobSeconds: 25,
+      webhookLagSeconds: 0,
+      pollInitialSeconds: 2,
+      pollMaxSeconds: 10,
+    } as const;
     expect(slotSeconds(defaults)).toBeCloseTo(29, 0);
     expect(slotSeconds({ ...defaults, pollMaxSeconds: 2 })).toBeLessThan(slotSeconds(defaults) - 2);
   });
@@ -54,7 +66,8 @@ describe("the time a request holds a fal slot", () => {
     });
     expect(SCALAR_DEFAULTS.pollInitialSeconds).toBe(app.pollInitialSeconds);
     expect(SCALAR_DEFAULTS.pollMaxSeconds).toBe(app.pollMaxSeconds);
-    // The bot's estimates, when the program does not give FAL_SLOT_SECONDS, use the model's hold at these defaults.
-    expect(app.falSlotSeconds).toBeCloseTo(slotSeconds(SCALAR_DEFAULTS), 0);
+    // Without FAL_WEBHOOK_URL (and FAL_SLOT_SECONDS) the app polls, and its estimates use the model's hold then.
+    expect(app.falWebhookUrl).toBeUndefined();
+    expect(app.falSlotSeconds).toBeCloseTo(slotSeconds({ ...SCALAR_DEFAULTS, falCompletion: "poll" }), 0);
   });
 });

@@ -114,9 +114,10 @@ describe.each([
       expect(expected.provider.concurrency).toBe(44);
       // The poll schedule the plan's slot time assumes reaches the app, and that slot time the bot's estimates.
       expect(envOf(bot)).toEqual(
-        expect.arrayContaining(["POLL_INITIAL_SECONDS=2", "POLL_MAX_SECONDS=10", "FAL_SLOT_SECONDS=29.0"]),
+        expect.arrayContaining(["POLL_INITIAL_SECONDS=2", "POLL_MAX_SECONDS=10", "FAL_SLOT_SECONDS=25.1"]),
       );
-      expect(expected.provider.slotSeconds).toBeCloseTo(29, 1);
+      // The plan sizes the fal slots for what the program deploys: webhooks, a slot freed 0.1 s after fal ends.
+      expect(expected.provider).toMatchObject({ falCompletion: "webhook", slotSeconds: 25.1 });
       // The stack's caps on paid generations; the hourly budget, unset there, follows the plan's peak demand.
       expect(envOf(bot)).toEqual(
         expect.arrayContaining([
@@ -352,6 +353,22 @@ describe("changing users", () => {
     await expect(program.deployStack()).rejects.toThrow(/no-such-file\.json/);
   });
 
+  it("with falCompletion poll the workers get no webhook URL and the bot the polled slot time", async () => {
+    resetRegistrations();
+    setStackConfig(300, {
+      "tapbot:capacity": JSON.stringify({ ...stackCapacity(300), falCompletion: "poll" }),
+    });
+    const outputs = await program.deployStack();
+    await Promise.all([...outputs.components.app.workers].map((c) => resolve(c.id)));
+    for (const c of containers([...registered]).filter((r) => /^app-(bot|worker)-\d+$/.test(r.name))) {
+      expect(
+        envOf(c).some((e) => e.startsWith("FAL_WEBHOOK_URL=")),
+        c.name,
+      ).toBe(false);
+      expect(envOf(c), c.name).toContain("FAL_SLOT_SECONDS=29.0");
+    }
+  });
+
   it("refuses a stack without fal's account limit, saying how to learn it and what the plan needs", async () => {
     resetRegistrations();
     const { providerConcurrency: _, ...capacity } = stackCapacity(300);
@@ -359,7 +376,7 @@ describe("changing users", () => {
     const refusal = program.deployStack();
     await expect(refusal).rejects.toThrow(/tapbot:capacity\.providerConcurrency is required/);
     await expect(refusal).rejects.toThrow(/New fal accounts have 2; fal raises it on request/);
-    await expect(refusal).rejects.toThrow(/The plan for 300 users needs 44/);
+    await expect(refusal).rejects.toThrow(/The plan for 300 users needs 38/);
     expect(registered.filter((r) => r.type === CONTAINER)).toEqual([]);
   });
 

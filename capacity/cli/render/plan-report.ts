@@ -1,6 +1,7 @@
 import { UNMEASURED_BOT_PER_USER_MB } from "../../defaults.js";
 import type { Finding, Plan, PlanInput } from "../../index.js";
 import { meetsTarget } from "../../queue.js";
+import { slotHoldText } from "../../slot-hold.js";
 import { overWarn } from "../../upgrades.js";
 import { type Block, type Cell, cell, STATUS_TONE } from "./document.js";
 import { num, percent, seconds } from "./format.js";
@@ -28,7 +29,7 @@ function queueBlocks(plan: Plan, input: PlanInput): Block[] {
       "arrivals",
       [
         cell(
-          `${num(q.arrivalPerSecondPeak, 3)} jobs/s × ${num(pr.slotSeconds)} s per slot (${num(input.jobSeconds)} s at fal + until a poll sees it done; cv² ${num(pr.slotHoldCv2, 2)}) = ${num(q.offeredErlangs)} Erlangs`,
+          `${num(q.arrivalPerSecondPeak, 3)} jobs/s × ${num(pr.slotSeconds)} s per slot (${slotHoldText(input)}; cv² ${num(pr.slotHoldCv2, 2)}) = ${num(q.offeredErlangs)} Erlangs`,
         ),
       ],
     ],

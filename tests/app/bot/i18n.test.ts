@@ -31,6 +31,8 @@ describe("message files", () => {
       minutes: 2,
       date: "2026-11-20",
       prompt: "cat",
+      limit: 50,
+      hours: 3,
     };
     for (const key of keysOf("ru")) {
       const ru = translate("ru", key, vars);

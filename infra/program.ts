@@ -71,6 +71,7 @@ export function planFromConfig(
   }
   checkDeployable(deployed);
   requireProviderConcurrency(deployed);
+  requireImageBuiltElsewhere(deployed);
   const errors = deployed.findings.filter((f) => f.severity === "error");
   if (errors.length > 0 && !config.allowCapacityErrors) {
     throw new InfraConfigError([
@@ -94,6 +95,20 @@ export function requireProviderConcurrency(deployed: Plan): number {
   ]);
 }
 
+/**
+ * The program builds the app image on the machine running `pulumi up` and ships it (components/app.ts), so no
+ * host holds a build: a plan budgeting one on a host would reserve RAM and disk that nothing uses. The stack
+ * says so itself (`imageBuild: null`) rather than the program overriding it, so that `npm run capacity -- plan
+ * --stack <stack>` prints the plan that is deployed.
+ */
+export function requireImageBuiltElsewhere(deployed: Plan): void {
+  const build = deployed.imageBuild;
+  if (build === null) return;
+  throw new InfraConfigError([
+    `${CONFIG_NAMESPACE}:capacity.imageBuild must be null: the app image is built on the machine running \`pulumi up\` and shipped to the automation host, but the plan budgets its build on the ${build.host} host (${build.peakMB} MB peak, ${build.diskGB} GB of disk). Add \`imageBuild: null\` under ${CONFIG_NAMESPACE}:capacity in Pulumi.<stack>.yaml.`,
+  ]);
+}
+
 /** What one host runs, for the stack outputs: every container is a service of the plan. */
 function hostSummary(deployed: Plan, role: HostRole, address: string) {
   const host = hostPlan(deployed, role);
@@ -104,7 +119,7 @@ function hostSummary(deployed: Plan, role: HostRole, address: string) {
     utilization: host.utilization,
     status: host.status,
     swapMB: host.swapMB,
-    /** The running containers plus the app image's build, which runs on the automation host during a deploy. */
+    /** The running containers plus any image build the plan puts on the host (none: the image is built off it). */
     deployPeakMB: host.deployPeakMB,
     containers: host.services.map((s) => ({
       name: s.name,
@@ -189,6 +204,7 @@ export async function deployStack() {
     config,
     plan: deployed,
     provider: providers.automation,
+    connection: connection("automation"),
     repoRoot: REPO_ROOT,
     sourceHash: await appSourceHash(REPO_ROOT),
     network: automation.network.name,
@@ -217,7 +233,7 @@ export async function deployStack() {
     workers: {
       count: app.workers.length,
       concurrency: deployed.workerConcurrency,
-      image: app.image.imageName,
+      image: app.imageName,
     },
     hosts: {
       automation: hostSummary(deployed, "automation", publicAddress(config, "automation")),

@@ -1,12 +1,14 @@
 import { createHash } from "node:crypto";
-import { join } from "node:path";
-import * as docker from "@pulumi/docker";
+import * as command from "@pulumi/command";
+import type * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import type { Plan } from "../../capacity/index.js";
 import type { InfraConfig } from "../config.js";
 import { appMetricsPort } from "../monitoring-targets.js";
 import { servicePlan } from "../plan-services.js";
+import { renderAppImageScript, SSH_KEY_ENV } from "../render/app-image-script.js";
 import { botReplicasOf, containerStopSeconds, rolloutStages } from "../rollout-order.js";
+import { type SshConnection, scriptHash } from "./remote-script.js";
 import { serviceContainer } from "./service-container.js";
 
 /** The app's ops port (HTTP_PORT): /healthz, /metrics and, on the bot, the webhook. */
@@ -42,7 +44,10 @@ export function webhookSecretOf(telegramBotToken: pulumi.Output<string>): pulumi
 export interface AppArgs {
   config: InfraConfig;
   plan: Plan;
+  /** The automation host's Docker (over SSH), which runs the containers. */
   provider: docker.Provider;
+  /** The automation host as SSH reaches it: where the image is shipped to. */
+  connection: SshConnection;
   /** The repository root: build context; the Dockerfile is app/Dockerfile. */
   repoRoot: string;
   /** Content hash of app/ and the build inputs: the image tag. */
@@ -54,14 +59,24 @@ export interface AppArgs {
 }
 
 /**
- * The bot and its workers, from one image built on the automation host and tagged by the content of its
- * sources: the bot replicas in webhook mode behind Caddy (`tapbot:botDomain`), and exactly `plan.workers`
+ * The bot and its workers, from one image built by the Docker of the machine running `pulumi up`, tagged by
+ * the content of its sources and shipped to the automation host (render/app-image-script.ts), which never
+ * builds: the bot replicas in webhook mode behind Caddy (`tapbot:botDomain`), and exactly `plan.workers`
  * worker containers, each with WORKER_CONCURRENCY = plan.workerConcurrency and the plan's memory limit and
  * reservation; every app process gets FAL_CONCURRENCY = the plan's provider limit (tapbot:capacity.providerConcurrency). A new image replaces them in the order of {@link rolloutStages}, never all at once, each
  * container stopped with SIGTERM and SHUTDOWN_GRACE_SECONDS (+10 s) to finish or hand back its work.
  */
 export class App extends pulumi.ComponentResource {
-  readonly image: docker.Image;
+  /** `tapbot-app:<content hash>`: the tag every app container runs. */
+  readonly imageName: string;
+  /**
+   * Builds the image locally and loads it on the automation host. A `command.local.Command` running
+   * `docker build` rather than a `docker.Image` on a local `docker.Provider`: the provider would need a Docker
+   * engine on this machine even for `pulumi preview`, and the image's state would live in two engines that
+   * Pulumi only half tracks; the command runs only on `pulumi up`, when its script (tag, host, port, pinned key)
+   * changed, and each of its steps is skipped when its result is already there.
+   */
+  readonly image: command.local.Command;
   /** The bot replicas, `tapbot-bot-1`, `tapbot-bot-2`, in webhook mode behind Caddy. */
   readonly bots: docker.Container[];
   readonly workers: docker.Container[];
@@ -77,18 +92,30 @@ export class App extends pulumi.ComponentResource {
         "the plan has no providerConcurrency (fal's account limit); planFromConfig requires it",
       );
     }
-    this.image = new docker.Image(
+    this.imageName = `tapbot-app:${args.sourceHash}`;
+    const script = renderAppImageScript({
+      tag: this.imageName,
+      dockerfile: "app/Dockerfile",
+      // The owner's servers are x86-64; a build on an arm64 laptop needs buildx's emulation for this.
+      platform: "linux/amd64",
+      host: {
+        address: args.connection.host,
+        user: args.connection.user,
+        port: args.connection.port,
+        hostKey: args.connection.hostKey,
+      },
+    });
+    this.image = new command.local.Command(
       `${name}-image`,
       {
-        imageName: `tapbot-app:${args.sourceHash}`,
-        build: {
-          context: args.repoRoot,
-          dockerfile: join(args.repoRoot, "app", "Dockerfile"),
-          platform: "linux/amd64",
-        },
-        skipPush: true,
+        create: "bash -s",
+        stdin: script,
+        dir: args.repoRoot,
+        environment: { [SSH_KEY_ENV]: pulumi.secret(args.connection.privateKey) },
+        triggers: [scriptHash(script)],
+        addPreviousOutputInEnv: false,
       },
-      { ...child, dependsOn: args.dependsOn },
+      { parent: this, dependsOn: args.dependsOn },
     );
     const env = (extra: pulumi.Input<string>[]): pulumi.Input<string>[] => [
       pulumi.interpolate`TELEGRAM_BOT_TOKEN=${secrets.telegramBotToken}`,
@@ -164,7 +191,7 @@ export class App extends pulumi.ComponentResource {
           `${name}-${stage.role}-${index + 1}`,
           {
             containerName: `tapbot-${stage.role}-${index + 1}`,
-            image: this.image.imageName,
+            image: this.imageName,
             plan: role.plan,
             command: role.command,
             envs: role.envs,
@@ -173,7 +200,7 @@ export class App extends pulumi.ComponentResource {
             ports: [metricsPort(stage.role, index + 1)],
             stopGraceSeconds,
           },
-          { ...child, dependsOn: [...args.dependsOn, ...previousStage] },
+          { ...child, dependsOn: [...args.dependsOn, this.image, ...previousStage] },
         ),
       );
       (stage.role === "bot" ? this.bots : this.workers).push(...containers);

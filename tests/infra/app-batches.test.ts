@@ -5,6 +5,7 @@ import { parsePlanInput, plan } from "../../capacity/index.js";
 import { App } from "../../infra/components/app.js";
 import { readInfraConfig } from "../../infra/config.js";
 import { installMocks, resolve, setStackConfig } from "./helpers/pulumi-mocks.js";
+import { TEST_HOST_KEYS } from "./helpers/stack-config.js";
 
 beforeAll(async () => {
   await installMocks();
@@ -31,6 +32,13 @@ async function appDependencies(users: number, batchSize: number): Promise<Map<st
       config,
       plan: plan(parsePlanInput({ users, providerConcurrency: 44 })),
       provider: new docker.Provider(`provider${users}x${batchSize}`, {}),
+      connection: {
+        host: "203.0.113.10",
+        user: "root",
+        port: 22,
+        privateKey: pulumi.secret("key"),
+        hostKey: TEST_HOST_KEYS.automation,
+      },
       repoRoot: "/nonexistent",
       sourceHash: "0123456789abcdef",
       network: "tapbot",
@@ -60,22 +68,23 @@ async function appDependencies(users: number, batchSize: number): Promise<Map<st
   return byName;
 }
 
+// Every container also waits for "image": the step that builds the image off the host and loads it there.
 describe("the rollout order of the app's containers", () => {
   it("replaces the two bots one at a time, then each batch of workers after the whole previous batch", async () => {
     const deps = await appDependencies(300, 4);
     expect(deps.size).toBe(plan(parsePlanInput({ users: 300 })).workers + 2);
-    expect(deps.get("bot-1")).toEqual([]);
-    expect(deps.get("bot-2")).toEqual(["bot-1"]);
-    expect(deps.get("worker-1")).toEqual(["bot-2"]);
-    expect(deps.get("worker-4")).toEqual(["bot-2"]);
-    expect(deps.get("worker-5")).toEqual(["worker-1", "worker-2", "worker-3", "worker-4"]);
-    expect(deps.get("worker-9")).toEqual(["worker-5", "worker-6", "worker-7", "worker-8"]);
-    expect(deps.get("worker-10")).toEqual(["worker-5", "worker-6", "worker-7", "worker-8"]);
+    expect(deps.get("bot-1")).toEqual(["image"]);
+    expect(deps.get("bot-2")).toEqual(["bot-1", "image"]);
+    expect(deps.get("worker-1")).toEqual(["bot-2", "image"]);
+    expect(deps.get("worker-4")).toEqual(["bot-2", "image"]);
+    expect(deps.get("worker-5")).toEqual(["image", "worker-1", "worker-2", "worker-3", "worker-4"]);
+    expect(deps.get("worker-9")).toEqual(["image", "worker-5", "worker-6", "worker-7", "worker-8"]);
+    expect(deps.get("worker-10")).toEqual(["image", "worker-5", "worker-6", "worker-7", "worker-8"]);
   });
 
   it("splits even two workers into two batches", async () => {
     const deps = await appDependencies(31, 2);
-    expect(deps.get("worker-1")).toEqual(["bot-2"]);
-    expect(deps.get("worker-2")).toEqual(["worker-1"]);
+    expect(deps.get("worker-1")).toEqual(["bot-2", "image"]);
+    expect(deps.get("worker-2")).toEqual(["image", "worker-1"]);
   });
 });

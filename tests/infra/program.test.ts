@@ -13,7 +13,7 @@ import {
   SECRET_VALUES,
   setStackConfig,
 } from "./helpers/pulumi-mocks.js";
-import { stackCapacity, stackPlan } from "./helpers/stack-config.js";
+import { plainStackConfig, stackCapacity, stackPlan, TEST_HOST_KEYS } from "./helpers/stack-config.js";
 
 type Program = typeof import("../../infra/program.js");
 let program: Program;
@@ -293,6 +293,30 @@ describe.each([
       expect(isSecretWrapper(connection) || isSecretWrapper(connection.privateKey), c.name).toBe(true);
     }
   });
+
+  it("builds the app image off the automation host and ships it there over SSH pinned to the host's key", () => {
+    // No resource builds on the host's Docker: the 4 GB host only loads the finished image.
+    expect(resources.filter((r) => r.type.startsWith("docker:index/image:"))).toEqual([]);
+    const image = resources.find((r) => r.type === "command:local:Command" && r.name === "app-image");
+    if (image === undefined) throw new Error("no app-image command");
+    const tag = unwrap(byName(resources, "app-bot-1").inputs.image) as string;
+    expect(tag).toMatch(/^tapbot-app:[0-9a-f]{16}$/);
+    const app = containers(resources).filter((c) => /^app-(bot|worker)-\d+$/.test(c.name));
+    expect(app.length).toBe(expected.workers + 2);
+    for (const c of app) expect(unwrap(c.inputs.image), c.name).toBe(tag);
+    const script = image.inputs.stdin as string;
+    expect(script).toContain(`tag='${tag}'`);
+    const { automationHost, sshUser } = plainStackConfig(users);
+    expect(script).toContain(`target='${sshUser}@${automationHost}'`);
+    expect(script).toContain(`KnownHostsCommand=/bin/echo ${automationHost} ${TEST_HOST_KEYS.automation}`);
+    expect(script).toContain("StrictHostKeyChecking=yes");
+    // The key reaches the script only through its environment, as a secret.
+    const env = image.inputs.environment as Record<string, unknown>;
+    expect(isSecretWrapper(env.TAPBOT_SSH_PRIVATE_KEY) || isSecretWrapper(env)).toBe(true);
+    expect(JSON.stringify(env)).toContain(SECRET_VALUES.sshPrivateKey);
+    expect(expected.imageBuild).toBeNull();
+    for (const host of expected.hosts) expect(host.deployPeakMB).toBe(host.usedMB);
+  });
 });
 
 describe("changing users", () => {
@@ -377,6 +401,17 @@ describe("changing users", () => {
     await expect(refusal).rejects.toThrow(/tapbot:capacity\.providerConcurrency is required/);
     await expect(refusal).rejects.toThrow(/New fal accounts have 2; fal raises it on request/);
     await expect(refusal).rejects.toThrow(/The plan for 300 users needs 38/);
+    expect(registered.filter((r) => r.type === CONTAINER)).toEqual([]);
+  });
+
+  it("refuses a stack whose plan budgets the image build on a host, naming the key to set", async () => {
+    resetRegistrations();
+    const { imageBuild: _, ...capacity } = stackCapacity(300);
+    setStackConfig(300, { "tapbot:capacity": JSON.stringify(capacity) });
+    const refusal = program.deployStack();
+    await expect(refusal).rejects.toThrow(/tapbot:capacity\.imageBuild must be null/);
+    await expect(refusal).rejects.toThrow(/on the automation host \(900 MB peak, 1 GB of disk\)/);
+    await expect(refusal).rejects.toThrow(/Add `imageBuild: null` under tapbot:capacity/);
     expect(registered.filter((r) => r.type === CONTAINER)).toEqual([]);
   });
 

@@ -4,12 +4,13 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parsePlanInput, plan } from "../../capacity/index.js";
 import { type HostScript, hardeningScripts, tunnelScript } from "../../infra/host-scripts.js";
 import { hostPlan } from "../../infra/plan-services.js";
+import { renderAppImageScript } from "../../infra/render/app-image-script.js";
 import { renderPgBackupInstallScript, renderPgDumpScript } from "../../infra/render/pg-backup.js";
 import { appDbPassword, renderAppRoleScript } from "../../infra/render/postgres-app-role.js";
 import { installFileLines, scriptPrelude } from "../../infra/render/shell-script.js";
 import { makeTempDir, removeTempDir } from "../support/temp-dir.js";
 import { runTool } from "./helpers/run-tool.js";
-import { plainStackConfig, wireguardPublicKey } from "./helpers/stack-config.js";
+import { plainStackConfig, TEST_HOST_KEYS, wireguardPublicKey } from "./helpers/stack-config.js";
 
 const config = plainStackConfig(300);
 const backup = {
@@ -34,6 +35,15 @@ const scripts: HostScript[] = [
   }),
   { ...tunnelScript(config, "automation", wireguardPublicKey()), name: "automation/wireguard" },
   { ...tunnelScript(config, "data", wireguardPublicKey()), name: "data/wireguard" },
+  ...[22, 2222].map((port) => ({
+    name: `local/app-image-port-${port}`,
+    script: renderAppImageScript({
+      tag: "tapbot-app:0123456789abcdef",
+      dockerfile: "app/Dockerfile",
+      platform: "linux/amd64",
+      host: { address: "203.0.113.10", user: "deploy", port, hostKey: TEST_HOST_KEYS.automation },
+    }),
+  })),
   { name: "data/pg-backup-install", script: renderPgBackupInstallScript(backup) },
   { name: "data/pg-dump", script: renderPgDumpScript(backup) },
   {

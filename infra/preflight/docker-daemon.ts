@@ -1,15 +1,9 @@
 import type { PlainConfig } from "../config.js";
-import { renderDockerDaemonJson } from "../render/docker-daemon.js";
+import { mergeDaemonJson } from "../render/docker-daemon.js";
 import { type PreflightRow, row } from "./row.js";
 
 /** What the probe prints when the host has no daemon.json. */
 export const DAEMON_JSON_ABSENT = "#absent";
-
-/**
- * Keys whose loss moves Docker's state away: with another data-root or storage driver, dockerd starts
- * empty, and the old containers and volumes (the old bot's data) are no longer seen.
- */
-const STATE_KEYS = new Set(["data-root", "graph", "storage-driver"]);
 
 function flatten(value: unknown, prefix = ""): Map<string, string> {
   const out = new Map<string, string>();
@@ -22,25 +16,20 @@ function flatten(value: unknown, prefix = ""): Map<string, string> {
 }
 
 /**
- * daemon.json against what the deploy writes (renderDockerDaemonJson, with the stack's log settings): the
- * deploy writes the whole file, so every setting of the owner's that is not in it is dropped, and each of
- * its own settings that differs is changed; both are listed. Dropping data-root or the storage driver blocks:
- * dockerd would start without the old containers and volumes.
+ * daemon.json against what the deploy makes of it ({@link mergeDaemonJson}, with the stack's log settings):
+ * the owner's settings are kept, the program's set, the old file backed up. Lists what changes and what is
+ * added; an owner's log option the program's `log-opts` replaces is listed as dropped (a warning). A file
+ * that is not a JSON object blocks: the deploy stops on it.
  */
 export function dockerDaemonRow(
   host: string,
   current: string,
   config: Pick<PlainConfig, "dockerLogMaxSize" | "dockerLogMaxFile">,
 ): PreflightRow {
-  const wanted = flatten(
-    JSON.parse(
-      renderDockerDaemonJson({ logMaxSize: config.dockerLogMaxSize, logMaxFile: config.dockerLogMaxFile })
-        .content,
-    ),
-  );
-  const written = [...wanted].map(([k, v]) => `${k} ${v}`).join(", ");
+  const options = { logMaxSize: config.dockerLogMaxSize, logMaxFile: config.dockerLogMaxFile };
   if (current.trim() === DAEMON_JSON_ABSENT) {
-    return row("daemon.json", host, "ok", `none; the deploy writes ${written}`);
+    const written = [...flatten(mergeDaemonJson(undefined, options))].map(([k, v]) => `${k} ${v}`);
+    return row("daemon.json", host, "ok", `none; the deploy writes ${written.join(", ")}`);
   }
   let parsed: unknown;
   try {
@@ -51,10 +40,20 @@ export function dockerDaemonRow(
       host,
       "block",
       `/etc/docker/daemon.json is not valid JSON (${(error as Error).message})`,
-      "fix or remove it by hand: the deploy restarts dockerd when it writes its own",
+      "fix or remove it by hand: the deploy merges its settings into it and stops on a file it cannot read",
+    );
+  }
+  if (parsed === null || typeof parsed !== "object" || Array.isArray(parsed)) {
+    return row(
+      "daemon.json",
+      host,
+      "block",
+      "/etc/docker/daemon.json is not a JSON object",
+      "fix or remove it by hand: the deploy merges its settings into it and stops on a file it cannot read",
     );
   }
   const have = flatten(parsed);
+  const wanted = flatten(mergeDaemonJson(parsed as Record<string, unknown>, options));
   const changed = [...wanted]
     .filter(([k, v]) => have.has(k) && have.get(k) !== v)
     .map(([k, v]) => `${k} ${have.get(k)} → ${v}`);
@@ -68,21 +67,14 @@ export function dockerDaemonRow(
     changed.length > 0 ? `changed: ${changed.join(", ")}` : "",
     added.length > 0 ? `added: ${added.join(", ")}` : "",
   ].filter((p) => p !== "");
-  const found = `the deploy rewrites /etc/docker/daemon.json and restarts dockerd; ${parts.join("; ")}`;
-  if ([...have.keys()].some((k) => STATE_KEYS.has(k.split(".")[0] ?? ""))) {
-    return row(
-      "daemon.json",
-      host,
-      "block",
-      found,
-      "dockerd would start without the containers and volumes under the old data-root/storage driver: back up and move them (or keep the setting by hand) first",
-    );
-  }
+  const found = `the deploy merges its settings into /etc/docker/daemon.json (the rest kept, the old file backed up beside it) and restarts dockerd; ${parts.join("; ")}`;
   return row(
     "daemon.json",
     host,
     dropped.length > 0 ? "warn" : "ok",
     found,
-    dropped.length > 0 ? "note the dropped settings: put back any you still need after the deploy" : "",
+    dropped.length > 0
+      ? "note the dropped log options: the deploy's log-opts replace the old driver's; put back any you still need after the deploy"
+      : "",
   );
 }

@@ -1,4 +1,4 @@
-import { type DockerDaemonOptions, renderDockerDaemonJson } from "./docker-daemon.js";
+import { type DockerDaemonOptions, renderDaemonJsonMergeLines } from "./docker-daemon.js";
 import { installFileLines, scriptPrelude, shellQuote } from "./shell-script.js";
 import { renderAutoUpgrades, renderUnattendedUpgrades } from "./unattended-upgrades.js";
 
@@ -29,7 +29,8 @@ export interface PackagesOptions extends DockerDaemonOptions {
 
 /**
  * Installs the missing packages (apt runs only when one is missing), the security-only
- * unattended-upgrades policy and daemon.json. dockerd is restarted only when daemon.json changed;
+ * unattended-upgrades policy and the program's settings merged into daemon.json (the owner's other settings
+ * kept, the old file backed up). dockerd is restarted only when daemon.json changed;
  * live-restore keeps the containers running through that restart.
  */
 export function renderPackagesScript(options: PackagesOptions): string {
@@ -48,7 +49,7 @@ if [ "\${#missing[@]}" -gt 0 ]; then
   apt-get update -qq
   apt-get install -y -qq "\${missing[@]}"
 fi
-${installFileLines(renderUnattendedUpgrades())}${installFileLines(renderAutoUpgrades())}${installFileLines(renderDockerDaemonJson(options), ["systemctl restart docker.service"])}systemctl enable --now docker.service unattended-upgrades.service
+${installFileLines(renderUnattendedUpgrades())}${installFileLines(renderAutoUpgrades())}${renderDaemonJsonMergeLines(options, ["systemctl restart docker.service"])}systemctl enable --now docker.service unattended-upgrades.service
 user=${shellQuote(options.sshUser)}
 if [ "$user" != root ] && ! id -nG "$user" | tr ' ' '\\n' | grep -qx docker; then
   usermod -aG docker "$user"

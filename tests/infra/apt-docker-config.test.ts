@@ -1,7 +1,8 @@
-import { writeFile } from "node:fs/promises";
+import { mkdir, readdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { renderDockerDaemonJson } from "../../infra/render/docker-daemon.js";
+import { renderDaemonJsonMergeLines } from "../../infra/render/docker-daemon.js";
+import { scriptPrelude } from "../../infra/render/shell-script.js";
 import { renderAutoUpgrades, renderUnattendedUpgrades } from "../../infra/render/unattended-upgrades.js";
 import { makeTempDir, removeTempDir } from "../support/temp-dir.js";
 import { runTool } from "./helpers/run-tool.js";
@@ -61,17 +62,73 @@ describe("unattended-upgrades, read by apt-config", () => {
   });
 });
 
-describe("daemon.json", () => {
-  it("caps every container's log and keeps containers running through a dockerd restart", () => {
-    const config = plainStackConfig();
-    const file = renderDockerDaemonJson({
-      logMaxSize: config.dockerLogMaxSize,
-      logMaxFile: config.dockerLogMaxFile,
+describe("daemon.json: the program's settings merged into the owner's file", () => {
+  const config = plainStackConfig();
+  const OURS = {
+    "log-driver": "json-file",
+    "log-opts": { "max-size": config.dockerLogMaxSize, "max-file": String(config.dockerLogMaxFile) },
+    "live-restore": true,
+  };
+  /** An existing server's file: its own data-root and registry, longer logs with an option of its own. */
+  const OWNERS = `{\n  "data-root": "/mnt/docker",\n  "insecure-registries": ["10.0.0.5:5000"],\n  "log-opts": { "max-size": "50m", "compress": "true" }\n}\n`;
+
+  /** Runs the merge lines, as the packages script does, on `file`; prints "restart" when it changed. */
+  const merge = (file: string) =>
+    runTool("bash", [
+      "-c",
+      `${scriptPrelude("daemon.json merge check")}${renderDaemonJsonMergeLines({ logMaxSize: config.dockerLogMaxSize, logMaxFile: config.dockerLogMaxFile }, ["echo restart"], file)}`,
+    ]);
+  const backups = async (sub: string) =>
+    (await readdir(join(dir, sub))).filter((f) => f.startsWith("daemon.json.tapbot-backup-"));
+
+  it("writes the program's settings where there is no file, and changes nothing the second time", async () => {
+    await mkdir(join(dir, "fresh"));
+    const file = join(dir, "fresh", "daemon.json");
+    const first = await merge(file);
+    expect(first.code, first.stderr).toBe(0);
+    expect(first.stdout).toBe("restart\n");
+    expect(JSON.parse(await readFile(file, "utf8"))).toEqual(OURS);
+    const second = await merge(file);
+    expect(second.code, second.stderr).toBe(0);
+    expect(second.stdout).toBe("");
+    expect(await backups("fresh")).toEqual([]);
+  });
+
+  it("keeps the owner's settings, sets the program's, backs the old file up once", async () => {
+    const sub = "owned";
+    const file = join(dir, sub, "daemon.json");
+    await mkdir(join(dir, sub), { recursive: true });
+    await writeFile(file, OWNERS);
+    const first = await merge(file);
+    expect(first.code, first.stderr).toBe(0);
+    expect(first.stdout).toBe("restart\n");
+    expect(JSON.parse(await readFile(file, "utf8"))).toEqual({
+      "data-root": "/mnt/docker",
+      "insecure-registries": ["10.0.0.5:5000"],
+      ...OURS,
     });
-    expect(JSON.parse(file.content)).toEqual({
-      "log-driver": "json-file",
-      "log-opts": { "max-size": "10m", "max-file": "3" },
-      "live-restore": true,
-    });
+    const [backup, ...more] = await backups(sub);
+    expect(more).toEqual([]);
+    expect(await readFile(join(dir, sub, backup ?? ""), "utf8")).toBe(OWNERS);
+    const second = await merge(file);
+    expect(second.stdout).toBe("");
+    expect(await backups(sub)).toHaveLength(1);
+  });
+
+  it.each([
+    ["not valid JSON", '{ "data-root": "/mnt/docker", }'],
+    ["not a JSON object", '["json-file"]'],
+  ])("stops on a file that is %s, naming it, and leaves it as it was", async (what, content) => {
+    const sub = `bad-${what.replaceAll(" ", "-")}`;
+    const file = join(dir, sub, "daemon.json");
+    await mkdir(join(dir, sub), { recursive: true });
+    await writeFile(file, content);
+    const run = await merge(file);
+    expect(run.code).not.toBe(0);
+    expect(run.stdout).toBe("");
+    expect(run.stderr).toContain(`${file} is ${what}`);
+    expect(run.stderr).toContain("fix or remove it by hand");
+    expect(await readFile(file, "utf8")).toBe(content);
+    expect(await backups(sub)).toEqual([]);
   });
 });

@@ -181,7 +181,7 @@ const one = (rows: PreflightRow[], check: string, host: string) => {
 };
 
 describe("npm run preflight against two throwaway Ubuntu hosts, the fake Telegram and fal", () => {
-  it("passes servers ready for the deploy (exit 0), warning about the old UFW rule and daemon.json, over one SSH connection per host", async () => {
+  it("passes servers ready for the deploy (exit 0), warning about the old UFW rule, over one SSH connection per host", async () => {
     await writeStack("ready");
     const before = [automation.acceptedConnections(), data.acceptedConnections()];
     const rulesBefore = (await automation.runInside("ufw", ["show", "added"])).stdout;
@@ -219,8 +219,9 @@ describe("npm run preflight against two throwaway Ubuntu hosts, the fake Telegra
     });
 
     const daemon = one(rows, "daemon.json", "automation");
-    expect(daemon.status).toBe("warn");
-    expect(daemon.found).toContain('dropped: insecure-registries ["10.0.0.5:5000"]');
+    // Merged, not replaced: the old bot's registry stays, the log size becomes the stack's.
+    expect(daemon.status).toBe("ok");
+    expect(daemon.found).not.toContain("insecure-registries");
     expect(daemon.found).toContain('changed: log-opts.max-size "50m" → "10m"');
     expect(daemon.found).toContain('added: log-opts.max-file "3", live-restore true');
     expect(one(rows, "daemon.json", "data").status).toBe("ok");
@@ -317,7 +318,7 @@ describe("npm run preflight against two throwaway Ubuntu hosts, the fake Telegra
     }
   }, 120_000);
 
-  it("blocks an unsupported OS, too little RAM and disk, a data-root the rewrite would drop, wrong DNS and rejected keys", async () => {
+  it("blocks an unsupported OS, too little RAM and disk, wrong DNS and rejected keys, and keeps an old data-root", async () => {
     await writeStack(
       "legacy",
       { grafanaDomain: "old.tapbot.kz", directusDomain: "nowhere.tapbot.kz" },
@@ -339,8 +340,9 @@ describe("npm run preflight against two throwaway Ubuntu hosts, the fake Telegra
       ),
     );
     expect(one(rows, "disk", "data").status).toBe("block");
-    expect(one(rows, "daemon.json", "data")).toMatchObject({ status: "block" });
-    expect(one(rows, "daemon.json", "data").found).toContain('dropped: data-root "/mnt/docker"');
+    // The old data-root is kept by the merge, so it no longer blocks.
+    expect(one(rows, "daemon.json", "data").status).toBe("ok");
+    expect(one(rows, "daemon.json", "data").found).not.toContain("data-root");
     expect(one(rows, "dns", "old.tapbot.kz")).toMatchObject({
       status: "block",
       found: `A 192.0.2.80; the automation host is ${automation.address}`,

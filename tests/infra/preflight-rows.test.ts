@@ -93,6 +93,33 @@ describe("preflight rows from real tool output", () => {
     expect(dockerDaemonRow("data", '{ "log-driver": "json-file", }', settings).status).toBe("block");
   });
 
+  it("daemon.json: the owner's settings are kept (data-root included), only replaced log options warn", () => {
+    const settings = { dockerLogMaxSize: "10m", dockerLogMaxFile: 3 };
+    const owned = dockerDaemonRow(
+      "data",
+      '{ "data-root": "/mnt/docker", "insecure-registries": ["10.0.0.5:5000"], "log-opts": { "max-size": "50m" } }',
+      settings,
+    );
+    expect(owned.status).toBe("ok");
+    expect(owned.found).toContain("the rest kept, the old file backed up beside it");
+    expect(owned.found).toContain('changed: log-opts.max-size "50m" → "10m"');
+    const added = owned.found.split("added: ")[1]?.split(", ").sort();
+    expect(added).toEqual(["live-restore true", 'log-driver "json-file"', 'log-opts.max-file "3"']);
+    expect(owned.found).not.toContain("data-root");
+    const journald = dockerDaemonRow(
+      "data",
+      '{ "log-driver": "journald", "log-opts": { "tag": "{{.Name}}" } }',
+      settings,
+    );
+    expect(journald.status).toBe("warn");
+    expect(journald.found).toContain('dropped: log-opts.tag "{{.Name}}"');
+    expect(journald.found).toContain('changed: log-driver "journald" → "json-file"');
+    expect(dockerDaemonRow("data", '["json-file"]', settings)).toMatchObject({
+      status: "block",
+      found: "/etc/docker/daemon.json is not a JSON object",
+    });
+  });
+
   it("an AAAA record beside the right A record warns, a resolver failure warns, neither blocks", () => {
     const rows = dnsRows(
       [

@@ -8,6 +8,7 @@ import { TELEGRAM_CALLS_PER_JOB } from "../../capacity/index.js";
 import { CLI_ARGS, type Run, runCapacity } from "./support.js";
 
 const fixtures = fileURLToPath(new URL("./fixtures/", import.meta.url));
+const REPO_ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const work = mkdtempSync(join(tmpdir(), "capacity-cli-"));
 
 afterAll(() => rmSync(work, { recursive: true, force: true }));
@@ -23,21 +24,39 @@ function expectNoStackTrace(run: Run) {
 }
 
 describe("capacity plan", () => {
-  it("the README's first command prints a calibrated plan that fits, and says which fal limit to ask for", async () => {
+  it("the README's first command prints the calibrated plan the stack deploys, and it fits under every warn mark", async () => {
+    // The command as the README gives it (its first code block), run from the repository root.
+    const readme = readFileSync(join(REPO_ROOT, "README.md"), "utf8");
+    const line = /^npm ci && npm run capacity -- (.+)$/m.exec(readme)?.[1];
+    expect(line, "README's first command").toBe("plan --stack prod");
+    const run = await runCapacity(REPO_ROOT, ...(line ?? "").split(" "), "--json");
+    expect(run.code).toBe(0);
+    const plan = JSON.parse(run.stdout);
+    expect(plan.calibration).not.toBeNull();
+    expect(plan.findings.filter((f: { severity: string }) => f.severity === "error")).toEqual([]);
+    for (const host of plan.hosts) expect(host.utilization, host.name).toBeLessThan(0.85);
+    // The stack's fal limit (44) carries the 300 users; with webhooks 38 would do.
+    expect(plan.users).toBe(300);
+    expect(plan.provider).toMatchObject({ concurrency: 44, neededConcurrency: 38, falCompletion: "webhook" });
+    expect(plan.provider.bindsAtUsers).toBeGreaterThan(300);
+  });
+
+  it("with the defaults alone, the owner's rule of a worker per 30 users overcommits the automation host at 300 users, and the plan names the leaner setting", async () => {
     const run = await capacity("plan", "--users", "300", "--json");
     expect(run.code).toBe(0);
     const plan = JSON.parse(run.stdout);
     expect(plan.calibration).not.toBeNull();
+    expect(plan.workers).toBe(10);
     const codes = plan.findings.map((f: { code: string }) => f.code);
-    expect(codes).not.toContain("HOST_OVERCOMMITTED");
-    expect(plan.findings.filter((f: { severity: string }) => f.severity === "error")).toEqual([]);
-    for (const host of plan.hosts) expect(host.utilization).toBeLessThan(0.95);
-    expect(codes).toContain("PROVIDER_CONCURRENCY_UNSET");
+    expect(codes).toEqual(
+      expect.arrayContaining(["HOST_OVERCOMMITTED", "WORKER_RULE_COST", "PROVIDER_CONCURRENCY_UNSET"]),
+    );
+    const cost = plan.findings.find((f: { code: string }) => f.code === "WORKER_RULE_COST");
+    expect(cost.message).toMatch(/To deploy it, set usersPerWorker \d+/);
     // The program deploys fal's webhooks: a slot is held 25.1 s, so 38 slots.
     expect(plan.provider).toMatchObject({
       concurrency: null,
       neededConcurrency: 38,
-      bindsAtUsers: null,
       falCompletion: "webhook",
     });
   });

@@ -62,6 +62,11 @@ export const plainConfigSchema = z.object({
    * Off by default: nothing of n8n is public until the owner has a workflow that needs it.
    */
   n8nPublicWebhooks: z.stringbool({ error: 'expected "true" or "false"' }).default(false),
+  /**
+   * Delete the UFW rules the program does not write (an existing server's old openings) on every deploy.
+   * Off by default: preflight lists them, and the owner decides.
+   */
+  removeForeignUfwRules: z.stringbool({ error: 'expected "true" or "false"' }).default(false),
   /** The n8n owner account the deploy creates (so no visitor can claim it); its password is a secret. */
   n8nOwnerEmail: z.email({ error: "expected the n8n owner's e-mail address" }),
   /** Grafana behind Caddy (DNS A record → automation host); it answers only the owner. */

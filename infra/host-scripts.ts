@@ -90,6 +90,7 @@ function ufwOptions(config: PlainConfig, role: HostRole) {
     ownerAddresses: config.adminAllowIps,
     publicTcpPorts: role === "automation" ? [80, 443] : [],
     allowFrom,
+    removeForeignRules: config.removeForeignUfwRules,
   };
 }
 

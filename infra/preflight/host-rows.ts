@@ -64,7 +64,9 @@ export function hostRows(role: HostRole, facts: HostFacts, context: HostContext)
   judged("disk", "disk", (out) => diskRow(role, out, host, input.systemDiskGB, input.thresholds.disk.warn));
   const docker = facts.docker.ok ? parseDockerPorts(facts.docker.output) : new Map<string, string>();
   judged("ports", "listeners", (out) => portRows(role, out, deployPorts(config, plan, role), docker));
-  judged("ufw", "ufw", (out) => ufwRow(role, out, programUfwRules(config, role)));
+  judged("ufw", "ufw", (out) =>
+    ufwRow(role, out, programUfwRules(config, role), config.removeForeignUfwRules),
+  );
   judged("daemon.json", "daemonJson", (out) => dockerDaemonRow(role, out, config));
   if (role === "automation") judged("queue redis", "queueRedis", (out) => queueRedisRow(out, plan.redis));
   return rows;

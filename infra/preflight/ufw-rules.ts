@@ -1,22 +1,7 @@
 import type { PlainConfig } from "../config.js";
 import { type HostRole, hardeningScripts } from "../host-scripts.js";
+import { ruleKey, UFW_RULE_LINE } from "../render/ufw-script.js";
 import { type PreflightRow, row } from "./row.js";
-
-/**
- * A ufw rule as a command, without its comment and position: how `ufw show added` and the rendered script
- * both write it (`ufw insert 1 allow …` and `ufw prepend allow …` are listed as `ufw allow …`).
- */
-export function ruleKey(line: string): string {
-  return line
-    .trim()
-    .replace(/\s+comment\s+(['"]).*\1\s*$/, "")
-    .replace(/^ufw\s+/, "")
-    .replace(/^(insert\s+[0-9]+|prepend)\s+/, "")
-    .replace(/\s+/g, " ")
-    .trim();
-}
-
-const RULE = /^ufw\s+((insert\s+[0-9]+|prepend)\s+)?(allow|deny|reject|limit)\s/;
 
 /** The rules the program's UFW script writes on a host (the rendered script itself, so they cannot drift). */
 export function programUfwRules(config: PlainConfig, role: HostRole): string[] {
@@ -24,16 +9,22 @@ export function programUfwRules(config: PlainConfig, role: HostRole): string[] {
   const ufw = scripts.find((s) => s.name === "ufw")?.script ?? "";
   return ufw
     .split("\n")
-    .filter((line) => RULE.test(line.trim()))
+    .filter((line) => UFW_RULE_LINE.test(line.trim()))
     .map(ruleKey);
 }
 
 /**
  * The UFW row of a host from `ufw status` (first line) and `ufw show added`: rules the program does not
- * write stay after the deploy (the program adds its rules, it never deletes), so each is named with the
- * command that removes it. Not installed, or only the program's rules: ok.
+ * write stay after the deploy unless `tapbot:removeForeignUfwRules` is true, so each is named with the
+ * command that removes it (a warning), or as what the deploy will remove. Not installed, or only the
+ * program's rules: ok.
  */
-export function ufwRow(host: string, probe: string, programRules: readonly string[]): PreflightRow {
+export function ufwRow(
+  host: string,
+  probe: string,
+  programRules: readonly string[],
+  removeForeign = false,
+): PreflightRow {
   if (/ufw: not installed/.test(probe)) {
     return row(
       "ufw",
@@ -46,18 +37,27 @@ export function ufwRow(host: string, probe: string, programRules: readonly strin
   const wanted = new Set(programRules);
   const foreign = probe
     .split("\n")
-    .filter((line) => RULE.test(line.trim()))
+    .filter((line) => UFW_RULE_LINE.test(line.trim()))
     .map(ruleKey)
     .filter((rule) => !wanted.has(rule));
   const state = active ? "active" : "inactive";
   if (foreign.length === 0) {
     return row("ufw", host, "ok", `${state}, no rules besides the deploy's ${programRules.length}`);
   }
+  const listed = foreign.map((r) => `"${r}"`).join(", ");
+  if (removeForeign) {
+    return row(
+      "ufw",
+      host,
+      "ok",
+      `${state}; the deploy removes ${foreign.length} rule(s) it does not write (tapbot:removeForeignUfwRules): ${listed}`,
+    );
+  }
   return row(
     "ufw",
     host,
     "warn",
-    `${state}; ${foreign.length} rule(s) the deploy does not write and will not remove: ${foreign.map((r) => `"${r}"`).join(", ")}`,
-    `remove each you no longer need: ${foreign.map((r) => `ufw delete ${r}`).join("; ")}`,
+    `${state}; ${foreign.length} rule(s) the deploy does not write and will not remove: ${listed}`,
+    `remove each you no longer need: ${foreign.map((r) => `ufw delete ${r}`).join("; ")}; or set tapbot:removeForeignUfwRules true and the deploy removes them all`,
   );
 }

@@ -23,6 +23,61 @@ export interface UfwOptions {
   publicTcpPorts: number[];
   /** Ports open to a single peer (WireGuard from the other host). */
   allowFrom: UfwAllowFrom[];
+  /**
+   * Delete every allow/deny/reject/limit rule this script does not write (`tapbot:removeForeignUfwRules`):
+   * an existing server's old openings (the old bot's 8080, say) would otherwise stay open after the deploy.
+   * Off by default: the owner decides, after preflight lists them.
+   * @defaultValue false
+   */
+  removeForeignRules?: boolean;
+}
+
+/**
+ * A ufw rule as a command, without its comment and position: how `ufw show added` and this script both
+ * write it (`ufw insert 1 allow …` and `ufw prepend allow …` are listed as `ufw allow …`). The script's
+ * removal of foreign rules normalises `ufw show added` with the same steps in sed.
+ */
+export function ruleKey(line: string): string {
+  return line
+    .trim()
+    .replace(/\s+comment\s+(['"]).*\1\s*$/, "")
+    .replace(/^ufw\s+/, "")
+    .replace(/^(insert\s+[0-9]+|prepend)\s+/, "")
+    .replace(/\s+/g, " ")
+    .trim();
+}
+
+/** The rule lines ufw lists and removes: allow, deny, reject, limit (route rules are left alone). */
+export const UFW_RULE_LINE = /^ufw\s+((insert\s+[0-9]+|prepend)\s+)?(allow|deny|reject|limit)\s/;
+
+/** The sed program that turns `ufw show added` lines into {@link ruleKey}s. */
+const RULE_KEY_SED = [
+  `s/[[:space:]]+comment[[:space:]]+(['"]).*\\1[[:space:]]*$//`,
+  "s/^[[:space:]]*ufw[[:space:]]+//",
+  "s/^(insert[[:space:]]+[0-9]+|prepend)[[:space:]]+//",
+  "s/[[:space:]]+/ /g",
+  "s/ $//",
+];
+
+/** Heredoc delimiter of the program's rule list. */
+const RULES_END = "TAPBOT_UFW_RULES";
+
+/** Lines that delete each listed rule whose key is not among `keep`, saying which. */
+function removeForeignLines(keep: string[]): string {
+  const sed = RULE_KEY_SED.map((e) => `-e ${shellQuote(e)}`).join(" ");
+  return `# tapbot:removeForeignUfwRules: delete every rule this script does not write.
+program_rules="$(mktemp)"
+cat >"$program_rules" <<'${RULES_END}'
+${keep.join("\n")}
+${RULES_END}
+ufw show added | sed -E ${sed} | { grep -E '^(allow|deny|reject|limit) ' || true; } \\
+  | { grep -Fxv -f "$program_rules" || true; } | while IFS= read -r rule; do
+  echo "removing a rule the deploy does not write: ufw delete $rule"
+  read -ra words <<<"$rule"
+  ufw --force delete "\${words[@]}"
+done
+rm -f "$program_rules"
+`;
 }
 
 function checkPort(port: number, what: string): void {
@@ -66,11 +121,17 @@ export function renderUfwScript(options: UfwOptions): string {
   const publicRules = options.publicTcpPorts.map(
     (port) => `ufw allow ${port}/tcp comment ${shellQuote(`public ${port}`)}`,
   );
+  const rules = [
+    ...ownerRules,
+    `ufw limit ${options.sshPort}/tcp comment 'ssh, rate-limited'`,
+    ...publicRules,
+    ...peerRules,
+  ];
+  const removal = options.removeForeignRules === true ? removeForeignLines(rules.map(ruleKey)) : "";
   return `${scriptPrelude("UFW: deny incoming, allow outgoing, limit SSH, then enable")}
 ufw default deny incoming
 ufw default allow outgoing
-${ownerRules.map((line) => `${line}\n`).join("")}ufw limit ${options.sshPort}/tcp comment 'ssh, rate-limited'
-${[...publicRules, ...peerRules].map((line) => `${line}\n`).join("")}ufw logging low
+${rules.map((line) => `${line}\n`).join("")}${removal}ufw logging low
 if ! ufw status | grep -q "^Status: active"; then
   ufw --force enable
 fi

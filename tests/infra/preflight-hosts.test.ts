@@ -212,7 +212,9 @@ describe("npm run preflight against two throwaway Ubuntu hosts, the fake Telegra
     const ufw = one(rows, "ufw", "automation");
     expect(ufw.status).toBe("warn");
     expect(ufw.found).toContain('1 rule(s) the deploy does not write and will not remove: "allow 8080/tcp"');
-    expect(ufw.todo).toBe("remove each you no longer need: ufw delete allow 8080/tcp");
+    expect(ufw.todo).toBe(
+      "remove each you no longer need: ufw delete allow 8080/tcp; or set tapbot:removeForeignUfwRules true and the deploy removes them all",
+    );
     expect(one(rows, "ufw", "data")).toMatchObject({
       status: "ok",
       found: `inactive, no rules besides the deploy's ${programUfwRules(stackConfig(), "data").length}`,

@@ -9,7 +9,8 @@ import { planRow } from "../../infra/preflight/plan-row.js";
 import { QUEUE_REDIS_ABSENT, queueRedisRow } from "../../infra/preflight/queue-redis.js";
 import { exitCodeOf, row } from "../../infra/preflight/row.js";
 import { renderTable } from "../../infra/preflight/table.js";
-import { ruleKey, ufwRow } from "../../infra/preflight/ufw-rules.js";
+import { ufwRow } from "../../infra/preflight/ufw-rules.js";
+import { ruleKey } from "../../infra/render/ufw-script.js";
 import { findBinary } from "../support/find-binary.js";
 import { startRedis } from "../support/redis-server.js";
 import { stackPlan } from "./helpers/stack-config.js";
@@ -77,7 +78,13 @@ describe("preflight rows from real tool output", () => {
     expect(ufwRow("data", shown, program)).toMatchObject({
       status: "warn",
       found: 'active; 1 rule(s) the deploy does not write and will not remove: "allow 5432/tcp"',
-      todo: "remove each you no longer need: ufw delete allow 5432/tcp",
+      todo: "remove each you no longer need: ufw delete allow 5432/tcp; or set tapbot:removeForeignUfwRules true and the deploy removes them all",
+    });
+    // With tapbot:removeForeignUfwRules the deploy removes them: listed, not a warning.
+    expect(ufwRow("data", shown, program, true)).toMatchObject({
+      status: "ok",
+      found:
+        'active; the deploy removes 1 rule(s) it does not write (tapbot:removeForeignUfwRules): "allow 5432/tcp"',
     });
     expect(ufwRow("data", "ufw: not installed\n", program)).toMatchObject({ status: "ok" });
   });

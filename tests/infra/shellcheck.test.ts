@@ -33,6 +33,13 @@ const scripts: HostScript[] = [
       }).map((s) => ({ ...s, name: `${role}-${users}-users/${s.name}` })),
     );
   }),
+  {
+    ...(hardeningScripts(
+      { ...config, removeForeignUfwRules: true },
+      { role: "data", swapMB: 1024, runsRedis: false },
+    ).find((s) => s.name === "ufw") ?? { name: "", script: "" }),
+    name: "data/ufw-removing-foreign-rules",
+  },
   { ...tunnelScript(config, "automation", wireguardPublicKey()), name: "automation/wireguard" },
   { ...tunnelScript(config, "data", wireguardPublicKey()), name: "data/wireguard" },
   ...[22, 2222].map((port) => ({

@@ -178,3 +178,43 @@ describe("the owner's address (tapbot:adminAllowIps) under the rendered UFW scri
     expect(limitRule).toBeGreaterThan(ownerRule);
   }, 60_000);
 });
+
+describe("rules the program does not write (tapbot:removeForeignUfwRules), under real ufw", () => {
+  // An existing server: the old bot opened 5678 to everyone before the first deploy.
+  const OLD_RULE = "ufw allow 5678/tcp comment 'old bot'";
+  const lab = new NetnsLab({
+    serverPublic: AUTOMATION,
+    peerPublic: DATA,
+    serverTunnel: config.automationTunnelAddress,
+    peerTunnel: config.dataTunnelAddress,
+    stranger: STRANGER,
+  });
+  const script = (removeForeignUfwRules: boolean) =>
+    hardeningScripts(
+      { ...config, removeForeignUfwRules },
+      { role: "automation", swapMB: 1024, runsRedis: true },
+    ).find((s) => s.name === "ufw")?.script ?? "exit 1";
+  const fromStranger = (port: number): Probe => ({ proto: "tcp", from: STRANGER, host: AUTOMATION, port });
+
+  beforeAll(async () => {
+    await lab.start([22, 443, 5678], []);
+    const old = await lab.runInServer(`set -e\n${OLD_RULE}\n`);
+    if (old.code !== 0) throw new Error(`could not add the old rule:\n${old.stdout}\n${old.stderr}`);
+  }, 90_000);
+  afterAll(async () => {
+    await lab.stop();
+  });
+
+  it("keeps them by default and removes them when the stack says so, the program's rules untouched", async () => {
+    const kept = await lab.runInServer(script(false));
+    expect(kept.code, kept.stderr).toBe(0);
+    expect(kept.stdout).not.toContain("removing a rule");
+    expect(await lab.probe([22, 443, 5678].map(fromStranger))).toEqual([true, true, true]);
+
+    const removed = await lab.runInServer(script(true));
+    expect(removed.code, removed.stderr).toBe(0);
+    expect(removed.stdout).toContain("removing a rule the deploy does not write: ufw delete allow 5678/tcp");
+    expect(removed.stdout.match(/removing a rule/g)).toHaveLength(1);
+    expect(await lab.probe([22, 443, 5678].map(fromStranger))).toEqual([true, true, false]);
+  }, 240_000);
+});

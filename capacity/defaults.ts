@@ -104,16 +104,6 @@ export const REDIS_RETENTION_DEFAULTS = {
 } as const;
 
 /**
- * The image build, when it runs on a host (infra builds the app image with the automation host's Docker):
- * its peak memory beside the running containers during a deploy, and the disk its cache and the previous
- * image keep. Measured on this repository: `npm ci` 536 MB RSS and `tsc -p tsconfig.build.json` 480 MB;
- * BuildKit runs the Dockerfile's build and production-dependency stages at once, so the peak is both
- * installs plus BuildKit itself. Disk: the build stage's layers (273 MB of dev node_modules, npm's cache) and
- * the previous app image, both kept until pruned (nothing prunes them today).
- */
-export const IMAGE_BUILD_DEFAULTS = { host: "automation", peakMB: 900, diskGB: 1 } as const;
-
-/**
  * Redis memory of the app's keys, bytes per key of each kind (what `MEMORY USAGE` and used_memory say per
  * key, with the dictionary and expiry entries), and the used_memory of the app's Redis with nothing in it
  * (BullMQ's scripts, empty structures). Guesses on the high side until a calibration gives measured ones.

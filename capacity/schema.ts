@@ -203,10 +203,7 @@ export const planInputSchema = z
     postgresConnectionMargin: z.int().min(0).default(d.postgresConnectionMargin),
     redisRetention: redisRetentionSchema.prefault({}),
     spendingCaps: spendingCapsSchema.prefault({}),
-    /**
-     * Unset: the app image is built on the host named in IMAGE_BUILD_DEFAULTS when the hosts have it (as infra
-     * does), else nowhere the model sees; null: built elsewhere.
-     */
+    /** Unset or null: the app image is built off the hosts (as the program does); an object: on that host. */
     imageBuild: imageBuildSchema.nullable().optional(),
     hosts: z
       .array(hostSchema)

@@ -105,7 +105,7 @@ export function requireImageBuiltElsewhere(deployed: Plan): void {
   const build = deployed.imageBuild;
   if (build === null) return;
   throw new InfraConfigError([
-    `${CONFIG_NAMESPACE}:capacity.imageBuild must be null: the app image is built on the machine running \`pulumi up\` and shipped to the automation host, but the plan budgets its build on the ${build.host} host (${build.peakMB} MB peak, ${build.diskGB} GB of disk). Add \`imageBuild: null\` under ${CONFIG_NAMESPACE}:capacity in Pulumi.<stack>.yaml.`,
+    `${CONFIG_NAMESPACE}:capacity.imageBuild must be unset or null: the app image is built on the machine running \`pulumi up\` and shipped to the automation host, but the plan budgets its build on the ${build.host} host (${build.peakMB} MB peak, ${build.diskGB} GB of disk). Remove \`imageBuild\` from ${CONFIG_NAMESPACE}:capacity in Pulumi.<stack>.yaml, or set it to null.`,
   ]);
 }
 

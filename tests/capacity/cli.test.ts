@@ -93,8 +93,8 @@ describe("capacity plan", () => {
     for (const key of ["name", "replicas", "limitMB", "reservationMB"])
       expect(host.services[0]).toHaveProperty(key);
     expect(plan.redis).toMatchObject({ maxmemoryMB: 128, policy: "noeviction" });
-    // The image build's cache puts the 10 GB disk over warn at any users (see plan.test.ts).
-    expect(plan.bottleneck).toEqual({ resource: "disk:automation", maxUsers: 0 });
+    // The legacy profile's 18 MB per user binds the automation host's RAM at 32 users.
+    expect(plan.bottleneck).toEqual({ resource: "ram:automation", maxUsers: 32 });
     expect(plan.costRubPerMonth).toBe(1268);
     expect(plan.findings[0]).toEqual({
       severity: expect.any(String),
@@ -125,7 +125,7 @@ describe("capacity plan", () => {
     expect(run.stdout).toContain("p95 wait");
     expect(run.stdout).toContain("1.31 s (target 5 s)");
     expect(run.stdout).toMatch(/automation\s+\[█+\|█+\|█\]▶ 369\.2 %/);
-    expect(run.stdout).toContain("Binds first: disk:automation at 0 users");
+    expect(run.stdout).toContain("Binds first: ram:automation at 32 users");
     expect(run.stdout).toContain("HOST_OVERCOMMITTED");
     expect(run.stdout).not.toContain("\u001b[");
   });

@@ -57,11 +57,14 @@ describe("at the defaults", () => {
     expect(host(plan(parsePlanInput({ users: 33 })), "automation").status).toBe("warn");
   });
 
-  it("the automation host's 10 GB disk is over warn at any users once the image build's cache is counted", () => {
-    const p = plan(parsePlanInput({ users: 100 }));
+  it("builds the image off the hosts by default; one built on the 10 GB automation host puts its disk over warn at any users", () => {
+    const p = plan(
+      parsePlanInput({ users: 100, imageBuild: { host: "automation", peakMB: 900, diskGB: 1 } }),
+    );
     expect(p.imageBuild).toEqual({ host: "automation", peakMB: 900, diskGB: 1 });
     expect(p.bottleneck).toEqual({ resource: "disk:automation", maxUsers: 0 });
-    const elsewhere = plan(parsePlanInput({ users: 100, imageBuild: null }));
+    const elsewhere = plan(parsePlanInput({ users: 100 }));
+    expect(elsewhere.imageBuild).toBeNull();
     expect(host(p, "automation").disk.usedGB - host(elsewhere, "automation").disk.usedGB).toBeCloseTo(1, 10);
     expect(elsewhere.limits.find((l) => l.resource === "disk:automation")?.maxUsers).toBeGreaterThan(100);
     // During a deploy the build's 900 MB come on top of the running containers.

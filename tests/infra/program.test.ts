@@ -406,12 +406,14 @@ describe("changing users", () => {
 
   it("refuses a stack whose plan budgets the image build on a host, naming the key to set", async () => {
     resetRegistrations();
-    const { imageBuild: _, ...capacity } = stackCapacity(300);
+    const capacity = { ...stackCapacity(300), imageBuild: { host: "automation", peakMB: 900, diskGB: 1 } };
     setStackConfig(300, { "tapbot:capacity": JSON.stringify(capacity) });
     const refusal = program.deployStack();
-    await expect(refusal).rejects.toThrow(/tapbot:capacity\.imageBuild must be null/);
+    await expect(refusal).rejects.toThrow(/tapbot:capacity\.imageBuild must be unset or null/);
     await expect(refusal).rejects.toThrow(/on the automation host \(900 MB peak, 1 GB of disk\)/);
-    await expect(refusal).rejects.toThrow(/Add `imageBuild: null` under tapbot:capacity/);
+    await expect(refusal).rejects.toThrow(
+      /Remove `imageBuild` from tapbot:capacity in Pulumi.<stack>.yaml, or set it to null/,
+    );
     expect(registered.filter((r) => r.type === CONTAINER)).toEqual([]);
   });
 

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type LoopbackServer, listenLoopback } from "../support/http-kit.js";
 import { type MonitoringServer, startMonitoringServer } from "../support/monitoring-server.js";
 import { waitUntil } from "../support/wait-until.js";
-import { runCapacity } from "./support.js";
+import { limitOf, runCapacity } from "./support.js";
 
 const REPO_ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const MiB = 2 ** 20;
@@ -97,19 +97,13 @@ describe("capacity calibrate --from-prometheus: the model learns from production
     expect(observed.peakArrivalPerSecond / 2).toBeGreaterThan(0.85);
     expect(observed.peakArrivalPerSecond / 2).toBeLessThan(1.15);
     // Budgets: the most RSS × 1.5 on the stack's lines; a webhook job is two steps (submit, deliver).
-    const bot = before.hosts
-      .flatMap((h: { services: { name: string }[] }) => h.services)
-      .find((s: { name: string }) => s.name === "bot");
     expect(learned.calibration.stepsPerJob).toBe(2);
     expect(learned.calibration.cpuSecondsPerStep).toBeCloseTo(0.012, 10); // 0.015 / 2 × 1.5, rounded up
     expect(learned.calibration.services.worker.baseMB % 10).toBe(0);
     expect(learned.inputs.jobSeconds).toBeCloseTo(25, 5);
     // The bot at 300 users: 150 MB × 1.5 = 225 MB, so its limit falls from the lab's 240 MB.
-    const botAfter = after.hosts
-      .flatMap((h: { services: { name: string }[] }) => h.services)
-      .find((s: { name: string }) => s.name === "bot");
-    expect(bot.limitMB).toBe(240);
-    expect(botAfter.limitMB).toBe(230);
+    expect(limitOf(before, "bot")).toBe(240);
+    expect(limitOf(after, "bot")).toBe(230);
     expect(JSON.stringify(after.calibration)).toMatch(/production: http:\/\/127\.0\.0\.1:\d+ over 20s/);
   });
 
@@ -135,10 +129,7 @@ describe("capacity calibrate --from-prometheus: the model learns from production
     const withIt = await runCapacity(REPO_ROOT, "plan", "--stack", "prod", "--calibration", out, "--json");
     rmSync(dir, { recursive: true, force: true });
     expect(withIt.code).toBe(0);
-    const bot = JSON.parse(withIt.stdout)
-      .hosts.flatMap((h: { services: { name: string }[] }) => h.services)
-      .find((s: { name: string }) => s.name === "bot");
-    expect(bot.limitMB).toBe(230);
+    expect(limitOf(JSON.parse(withIt.stdout), "bot")).toBe(230);
     expect(run.stdout).toContain("What would change (the plan now → with what production measured)");
     expect(run.stdout).toMatch(/bot limit\s+240 MB → 230 MB/);
     expect(run.stdout).toMatch(/fal's time per job\s+25\.0 s/);

@@ -43,7 +43,7 @@ export interface LoadPrediction {
   rss: { botMB: number; workerMB: number; source: "rss" | "budget / budgetHeadroom" };
   /** Bot API calls per second at peak: λ × messagesPerJob. */
   telegramCallsPerSecond: number;
-  /** CPU a job costs the workers: stepsPerJob × cpuSecondsPerStep, s. */
+  /** CPU a job costs the workers: stepsPerJob × cpuSecondsPerStep / budgetHeadroom (the fit, not the budget), s. */
   cpuSecondsPerJob: number;
 }
 
@@ -110,6 +110,7 @@ export function predictLoad(input: PlanInput, users: number = input.users): Load
     workerConcurrency: concurrency,
     rss,
     telegramCallsPerSecond: lambda * input.messagesPerJob,
-    cpuSecondsPerJob: input.stepsPerJob * input.cpuSecondsPerStep,
+    // The CPU budget carries the same headroom as the memory budgets; a process is predicted to use the fit.
+    cpuSecondsPerJob: (input.stepsPerJob * input.cpuSecondsPerStep) / input.budgetHeadroom,
   };
 }

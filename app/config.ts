@@ -42,6 +42,14 @@ const int = (fallback: number, min: number, max = Number.MAX_SAFE_INTEGER) =>
     });
 
 /** A required integer of at least `min`: `what` says what it is in the message when it is missing. */
+/** A duration in seconds above 0 (fractions allowed), at most an hour, with its default. */
+const seconds = (fallback: number) =>
+  z
+    .string()
+    .default(String(fallback))
+    .transform(Number)
+    .refine((n) => Number.isFinite(n) && n > 0 && n <= 3600, "must be a number of seconds above 0");
+
 const requiredInt = (what: string, min: number) =>
   z.string({ error: `required: ${what}` }).transform((text, ctx) => {
     const value = /^\s*\d+\s*$/.test(text) ? Number(text) : Number.NaN;
@@ -100,11 +108,7 @@ const environmentSchema = z.object({
   FAL_REST_URL: url(["https", "http"], "https://rest.alpha.fal.ai"),
   FAL_WEBHOOK_URL: url(["https", "http"]).optional(),
   FAL_JWKS_URL: url(["https", "http"], "https://rest.alpha.fal.ai/.well-known/jwks.json"),
-  FAL_WEBHOOK_FALLBACK_SECONDS: z
-    .string()
-    .default("60")
-    .transform(Number)
-    .refine((n) => Number.isFinite(n) && n > 0 && n <= 3600, "must be a number of seconds above 0"),
+  FAL_WEBHOOK_FALLBACK_SECONDS: seconds(60),
   REDIS_URL: url(["redis", "rediss"]),
   DATABASE_URL: url(["postgres", "postgresql"]),
   WORKER_CONCURRENCY: int(4, 1, 1000),
@@ -139,21 +143,9 @@ const environmentSchema = z.object({
   DEADLINE_SECONDS_TEXT_TO_IMAGE: int(120, 1),
   DEADLINE_SECONDS_IMAGE_TO_IMAGE: int(180, 1),
   DEADLINE_SECONDS_UPSCALE: int(300, 1),
-  POLL_INITIAL_SECONDS: z
-    .string()
-    .default("2")
-    .transform(Number)
-    .refine((n) => Number.isFinite(n) && n > 0 && n <= 3600, "must be a number of seconds above 0"),
-  POLL_MAX_SECONDS: z
-    .string()
-    .default("10")
-    .transform(Number)
-    .refine((n) => Number.isFinite(n) && n > 0 && n <= 3600, "must be a number of seconds above 0"),
-  FAL_SLOT_SECONDS: z
-    .string()
-    .default(String(DEFAULT_FAL_SLOT_SECONDS))
-    .transform(Number)
-    .refine((n) => Number.isFinite(n) && n > 0 && n <= 3600, "must be a number of seconds above 0"),
+  POLL_INITIAL_SECONDS: seconds(2),
+  POLL_MAX_SECONDS: seconds(10),
+  FAL_SLOT_SECONDS: seconds(DEFAULT_FAL_SLOT_SECONDS),
   SHUTDOWN_GRACE_SECONDS: int(20, 0, 3600),
   WORKER_LOCK_SECONDS: int(30, 2, 600),
   QUEUE_NAME: z

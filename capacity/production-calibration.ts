@@ -1,4 +1,5 @@
 import type { Calibration } from "./calibration.js";
+import { ceilTo } from "./ceil-to.js";
 import type { PlanInput } from "./schema.js";
 
 /**
@@ -31,8 +32,6 @@ export interface ProductionLearning {
 /** The headroom of a budget over what was measured, as tests/bench/calibrate.ts uses. */
 export const PRODUCTION_HEADROOM = 1.5;
 
-const up = (value: number, step: number) => Math.ceil(value / step - 1e-9) * step;
-
 /**
  * Turns a window of production metrics into a calibration: each process's budget is the most RSS it reached ×
  * PRODUCTION_HEADROOM, kept on the input's own line (the per-user or per-job slope stays, the base moves so
@@ -53,7 +52,7 @@ export function learnFromProduction(
   if (observed.botRssMB !== null && bot !== undefined) {
     const slope = bot.perUserMB * input.users;
     services.bot = {
-      baseMB: Math.max(10, up(observed.botRssMB * PRODUCTION_HEADROOM - slope, 10)),
+      baseMB: Math.max(10, ceilTo(observed.botRssMB * PRODUCTION_HEADROOM - slope, 10)),
       perUserMB: bot.perUserMB,
       reservationMB: bot.reservationMB,
     };
@@ -62,7 +61,7 @@ export function learnFromProduction(
   if (observed.workerRssMB !== null && worker !== undefined) {
     const slope = worker.perJobMB * workerConcurrency;
     services.worker = {
-      baseMB: Math.max(10, up(observed.workerRssMB * PRODUCTION_HEADROOM - slope, 10)),
+      baseMB: Math.max(10, ceilTo(observed.workerRssMB * PRODUCTION_HEADROOM - slope, 10)),
       perJobMB: worker.perJobMB,
       reservationMB: worker.reservationMB,
     };
@@ -72,7 +71,7 @@ export function learnFromProduction(
   const cpuSecondsPerStep =
     observed.workerCpuSecondsPerJob === null
       ? undefined
-      : up((observed.workerCpuSecondsPerJob / steps) * PRODUCTION_HEADROOM, 0.001);
+      : ceilTo((observed.workerCpuSecondsPerJob / steps) * PRODUCTION_HEADROOM, 0.001);
   const inputs: ProductionLearning["inputs"] = {};
   if (observed.jobSeconds !== null && observed.jobSeconds > 0) inputs.jobSeconds = observed.jobSeconds;
   if (

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { ceilTo } from "../../capacity/ceil-to.js";
 import type { CalibrationPart, MeasurementRecord } from "./calibration-file.js";
 
 /**
@@ -66,10 +67,6 @@ function weighted(
   return sum / weight;
 }
 
-const ceilTo = (value: number, step: number): number => {
-  const decimals = Math.max(0, -Math.floor(Math.log10(step)));
-  return Number((Math.ceil(value / step - 1e-9) * step).toFixed(decimals));
-};
 const round = (value: number, decimals: number): number => Number(value.toFixed(decimals));
 
 /** The calibration part and its provenance from load results. Pure. */

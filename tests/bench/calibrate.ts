@@ -38,6 +38,7 @@
 import { readFile } from "node:fs/promises";
 import { parseArgs } from "node:util";
 import { translate } from "../../app/i18n/index.js";
+import { ceilTo } from "../../capacity/ceil-to.js";
 import type { Calibration } from "../../capacity/index.js";
 import { serviceLimitMB } from "../../capacity/service-limit.js";
 import { startAppStack } from "../support/app-stack.js";
@@ -107,10 +108,6 @@ if (fromLoad !== undefined) {
   process.exit(0);
 }
 
-const ceilTo = (value: number, step: number): number => {
-  const decimals = Math.max(0, -Math.floor(Math.log10(step)));
-  return Number((Math.ceil(value / step - 1e-9) * step).toFixed(decimals));
-};
 const round = (value: number, decimals = 1): number => Number(value.toFixed(decimals));
 const log = (line: string): void => {
   process.stdout.write(`${line}\n`);

@@ -152,7 +152,12 @@ export class AutomationServices extends pulumi.ComponentResource {
         uploads: [{ file: "/etc/caddy/Caddyfile", content: caddyfile }],
         volumes: [
           { volumeName: volume("caddy-data").name, containerPath: "/data" },
-          { volumeName: volume("caddy-config").name, containerPath: "/config" },
+          {
+            volumeName: volume("caddy-config", {
+              disposable: "Caddy's autosave.json, rewritten from the Caddyfile at every start",
+            }).name,
+            containerPath: "/config",
+          },
         ],
       },
       { ...child, dependsOn: [this.n8n] },

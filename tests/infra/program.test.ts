@@ -78,6 +78,36 @@ describe.each([
     ({ resources } = await deploy(users, allowErrors));
   });
 
+  it("protects and retains every volume with data, so a rename or `pulumi destroy` cannot delete it", () => {
+    const volumes = resources.filter((r) => r.type === "docker:index/volume:Volume");
+    const dataVolumes = volumes.filter((v) => v.inputs.name !== "tapbot-caddy-config");
+    expect(dataVolumes.map((v) => v.inputs.name).sort()).toEqual(
+      [
+        "tapbot-alertmanager",
+        "tapbot-caddy-data",
+        "tapbot-directus-uploads",
+        "tapbot-grafana",
+        "tapbot-n8n",
+        "tapbot-pgdata",
+        "tapbot-prometheus",
+        "tapbot-qdrant",
+        "tapbot-redis",
+      ].sort(),
+    );
+    for (const volume of dataVolumes) {
+      expect({ volume: volume.inputs.name, protect: volume.protect, retain: volume.retainOnDelete }).toEqual({
+        volume: volume.inputs.name,
+        protect: true,
+        retain: true,
+      });
+    }
+    // Caddy's /config holds only autosave.json, rewritten from the Caddyfile at each start.
+    const caddyConfig = volumes.find((v) => v.inputs.name === "tapbot-caddy-config");
+    expect(caddyConfig).toMatchObject({ protect: false, retainOnDelete: false });
+    // Protection is for data, not for everything: containers can still be replaced by a deploy.
+    expect(containers(resources).every((c) => !c.protect && !c.retainOnDelete)).toBe(true);
+  });
+
   it("runs exactly plan.workers workers, each with the plan's concurrency and memory", () => {
     const workers = containers(resources).filter((c) => /^app-worker-\d+$/.test(c.name));
     expect(workers).toHaveLength(expected.workers);

@@ -7,6 +7,9 @@ export interface Registered {
   type: string;
   name: string;
   inputs: Record<string, unknown>;
+  /** The resource options the engine would enforce on delete (read off the registration request). */
+  protect: boolean;
+  retainOnDelete: boolean;
 }
 
 /** Every registration since the last {@link resetRegistrations}. */
@@ -41,7 +44,16 @@ export async function installMocks(): Promise<void> {
   await pulumi.runtime.setMocks(
     {
       newResource(args) {
-        registered.push({ type: args.type, name: args.name, inputs: args.inputs as Record<string, unknown> });
+        const options = requestOptions.get(`${args.type}::${args.name}`) ?? {
+          protect: false,
+          retainOnDelete: false,
+        };
+        registered.push({
+          type: args.type,
+          name: args.name,
+          inputs: args.inputs as Record<string, unknown>,
+          ...options,
+        });
         const state: Record<string, unknown> = { ...args.inputs };
         if (args.type === "command:remote:Command") {
           let key = keys.get(args.name);
@@ -63,7 +75,31 @@ export async function installMocks(): Promise<void> {
     "prod",
     false,
   );
+  // Pulumi's mocks hand newResource no resource options; the registration request has them, so read
+  // protect and retainOnDelete off it before the mock monitor sees it.
+  const monitor = pulumi.runtime.getMonitor() as unknown as {
+    registerResource(req: RegisterRequest, callback: unknown): unknown;
+  };
+  const original = monitor.registerResource.bind(monitor);
+  monitor.registerResource = (req, callback) => {
+    requestOptions.set(`${req.getType()}::${req.getName()}`, {
+      protect: req.getProtect() === true,
+      retainOnDelete: req.getRetainondelete() === true,
+    });
+    return original(req, callback);
+  };
 }
+
+/** The parts of Pulumi's RegisterResourceRequest read here. */
+interface RegisterRequest {
+  getType(): string;
+  getName(): string;
+  getProtect(): boolean | undefined;
+  getRetainondelete(): boolean | undefined;
+}
+
+/** Options of each registration by type and name, from the request, until its newResource records them. */
+const requestOptions = new Map<string, { protect: boolean; retainOnDelete: boolean }>();
 
 /** Sets the stack config Pulumi would hand the program: the owner's plain values, the users, every secret. */
 export function setStackConfig(users: number, overrides: Record<string, string | undefined> = {}): void {

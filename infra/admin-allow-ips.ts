@@ -112,3 +112,22 @@ export const adminAllowIpsSchema = z
       if (typeof parsed === "string") ctx.addIssue({ code: "custom", message: parsed });
     }
   });
+
+/**
+ * The allowlist entry that covers `address`, or undefined. An IPv4 address written as IPv6
+ * (`::ffff:203.0.113.7`, as a dual-stack sshd may report it) is judged as the IPv4 address it is.
+ */
+export function coveringEntry(entries: readonly string[], address: string): string | undefined {
+  const mapped = address.match(/^::ffff:(\d+\.\d+\.\d+\.\d+)$/i)?.[1];
+  const plain = mapped ?? address;
+  const family = isIPv4(plain) ? 4 : isIPv6(plain) ? 6 : undefined;
+  if (family === undefined) return undefined;
+  const width = family === 4 ? 32 : 128;
+  const bits = bitsOf(plain, family);
+  return entries.find((text) => {
+    const entry = parseAllowEntry(text);
+    if (typeof entry === "string" || entry.family !== family) return false;
+    const hostBits = BigInt(width - entry.prefix);
+    return bits >> hostBits === bitsOf(text.split("/")[0] ?? "", family) >> hostBits;
+  });
+}

@@ -30,6 +30,7 @@ import {
 } from "./host-scripts.js";
 import { checkDeployable, hostPlan } from "./plan-services.js";
 import { APP_DB_ROLE, appDbPassword } from "./render/postgres-app-role.js";
+import { sharedConnectionOptions } from "./ssh-multiplexing.js";
 
 /** The repository root (infra/..), whatever directory Pulumi runs the program from. */
 const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
@@ -175,7 +176,10 @@ export async function deployStack() {
       `${role}-docker`,
       {
         host: `ssh://${config.sshUser}@${publicAddress(config, role)}:${config.sshPort}`,
-        sshOpts: strictSshOptions(publicAddress(config, role), config.sshPort, hostKey(config, role)),
+        sshOpts: [
+          ...strictSshOptions(publicAddress(config, role), config.sshPort, hostKey(config, role)),
+          ...sharedConnectionOptions(),
+        ],
       },
       { dependsOn: [hosts[role].ready] },
     );

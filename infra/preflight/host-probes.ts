@@ -33,6 +33,13 @@ export const HOST_PROBES = {
     command: `if [ -e /etc/docker/daemon.json ]; then cat /etc/docker/daemon.json; else echo '${DAEMON_JSON_ABSENT}'; fi`,
     root: false,
   },
+  // The address this connection comes from as the host sees it (after any NAT): the one UFW and fail2ban
+  // will judge during `pulumi up`. sshd sets SSH_CONNECTION for every session: "client port server port".
+  sshClient: {
+    label: "echo $SSH_CONNECTION",
+    command: 'echo "$SSH_CONNECTION"',
+    root: false,
+  },
   queueRedis: {
     label: "redis-cli CONFIG GET appendonly (tapbot-redis)",
     command: QUEUE_REDIS_PROBE,

@@ -9,6 +9,7 @@ import type { HostFacts, ProbeName } from "./host-probes.js";
 import { parseDockerPorts, portRows } from "./listeners.js";
 import { memoryRow } from "./memory.js";
 import { osRow } from "./os-release.js";
+import { ownerAddressRow } from "./owner-address.js";
 import { queueRedisRow } from "./queue-redis.js";
 import { type PreflightRow, row } from "./row.js";
 import { programUfwRules, ufwRow } from "./ufw-rules.js";
@@ -21,7 +22,7 @@ export interface HostContext {
 }
 
 /**
- * Every row of one host from what its probes printed: OS, RAM and disk against the plan, ports, UFW,
+ * Every row of one host from what its probes printed: the owner's address against the allowlist, OS, RAM and disk against the plan, ports, UFW,
  * daemon.json and, on the automation host, the queue Redis's persistence. A probe that failed gives a warn row saying which command and why, instead of a guess; one
  * that failed because the SSH user has no passwordless sudo blocks, since every host script needs it.
  */
@@ -59,6 +60,7 @@ export function hostRows(role: HostRole, facts: HostFacts, context: HostContext)
       );
     }
   };
+  judged("your address", "sshClient", (out) => ownerAddressRow(role, out, config.adminAllowIps));
   judged("os", "osRelease", (out) => osRow(role, out));
   judged("ram", "meminfo", (out) => memoryRow(role, out, host, hostInput?.systemReserveMB ?? 0, plan.users));
   judged("disk", "disk", (out) => diskRow(role, out, host, input.systemDiskGB, input.thresholds.disk.warn));

@@ -65,12 +65,13 @@ if [ -z "\${${SSH_KEY_ENV}:-}" ]; then
   exit 2
 fi
 work="$(mktemp -d)"
-trap 'rm -rf "$work"' EXIT
+# The steps below share one SSH connection (the first becomes its master), which is closed on the way out.
+trap 'ssh -o ControlPath="$work/cm" -O exit -- "$target" >/dev/null 2>&1 || true; rm -rf "$work"' EXIT
 (umask 077 && printf '%s\\n' "$${SSH_KEY_ENV}" >"$work/id")
 
 # ssh_host ARGS...: runs a command on the automation host, trusting only its pinned key.
 ssh_host() {
-  ssh -i "$work/id" ${sshArgs} -- "$target" "$@"
+  ssh -i "$work/id" ${sshArgs} -o ControlMaster=auto -o ControlPath="$work/cm" -o ControlPersist=60 -- "$target" "$@"
 }
 # on_host ARGS...: the same for a command that reads no input. This script arrives on bash's stdin, which
 # ssh would otherwise forward to the host, swallowing the rest of the script (bash then stops, exit 0).

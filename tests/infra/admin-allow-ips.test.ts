@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { parseAllowEntry } from "../../infra/admin-allow-ips.js";
+import { coveringEntry, parseAllowEntry } from "../../infra/admin-allow-ips.js";
 import { parsePlainConfig } from "../../infra/config.js";
 import { unparsedStackConfig } from "./helpers/stack-config.js";
 
@@ -49,5 +49,23 @@ describe("tapbot:adminAllowIps", () => {
     expect(parseAllowEntry("::ffff:192.0.2.1/120")).toMatch(/::ffff:c000:200\/120 for the network/);
     expect(parseAllowEntry("2001:db8::/31")).toMatch(/\/32 for IPv6/);
     expect(parseAllowEntry("203.0.113.7")).toEqual({ text: "203.0.113.7", family: 4, prefix: 32 });
+  });
+});
+
+describe("which entry covers the address a host sees the owner at", () => {
+  const list = ["203.0.113.7", "198.51.100.0/24", "2001:db8:1::/48"];
+  it("matches an address, a network's member and an IPv4 address a dual-stack sshd writes as IPv6", () => {
+    expect(coveringEntry(list, "203.0.113.7")).toBe("203.0.113.7");
+    expect(coveringEntry(list, "198.51.100.254")).toBe("198.51.100.0/24");
+    expect(coveringEntry(list, "2001:db8:1:ffff::9")).toBe("2001:db8:1::/48");
+    expect(coveringEntry(list, "::ffff:198.51.100.3")).toBe("198.51.100.0/24");
+  });
+  it("matches nothing next door, in the other family, or that is not an address", () => {
+    expect(coveringEntry(list, "203.0.113.8")).toBeUndefined();
+    expect(coveringEntry(list, "198.51.101.1")).toBeUndefined();
+    expect(coveringEntry(list, "2001:db8:2::1")).toBeUndefined();
+    expect(coveringEntry(["::ffff:203.0.113.7"], "203.0.113.7")).toBeUndefined();
+    expect(coveringEntry(list, "")).toBeUndefined();
+    expect(coveringEntry(list, "not-an-address")).toBeUndefined();
   });
 });

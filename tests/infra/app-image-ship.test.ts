@@ -92,7 +92,8 @@ function runScript(hostKey: string) {
 }
 
 describe("the app image script against a throwaway sshd", () => {
-  it("builds here and loads the image on the host once; a second run does neither", async () => {
+  it("builds here and loads the image on the host once, over one SSH connection; a second run does neither", async () => {
+    const connectionsBefore = host.acceptedConnections();
     const first = await runScript(host.hostKey);
     expect(first.code, first.stderr).toBe(0);
     expect(await calls(local())).toEqual([
@@ -105,6 +106,8 @@ describe("the app image script against a throwaway sshd", () => {
     expect((await stat(join(remote(), "image.tar"))).size).toBe(IMAGE_BYTES);
     expect(await sha256Of(join(remote(), "image.tar"))).toBe(await sha256Of(join(local(), "image.tar")));
     expect(first.stdout).toContain(`${TAG}: loaded on ${host.address}`);
+    // Four steps on the host (check, inspect, load, inspect), one connection: a UFW limit of 6 in 30 s is far.
+    expect(host.acceptedConnections() - connectionsBefore).toBe(1);
 
     const second = await runScript(host.hostKey);
     expect(second.code, second.stderr).toBe(0);

@@ -123,7 +123,7 @@ function telegramApi(method: string, params: Record<string, unknown> = {}) {
 function stackConfig() {
   return {
     ...plainStackConfig(300),
-    adminAllowIps: [OWNER_ADDRESS],
+    adminAllowIps: [OWNER_ADDRESS, automation.clientAddress, data.clientAddress],
     automationHost: automation.address,
     dataHost: data.address,
   };
@@ -136,11 +136,13 @@ async function writeStack(
   stack: string,
   overrides: Record<string, string> = {},
   dataHost = data,
+  allowIps = [OWNER_ADDRESS, automation.clientAddress, dataHost.clientAddress],
 ): Promise<void> {
   const config: Record<string, unknown> = { ...rawStackConfig(300) };
   delete config["tapbot:adminAllowIps"];
   Object.assign(config, {
-    "tapbot:adminAllowIps": [OWNER_ADDRESS],
+    // Where the hosts see this process's connections come from, as the owner's address would be.
+    "tapbot:adminAllowIps": allowIps,
     "tapbot:capacity": { ...stackCapacity(300), calibration: join(REPO_ROOT, "capacity/calibration.json") },
     "tapbot:automationHost": automation.address,
     "tapbot:automationHostKey": automation.hostKey,
@@ -192,10 +194,14 @@ describe("npm run preflight against two throwaway Ubuntu hosts, the fake Telegra
     expect(rows[0]).toMatchObject({ check: "plan", host: "capacity", status: "ok" });
     for (const host of ["automation", "data"]) {
       expect(one(rows, "ssh", host).status).toBe("ok");
+      expect(one(rows, "your address", host).status).toBe("ok");
       expect(one(rows, "ram", host).status).toBe("ok");
       expect(one(rows, "disk", host).status).toBe("ok");
       expect(one(rows, "ports", host)).toMatchObject({ status: "ok" });
     }
+    expect(one(rows, "your address", "automation").found).toBe(
+      `${automation.clientAddress} (as the host sees you) is in tapbot:adminAllowIps (${automation.clientAddress}): never rate-limited or banned`,
+    );
     expect(one(rows, "os", "automation")).toMatchObject({ status: "ok", found: "Ubuntu 24.04.1 LTS" });
     expect(one(rows, "os", "data")).toMatchObject({ status: "ok", found: "Ubuntu 22.04.4 LTS" });
     // The plan's own numbers for the stack: its containers on the automation host, what the data host's disk gets.
@@ -325,6 +331,8 @@ describe("npm run preflight against two throwaway Ubuntu hosts, the fake Telegra
       "legacy",
       { grafanaDomain: "old.tapbot.kz", directusDomain: "nowhere.tapbot.kz" },
       legacy,
+      // The owner forgot the address he reaches the data host from.
+      [OWNER_ADDRESS, automation.clientAddress],
     );
     const { rows, exit } = await preflight("legacy", {
       TELEGRAM_BOT_TOKEN: "123456:not-the-token-of-this-bot",
@@ -334,6 +342,12 @@ describe("npm run preflight against two throwaway Ubuntu hosts, the fake Telegra
     expect(one(rows, "os", "data")).toMatchObject({
       status: "block",
       found: "Debian GNU/Linux 11 (bullseye): the deploy supports Ubuntu 22.04 and 24.04 only",
+    });
+    expect(one(rows, "your address", "automation").status).toBe("ok");
+    expect(one(rows, "your address", "data")).toMatchObject({
+      status: "block",
+      found: `${legacy.clientAddress} (as the host sees you) is not in tapbot:adminAllowIps (${OWNER_ADDRESS}, ${automation.clientAddress}); UFW will refuse its 7th new SSH connection within 30 s, and \`pulumi up\` opens more than that`,
+      todo: `pulumi config set --path 'adminAllowIps[2]' ${legacy.clientAddress} (or run \`pulumi up\` from a listed address)`,
     });
     expect(one(rows, "ram", "data").status).toBe("block");
     expect(one(rows, "ram", "data").found).toMatch(

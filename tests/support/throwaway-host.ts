@@ -42,6 +42,8 @@ export interface ThrowawayHostOptions {
 export class ThrowawayHost {
   private constructor(
     readonly address: string,
+    /** This side's address on the link: where the host sees SSH connections from this process come from. */
+    readonly clientAddress: string,
     /** The host's ed25519 key as `ssh-keyscan` prints it (`ssh-ed25519 AAAA…`): pin it. */
     readonly hostKey: string,
     /** The client's private key file, authorised for root. */
@@ -176,7 +178,7 @@ export class ThrowawayHost {
         describe: () => `sshd in ${netns} listening on ${inside}:22:\n${sshd.logTail(20)}`,
       },
     );
-    return new ThrowawayHost(inside, hostKey, clientKey, netns, dir, sshd, cleanup);
+    return new ThrowawayHost(inside, outside, hostKey, clientKey, netns, dir, sshd, cleanup);
   }
 
   /** How many SSH connections sshd accepted (one "Accepted publickey" per authenticated connection). */

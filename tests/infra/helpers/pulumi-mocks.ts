@@ -10,6 +10,8 @@ export interface Registered {
   /** The resource options the engine would enforce on delete (read off the registration request). */
   protect: boolean;
   retainOnDelete: boolean;
+  /** The provider reference (`urn::id`) of a resource created through an explicit provider. */
+  provider?: string;
 }
 
 /** Every registration since the last {@link resetRegistrations}. */
@@ -53,6 +55,7 @@ export async function installMocks(): Promise<void> {
           name: args.name,
           inputs: args.inputs as Record<string, unknown>,
           ...options,
+          ...(args.provider === undefined ? {} : { provider: args.provider }),
         });
         const state: Record<string, unknown> = { ...args.inputs };
         if (args.type === "command:remote:Command") {

@@ -19,13 +19,14 @@ export class ConfigError extends Error {
   }
 }
 
-const logLevels = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
+/** The log levels LOG_LEVEL takes (pino's). */
+export const logLevels = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
 
 /** A required non-empty string whose value is never echoed. */
 const secret = (what: string) => z.string({ error: `required: ${what}` }).min(1, `required: ${what}`);
 
 /** An integer within bounds, read from its decimal text, with a default when unset. */
-const int = (fallback: number, min: number, max = Number.MAX_SAFE_INTEGER) =>
+export const int = (fallback: number, min: number, max = Number.MAX_SAFE_INTEGER) =>
   z
     .string()
     .default(String(fallback))
@@ -61,7 +62,7 @@ const requiredInt = (what: string, min: number) =>
   });
 
 /** An absolute URL with one of `schemes`, trailing slash removed so that paths can be appended. */
-const url = (schemes: readonly string[], fallback?: string) => {
+export const url = (schemes: readonly string[], fallback?: string) => {
   const base =
     fallback === undefined
       ? z.string({ error: `required: a ${schemes.join(" or ")} URL` })
@@ -90,6 +91,18 @@ const modelId = (fallback: string) =>
       (id) => /^[A-Za-z0-9._-]+(\/[A-Za-z0-9._-]+)+$/.test(id),
       "must be a fal model id like fal-ai/flux/schnell",
     );
+
+/** HTTP_HOST: the address a process's HTTP server listens on, loopback unless a container needs 0.0.0.0. */
+export const httpHost = z
+  .string()
+  .default("127.0.0.1")
+  .refine((h) => isIP(h) !== 0, "must be an IP address to listen on, like 127.0.0.1 or 0.0.0.0");
+
+/** QUEUE_NAME: the BullMQ queue of generation jobs, which the bot fills, the workers run and the board shows. */
+export const queueName = z
+  .string()
+  .default("generations")
+  .refine((n) => /^[A-Za-z0-9_-]{1,64}$/.test(n), "must be 1-64 characters of A-Z, a-z, 0-9, _ and -");
 
 /**
  * FAL_SLOT_SECONDS when unset: the capacity model's slot hold for fal's typical 25-s job on the default 2 s → 10 s
@@ -123,10 +136,7 @@ const environmentSchema = z.object({
     .regex(/^[A-Za-z0-9_-]{1,256}$/, "must be 1-256 characters of A-Z, a-z, 0-9, _ and -")
     .optional(),
   HTTP_PORT: int(8080, 0, 65535),
-  HTTP_HOST: z
-    .string()
-    .default("127.0.0.1")
-    .refine((h) => isIP(h) !== 0, "must be an IP address to listen on, like 127.0.0.1 or 0.0.0.0"),
+  HTTP_HOST: httpHost,
   HTTP_TIMEOUT_SECONDS: int(60, 5, 600),
   LOG_LEVEL: z.enum(logLevels, { error: `must be one of ${logLevels.join(", ")}` }).default("info"),
   RATE_LIMIT_MAX: int(10, 1),
@@ -148,10 +158,7 @@ const environmentSchema = z.object({
   FAL_SLOT_SECONDS: seconds(DEFAULT_FAL_SLOT_SECONDS),
   SHUTDOWN_GRACE_SECONDS: int(20, 0, 3600),
   WORKER_LOCK_SECONDS: int(30, 2, 600),
-  QUEUE_NAME: z
-    .string()
-    .default("generations")
-    .refine((n) => /^[A-Za-z0-9_-]{1,64}$/.test(n), "must be 1-64 characters of A-Z, a-z, 0-9, _ and -"),
+  QUEUE_NAME: queueName,
 });
 
 /** Every setting of the bot and the worker, validated; field names are the variables in camelCase. */

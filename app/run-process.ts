@@ -8,19 +8,24 @@ export interface StoppableProcess {
   stop(): Promise<void>;
 }
 
+/** What {@link runProcess} needs of a process's configuration. */
+export type ProcessSettings = Pick<AppConfig, "logLevel" | "shutdownGraceSeconds">;
+
 /**
- * The life of `npm run bot` and `npm run worker`: configuration from the environment, `start`, then the
- * first SIGTERM/SIGINT stops it gracefully and exits 0 (1 if stopping failed), a second one exits at once.
+ * The life of `npm run bot`, `npm run worker` and `npm run board`: configuration from the environment (`load`:
+ * the app's {@link loadConfig}, or the board's), `start`, then the first SIGTERM/SIGINT stops it gracefully and
+ * exits 0 (1 if stopping failed), a second one exits at once.
  * Everything a dependency prints on its own goes through the redacting logger (see captureConsole).
  * A process that cannot start prints one line saying why (see describeStartupFailure) and exits 2 for bad
  * configuration, 1 otherwise; it never leaves a half-started process running.
  */
-export function runProcess(
-  role: "bot" | "worker",
-  start: (config: AppConfig, logger: Logger) => Promise<StoppableProcess>,
+export function runProcess<C extends ProcessSettings>(
+  role: string,
+  start: (config: C, logger: Logger) => Promise<StoppableProcess>,
+  load: () => C,
 ): void {
   const main = async (): Promise<void> => {
-    const config = loadConfig();
+    const config = load();
     const logger = createLogger(config.logLevel, role);
     captureConsole(logger);
     const running = await start(config, logger);

@@ -1,3 +1,4 @@
+import { loadConfig } from "../config.js";
 import { runProcess } from "../run-process.js";
 import { startBotProcess } from "./bot-process.js";
 
@@ -6,4 +7,4 @@ import { startBotProcess } from "./bot-process.js";
  * alone; logs "bot ready" once updates flow. SIGTERM or SIGINT stops it gracefully (see
  * {@link startBotProcess}); a second signal exits at once.
  */
-runProcess("bot", startBotProcess);
+runProcess("bot", startBotProcess, loadConfig);

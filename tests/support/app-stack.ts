@@ -14,7 +14,7 @@ import { waitUntil } from "./wait-until.js";
 export const repoRoot = fileURLToPath(new URL("../../", import.meta.url));
 
 /** Which entry point a process runs. */
-export type AppRole = "bot" | "worker";
+export type AppRole = "bot" | "worker" | "board";
 
 /** A bot or worker running as a real child process (`node --import tsx app/<role>/main.ts`). */
 export interface AppProcess {
@@ -90,7 +90,11 @@ export function spawnApp(
   });
 }
 
-const READY_LINE: Record<AppRole, RegExp> = { bot: /bot ready/, worker: /worker ready/ };
+const READY_LINE: Record<AppRole, RegExp> = {
+  bot: /bot ready/,
+  worker: /worker ready/,
+  board: /board ready/,
+};
 
 /**
  * Waits until a started bot or worker has logged its ready line (within `timeoutMs`, default 60 s) and its

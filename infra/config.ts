@@ -67,6 +67,12 @@ export const plainConfigSchema = z.object({
    * Off by default: preflight lists them, and the owner decides.
    */
   removeForeignUfwRules: z.stringbool({ error: 'expected "true" or "false"' }).default(false),
+  /**
+   * Let the deploy start the new bot although another deployment holds the token (a webhook to another URL,
+   * or another process polling). Off by default: the deploy stops before the new bot starts and says what it
+   * found, because the two bots would take the updates from each other.
+   */
+  replaceOldBot: z.stringbool({ error: 'expected "true" or "false"' }).default(false),
   /** The n8n owner account the deploy creates (so no visitor can claim it); its password is a secret. */
   n8nOwnerEmail: z.email({ error: "expected the n8n owner's e-mail address" }),
   /** Grafana behind Caddy (DNS A record → automation host); it answers only the owner. */

@@ -40,6 +40,9 @@ export function webhookSecretOf(telegramBotToken: pulumi.Output<string>): pulumi
   );
 }
 
+/** The old-bot check's entry, relative to the repository root (run with the program's own tsx). */
+export const OLD_BOT_CHECK_ENTRY = "infra/old-bot-cli.ts";
+
 /** Inputs of {@link App}. */
 export interface AppArgs {
   config: InfraConfig;
@@ -77,6 +80,12 @@ export class App extends pulumi.ComponentResource {
    * changed, and each of its steps is skipped when its result is already there.
    */
   readonly image: command.local.Command;
+  /**
+   * The deploy's old-bot check (infra/old-bot-cli.ts), run here before any app container is created: when
+   * another deployment holds the token (a webhook to another URL, another poller), `pulumi up` stops with what
+   * it found instead of starting a second bot, unless `tapbot:replaceOldBot`.
+   */
+  readonly oldBotCheck: command.local.Command;
   /** The bot replicas, `tapbot-bot-1`, `tapbot-bot-2`, in webhook mode behind Caddy. */
   readonly bots: docker.Container[];
   readonly workers: docker.Container[];
@@ -113,6 +122,22 @@ export class App extends pulumi.ComponentResource {
         dir: args.repoRoot,
         environment: { [SSH_KEY_ENV]: pulumi.secret(args.connection.privateKey) },
         triggers: [scriptHash(script)],
+        addPreviousOutputInEnv: false,
+      },
+      { parent: this, dependsOn: args.dependsOn },
+    );
+    this.oldBotCheck = new command.local.Command(
+      `${name}-old-bot-check`,
+      {
+        create: `node --import tsx ${OLD_BOT_CHECK_ENTRY}`,
+        dir: args.repoRoot,
+        environment: {
+          TELEGRAM_BOT_TOKEN: pulumi.secret(secrets.telegramBotToken),
+          TAPBOT_BOT_DOMAIN: config.botDomain,
+          TAPBOT_REPLACE_OLD_BOT: String(config.replaceOldBot),
+        },
+        // Again for every new image: that is when a new bot is about to start (its own webhook is then fine).
+        triggers: [this.imageName, config.botDomain],
         addPreviousOutputInEnv: false,
       },
       { parent: this, dependsOn: args.dependsOn },
@@ -200,7 +225,7 @@ export class App extends pulumi.ComponentResource {
             ports: [metricsPort(stage.role, index + 1)],
             stopGraceSeconds,
           },
-          { ...child, dependsOn: [...args.dependsOn, this.image, ...previousStage] },
+          { ...child, dependsOn: [...args.dependsOn, this.image, this.oldBotCheck, ...previousStage] },
         ),
       );
       (stage.role === "bot" ? this.bots : this.workers).push(...containers);

@@ -17,6 +17,7 @@ import { type PreflightRow, row } from "./row.js";
 import { SshConnectError, SshSession } from "./ssh-session.js";
 import { type RunCommand, readSecrets, SECRET_ENV } from "./stack-secrets.js";
 import { readStackSettings } from "./stack-settings.js";
+import { botApiCall } from "./telegram-api.js";
 import { telegramRows } from "./telegram-bot.js";
 
 /** Knobs for tests and for the owner's environment. */
@@ -163,7 +164,6 @@ export async function runPreflight(options: PreflightOptions, deps: PreflightDep
       await chmod(identityFile, 0o600);
     }
     const context: HostContext = { config, plan: settings.plan, input: settings.input };
-    const telegramRoot = (deps.env.TELEGRAM_API_ROOT ?? "https://api.telegram.org").replace(/\/+$/, "");
     const falRoot = (deps.env.FAL_QUEUE_URL ?? "https://queue.fal.run").replace(/\/+$/, "");
     const domains = [
       ...new Set([config.botDomain, config.n8nDomain, config.directusDomain, config.grafanaDomain]),
@@ -176,11 +176,11 @@ export async function runPreflight(options: PreflightOptions, deps: PreflightDep
       typeof token !== "string"
         ? [token]
         : telegramRows(
-            (method, params) =>
-              requestJson(`Telegram ${method}`, `${telegramRoot}/bot${token}/${method}`, {
-                ...(params === undefined ? {} : { body: params }),
-                timeoutMs: HTTP_TIMEOUT_MS + (deps.pollSeconds ?? POLL_SECONDS) * 1000,
-              }),
+            botApiCall(
+              token,
+              deps.env.TELEGRAM_API_ROOT,
+              HTTP_TIMEOUT_MS + (deps.pollSeconds ?? POLL_SECONDS) * 1000,
+            ),
             config.botDomain,
             deps.pollSeconds ?? POLL_SECONDS,
           ),

@@ -10,6 +10,8 @@ export interface Registered {
   /** The resource options the engine would enforce on delete (read off the registration request). */
   protect: boolean;
   retainOnDelete: boolean;
+  /** URNs of the resources it depends on (dependsOn and the resources its inputs come from). */
+  dependencies: string[];
   /** The provider reference (`urn::id`) of a resource created through an explicit provider. */
   provider?: string;
 }
@@ -49,6 +51,7 @@ export async function installMocks(): Promise<void> {
         const options = requestOptions.get(`${args.type}::${args.name}`) ?? {
           protect: false,
           retainOnDelete: false,
+          dependencies: [],
         };
         registered.push({
           type: args.type,
@@ -88,6 +91,7 @@ export async function installMocks(): Promise<void> {
     requestOptions.set(`${req.getType()}::${req.getName()}`, {
       protect: req.getProtect() === true,
       retainOnDelete: req.getRetainondelete() === true,
+      dependencies: req.getDependenciesList(),
     });
     return original(req, callback);
   };
@@ -99,10 +103,14 @@ interface RegisterRequest {
   getName(): string;
   getProtect(): boolean | undefined;
   getRetainondelete(): boolean | undefined;
+  getDependenciesList(): string[];
 }
 
 /** Options of each registration by type and name, from the request, until its newResource records them. */
-const requestOptions = new Map<string, { protect: boolean; retainOnDelete: boolean }>();
+const requestOptions = new Map<
+  string,
+  { protect: boolean; retainOnDelete: boolean; dependencies: string[] }
+>();
 
 /** Sets the stack config Pulumi would hand the program: the owner's plain values, the users, every secret. */
 export function setStackConfig(users: number, overrides: Record<string, string | undefined> = {}): void {

@@ -214,7 +214,7 @@ export async function deployStack() {
     network: automation.network.name,
     redisUrl: automation.redisUrl,
     databaseUrl,
-    dependsOn: [automation.redis, data.postgres, data.appRole],
+    dependsOn: [automation.redis, data.postgres, data.roles],
   });
 
   const monitoring = new Monitoring("monitoring", {

@@ -5,15 +5,17 @@ import type { InfraConfig } from "../config.js";
 import { DATA_PRIVATE_PORTS } from "../host-scripts.js";
 import { servicePlan } from "../plan-services.js";
 import { renderPgBackupInstallScript } from "../render/pg-backup.js";
-import { APP_DB_ROLE, appDbPassword, renderAppRoleScript } from "../render/postgres-app-role.js";
+import { APP_DB_ROLE, appDbPassword } from "../render/postgres-app-role.js";
+import { DIRECTUS_DB_ROLE, directusDbPassword } from "../render/postgres-directus-role.js";
+import { renderPostgresRolesScript } from "../render/postgres-roles-script.js";
 import { postgresCommandArgs, renderPostgresSettings } from "../render/postgres-settings.js";
 import { hostDockerResources } from "./host-docker-resources.js";
 import { remoteScript, type SshConnection, scriptHash } from "./remote-script.js";
 import { serviceContainer } from "./service-container.js";
 
 /**
- * The database, and its superuser (the image's POSTGRES_USER), which Directus and the backups use; the app
- * connects as its own role, {@link APP_DB_ROLE}.
+ * The database, and its superuser (the image's POSTGRES_USER), which the backups and the roles' script use;
+ * the app connects as its own role, {@link APP_DB_ROLE}, and Directus as {@link DIRECTUS_DB_ROLE}.
  */
 export const DATABASE = { name: "tapbot", user: "tapbot" } as const;
 
@@ -38,8 +40,11 @@ export class DataServices extends pulumi.ComponentResource {
   readonly directus: docker.Container;
   readonly qdrant: docker.Container;
   readonly backup: pulumi.Resource;
-  /** Makes the app's PostgreSQL role ({@link APP_DB_ROLE}); the app's containers wait for it. */
-  readonly appRole: pulumi.Resource;
+  /**
+   * Makes the app's and Directus's PostgreSQL roles ({@link APP_DB_ROLE}, {@link DIRECTUS_DB_ROLE}); the
+   * app's containers and Directus wait for it.
+   */
+  readonly roles: pulumi.Resource;
 
   constructor(name: string, args: DataServicesArgs, opts?: pulumi.ComponentResourceOptions) {
     super("tapbot:infra:DataServices", name, {}, opts);
@@ -75,6 +80,27 @@ export class DataServices extends pulumi.ComponentResource {
       { ...child, dependsOn: args.dependsOn },
     );
 
+    // The app's and Directus's own roles (no superuser), made or brought up to date before either connects.
+    const rolesScript = pulumi.secret(
+      secrets.postgresPassword.apply((password) =>
+        renderPostgresRolesScript({
+          container: "tapbot-postgres",
+          superuser: DATABASE.user,
+          database: DATABASE.name,
+          appPassword: appDbPassword(password),
+          directusPassword: directusDbPassword(password),
+        }),
+      ),
+    );
+    this.roles = remoteScript(
+      `${name}-postgres-roles`,
+      args.connection,
+      rolesScript,
+      // Again whenever the container is replaced too (a restored volume may lack the roles); it is idempotent.
+      pulumi.all([rolesScript.apply(scriptHash), this.postgres.id]).apply(([hash, id]) => `${hash}:${id}`),
+      { parent: this, dependsOn: [this.postgres], secretOutput: true },
+    );
+
     this.directus = serviceContainer(
       `${name}-directus`,
       {
@@ -87,8 +113,9 @@ export class DataServices extends pulumi.ComponentResource {
           "DB_HOST=postgres",
           "DB_PORT=5432",
           `DB_DATABASE=${DATABASE.name}`,
-          `DB_USER=${DATABASE.user}`,
-          pulumi.interpolate`DB_PASSWORD=${secrets.postgresPassword}`,
+          // Its own role, no superuser: it owns its tables and only reads the app's.
+          `DB_USER=${DIRECTUS_DB_ROLE}`,
+          pulumi.interpolate`DB_PASSWORD=${secrets.postgresPassword.apply(directusDbPassword)}`,
           `ADMIN_EMAIL=${config.directusAdminEmail}`,
           pulumi.interpolate`ADMIN_PASSWORD=${secrets.directusAdminPassword}`,
           `PUBLIC_URL=https://${config.directusDomain}`,
@@ -114,7 +141,7 @@ export class DataServices extends pulumi.ComponentResource {
         ports: [{ internal: 8055, external: DATA_PRIVATE_PORTS.directus, ip: tunnelIp }],
         volumes: [{ volumeName: volume("directus-uploads").name, containerPath: "/directus/uploads" }],
       },
-      { ...child, dependsOn: [this.postgres] },
+      { ...child, dependsOn: [this.postgres, this.roles] },
     );
 
     this.qdrant = serviceContainer(
@@ -130,26 +157,6 @@ export class DataServices extends pulumi.ComponentResource {
         volumes: [{ volumeName: volume("qdrant").name, containerPath: "/qdrant/storage" }],
       },
       { ...child, dependsOn: args.dependsOn },
-    );
-
-    // The app's own role (no superuser), made or brought up to date before any app process connects.
-    const appRoleScript = pulumi.secret(
-      secrets.postgresPassword.apply((password) =>
-        renderAppRoleScript({
-          container: "tapbot-postgres",
-          superuser: DATABASE.user,
-          database: DATABASE.name,
-          password: appDbPassword(password),
-        }),
-      ),
-    );
-    this.appRole = remoteScript(
-      `${name}-postgres-app-role`,
-      args.connection,
-      appRoleScript,
-      // Again whenever the container is replaced too (a restored volume may lack the role); it is idempotent.
-      pulumi.all([appRoleScript.apply(scriptHash), this.postgres.id]).apply(([hash, id]) => `${hash}:${id}`),
-      { parent: this, dependsOn: [this.postgres], secretOutput: true },
     );
 
     const backupScript = renderPgBackupInstallScript({

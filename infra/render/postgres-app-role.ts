@@ -1,5 +1,4 @@
 import { createHash } from "node:crypto";
-import { scriptPrelude, shellQuote } from "./shell-script.js";
 
 /** The app's own PostgreSQL role: the bot and the workers connect as it, never as the superuser. */
 export const APP_DB_ROLE = "tapbot_app";
@@ -16,7 +15,7 @@ export function appDbPassword(postgresPassword: string): string {
 }
 
 /** A psql single-quoted argument: a quote is doubled. */
-function psqlQuoted(text: string): string {
+export function psqlQuoted(text: string): string {
   return `'${text.replaceAll("'", "''")}'`;
 }
 
@@ -40,24 +39,5 @@ GRANT CONNECT ON DATABASE "${database}" TO :"role";
 GRANT USAGE, CREATE ON SCHEMA public TO :"role";
 SELECT format('ALTER TABLE public.%I OWNER TO %I', tablename, :'role') FROM pg_tables
   WHERE schemaname = 'public' AND tablename IN (${tables}) AND tableowner <> :'role' \\gexec
-`;
-}
-
-/**
- * The host script that applies {@link renderAppRoleSql} inside the PostgreSQL container as the superuser,
- * the SQL on psql's stdin (a quoted heredoc: nothing in it is expanded), so the password is in no command
- * line. Holds a secret: run it with its output kept out of the log.
- */
-export function renderAppRoleScript(opts: {
-  container: string;
-  superuser: string;
-  database: string;
-  password: string;
-}): string {
-  const sql = renderAppRoleSql(opts.database, opts.password);
-  if (sql.split("\n").includes("TAPBOT_SQL_END")) throw new Error("the SQL cannot hold its own delimiter");
-  return `${scriptPrelude(`PostgreSQL: the app's own role ${APP_DB_ROLE}, no superuser`)}
-docker exec -i ${shellQuote(opts.container)} psql -X -q -U ${shellQuote(opts.superuser)} -d ${shellQuote(opts.database)} <<'TAPBOT_SQL_END'
-${sql}TAPBOT_SQL_END
 `;
 }

@@ -255,11 +255,27 @@ describe.each([
       expect(url).toMatch(/^DATABASE_URL=postgres:\/\/tapbot_app:[0-9a-f]{64}@10\.77\.0\.2:5432\/tapbot$/);
       expect(url).not.toContain(SECRET_VALUES.postgresPassword);
     }
-    const role = resources.find((r) => r.name === "data-postgres-app-role");
-    expect(role?.inputs.create).toMatch(/^(sudo -n )?bash -s$/);
-    expect(isSecretWrapper(role?.inputs.stdin)).toBe(true);
-    expect(unwrap(role?.inputs.stdin)).toContain('ALTER ROLE :"role" WITH LOGIN NOSUPERUSER');
-    expect(role?.inputs.logging).toBe("none");
+    // Directus too: its own role and password, never the superuser's.
+    const directus = envOf(byName(resources, "data-directus"));
+    expect(directus).toContain("DB_USER=tapbot_directus");
+    const directusPassword = directus.find((e) => e.startsWith("DB_PASSWORD=")) ?? "";
+    expect(directusPassword).toMatch(/^DB_PASSWORD=[0-9a-f]{64}$/);
+    expect(directusPassword).not.toContain(SECRET_VALUES.postgresPassword);
+    const appUrl = envOf(byName(resources, "app-bot-1")).find((e) => e.startsWith("DATABASE_URL=")) ?? "";
+    const appPassword = appUrl.match(/tapbot_app:([0-9a-f]{64})@/)?.[1];
+    expect(appPassword).toBeDefined();
+    expect(directusPassword).not.toContain(appPassword);
+    const roles = resources.find((r) => r.name === "data-postgres-roles");
+    expect(roles?.inputs.create).toMatch(/^(sudo -n )?bash -s$/);
+    expect(isSecretWrapper(roles?.inputs.stdin)).toBe(true);
+    const sql = unwrap(roles?.inputs.stdin) as string;
+    expect(sql).toContain("\\set role tapbot_app\n");
+    expect(sql).toContain("\\set role tapbot_directus\n");
+    expect(sql.indexOf("tapbot_app")).toBeLessThan(sql.indexOf("tapbot_directus"));
+    expect(roles?.inputs.logging).toBe("none");
+    expect(
+      byName(resources, "data-directus").dependencies.some((u) => u.endsWith("::data-postgres-roles")),
+    ).toBe(true);
     const exporter = envOf(byName(resources, "monitoring-redis-exporter"));
     expect(exporter).toContain("REDIS_USER=tapbot-exporter");
     expect(exporter.join("\n")).not.toContain(password);

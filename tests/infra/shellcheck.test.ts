@@ -6,7 +6,9 @@ import { type HostScript, hardeningScripts, tunnelScript } from "../../infra/hos
 import { hostPlan } from "../../infra/plan-services.js";
 import { renderAppImageScript } from "../../infra/render/app-image-script.js";
 import { renderPgBackupInstallScript, renderPgDumpScript } from "../../infra/render/pg-backup.js";
-import { appDbPassword, renderAppRoleScript } from "../../infra/render/postgres-app-role.js";
+import { appDbPassword } from "../../infra/render/postgres-app-role.js";
+import { directusDbPassword } from "../../infra/render/postgres-directus-role.js";
+import { renderPostgresRolesScript } from "../../infra/render/postgres-roles-script.js";
 import { installFileLines, scriptPrelude } from "../../infra/render/shell-script.js";
 import { makeTempDir, removeTempDir } from "../support/temp-dir.js";
 import { runTool } from "./helpers/run-tool.js";
@@ -54,12 +56,13 @@ const scripts: HostScript[] = [
   { name: "data/pg-backup-install", script: renderPgBackupInstallScript(backup) },
   { name: "data/pg-dump", script: renderPgDumpScript(backup) },
   {
-    name: "data/postgres-app-role",
-    script: renderAppRoleScript({
+    name: "data/postgres-roles",
+    script: renderPostgresRolesScript({
       container: "tapbot-postgres",
       superuser: "tapbot",
       database: "tapbot",
-      password: appDbPassword("x".repeat(32)),
+      appPassword: appDbPassword("x".repeat(32)),
+      directusPassword: directusDbPassword("x".repeat(32)),
     }),
   },
 ];

@@ -2,7 +2,9 @@ import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runMigrations } from "../../app/storage/migrate.js";
 import { UserStore } from "../../app/storage/user-store.js";
-import { APP_DB_ROLE, appDbPassword, renderAppRoleSql } from "../../infra/render/postgres-app-role.js";
+import { APP_DB_ROLE, appDbPassword } from "../../infra/render/postgres-app-role.js";
+import { DIRECTUS_DB_ROLE, directusDbPassword } from "../../infra/render/postgres-directus-role.js";
+import { renderPostgresRolesSql } from "../../infra/render/postgres-roles-script.js";
 import { type PostgresServer, startPostgres } from "../support/postgres-server.js";
 import { runTool } from "./helpers/run-tool.js";
 
@@ -14,6 +16,7 @@ import { runTool } from "./helpers/run-tool.js";
 let server: PostgresServer;
 const pools: pg.Pool[] = [];
 const password = appDbPassword("postgres-password-of-the-test-0123456789");
+const directusPassword = directusDbPassword("postgres-password-of-the-test-0123456789");
 
 /** The database's name in the test server's URL (the deploy's is `tapbot`). */
 const database = () => new URL(server.url).pathname.slice(1);
@@ -21,7 +24,7 @@ const database = () => new URL(server.url).pathname.slice(1);
 function urlAs(user: string): string {
   const url = new URL(server.url);
   url.username = user;
-  url.password = user === APP_DB_ROLE ? password : "";
+  url.password = user === APP_DB_ROLE ? password : user === DIRECTUS_DB_ROLE ? directusPassword : "";
   return url.href;
 }
 
@@ -33,10 +36,10 @@ function poolAs(user: string): pg.Pool {
   return pool;
 }
 
-/** Runs the rendered SQL as the deploy does: psql, the superuser, the SQL on stdin. */
+/** Runs the rendered SQL of both roles as the deploy does: psql, the superuser, the SQL on stdin. */
 function applyRoleSql() {
   return runTool("psql", ["-X", "-q", "-d", server.url], {
-    input: renderAppRoleSql(database(), password),
+    input: renderPostgresRolesSql(database(), password, directusPassword),
   });
 }
 
@@ -100,7 +103,7 @@ describe("the app's PostgreSQL role", () => {
       "SELECT tablename, tableowner FROM pg_tables WHERE schemaname = 'public' ORDER BY tablename",
     );
     expect(rows).toEqual([
-      { tablename: "directus_users", tableowner: "postgres" },
+      { tablename: "directus_users", tableowner: DIRECTUS_DB_ROLE },
       { tablename: "generations", tableowner: APP_DB_ROLE },
       { tablename: "pgmigrations", tableowner: APP_DB_ROLE },
       { tablename: "users", tableowner: APP_DB_ROLE },
@@ -125,5 +128,67 @@ describe("the app's PostgreSQL role", () => {
     ]) {
       expect(await outcome(app, sql), sql).toBe(insufficientPrivilege);
     }
+  });
+});
+
+describe("Directus's PostgreSQL role", () => {
+  it("is no superuser, takes over Directus's tables from the superuser, and creates its own", async () => {
+    const result = await applyRoleSql();
+    expect(result.code, result.stderr).toBe(0);
+    const { rows } = await poolAs("postgres").query(
+      "SELECT rolsuper, rolcreaterole, rolcreatedb, rolcanlogin FROM pg_roles WHERE rolname = $1",
+      [DIRECTUS_DB_ROLE],
+    );
+    expect(rows).toEqual([{ rolsuper: false, rolcreaterole: false, rolcreatedb: false, rolcanlogin: true }]);
+    const directus = poolAs(DIRECTUS_DB_ROLE);
+    // What Directus does at its bootstrap and when the owner adds a collection.
+    expect(await outcome(directus, "INSERT INTO directus_users (email) VALUES ('editor@tapbot.kz')")).toBe(
+      "ok",
+    );
+    expect(await outcome(directus, "CREATE TABLE directus_settings (id serial PRIMARY KEY)")).toBe("ok");
+    expect(await outcome(directus, "CREATE TABLE promo_texts (id serial PRIMARY KEY, body text)")).toBe("ok");
+  });
+
+  it("reads the app's tables, those a later migration adds too, and writes none of them", async () => {
+    await applyRoleSql();
+    await runMigrations(urlAs(APP_DB_ROLE));
+    const app = poolAs(APP_DB_ROLE);
+    await new UserStore(app).upsert({ telegramId: 777, firstName: "Grace", languageCode: "ru" });
+    // A migration after the deploy: the default privileges reach it without another run of the SQL.
+    await app.query("CREATE TABLE IF NOT EXISTS app_later (id int)");
+    const directus = poolAs(DIRECTUS_DB_ROLE);
+    const { rows } = await directus.query("SELECT first_name FROM users WHERE telegram_id = 777");
+    expect(rows).toEqual([{ first_name: "Grace" }]);
+    expect(await outcome(directus, "SELECT count(*) FROM generations")).toBe("ok");
+    expect(await outcome(directus, "SELECT count(*) FROM app_later")).toBe("ok");
+    const insufficientPrivilege = "42501";
+    for (const sql of [
+      "UPDATE users SET tier = 'vip'",
+      "DELETE FROM generations",
+      "INSERT INTO app_later VALUES (1)",
+      "DROP TABLE users",
+      "TRUNCATE generations",
+    ]) {
+      expect(await outcome(directus, sql), sql).toBe(insufficientPrivilege);
+    }
+  });
+
+  it("cannot run programs on the database host, read passwords or reconfigure the server; the app cannot read Directus", async () => {
+    await applyRoleSql();
+    const directus = poolAs(DIRECTUS_DB_ROLE);
+    const insufficientPrivilege = "42501";
+    for (const sql of [
+      "COPY (SELECT 1) TO PROGRAM 'id'",
+      "SELECT rolpassword FROM pg_authid",
+      "ALTER SYSTEM SET max_connections = 5",
+      "CREATE ROLE intruder SUPERUSER",
+      "CREATE DATABASE elsewhere",
+      "SELECT pg_read_file('/etc/passwd')",
+    ]) {
+      expect(await outcome(directus, sql), sql).toBe(insufficientPrivilege);
+    }
+    const app = poolAs(APP_DB_ROLE);
+    expect(await outcome(app, "SELECT email FROM directus_users")).toBe(insufficientPrivilege);
+    expect(await outcome(app, "SELECT body FROM promo_texts")).toBe(insufficientPrivilege);
   });
 });

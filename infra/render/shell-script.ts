@@ -59,9 +59,10 @@ export function installFileLines(file: HostFile, onChange: string[] = []): strin
     );
   }
   const body = file.content.endsWith("\n") ? file.content : `${file.content}\n`;
-  const write = `install_file ${shellQuote(file.path)} ${file.mode} <<'${DELIMITER}'\n${body}${DELIMITER}`;
-  if (onChange.length === 0) return `${write}\n`;
-  return `if ${write}\nthen\n${onChange.map((c) => `  ${c}`).join("\n")}\nfi\n`;
+  const call = `install_file ${shellQuote(file.path)} ${file.mode}`;
+  // Without a reaction, "already up to date" (status 1) must not stop a script under `set -e`.
+  if (onChange.length === 0) return `${call} <<'${DELIMITER}' || true\n${body}${DELIMITER}\n`;
+  return `if ${call} <<'${DELIMITER}'\n${body}${DELIMITER}\nthen\n${onChange.map((c) => `  ${c}`).join("\n")}\nfi\n`;
 }
 
 /** Single-quotes a word for bash. */

@@ -111,6 +111,17 @@ describe("install_file makes scripts idempotent", () => {
     expect(mode.stdout.trim()).toBe("640");
   });
 
+  it("a file installed without a reaction does not stop the script when it is already up to date", async () => {
+    const target = join(dir, "etc", "plain.conf");
+    const script = `${scriptPrelude("idempotence check")}${installFileLines({ path: target, mode: "0644", content: "b = 1\n" })}echo finished\n`;
+    for (const run of [1, 2]) {
+      const result = await runTool("bash", ["-c", script]);
+      expect(result.code, `run ${run}: ${result.stderr}`).toBe(0);
+      expect(result.stdout, `run ${run}`).toBe("finished\n");
+    }
+    expect(await readFile(target, "utf8")).toBe("b = 1\n");
+  });
+
   it("refuses content that would end the heredoc early", () => {
     expect(() =>
       installFileLines({ path: "/etc/x", mode: "0644", content: "x\nTAPBOT_FILE_END\ny" }),

@@ -14,7 +14,7 @@ interface EngineTraces {
   cgroupParent: string;
 }
 
-/** What is still there of an engine: live processes naming its directory, cgroups, files, its namespace. */
+/** What is still there of an engine: live processes naming its directory, cgroups, mounts, files, its namespace. */
 async function leftovers(traces: EngineTraces): Promise<string[]> {
   const found: string[] = [];
   for (const pid of readdirSync("/proc").filter((entry) => /^\d+$/.test(entry))) {
@@ -30,6 +30,10 @@ async function leftovers(traces: EngineTraces): Promise<string[]> {
     if (existsSync(join("/sys/fs/cgroup", controller, traces.cgroupParent))) {
       found.push(`cgroup ${controller}/${traces.cgroupParent}`);
     }
+  }
+  for (const line of readFileSync("/proc/self/mountinfo", "utf8").split("\n")) {
+    const point = line.split(" ")[4] ?? "";
+    if (point.startsWith(`${traces.dir}/`)) found.push(`mount ${point}`);
   }
   if (existsSync(traces.dir)) found.push(`directory ${traces.dir}`);
   const namespaces = (await runTool("ip", ["netns", "list"])).stdout;

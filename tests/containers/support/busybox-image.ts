@@ -5,8 +5,11 @@ import { findBinary } from "../../support/find-binary.js";
 import { makeTempDir, removeTempDir } from "../../support/temp-dir.js";
 import type { Dockerd } from "./dockerd.js";
 
-/** The applets the lane's stand-in containers use: a shell, an HTTP server for listeners, wget for checks. */
-const APPLETS = ["sh", "httpd", "wget", "nc", "sleep", "cat"];
+/**
+ * The applets the lane's stand-in containers use: a shell, an HTTP server for listeners, nc for outgoing
+ * checks (the static build's wget crashes in an image without NSS files).
+ */
+const APPLETS = ["sh", "httpd", "nc", "sleep", "cat"];
 
 /** Tag of the image {@link importBusyboxImage} makes. */
 export const BUSYBOX_IMAGE = "tapbot-busybox:local";

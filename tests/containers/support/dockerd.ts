@@ -39,7 +39,7 @@ export interface Dockerd {
   /** The cgroup (under each v1 controller) that holds its containers' cgroups: `/sys/fs/cgroup/memory/<this>/<id>`. */
   readonly cgroupParent: string;
   /** Runs Debian's docker client against this engine; never throws on a non-zero exit. */
-  docker(args: string[], opts?: { timeoutMs?: number }): Promise<ToolResult>;
+  docker(args: string[], opts?: { timeoutMs?: number; input?: string }): Promise<ToolResult>;
   /** Like {@link Dockerd.docker}, but throws with the client's output (and the engine's log tail) on failure. */
   mustDocker(args: string[], opts?: { timeoutMs?: number }): Promise<string>;
   /** Stops dockerd (SIGTERM, as systemd does) and starts it again on the same data; live-restore applies. */
@@ -117,6 +117,18 @@ function killQuietly(pid: number): void {
   }
 }
 
+/** Mount points under `dir` (overlay2's merged dirs, the netns handles in exec-root), deepest first. */
+function mountsUnder(dir: string): string[] {
+  const points = readFileSync("/proc/self/mountinfo", "utf8")
+    .split("\n")
+    .map((line) => line.split(" ")[4] ?? "")
+    .map((field) =>
+      field.replace(/\\([0-7]{3})/g, (_, octal: string) => String.fromCharCode(parseInt(octal, 8))),
+    )
+    .filter((point) => point.startsWith(`${dir}/`));
+  return [...new Set(points)].sort((a, b) => b.length - a.length);
+}
+
 /** Removes a cgroup tree bottom-up; a cgroup still holding a dying process is retried by the caller. */
 function removeCgroupTree(dir: string): boolean {
   try {
@@ -133,8 +145,8 @@ function removeCgroupTree(dir: string): boolean {
 /**
  * What is left of an engine after dockerd itself has gone (or to make it go): its containers (found by the
  * engine's own cgroup parent), containerd, the shims and docker-proxy (found by its directory on their
- * command line) get SIGKILL by PID; then its cgroups, its files and, when it owns one, its namespace are
- * removed. Synchronous, so it also runs from the exit and signal handlers.
+ * command line) get SIGKILL by PID; then its cgroups, its mounts, its files and, when it owns one, its
+ * namespace are removed. Synchronous, so it also runs from the exit and signal handlers.
  */
 function sweep(state: { pid: number; dir: string; cgroupParent: string; ownNetns?: string }): void {
   if (state.pid > 0) killQuietly(state.pid);
@@ -148,6 +160,8 @@ function sweep(state: { pid: number; dir: string; cgroupParent: string; ownNetns
     if (pids.length === 0 && removed.every(Boolean)) break;
     sleepSync(50);
   }
+  // Lazily: a mount still busy for a moment must not keep the directory from going.
+  for (const point of mountsUnder(state.dir)) spawnSync("umount", ["-l", point]);
   rmSync(state.dir, { recursive: true, force: true });
   if (state.ownNetns !== undefined) spawnSync("ip", ["netns", "del", state.ownNetns]);
 }
@@ -169,11 +183,11 @@ function ping(socketPath: string): Promise<boolean> {
 }
 
 /**
- * Starts Debian's dockerd by hand (no systemd) inside a network namespace and a private mount namespace,
- * with everything it writes in a fresh temp dir: data-root, exec-root, pidfile, daemon.json and its API
- * socket. `iptables` is on, as on the hosts, but its rules, docker0 and bridges are the namespace's, so the
- * machine's firewall (and the netns UFW tests of the main suite) never sees them; its mounts (overlay2,
- * netns handles) are private to it. Containers go under a cgroup parent of their own, which is how they are
+ * Starts Debian's dockerd by hand (no systemd) inside a network namespace, with everything it writes in a
+ * fresh temp dir: data-root, exec-root, pidfile, daemon.json and its API socket. `iptables` is on, as on the
+ * hosts, but its rules, docker0 and bridges are the namespace's, so the machine's firewall (and the netns
+ * UFW tests of the main suite) never sees them; its mounts (overlay2, netns handles) are all under the temp
+ * dir and unmounted at the end. Containers go under a cgroup parent of their own, which is how they are
  * found and killed when the test process dies without stopping the engine (SIGTERM, SIGHUP, SIGINT, a
  * crash), since under live-restore they outlive dockerd by design.
  * Throws {@link DockerdUnavailableError} naming the reason when the engine cannot start here.
@@ -229,21 +243,11 @@ export async function startDockerd(opts: DockerdOptions = {}): Promise<Dockerd> 
 
   let child: RunningChild | undefined;
   const launch = async (): Promise<void> => {
-    // nsenter and unshare exec dockerd in place: the child's PID is dockerd's.
+    // nsenter execs dockerd in place: the child's PID is dockerd's. It stays in the machine's mount
+    // namespace, as on a host: a restarted dockerd must find the mounts its live-restored containers use.
     const started = startChild(
       "nsenter",
-      [
-        `--net=/run/netns/${netns}`,
-        "--",
-        "unshare",
-        "--mount",
-        "--propagation",
-        "private",
-        "--",
-        dockerd,
-        "--config-file",
-        join(dir, "daemon.json"),
-      ],
+      [`--net=/run/netns/${netns}`, "--", dockerd, "--config-file", join(dir, "daemon.json")],
       { keepLines: 400 },
     );
     child = started;
@@ -262,8 +266,8 @@ export async function startDockerd(opts: DockerdOptions = {}): Promise<Dockerd> 
   };
 
   const env = { ...process.env, DOCKER_HOST: host, DOCKER_CONFIG: join(dir, "client"), DOCKER_BUILDKIT: "1" };
-  const docker = (args: string[], o: { timeoutMs?: number } = {}) =>
-    runTool(client, args, { env, timeoutMs: o.timeoutMs ?? 60_000 });
+  const docker = (args: string[], o: { timeoutMs?: number; input?: string } = {}) =>
+    runTool(client, args, { env, timeoutMs: o.timeoutMs ?? 60_000, input: o.input });
   const logTail = (lines = 30) => child?.logTail(lines) ?? "";
   const stopDaemon = async (): Promise<void> => {
     await child?.stop("SIGTERM", 20_000);

@@ -1,5 +1,6 @@
 import type { PlainConfig } from "./config.js";
 import { MONITORING_PORTS, tunnelAddress } from "./monitoring-targets.js";
+import { type PublicPort, renderDockerUserScript } from "./render/docker-user-rules.js";
 import { renderFail2banScript } from "./render/fail2ban-jail.js";
 import { renderPackagesScript } from "./render/packages-script.js";
 import { renderSshdScript } from "./render/sshd-drop-in.js";
@@ -19,6 +20,16 @@ export interface HostScript {
 
 /** Ports of the data host's private services, reachable only through the tunnel from the automation host. */
 export const DATA_PRIVATE_PORTS = { postgres: 5432, qdrant: 6333, directus: 8055 } as const;
+
+/**
+ * What the reverse proxy (Caddy, on the automation host) publishes to everyone: HTTP for ACME and the
+ * redirect, HTTPS, and HTTP/3 over UDP. Nothing else on either host is published on a public address.
+ */
+export const PROXY_PUBLIC_PORTS: readonly PublicPort[] = [
+  { port: 80, proto: "tcp" },
+  { port: 443, proto: "tcp" },
+  { port: 443, proto: "udp" },
+];
 
 /** What differs between the hosts. */
 export interface HostFacts {
@@ -88,7 +99,8 @@ function ufwOptions(config: PlainConfig, role: HostRole) {
   return {
     sshPort: config.sshPort,
     ownerAddresses: config.adminAllowIps,
-    publicTcpPorts: role === "automation" ? [80, 443] : [],
+    publicTcpPorts:
+      role === "automation" ? PROXY_PUBLIC_PORTS.filter((p) => p.proto === "tcp").map((p) => p.port) : [],
     allowFrom,
     removeForeignRules: config.removeForeignUfwRules,
   };
@@ -96,7 +108,8 @@ function ufwOptions(config: PlainConfig, role: HostRole) {
 
 /**
  * The hardening scripts of one host in the order they must run: packages (ufw, fail2ban, Docker…) first,
- * sshd next (validated before reload), the firewall only after sshd is sound, then fail2ban (its ufw
+ * sshd next (validated before reload), the firewall only after sshd is sound, Docker's DOCKER-USER filter
+ * with it (its ufw hook needs ufw's directory), then fail2ban (its ufw
  * action needs ufw), memory, and the WireGuard key, whose public key the peer's tunnel needs.
  */
 export function hardeningScripts(config: PlainConfig, facts: HostFacts): HostScript[] {
@@ -118,6 +131,15 @@ export function hardeningScripts(config: PlainConfig, facts: HostFacts): HostScr
       }),
     },
     { name: "ufw", script: renderUfwScript(ufwOptions(config, facts.role)) },
+    {
+      // UFW never sees what Docker forwards to containers: a port published on the tunnel address would
+      // answer a neighbour on the public network without these.
+      name: "docker-user",
+      script: renderDockerUserScript({
+        tunnelInterface: WG_INTERFACE,
+        publicPorts: facts.role === "automation" ? [...PROXY_PUBLIC_PORTS] : [],
+      }),
+    },
     {
       name: "fail2ban",
       script: renderFail2banScript({

@@ -2,7 +2,7 @@ import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import type { Plan } from "../../capacity/index.js";
 import type { InfraConfig } from "../config.js";
-import { DATA_PRIVATE_PORTS } from "../host-scripts.js";
+import { DATA_PRIVATE_PORTS, PROXY_PUBLIC_PORTS } from "../host-scripts.js";
 import { MONITORING_PORTS } from "../monitoring-targets.js";
 import { n8nOwnerPasswordHash } from "../n8n-owner.js";
 import { servicePlan } from "../plan-services.js";
@@ -144,11 +144,13 @@ export class AutomationServices extends pulumi.ComponentResource {
         healthcheck: ["CMD-SHELL", "wget -q --spider http://127.0.0.1:2019/config/ || exit 1"],
         network: this.network.name,
         extraNetworks: [this.n8nNetwork.name],
-        ports: [
-          { internal: 80, external: 80, ip: "0.0.0.0", public: true },
-          { internal: 443, external: 443, ip: "0.0.0.0", public: true },
-          { internal: 443, external: 443, ip: "0.0.0.0", protocol: "udp", public: true },
-        ],
+        ports: PROXY_PUBLIC_PORTS.map(({ port, proto }) => ({
+          internal: port,
+          external: port,
+          ip: "0.0.0.0",
+          protocol: proto,
+          public: true,
+        })),
         uploads: [{ file: "/etc/caddy/Caddyfile", content: caddyfile }],
         volumes: [
           { volumeName: volume("caddy-data").name, containerPath: "/data" },

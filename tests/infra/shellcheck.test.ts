@@ -2,9 +2,15 @@ import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parsePlanInput, plan } from "../../capacity/index.js";
-import { type HostScript, hardeningScripts, tunnelScript } from "../../infra/host-scripts.js";
+import {
+  type HostScript,
+  hardeningScripts,
+  PROXY_PUBLIC_PORTS,
+  tunnelScript,
+} from "../../infra/host-scripts.js";
 import { hostPlan } from "../../infra/plan-services.js";
 import { renderAppImageScript } from "../../infra/render/app-image-script.js";
+import { renderDockerUserApplyScript, renderUfwAfterInit } from "../../infra/render/docker-user-rules.js";
 import { renderPgBackupInstallScript, renderPgDumpScript } from "../../infra/render/pg-backup.js";
 import { appDbPassword } from "../../infra/render/postgres-app-role.js";
 import { directusDbPassword } from "../../infra/render/postgres-directus-role.js";
@@ -53,6 +59,17 @@ const scripts: HostScript[] = [
       host: { address: "203.0.113.10", user: "deploy", port, hostKey: TEST_HOST_KEYS.automation },
     }),
   })),
+  // The files the docker-user step installs are heredocs there, which shellcheck does not read.
+  ...(
+    [
+      ["automation", [...PROXY_PUBLIC_PORTS]],
+      ["data", []],
+    ] as const
+  ).map(([role, publicPorts]) => ({
+    name: `${role}/docker-user-apply`,
+    script: renderDockerUserApplyScript({ tunnelInterface: "wg0", publicPorts: [...publicPorts] }),
+  })),
+  { name: "ufw-after-init", script: renderUfwAfterInit() },
   { name: "data/pg-backup-install", script: renderPgBackupInstallScript(backup) },
   { name: "data/pg-dump", script: renderPgDumpScript(backup) },
   {

@@ -1,7 +1,9 @@
+import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { cp, writeFile } from "node:fs/promises";
+import { chmod, cp, mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { type RunningChild, startChild } from "../../support/child-process.js";
+import { onExitCleanup } from "../../support/exit-cleanup.js";
 import { makeTempDir, removeTempDir } from "../../support/temp-dir.js";
 import { requireRoot, runTool, type ToolResult } from "./run-tool.js";
 
@@ -28,6 +30,7 @@ const net = require("node:net"), dgram = require("node:dgram");
 const [tcp, udp] = [JSON.parse(process.argv[1]), JSON.parse(process.argv[2])];
 let pending = tcp.length + udp.length;
 const ready = () => { if (--pending === 0) console.log("ready"); };
+if (pending === 0) console.log("ready");
 // A client that resets right after connecting must not crash the listener (ECONNRESET on the socket).
 for (const port of tcp) net.createServer((s) => { s.on("error", () => {}); s.end("hi\\n"); }).listen(port, "0.0.0.0", ready);
 for (const port of udp) {
@@ -79,6 +82,7 @@ export class NetnsLab {
   readonly client = `tbc-${this.id}`;
   private dir = "";
   private listener: RunningChild | undefined;
+  private forgetNamespaces: (() => void) | undefined;
 
   constructor(readonly addresses: LabAddresses) {}
 
@@ -90,6 +94,10 @@ export class NetnsLab {
         `cannot create a network namespace (ip netns add failed: ${probe.stderr.trim()}); this test needs CAP_SYS_ADMIN and CAP_NET_ADMIN`,
       );
     }
+    // A killed test must not leave the namespaces (and whatever runs in them) behind.
+    this.forgetNamespaces = onExitCleanup(() => {
+      for (const ns of [this.server, this.client]) spawnSync("ip", ["netns", "del", ns]);
+    });
     await must("ip", ["netns", "add", this.client]);
     const a = this.addresses;
     const s = ["netns", "exec", this.server];
@@ -158,14 +166,18 @@ export class NetnsLab {
     await this.listener.waitForLine(/^ready$/, 10_000);
   }
 
-  /** Runs a rendered script in the server namespace, with ufw's files redirected to the temp copies. */
-  async runInServer(script: string): Promise<ToolResult> {
+  /**
+   * Runs a rendered script in the server namespace, with ufw's files redirected to the temp copies and each
+   * of `binds` (a directory the lab made with {@link NetnsLab.hostDir}) mounted over its target directory.
+   */
+  async runInServer(script: string, binds: { dir: string; target: string }[] = []): Promise<ToolResult> {
     const file = join(this.dir, "script.sh");
     await writeFile(file, script, { mode: 0o755 });
     const mounts = [
       `mount --bind ${this.dir}/etc-ufw /etc/ufw`,
       `mount --bind ${this.dir}/lib-ufw /lib/ufw`,
       `mount --bind ${this.dir}/default-ufw /etc/default/ufw`,
+      ...binds.map((bind) => `mount --bind ${bind.dir} ${bind.target}`),
     ].join(" && ");
     return runTool(
       "ip",
@@ -183,6 +195,42 @@ export class NetnsLab {
       ],
       { timeoutMs: 60_000 },
     );
+  }
+
+  /** Writes a file into the server's copy of /etc/ufw (after.init, say). */
+  async writeUfwFile(name: string, content: string, mode: number): Promise<void> {
+    const path = join(this.dir, "etc-ufw", name);
+    await writeFile(path, content);
+    await chmod(path, mode); // writeFile's mode applies only to a file it creates; after.init exists
+  }
+
+  /** A fresh directory in the lab's temp dir, to be bind-mounted by {@link NetnsLab.runInServer}. */
+  async hostDir(name: string): Promise<string> {
+    const dir = join(this.dir, "binds", name);
+    await mkdir(dir, { recursive: true });
+    return dir;
+  }
+
+  /**
+   * Sends the client's packets from `from` to `dest` over the public link to the server's public address,
+   * as a neighbour on the provider's network can (it routes any address to the host's MAC). Without it the
+   * client reaches the server's tunnel addresses over the tunnel link only.
+   */
+  async routeOverPublic(from: string, dest: string): Promise<void> {
+    const c = ["-n", this.client];
+    await must("ip", [...c, "rule", "add", "from", from, "lookup", "100", "priority", "100"]);
+    await must("ip", [
+      ...c,
+      "route",
+      "add",
+      `${dest}/32`,
+      "via",
+      this.addresses.serverPublic,
+      "dev",
+      `vc${this.id}`,
+      "table",
+      "100",
+    ]);
   }
 
   /** iptables-save of the server namespace (filter table). */
@@ -211,6 +259,7 @@ export class NetnsLab {
     await this.listener?.stop();
     await runTool("ip", ["netns", "del", this.server]);
     await runTool("ip", ["netns", "del", this.client]);
+    this.forgetNamespaces?.();
     if (this.dir !== "") await removeTempDir(this.dir);
   }
 }

@@ -33,6 +33,45 @@ const image = z
   );
 
 /**
+ * `tapbot:offsiteBackup`: the S3-compatible bucket the encrypted copies go to (beget's S3, or any other).
+ * Absent: the data host keeps its local pg_dumps only, and n8n, Qdrant and Directus uploads have no backup.
+ */
+export const offsiteBackupSchema = z.strictObject(
+  {
+    /** The provider's S3 endpoint, https only: e.g. https://s3.ru1.storage.beget.cloud. */
+    endpoint: z
+      .url({
+        protocol: /^https$/,
+        error: "expected the S3 endpoint's https:// URL, like https://s3.ru1.storage.beget.cloud",
+      })
+      .transform((url) => url.replace(/\/+$/, "")),
+    bucket: z
+      .string()
+      .regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, "expected an S3 bucket name (3–63 of a-z 0-9 . -)"),
+    /** Folder inside the bucket; each host gets its own repository below it (`<prefix>/data`, …). */
+    prefix: z
+      .string()
+      .regex(/^[A-Za-z0-9._-]+(\/[A-Za-z0-9._-]+)*$/, "expected a folder like tapbot or backups/tapbot")
+      .default("tapbot"),
+    /** The region to sign for, when the provider wants one (AWS_DEFAULT_REGION). */
+    region: z
+      .string()
+      .regex(/^[a-z0-9-]+$/, "expected a region name like ru-1")
+      .optional(),
+    /** The S3 access key id (not secret by itself; its secret key is tapbot:offsiteBackupSecretAccessKey). */
+    accessKeyId: z.string().regex(/^[A-Za-z0-9_.+/=-]{3,128}$/, "expected the S3 access key id"),
+    /** Snapshots kept per store: the newest of each of the last N days, weeks and months. */
+    keepDaily: int(0, 1000).default(7),
+    keepWeekly: int(0, 1000).default(4),
+    keepMonthly: int(0, 1000).default(6),
+  },
+  { error: "expected an object with endpoint, bucket and accessKeyId" },
+);
+
+/** The parsed `tapbot:offsiteBackup`. */
+export type OffsiteBackupConfig = z.infer<typeof offsiteBackupSchema>;
+
+/**
  * Plain (non-secret) settings of the stack, with their defaults. Pulumi hands plain values over as strings,
  * hence the coercion of numbers. Pulumi.yaml declares the same keys, types, defaults and descriptions.
  */
@@ -97,6 +136,7 @@ export const plainConfigSchema = z.object({
     .default("10m"),
   dockerLogMaxFile: int(1, 20).default(3),
   backupRetentionDays: int(1, 365).default(7),
+  offsiteBackup: offsiteBackupSchema.optional(),
   wireguardPort: int(1, 65535).default(51820),
   automationTunnelAddress: ipv4.default("10.77.0.1"),
   dataTunnelAddress: ipv4.default("10.77.0.2"),
@@ -157,9 +197,24 @@ export const SECRET_KEYS = {
 /** Name of one secret. */
 export type SecretKey = keyof typeof SECRET_KEYS;
 
+/**
+ * Secrets of the offsite backup, required only with `tapbot:offsiteBackup`: the S3 secret key and the
+ * restic repository's password (the copies' encryption: lost password, lost backups; keep it outside the
+ * servers too).
+ */
+export const OFFSITE_SECRET_KEYS = {
+  offsiteBackupSecretAccessKey: 16,
+  offsiteBackupPassword: 24,
+} as const;
+
+/** Name of one offsite backup secret. */
+export type OffsiteSecretKey = keyof typeof OFFSITE_SECRET_KEYS;
+
 /** Everything the program reads from the stack. */
 export interface InfraConfig extends PlainConfig {
   secrets: Record<SecretKey, pulumi.Output<string>>;
+  /** The offsite backup's secrets; null when `tapbot:offsiteBackup` is not set. */
+  offsiteSecrets: Record<OffsiteSecretKey, pulumi.Output<string>> | null;
 }
 
 /** Config that stops the program, with one line per bad key. */
@@ -187,13 +242,16 @@ export function parsePlainConfig(raw: Record<string, unknown>): PlainConfig {
  * Checks a secret's length inside the Output, so the value itself is never unwrapped into program text; a
  * short value fails the deploy with the key's name and the rule, not the value.
  */
-function checkedSecret(key: SecretKey, value: pulumi.Output<string>): pulumi.Output<string> {
+function checkedSecret(
+  key: SecretKey | OffsiteSecretKey,
+  value: pulumi.Output<string>,
+): pulumi.Output<string> {
+  const least =
+    key in SECRET_KEYS ? SECRET_KEYS[key as SecretKey] : OFFSITE_SECRET_KEYS[key as OffsiteSecretKey];
   return pulumi.secret(
     value.apply((v) => {
-      if (v.trim().length < SECRET_KEYS[key]) {
-        throw new InfraConfigError([
-          `${CONFIG_NAMESPACE}:${key} must be at least ${SECRET_KEYS[key]} characters`,
-        ]);
+      if (v.trim().length < least) {
+        throw new InfraConfigError([`${CONFIG_NAMESPACE}:${key} must be at least ${least} characters`]);
       }
       return v;
     }),
@@ -205,7 +263,7 @@ export function readInfraConfig(config = new pulumi.Config(CONFIG_NAMESPACE)): I
   const raw: Record<string, unknown> = {};
   for (const key of Object.keys(plainConfigSchema.shape)) {
     // Objects arrive as JSON text; capacity is parsed here, adminAllowIps by its own schema (it also takes "a,b").
-    raw[key] = key === "capacity" ? config.getObject(key) : config.get(key);
+    raw[key] = key === "capacity" || key === "offsiteBackup" ? config.getObject(key) : config.get(key);
   }
   const problems: string[] = [];
   let plain: PlainConfig | undefined;
@@ -226,6 +284,21 @@ export function readInfraConfig(config = new pulumi.Config(CONFIG_NAMESPACE)): I
       secrets[key] = checkedSecret(key, value);
     }
   }
+  let offsiteSecrets: Record<OffsiteSecretKey, pulumi.Output<string>> | null = null;
+  if (plain?.offsiteBackup !== undefined) {
+    const found: Partial<Record<OffsiteSecretKey, pulumi.Output<string>>> = {};
+    for (const key of Object.keys(OFFSITE_SECRET_KEYS) as OffsiteSecretKey[]) {
+      const value = config.getSecret(key);
+      if (value === undefined) {
+        problems.push(
+          `${CONFIG_NAMESPACE}:${key} is required with ${CONFIG_NAMESPACE}:offsiteBackup: set it with \`pulumi config set --secret ${key}\``,
+        );
+      } else {
+        found[key] = checkedSecret(key, value);
+      }
+    }
+    offsiteSecrets = found as Record<OffsiteSecretKey, pulumi.Output<string>>;
+  }
   if (problems.length > 0 || plain === undefined) throw new InfraConfigError(problems);
-  return { ...plain, secrets: secrets as Record<SecretKey, pulumi.Output<string>> };
+  return { ...plain, secrets: secrets as Record<SecretKey, pulumi.Output<string>>, offsiteSecrets };
 }

@@ -1,16 +1,20 @@
 import type { Plan } from "../capacity/index.js";
 import type { AlertRulesInput, AlertTiming } from "./render/alert-rules.js";
 
-/** The stores whose offsite backups write node-exporter textfile metrics (infra/README: backups). */
-export const BACKUP_STORES = ["postgres", "n8n", "qdrant", "directus"] as const;
+/** Every store a stack with `tapbot:offsiteBackup` backs up (backup-plan.ts; infra/README: backups). */
+export const BACKUP_STORES = ["postgres", "qdrant", "directus", "n8n"] as const;
 
 /**
  * What the alert rules watch, read off the plan: its warn / critical marks, swap and queue-length marks, the
  * wait target for a fal slot, every service's memory limit per replica, Redis's maxmemory and PostgreSQL's
- * max_connections. Nothing here is a number of its own, so a change of users, thresholds or budgets changes
+ * max_connections; and the stores the stack backs up (`backedUpStores`). Nothing here is a number of its own, so a change of users, thresholds or budgets changes
  * the rules on the next `pulumi up`. Pure.
  */
-export function alertRulesInput(plan: Plan, timing?: Partial<AlertTiming>): AlertRulesInput {
+export function alertRulesInput(
+  plan: Plan,
+  timing?: Partial<AlertTiming>,
+  backupStores: readonly string[] = BACKUP_STORES,
+): AlertRulesInput {
   if (plan.postgres === null) throw new Error("the plan has no PostgreSQL settings to watch");
   const th = plan.thresholds;
   return {
@@ -19,7 +23,7 @@ export function alertRulesInput(plan: Plan, timing?: Partial<AlertTiming>): Aler
     redisMaxmemoryMB: plan.redis.maxmemoryMB,
     postgresMaxConnections: plan.postgres.maxConnections,
     falWaitTargetSeconds: plan.targetWaitP95Seconds,
-    backupStores: [...BACKUP_STORES],
+    backupStores: [...backupStores],
     ...(timing === undefined ? {} : { timing }),
   };
 }

@@ -14,6 +14,7 @@ import {
 import { appSourceHash } from "./app-source-hash.js";
 import { App } from "./components/app.js";
 import { AutomationServices } from "./components/automation-services.js";
+import { Backups } from "./components/backups.js";
 import { DATABASE, DataServices } from "./components/data-services.js";
 import { HardenedHost } from "./components/hardened-host.js";
 import { Monitoring } from "./components/monitoring.js";
@@ -197,6 +198,14 @@ export async function deployStack() {
     provider: providers.automation,
     dependsOn: [tunnel.ends.automation],
   });
+  const backups = new Backups("backups", {
+    config,
+    connections: { automation: connection("automation"), data: connection("data") },
+    dependsOn: {
+      automation: [automation.n8n],
+      data: [data.postgres, data.qdrant, data.directus],
+    },
+  });
   // The app connects as its own role, not the superuser (render/postgres-app-role.ts).
   const databaseUrl = pulumi.secret(
     config.secrets.postgresPassword.apply(
@@ -247,6 +256,6 @@ export async function deployStack() {
     findings: deployed.findings,
     databaseUrl,
     /** The component tree (not a stack output): lets tests wait for and inspect every resource. */
-    components: { hosts, tunnel, data, automation, app, monitoring },
+    components: { hosts, tunnel, data, automation, backups, app, monitoring },
   };
 }

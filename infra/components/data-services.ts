@@ -4,7 +4,6 @@ import type { Plan } from "../../capacity/index.js";
 import type { InfraConfig } from "../config.js";
 import { DATA_PRIVATE_PORTS } from "../host-scripts.js";
 import { servicePlan } from "../plan-services.js";
-import { renderPgBackupInstallScript } from "../render/pg-backup.js";
 import { APP_DB_ROLE, appDbPassword } from "../render/postgres-app-role.js";
 import { DIRECTUS_DB_ROLE, directusDbPassword } from "../render/postgres-directus-role.js";
 import { renderPostgresRolesScript } from "../render/postgres-roles-script.js";
@@ -30,7 +29,8 @@ export interface DataServicesArgs {
 }
 
 /**
- * The data host's services: PostgreSQL 16, Directus and Qdrant, sized by the plan, and a daily pg_dump.
+ * The data host's services: PostgreSQL 16, Directus and Qdrant, sized by the plan (their backups:
+ * components/backups.ts).
  * Invariant: none of them is published on a public address; PostgreSQL, Qdrant and Directus bind only the
  * host's WireGuard address, which UFW opens to the automation host's tunnel address alone.
  */
@@ -39,7 +39,6 @@ export class DataServices extends pulumi.ComponentResource {
   readonly postgres: docker.Container;
   readonly directus: docker.Container;
   readonly qdrant: docker.Container;
-  readonly backup: pulumi.Resource;
   /**
    * Makes the app's and Directus's PostgreSQL roles ({@link APP_DB_ROLE}, {@link DIRECTUS_DB_ROLE}); the
    * app's containers and Directus wait for it.
@@ -159,17 +158,6 @@ export class DataServices extends pulumi.ComponentResource {
       { ...child, dependsOn: args.dependsOn },
     );
 
-    const backupScript = renderPgBackupInstallScript({
-      dir: "/var/backups/tapbot-postgres",
-      retentionDays: config.backupRetentionDays,
-      container: "tapbot-postgres",
-      database: DATABASE.name,
-      user: DATABASE.user,
-    });
-    this.backup = remoteScript(`${name}-pg-backup`, args.connection, backupScript, scriptHash(backupScript), {
-      parent: this,
-      dependsOn: [this.postgres],
-    });
     this.registerOutputs({});
   }
 }

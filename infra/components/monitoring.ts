@@ -1,6 +1,7 @@
 import type * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import type { Plan } from "../../capacity/index.js";
+import { backedUpStores } from "../backup-plan.js";
 import type { InfraConfig } from "../config.js";
 import type { HostRole } from "../host-scripts.js";
 import { alertRulesInput } from "../monitoring-plan.js";
@@ -154,7 +155,7 @@ export class Monitoring extends pulumi.ComponentResource {
       }),
     );
 
-    this.alertRules = renderAlertRules(alertRulesInput(plan));
+    this.alertRules = renderAlertRules(alertRulesInput(plan, undefined, backedUpStores(config)));
     const prometheusConfig = renderPrometheusConfig({
       scrapeIntervalSeconds: 15,
       evaluationIntervalSeconds: 15,

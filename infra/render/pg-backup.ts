@@ -1,4 +1,4 @@
-import { type HostFile, installFileLines, scriptPrelude, shellQuote } from "./shell-script.js";
+import { type HostFile, shellQuote } from "./shell-script.js";
 
 /** The daily dump of the PostgreSQL container. */
 export interface PgBackupOptions {
@@ -17,7 +17,8 @@ const NAME = /^[a-zA-Z0-9_-]+$/;
 /**
  * The dump script. It writes to a partial file and renames it only after pg_dump succeeded, so a failed
  * night never leaves a truncated dump that looks complete, and old dumps are pruned only after a new one
- * exists, so a broken database never ends with zero backups.
+ * exists, so a broken database never ends with zero backups. Its last line of output is the new dump's
+ * path, which the backup script (render/backup-script.ts) uploads.
  */
 export function renderPgDumpScript(options: PgBackupOptions): string {
   if (!options.dir.startsWith("/") || /[\s'"$`\\]/.test(options.dir)) {
@@ -46,54 +47,14 @@ trap 'rm -f "$partial"' EXIT
 docker exec ${options.container} pg_dump --username=${options.user} --dbname=${options.database} --format=custom >"$partial"
 mv "$partial" "$dir/tapbot-$stamp.dump"
 find "$dir" -maxdepth 1 -type f -name 'tapbot-*.dump' -mtime +${options.retentionDays - 1} -delete
+echo "$dir/tapbot-$stamp.dump"
 `;
 }
 
 /** Path of the dump script on the data host. */
 export const PG_DUMP_SCRIPT_PATH = "/usr/local/sbin/tapbot-pg-dump";
 
-function timerFiles(): HostFile[] {
-  return [
-    {
-      path: "/etc/systemd/system/tapbot-pg-dump.service",
-      mode: "0644",
-      content: `# Managed by tapbot infra (Pulumi).
-[Unit]
-Description=Daily pg_dump of the tapbot database
-Requires=docker.service
-After=docker.service
-
-[Service]
-Type=oneshot
-ExecStart=${PG_DUMP_SCRIPT_PATH}
-`,
-    },
-    {
-      path: "/etc/systemd/system/tapbot-pg-dump.timer",
-      mode: "0644",
-      content: `# Managed by tapbot infra (Pulumi).
-[Unit]
-Description=Daily pg_dump of the tapbot database
-
-[Timer]
-OnCalendar=*-*-* 03:30:00
-RandomizedDelaySec=15m
-Persistent=true
-
-[Install]
-WantedBy=timers.target
-`,
-    },
-  ];
-}
-
-/** Installs the dump script and a daily systemd timer (Persistent, so a night the host was off is caught up). */
-export function renderPgBackupInstallScript(options: PgBackupOptions): string {
-  const script: HostFile = { path: PG_DUMP_SCRIPT_PATH, mode: "0755", content: renderPgDumpScript(options) };
-  const units = timerFiles()
-    .map((file) => installFileLines(file, ["systemctl daemon-reload"]))
-    .join("");
-  return `${scriptPrelude("daily pg_dump with retention")}
-${installFileLines(script)}${units}systemctl enable --now tapbot-pg-dump.timer
-`;
+/** The dump script as a host file, for the data host's backup install (render/backup-script.ts). */
+export function pgDumpHostFile(options: PgBackupOptions): HostFile {
+  return { path: PG_DUMP_SCRIPT_PATH, mode: "0755", content: renderPgDumpScript(options) };
 }

@@ -80,7 +80,7 @@ describe("the program under mocks", () => {
     setStackConfig(300);
     const program = await import("../../infra/program.js");
     const outputs = await program.deployStack();
-    await resolve(outputs.components.data.backup.urn);
+    await resolve(outputs.components.backups.installs.data?.urn);
     await Promise.all(Object.values(outputs.components.tunnel.ends).map((end) => resolve(end.urn)));
     resources = [...registered];
   });

@@ -22,13 +22,15 @@ let program: Program;
  * Runs the program under mocks for `users` and returns every registration and the outputs. `allowErrors`
  * opts in to a plan with error findings, as the owner would with tapbot:allowCapacityErrors.
  */
-async function deploy(users: number, allowErrors = false) {
+async function deploy(users: number, allowErrors = false, overrides: Record<string, string> = {}) {
   resetRegistrations();
-  setStackConfig(users, allowErrors ? { "tapbot:allowCapacityErrors": "true" } : {});
+  setStackConfig(users, { ...(allowErrors ? { "tapbot:allowCapacityErrors": "true" } : {}), ...overrides });
   const outputs = await program.deployStack();
-  const { app, data } = outputs.components;
-  await Promise.all([...app.workers, ...app.bots, data.directus].map((c) => resolve(c.id)));
-  await resolve(data.backup.urn);
+  const { app, data, monitoring, backups } = outputs.components;
+  await Promise.all(
+    [...app.workers, ...app.bots, data.directus, monitoring.prometheus].map((c) => resolve(c.id)),
+  );
+  await Promise.all(Object.values(backups.installs).map((r) => resolve(r?.urn)));
   return { outputs, resources: [...registered] };
 }
 
@@ -362,6 +364,94 @@ describe.each([
     expect(JSON.stringify(env)).toContain(SECRET_VALUES.sshPrivateKey);
     expect(expected.imageBuild).toBeNull();
     for (const host of expected.hosts) expect(host.deployPeakMB).toBe(host.usedMB);
+  });
+});
+
+describe("backups", () => {
+  const OFFSITE = {
+    endpoint: "https://s3.ru1.storage.beget.cloud",
+    bucket: "tapbot-backups",
+    accessKeyId: "BEGETKEYID42",
+  };
+  const OFFSITE_SECRETS = {
+    "tapbot:offsiteBackupSecretAccessKey": `s3-secret-${"k".repeat(30)}`,
+    "tapbot:offsiteBackupPassword": `restic-password-${"p".repeat(30)}`,
+  };
+  const commandsOf = (rs: Registered[]) =>
+    rs.filter((r) => r.type === "command:remote:Command" && r.name.startsWith("backups-"));
+
+  it("without tapbot:offsiteBackup: the data host dumps PostgreSQL locally, nothing else, and the alerts watch postgres only", async () => {
+    const { resources } = await deploy(300);
+    const commands = commandsOf(resources);
+    expect(commands.map((c) => c.name)).toEqual(["backups-data"]);
+    const script = unwrap(commands[0]?.inputs.stdin) as string;
+    expect(script).toContain("install_file '/usr/local/sbin/tapbot-pg-dump' 0755");
+    expect(script).toContain("(local dumps only: no tapbot:offsiteBackup)");
+    expect(script).not.toContain("restic backup");
+    const rules = unwrap(byName(resources, "monitoring-prometheus").inputs.uploads) as { content: string }[];
+    const text = rules.map((u) => u.content).join("\n");
+    expect(text).toContain('absent(tapbot_backup_last_success_timestamp_seconds{store="postgres"})');
+    expect(text).not.toContain('store="n8n"');
+  });
+
+  it("with it: both hosts upload, the keys reach the hosts only in a secret script, and every store is watched", async () => {
+    const { resources } = await deploy(300, false, {
+      "tapbot:offsiteBackup": JSON.stringify(OFFSITE),
+      ...OFFSITE_SECRETS,
+    });
+    const commands = commandsOf(resources);
+    expect(commands.map((c) => c.name).sort()).toEqual([
+      "backups-automation",
+      "backups-automation-env",
+      "backups-data",
+      "backups-data-env",
+    ]);
+    for (const env of commands.filter((c) => c.name.endsWith("-env"))) {
+      expect(isSecretWrapper(env.inputs.stdin), env.name).toBe(true);
+      expect(env.inputs.logging, env.name).toBe("none");
+      const text = unwrap(env.inputs.stdin) as string;
+      expect(text).toContain("install_file '/etc/tapbot/backup.env' 0400");
+      const role = env.name.split("-")[1];
+      expect(text).toContain(
+        `RESTIC_REPOSITORY='s3:https://s3.ru1.storage.beget.cloud/tapbot-backups/tapbot/${role}'`,
+      );
+      expect(text).toContain(`RESTIC_PASSWORD='${OFFSITE_SECRETS["tapbot:offsiteBackupPassword"]}'`);
+    }
+    const data = unwrap(commands.find((c) => c.name === "backups-data")?.inputs.stdin) as string;
+    const automation = unwrap(commands.find((c) => c.name === "backups-automation")?.inputs.stdin) as string;
+    expect(data).toContain("--tag store=postgres --stdin --stdin-filename tapbot.dump");
+    expect(data).toContain("--tag store=qdrant");
+    expect(data).toContain("--tag store=directus");
+    expect(automation).toContain("docker pause tapbot-n8n");
+    expect(automation).toContain("--tag store=n8n");
+    for (const script of [data, automation]) {
+      expect(script).toContain("--keep-daily 7 --keep-weekly 4 --keep-monthly 6 --prune");
+      expect(script).toContain("systemctl enable --now tapbot-backup.timer");
+    }
+    // No secret of the backup in plain text anywhere: not in a script, a name or an input.
+    const plain = resources.flatMap((r) => plainStrings(r.inputs));
+    for (const secret of Object.values(OFFSITE_SECRETS)) {
+      expect(plain.filter((s) => s.includes(secret))).toEqual([]);
+    }
+    const rules = unwrap(byName(resources, "monitoring-prometheus").inputs.uploads) as { content: string }[];
+    const text = rules.map((u) => u.content).join("\n");
+    for (const store of ["postgres", "qdrant", "directus", "n8n"]) {
+      expect(text).toContain(`absent(tapbot_backup_last_success_timestamp_seconds{store="${store}"})`);
+    }
+  });
+
+  it("refuses an offsite backup without its secrets, or over plain http, naming the key", async () => {
+    setStackConfig(300, { "tapbot:offsiteBackup": JSON.stringify(OFFSITE) });
+    await expect(program.deployStack()).rejects.toThrow(
+      /tapbot:offsiteBackupSecretAccessKey is required with tapbot:offsiteBackup[\s\S]*tapbot:offsiteBackupPassword is required/,
+    );
+    setStackConfig(300, {
+      "tapbot:offsiteBackup": JSON.stringify({ ...OFFSITE, endpoint: "http://s3.example.com" }),
+      ...OFFSITE_SECRETS,
+    });
+    await expect(program.deployStack()).rejects.toThrow(
+      /tapbot:offsiteBackup\.endpoint: expected the S3 endpoint's https:\/\/ URL/,
+    );
   });
 });
 

@@ -2,6 +2,7 @@ import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parsePlanInput, plan } from "../../capacity/index.js";
+import { backupScripts } from "../../infra/backup-plan.js";
 import {
   type HostScript,
   hardeningScripts,
@@ -10,8 +11,10 @@ import {
 } from "../../infra/host-scripts.js";
 import { hostPlan } from "../../infra/plan-services.js";
 import { renderAppImageScript } from "../../infra/render/app-image-script.js";
+import { renderBackupEnvInstallScript } from "../../infra/render/backup-env.js";
+import { renderBackupInstallScript, renderBackupScript } from "../../infra/render/backup-script.js";
 import { renderDockerUserApplyScript, renderUfwAfterInit } from "../../infra/render/docker-user-rules.js";
-import { renderPgBackupInstallScript, renderPgDumpScript } from "../../infra/render/pg-backup.js";
+import { pgDumpHostFile, renderPgDumpScript } from "../../infra/render/pg-backup.js";
 import { appDbPassword } from "../../infra/render/postgres-app-role.js";
 import { directusDbPassword } from "../../infra/render/postgres-directus-role.js";
 import { renderPostgresRolesScript } from "../../infra/render/postgres-roles-script.js";
@@ -70,7 +73,43 @@ const scripts: HostScript[] = [
     script: renderDockerUserApplyScript({ tunnelInterface: "wg0", publicPorts: [...publicPorts] }),
   })),
   { name: "ufw-after-init", script: renderUfwAfterInit() },
-  { name: "data/pg-backup-install", script: renderPgBackupInstallScript(backup) },
+  ...[
+    { label: "local-only", offsite: undefined },
+    {
+      label: "offsite",
+      offsite: {
+        endpoint: "https://s3.ru1.storage.beget.cloud",
+        bucket: "tapbot-backups",
+        prefix: "tapbot",
+        accessKeyId: "AKIAEXAMPLE",
+        keepDaily: 7,
+        keepWeekly: 4,
+        keepMonthly: 6,
+      },
+    },
+  ].flatMap(({ label, offsite }) =>
+    Object.entries(backupScripts({ ...config, offsiteBackup: offsite })).flatMap(([role, options]) => [
+      { name: `${role}/backup-${label}`, script: renderBackupScript(options) },
+      {
+        name: `${role}/backup-install-${label}`,
+        script: renderBackupInstallScript({
+          script: renderBackupScript(options),
+          files: role === "data" ? [pgDumpHostFile(backup)] : [],
+        }),
+      },
+    ]),
+  ),
+  {
+    name: "data/backup-env-install",
+    script: renderBackupEnvInstallScript({
+      repository: "s3:https://s3.ru1.storage.beget.cloud/tapbot-backups/tapbot/data",
+      password: "it's a 'quoted' password",
+      accessKeyId: "AKIAEXAMPLE",
+      secretAccessKey: "secret/with+chars=",
+      region: "ru-1",
+      qdrantApiKey: "qdrant-key",
+    }),
+  },
   { name: "data/pg-dump", script: renderPgDumpScript(backup) },
   {
     name: "data/postgres-roles",

@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
-import { parsePlainConfig, plainConfigSchema, SECRET_KEYS } from "../../infra/config.js";
+import { OFFSITE_SECRET_KEYS, parsePlainConfig, plainConfigSchema, SECRET_KEYS } from "../../infra/config.js";
 import { planFromConfig } from "../../infra/program.js";
 import { TEST_ADMIN_ALLOW_IPS, TEST_ALERT_CHAT_ID, TEST_HOST_KEYS } from "./helpers/stack-config.js";
 
@@ -40,12 +40,13 @@ describe("Pulumi.yaml", () => {
 
   it("declares exactly the keys the program reads, each described, with the program's own defaults", () => {
     const plainKeys = Object.keys(plainConfigSchema.shape);
-    expect(Object.keys(project.config).sort()).toEqual([...plainKeys, ...Object.keys(SECRET_KEYS)].sort());
+    const secretKeys = [...Object.keys(SECRET_KEYS), ...Object.keys(OFFSITE_SECRET_KEYS)];
+    expect(Object.keys(project.config).sort()).toEqual([...plainKeys, ...secretKeys].sort());
     const defaults = plainConfigSchema.partial().parse({});
     const zodDefaults = parsePlainConfig({ ...stackPlain(), ...OWNERS_OWN, capacity: { users: 1 } });
     for (const [key, declared] of Object.entries(project.config)) {
       expect(declared.description, key).toBeTruthy();
-      if (key in SECRET_KEYS) {
+      if (secretKeys.includes(key)) {
         expect(declared, key).toMatchObject({ type: "string", secret: true });
         expect(declared.default, key).toBeUndefined();
       } else if (declared.default !== undefined) {
@@ -86,7 +87,7 @@ describe("Pulumi.prod.yaml", () => {
   });
 
   it("has no secret in plain text: every secret key is absent or encrypted", () => {
-    for (const key of Object.keys(SECRET_KEYS)) {
+    for (const key of [...Object.keys(SECRET_KEYS), ...Object.keys(OFFSITE_SECRET_KEYS)]) {
       const value = stack.config[`tapbot:${key}`];
       if (value !== undefined) expect(value, key).toMatchObject({ secure: expect.any(String) });
     }

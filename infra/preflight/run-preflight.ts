@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { CONFIG_NAMESPACE, SECRET_KEYS } from "../config.js";
 import { hostKeyFingerprint } from "../host-keys.js";
 import { type HostRole, hostKey, publicAddress } from "../host-scripts.js";
+import { backupRow } from "./backup-row.js";
 import type { PreflightOptions } from "./cli-options.js";
 import { lookupNames } from "./dns-lookup.js";
 import { dnsRows } from "./dns-records.js";
@@ -195,6 +196,7 @@ export async function runPreflight(options: PreflightOptions, deps: PreflightDep
     ]);
     return [
       planRow(settings.plan, config.allowCapacityErrors),
+      backupRow(config, settings.secretKeys),
       ...automation,
       ...data,
       ...dns,

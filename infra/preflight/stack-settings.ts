@@ -27,6 +27,8 @@ export interface StackSettings {
   config: PlainConfig;
   input: PlanInput;
   plan: Plan;
+  /** The keys (without the namespace) the stack holds as `secure:` values; their ciphertext is not read. */
+  secretKeys: string[];
 }
 
 /**
@@ -40,7 +42,8 @@ export function programView(config: Record<string, unknown>): Record<string, unk
     if (!key.startsWith(`${CONFIG_NAMESPACE}:`)) continue;
     const name = key.slice(CONFIG_NAMESPACE.length + 1);
     if (value !== null && typeof value === "object" && "secure" in value) continue;
-    if (name === "capacity") raw[name] = value;
+    // Objects the program reads with getObject stay objects.
+    if (name === "capacity" || name === "offsiteBackup") raw[name] = value;
     else if (value !== null && typeof value === "object") raw[name] = JSON.stringify(value);
     else if (value !== null && value !== undefined) raw[name] = String(value);
   }
@@ -98,5 +101,14 @@ export function readStackSettings(stack: string, stackDir: string): StackSetting
       issues.map((i) => `${CONFIG_NAMESPACE}:capacity.${i.path}: ${i.message}`),
     );
   }
-  return { file, config: plain, input, plan: plan(input) };
+  const secretKeys = Object.entries(config as Record<string, unknown>)
+    .filter(
+      ([key, value]) =>
+        key.startsWith(`${CONFIG_NAMESPACE}:`) &&
+        value !== null &&
+        typeof value === "object" &&
+        "secure" in value,
+    )
+    .map(([key]) => key.slice(CONFIG_NAMESPACE.length + 1));
+  return { file, config: plain, input, plan: plan(input), secretKeys };
 }

@@ -192,6 +192,11 @@ describe("npm run preflight against two throwaway Ubuntu hosts, the fake Telegra
     expect(rows.filter((r) => r.status === "block")).toEqual([]);
     expect(exit).toBe(0);
     expect(rows[0]).toMatchObject({ check: "plan", host: "capacity", status: "ok" });
+    // The stack has no offsite backup: the deploy works, but the owner is told what has no copy.
+    expect(one(rows, "backups", "offsite")).toMatchObject({
+      status: "warn",
+      found: expect.stringContaining("n8n, Qdrant and Directus uploads have no backup"),
+    });
     for (const host of ["automation", "data"]) {
       expect(one(rows, "ssh", host).status).toBe("ok");
       expect(one(rows, "your address", host).status).toBe("ok");

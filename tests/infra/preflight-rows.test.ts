@@ -1,6 +1,8 @@
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
 import { describe, expect, it } from "vitest";
+import { parsePlainConfig } from "../../infra/config.js";
+import { backupRow } from "../../infra/preflight/backup-row.js";
 import { dnsRows } from "../../infra/preflight/dns-records.js";
 import { dockerDaemonRow } from "../../infra/preflight/docker-daemon.js";
 import { parseDockerPorts, portRows } from "../../infra/preflight/listeners.js";
@@ -8,12 +10,13 @@ import { osRow } from "../../infra/preflight/os-release.js";
 import { planRow } from "../../infra/preflight/plan-row.js";
 import { QUEUE_REDIS_ABSENT, queueRedisRow } from "../../infra/preflight/queue-redis.js";
 import { exitCodeOf, row } from "../../infra/preflight/row.js";
+import { programView } from "../../infra/preflight/stack-settings.js";
 import { renderTable } from "../../infra/preflight/table.js";
 import { ufwRow } from "../../infra/preflight/ufw-rules.js";
 import { ruleKey } from "../../infra/render/ufw-script.js";
 import { findBinary } from "../support/find-binary.js";
 import { startRedis } from "../support/redis-server.js";
-import { stackPlan } from "./helpers/stack-config.js";
+import { rawStackConfig, stackPlan } from "./helpers/stack-config.js";
 
 /**
  * The rows for what the throwaway hosts cannot show: a re-run where the program's own containers hold the
@@ -163,6 +166,43 @@ describe("preflight rows from real tool output", () => {
       status: "ok",
       found: `300 users: ${fits.workers} workers × ${fits.workerConcurrency}, ${fits.hosts.map((h) => `${h.name} ${Math.round(h.utilization * 100)} % RAM`).join(", ")}`,
     });
+  });
+
+  it("backups: no offsite copy warns, a missing secret blocks, a complete one names the repository", () => {
+    const stack = (extra: Record<string, unknown>) =>
+      parsePlainConfig(
+        programView({
+          ...Object.fromEntries(
+            Object.entries(rawStackConfig(300)).map(([k, v]) => [
+              k,
+              k === "tapbot:capacity" ? JSON.parse(v) : v,
+            ]),
+          ),
+          ...extra,
+        }),
+      );
+    expect(backupRow(stack({}), [])).toMatchObject({ check: "backups", status: "warn" });
+    // As Pulumi.<stack>.yaml holds it after `pulumi config set --path offsiteBackup.…`: a mapping.
+    const offsite = stack({
+      "tapbot:offsiteBackup": {
+        endpoint: "https://s3.ru1.storage.beget.cloud",
+        bucket: "tapbot-backups",
+        accessKeyId: "KEY1",
+      },
+    });
+    expect(backupRow(offsite, ["offsiteBackupPassword"])).toMatchObject({
+      status: "block",
+      found: expect.stringContaining("not tapbot:offsiteBackupSecretAccessKey"),
+      todo: "pulumi config set --secret offsiteBackupSecretAccessKey",
+    });
+    expect(backupRow(offsite, ["offsiteBackupPassword", "offsiteBackupSecretAccessKey"])).toEqual(
+      row(
+        "backups",
+        "offsite",
+        "ok",
+        "restic to s3:https://s3.ru1.storage.beget.cloud/tapbot-backups/tapbot/data and …/automation; per store keeps 7 daily, 4 weekly, 6 monthly",
+      ),
+    );
   });
 
   it("the table wraps long findings inside their column and ends with the counts", () => {

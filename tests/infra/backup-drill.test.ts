@@ -3,7 +3,10 @@ import { chmod, mkdir, readdir, readFile, stat, writeFile } from "node:fs/promis
 import { join, relative } from "node:path";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { stringify } from "yaml";
 import { runMigrations } from "../../app/storage/migrate.js";
+import { alertRulesInput } from "../../infra/monitoring-plan.js";
+import { renderAlertRules } from "../../infra/render/alert-rules.js";
 import { renderBackupEnv } from "../../infra/render/backup-env.js";
 import { type BackupScriptOptions, renderBackupScript } from "../../infra/render/backup-script.js";
 import { renderPgDumpScript } from "../../infra/render/pg-backup.js";
@@ -12,6 +15,7 @@ import { findBinary, postgresBinDirs } from "../support/find-binary.js";
 import { type PostgresServer, startPostgres } from "../support/postgres-server.js";
 import { makeTempDir, removeTempDir } from "../support/temp-dir.js";
 import { runTool } from "./helpers/run-tool.js";
+import { stackPlan } from "./helpers/stack-config.js";
 
 /**
  * The restore drill: the backup scripts the program installs, rendered by the same functions, run against a
@@ -344,7 +348,7 @@ describe("the restore drill against a strict S3 server", () => {
     }
   }, 120_000);
 
-  it("refuses a wrong S3 secret key: the run fails, the success time stays, the failure is recorded", async () => {
+  it("refuses a wrong S3 secret key: the run fails, the success time stays, the failure is recorded and BackupFailed fires", async () => {
     const before = { postgres: await metrics("postgres"), directus: await metrics("directus") };
     const dumpsBefore = (await readdir(join(dir, "dumps"))).length;
     const refusalsBefore = s3.refusals.length;
@@ -364,6 +368,54 @@ describe("the restore drill against a strict S3 server", () => {
     }
     // The night's dump is still made locally; only its offsite copy failed.
     expect((await readdir(join(dir, "dumps"))).length).toBe(dumpsBefore + 1);
+
+    // What node-exporter would read from the textfile, as Prometheus scrapes it from the data host, makes the
+    // program's own alert rules fire BackupFailed (promtool's unit test of the rendered rules).
+    const scraped = { job: "node", host: "data", instance: "node-data" };
+    const series = (await readFile(join(textfiles(), "tapbot_backup_directus.prom"), "utf8"))
+      .split("\n")
+      .filter((line) => line.startsWith("tapbot_backup_"))
+      .map((line) => {
+        const [name, value] = line.split(" ");
+        return {
+          series: (name ?? "").replace("{", `{job="node",host="data",instance="node-data",`),
+          values: `${value}x20`,
+        };
+      });
+    const ruleFile = join(dir, "rules.yml");
+    await writeFile(ruleFile, renderAlertRules(alertRulesInput(stackPlan(300))));
+    const testFile = join(dir, "rules.test.yml");
+    await writeFile(
+      testFile,
+      stringify({
+        rule_files: [ruleFile],
+        evaluation_interval: "1m",
+        tests: [
+          {
+            interval: "1m",
+            input_series: series,
+            alert_rule_test: [
+              {
+                eval_time: "5m",
+                alertname: "BackupFailed",
+                exp_alerts: [
+                  {
+                    exp_labels: { ...scraped, store: "directus", severity: "critical" },
+                    exp_annotations: {
+                      summary: "the last directus backup run failed",
+                      description:
+                        "See the backup timer's journal on the host; the previous good copy is still offsite.",
+                    },
+                  },
+                ],
+              },
+            ],
+          },
+        ],
+      }),
+    );
+    const promtool = await runTool("promtool", ["test", "rules", testFile]);
+    expect(promtool.code, promtool.stdout + promtool.stderr).toBe(0);
   }, 60_000);
 
   it("keeps exactly what the retention says, per store, and leaves the other stores' snapshots alone", async () => {

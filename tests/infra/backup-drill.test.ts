@@ -12,6 +12,7 @@ import { type BackupScriptOptions, renderBackupScript } from "../../infra/render
 import { renderPgDumpScript } from "../../infra/render/pg-backup.js";
 import { type FakeS3, startFakeS3 } from "../support/fake-s3.js";
 import { findBinary, postgresBinDirs } from "../support/find-binary.js";
+import { freePort } from "../support/free-port.js";
 import { type PostgresServer, startPostgres } from "../support/postgres-server.js";
 import { makeTempDir, removeTempDir } from "../support/temp-dir.js";
 import { runTool } from "./helpers/run-tool.js";
@@ -132,11 +133,15 @@ function resticEnv(secretAccessKey = s3.secretAccessKey, role = "data"): Record<
   };
 }
 
-async function writeEnv(role: string, secretAccessKey = s3.secretAccessKey): Promise<void> {
+async function writeEnv(
+  role: string,
+  secretAccessKey = s3.secretAccessKey,
+  endpoint = s3.endpoint,
+): Promise<void> {
   await writeFile(
     envFile(),
     renderBackupEnv({
-      repository: `s3:${s3.endpoint}/${BUCKET}/tapbot/${role}`,
+      repository: `s3:${endpoint}/${BUCKET}/tapbot/${role}`,
       password: PASSWORD,
       accessKeyId: s3.accessKeyId,
       secretAccessKey,
@@ -146,8 +151,13 @@ async function writeEnv(role: string, secretAccessKey = s3.secretAccessKey): Pro
 }
 
 /** Runs a rendered backup script as the timer would; only PATH, HOME and the test CA differ from a host. */
-async function runBackup(options: BackupScriptOptions, role: string, secretAccessKey = s3.secretAccessKey) {
-  await writeEnv(role, secretAccessKey);
+async function runBackup(
+  options: BackupScriptOptions,
+  role: string,
+  secretAccessKey = s3.secretAccessKey,
+  endpoint = s3.endpoint,
+) {
+  await writeEnv(role, secretAccessKey, endpoint);
   const started = Date.now();
   const result = await runTool("bash", ["-c", renderBackupScript(options)], {
     env: {
@@ -416,6 +426,23 @@ describe("the restore drill against a strict S3 server", () => {
     );
     const promtool = await runTool("promtool", ["test", "rules", testFile]);
     expect(promtool.code, promtool.stdout + promtool.stderr).toBe(0);
+  }, 60_000);
+
+  it("fails at once when the bucket is unreachable, without pausing n8n, and records the failure", async () => {
+    const before = await metrics("n8n");
+    await writeFile(join(dir, "docker.log"), "");
+    const closed = `https://127.0.0.1:${await freePort()}`;
+    const run = await runBackup(automationScript(), "automation", s3.secretAccessKey, closed);
+    expect(run.code).not.toBe(0);
+    expect(run.stderr).toContain("connection refused");
+    expect(run.stderr).toContain("the offsite repository is not reachable or not configured");
+    expect(run.seconds).toBeLessThan(30);
+    expect(await readFile(join(dir, "docker.log"), "utf8")).toBe("");
+    const after = await metrics("n8n");
+    expect(after.tapbot_backup_last_run_success).toBe(0);
+    expect(after.tapbot_backup_last_success_timestamp_seconds).toBe(
+      before.tapbot_backup_last_success_timestamp_seconds,
+    );
   }, 60_000);
 
   it("keeps exactly what the retention says, per store, and leaves the other stores' snapshots alone", async () => {

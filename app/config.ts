@@ -1,5 +1,6 @@
 import { isIP } from "node:net";
 import { z } from "zod";
+import { readSecretFiles } from "./secret-files.js";
 
 /** The kinds of generation the app offers; the job payload, the models and the deadlines are keyed by them. */
 export const generationKinds = ["text-to-image", "image-to-image", "upscale"] as const;
@@ -238,14 +239,48 @@ export interface AppConfig {
   queueName: string;
 }
 
-/** Reads only the variables the schema knows, treating empty strings as unset (as `.env` files write them). */
-function pickDefined(env: NodeJS.ProcessEnv): Record<string, string> {
-  const picked: Record<string, string> = {};
-  for (const key of Object.keys(environmentSchema.shape)) {
-    const value = env[key];
-    if (value !== undefined && value !== "") picked[key] = value;
+/**
+ * The app's secrets, each of which may come from a file (`TELEGRAM_BOT_TOKEN_FILE=/run/secrets/…`), as the
+ * deploy gives them; see {@link readSecretFiles}.
+ */
+export const APP_SECRET_VARIABLES = [
+  "TELEGRAM_BOT_TOKEN",
+  "FAL_KEY",
+  "REDIS_URL",
+  "DATABASE_URL",
+  "WEBHOOK_SECRET",
+] as const;
+
+/**
+ * Reads the variables `schema` knows from `env`, treating empty strings as unset (as `.env` files write
+ * them), the secrets among them from their `NAME_FILE` when set ({@link readSecretFiles}), and validates
+ * them. Problems name the variable (a secret whose file failed once, by its _FILE) and never a value.
+ */
+export function parseEnvironment<S extends z.ZodObject>(
+  schema: S,
+  env: NodeJS.ProcessEnv,
+  secrets: readonly string[],
+): { raw: Record<string, string>; data: z.infer<S> | undefined; problems: string[] } {
+  const files = readSecretFiles(env, secrets);
+  const source = { ...env, ...files.values };
+  const raw: Record<string, string> = {};
+  for (const key of Object.keys(schema.shape)) {
+    const value = source[key];
+    if (value !== undefined && value !== "") raw[key] = value;
   }
-  return picked;
+  const parsed = schema.safeParse(raw);
+  const failedFiles = new Set(
+    secrets.filter((name) => files.problems.some((p) => p.includes(`${name}_FILE`))),
+  );
+  const problems = [
+    ...files.problems,
+    ...(parsed.success
+      ? []
+      : parsed.error.issues
+          .filter((issue) => !failedFiles.has(String(issue.path[0])))
+          .map((issue) => `${issue.path.join(".") || "(environment)"}: ${issue.message}`)),
+  ];
+  return { raw, data: parsed.success ? parsed.data : undefined, problems };
 }
 
 /**
@@ -254,11 +289,7 @@ function pickDefined(env: NodeJS.ProcessEnv): Record<string, string> {
  * listing them all, so an operator fixes the deployment in one round.
  */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
-  const raw = pickDefined(env);
-  const parsed = environmentSchema.safeParse(raw);
-  const problems: string[] = parsed.success
-    ? []
-    : parsed.error.issues.map((issue) => `${issue.path.join(".") || "(environment)"}: ${issue.message}`);
+  const { raw, data, problems } = parseEnvironment(environmentSchema, env, APP_SECRET_VARIABLES);
   if (raw.BOT_MODE === "webhook") {
     if (raw.WEBHOOK_URL === undefined)
       problems.push("WEBHOOK_URL: required when BOT_MODE=webhook (the public https URL)");
@@ -269,18 +300,17 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     }
   }
   if (
-    parsed.success &&
-    parsed.data.FAL_WEBHOOK_URL !== undefined &&
-    parsed.data.WEBHOOK_URL !== undefined &&
-    new URL(parsed.data.FAL_WEBHOOK_URL).pathname === new URL(parsed.data.WEBHOOK_URL).pathname
+    data?.FAL_WEBHOOK_URL !== undefined &&
+    data.WEBHOOK_URL !== undefined &&
+    new URL(data.FAL_WEBHOOK_URL).pathname === new URL(data.WEBHOOK_URL).pathname
   ) {
     problems.push("FAL_WEBHOOK_URL: must have a different path from WEBHOOK_URL (Telegram's webhook)");
   }
-  if (parsed.success && parsed.data.POLL_MAX_SECONDS < parsed.data.POLL_INITIAL_SECONDS) {
+  if (data !== undefined && data.POLL_MAX_SECONDS < data.POLL_INITIAL_SECONDS) {
     problems.push("POLL_MAX_SECONDS: must be at least POLL_INITIAL_SECONDS");
   }
-  if (!parsed.success || problems.length > 0) throw new ConfigError(problems);
-  const e = parsed.data;
+  if (data === undefined || problems.length > 0) throw new ConfigError(problems);
+  const e = data;
   return {
     telegramBotToken: e.TELEGRAM_BOT_TOKEN,
     telegramApiRoot: e.TELEGRAM_API_ROOT,

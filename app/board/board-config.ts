@@ -1,5 +1,8 @@
 import { z } from "zod";
-import { ConfigError, httpHost, int, logLevels, queueName, url } from "../config.js";
+import { ConfigError, httpHost, int, logLevels, parseEnvironment, queueName, url } from "../config.js";
+
+/** The board's secrets, each of which may come from a file (`REDIS_URL_FILE`), see parseEnvironment. */
+export const BOARD_SECRET_VARIABLES = ["REDIS_URL", "BOARD_PASSWORD_HASH"] as const;
 
 /**
  * A bcrypt hash as `bcryptjs` and `htpasswd -B` write it (`$2a$`, `$2b$` or `$2y$`, cost, 53 characters of salt
@@ -48,18 +51,9 @@ export interface BoardConfig {
  * variable and never contains a value (the hash and the Redis URL's password stay out of it).
  */
 export function loadBoardConfig(env: NodeJS.ProcessEnv = process.env): BoardConfig {
-  const raw: Record<string, string> = {};
-  for (const key of Object.keys(environmentSchema.shape)) {
-    const value = env[key];
-    if (value !== undefined && value !== "") raw[key] = value;
-  }
-  const parsed = environmentSchema.safeParse(raw);
-  if (!parsed.success) {
-    throw new ConfigError(
-      parsed.error.issues.map((issue) => `${issue.path.join(".") || "(environment)"}: ${issue.message}`),
-    );
-  }
-  const e = parsed.data;
+  const { data, problems } = parseEnvironment(environmentSchema, env, BOARD_SECRET_VARIABLES);
+  if (data === undefined || problems.length > 0) throw new ConfigError(problems);
+  const e = data;
   return {
     redisUrl: e.REDIS_URL,
     queueName: e.QUEUE_NAME,

@@ -8,6 +8,7 @@ import { appMetricsPort } from "../monitoring-targets.js";
 import { servicePlan } from "../plan-services.js";
 import { renderAppImageScript, SSH_KEY_ENV } from "../render/app-image-script.js";
 import { botReplicasOf, containerStopSeconds, rolloutStages } from "../rollout-order.js";
+import { type SecretFile, secretFile } from "../secret-file.js";
 import { type SshConnection, scriptHash } from "./remote-script.js";
 import { serviceContainer } from "./service-container.js";
 
@@ -39,6 +40,9 @@ export function webhookSecretOf(telegramBotToken: pulumi.Output<string>): pulumi
     ),
   );
 }
+
+/** The user app/Dockerfile runs as (`USER node`, uid 1000 in the node images): it owns the secret files. */
+export const APP_UID = 1000;
 
 /** The old-bot check's entry, relative to the repository root (run with the program's own tsx). */
 export const OLD_BOT_CHECK_ENTRY = "infra/old-bot-cli.ts";
@@ -142,11 +146,16 @@ export class App extends pulumi.ComponentResource {
       },
       { parent: this, dependsOn: args.dependsOn },
     );
-    const env = (extra: pulumi.Input<string>[]): pulumi.Input<string>[] => [
-      pulumi.interpolate`TELEGRAM_BOT_TOKEN=${secrets.telegramBotToken}`,
-      pulumi.interpolate`FAL_KEY=${secrets.falKey}`,
-      pulumi.interpolate`REDIS_URL=${args.redisUrl}`,
-      pulumi.interpolate`DATABASE_URL=${args.databaseUrl}`,
+    // Every secret reaches the app as a file only its user reads (app/secret-files.ts reads NAME_FILE).
+    const secretFiles = (extra: SecretFile[]): SecretFile[] => [
+      secretFile("TELEGRAM_BOT_TOKEN", secrets.telegramBotToken, APP_UID),
+      secretFile("FAL_KEY", secrets.falKey, APP_UID),
+      secretFile("REDIS_URL", args.redisUrl, APP_UID),
+      secretFile("DATABASE_URL", args.databaseUrl, APP_UID),
+      ...extra,
+    ];
+    const env = (files: SecretFile[], extra: pulumi.Input<string>[]): pulumi.Input<string>[] => [
+      ...files.map((f) => f.env),
       `HTTP_PORT=${APP_HTTP_PORT}`,
       // The ops server listens on loopback unless told otherwise; Caddy and Prometheus reach it over the network.
       "HTTP_HOST=0.0.0.0",
@@ -190,20 +199,23 @@ export class App extends pulumi.ComponentResource {
       bot: {
         plan: servicePlan(plan, "bot"),
         command: ["node", "dist/app/bot/main.js"],
-        envs: env([
+        files: secretFiles([
+          secretFile("WEBHOOK_SECRET", webhookSecretOf(secrets.telegramBotToken), APP_UID),
+        ]),
+        extra: [
           "BOT_MODE=webhook",
           `WEBHOOK_URL=https://${config.botDomain}${BOT_WEBHOOK_PATH}`,
-          pulumi.interpolate`WEBHOOK_SECRET=${webhookSecretOf(secrets.telegramBotToken)}`,
           // The caps on paid generations (tapbot:capacity.spendingCaps), which the plan judged against its demand.
           `QUOTA_FREE_PER_DAY=${plan.spendingCaps.freePerDay}`,
           `QUOTA_VIP_PER_DAY=${plan.spendingCaps.vipPerDay}`,
           `GENERATION_BUDGET_PER_HOUR=${plan.spendingCaps.perHour}`,
-        ]),
+        ],
       },
       worker: {
         plan: workerPlan,
         command: ["node", "dist/app/worker/main.js"],
-        envs: env([`WORKER_CONCURRENCY=${plan.workerConcurrency}`]),
+        files: secretFiles([]),
+        extra: [`WORKER_CONCURRENCY=${plan.workerConcurrency}`],
       },
     };
     this.bots = [];
@@ -219,7 +231,8 @@ export class App extends pulumi.ComponentResource {
             image: this.imageName,
             plan: role.plan,
             command: role.command,
-            envs: role.envs,
+            envs: env(role.files, role.extra),
+            uploads: role.files.map((f) => f.upload),
             healthcheck,
             network: args.network,
             ports: [metricsPort(stage.role, index + 1)],

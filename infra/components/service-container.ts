@@ -1,6 +1,7 @@
 import * as docker from "@pulumi/docker";
 import type * as pulumi from "@pulumi/pulumi";
 import type { ServicePlan } from "../../capacity/index.js";
+import type { ContainerFile } from "../secret-file.js";
 
 /** A port a container publishes on the host. */
 export interface PublishedPort {
@@ -36,7 +37,8 @@ export interface ServiceContainerArgs {
     | { volumeName: pulumi.Input<string>; containerPath: string }
     | { hostPath: string; containerPath: string; readOnly: true }
   )[];
-  uploads?: { file: string; content: pulumi.Input<string> }[];
+  /** Files put into the container before it starts: configuration, and secrets (see secretFile). */
+  uploads?: ContainerFile[];
   shmSizeMB?: number;
   /** Host agents: cAdvisor reads every container's cgroups, node-exporter the host's processes. */
   privileged?: boolean;

@@ -68,23 +68,45 @@ async function appDependencies(users: number, batchSize: number): Promise<Map<st
   return byName;
 }
 
-// Every container also waits for "image": the step that builds the image off the host and loads it there.
+// Every container also waits for "image", the step that builds the image off the host and loads it there, and
+// for "old-bot-check", the step that stops the deploy while another deployment holds the bot's token.
 describe("the rollout order of the app's containers", () => {
   it("replaces the two bots one at a time, then each batch of workers after the whole previous batch", async () => {
     const deps = await appDependencies(300, 4);
     expect(deps.size).toBe(plan(parsePlanInput({ users: 300 })).workers + 2);
-    expect(deps.get("bot-1")).toEqual(["image"]);
-    expect(deps.get("bot-2")).toEqual(["bot-1", "image"]);
-    expect(deps.get("worker-1")).toEqual(["bot-2", "image"]);
-    expect(deps.get("worker-4")).toEqual(["bot-2", "image"]);
-    expect(deps.get("worker-5")).toEqual(["image", "worker-1", "worker-2", "worker-3", "worker-4"]);
-    expect(deps.get("worker-9")).toEqual(["image", "worker-5", "worker-6", "worker-7", "worker-8"]);
-    expect(deps.get("worker-10")).toEqual(["image", "worker-5", "worker-6", "worker-7", "worker-8"]);
+    expect(deps.get("bot-1")).toEqual(["image", "old-bot-check"]);
+    expect(deps.get("bot-2")).toEqual(["bot-1", "image", "old-bot-check"]);
+    expect(deps.get("worker-1")).toEqual(["bot-2", "image", "old-bot-check"]);
+    expect(deps.get("worker-4")).toEqual(["bot-2", "image", "old-bot-check"]);
+    expect(deps.get("worker-5")).toEqual([
+      "image",
+      "old-bot-check",
+      "worker-1",
+      "worker-2",
+      "worker-3",
+      "worker-4",
+    ]);
+    expect(deps.get("worker-9")).toEqual([
+      "image",
+      "old-bot-check",
+      "worker-5",
+      "worker-6",
+      "worker-7",
+      "worker-8",
+    ]);
+    expect(deps.get("worker-10")).toEqual([
+      "image",
+      "old-bot-check",
+      "worker-5",
+      "worker-6",
+      "worker-7",
+      "worker-8",
+    ]);
   });
 
   it("splits even two workers into two batches", async () => {
     const deps = await appDependencies(31, 2);
-    expect(deps.get("worker-1")).toEqual(["bot-2", "image"]);
-    expect(deps.get("worker-2")).toEqual(["image", "worker-1"]);
+    expect(deps.get("worker-1")).toEqual(["bot-2", "image", "old-bot-check"]);
+    expect(deps.get("worker-2")).toEqual(["image", "old-bot-check", "worker-1"]);
   });
 });

@@ -1,5 +1,9 @@
-import { describe, expect, it } from "vitest";
+import { writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ConfigError, loadConfig } from "../../../app/config.js";
+import { SECRET_FILE_MAX_BYTES } from "../../../app/secret-files.js";
+import { makeTempDir, removeTempDir } from "../../support/temp-dir.js";
 
 const minimal = {
   TELEGRAM_BOT_TOKEN: "123456:AAH-secret_token",
@@ -159,5 +163,88 @@ describe("loadConfig", () => {
     expect(problemsOf({ ...minimal, FAL_WEBHOOK_URL: "ftp://bot.example/fal" })).toEqual([
       "FAL_WEBHOOK_URL: must use https or http",
     ]);
+  });
+});
+
+describe("secrets from files (NAME_FILE), as the deploy gives them", () => {
+  let dir = "";
+  beforeAll(async () => {
+    dir = await makeTempDir("secret-files");
+  });
+  afterAll(async () => {
+    await removeTempDir(dir);
+  });
+  const secretFile = async (name: string, content: string | Buffer) => {
+    const path = join(dir, name);
+    await writeFile(path, content, { mode: 0o400 });
+    return path;
+  };
+
+  it("reads each secret from its file, dropping the newline an editor adds, the same as from the variable", async () => {
+    const { TELEGRAM_BOT_TOKEN, FAL_KEY, REDIS_URL, DATABASE_URL, ...rest } = minimal;
+    const config = loadConfig({
+      ...rest,
+      TELEGRAM_BOT_TOKEN_FILE: await secretFile("token", `${TELEGRAM_BOT_TOKEN}\n`),
+      FAL_KEY_FILE: await secretFile("fal", FAL_KEY),
+      REDIS_URL_FILE: await secretFile("redis", `${REDIS_URL}\r\n`),
+      DATABASE_URL_FILE: await secretFile("db", DATABASE_URL),
+      BOT_MODE: "webhook",
+      WEBHOOK_URL: "https://bot.tapbot.kz/telegram/webhook",
+      WEBHOOK_SECRET_FILE: await secretFile("webhook", "s3cret_-X\n"),
+    });
+    expect(config).toMatchObject({
+      telegramBotToken: TELEGRAM_BOT_TOKEN,
+      falKey: FAL_KEY,
+      redisUrl: REDIS_URL,
+      databaseUrl: DATABASE_URL,
+      webhookSecret: "s3cret_-X",
+    });
+    expect(config).toEqual(
+      loadConfig({
+        ...minimal,
+        BOT_MODE: "webhook",
+        WEBHOOK_URL: "https://bot.tapbot.kz/telegram/webhook",
+        WEBHOOK_SECRET: "s3cret_-X",
+      }),
+    );
+  });
+
+  it("names each unreadable, empty, oversized, relative or doubly set secret once, never its content", async () => {
+    const { TELEGRAM_BOT_TOKEN: _t, FAL_KEY: _f, REDIS_URL: _r, DATABASE_URL, ...rest } = minimal;
+    const problems = problemsOf({
+      ...rest,
+      DATABASE_URL,
+      TELEGRAM_BOT_TOKEN_FILE: join(dir, "missing"),
+      FAL_KEY_FILE: await secretFile("empty", "\n"),
+      REDIS_URL_FILE: dir,
+      DATABASE_URL_FILE: await secretFile("db2", "postgres://tapbot:hunter2@db/tapbot"),
+      WEBHOOK_SECRET_FILE: "run/secrets/webhook",
+    });
+    expect(problems).toEqual([
+      `TELEGRAM_BOT_TOKEN_FILE: cannot read ${join(dir, "missing")}: ENOENT`,
+      `FAL_KEY_FILE: ${join(dir, "empty")} is empty`,
+      `REDIS_URL_FILE: cannot read ${dir}: not a regular file`,
+      "DATABASE_URL, DATABASE_URL_FILE: both are set; keep one (the file keeps the secret out of the environment)",
+      "WEBHOOK_SECRET_FILE: must be an absolute path, like /run/secrets/webhook_secret; got run/secrets/webhook",
+    ]);
+    expect(problems.join("\n")).not.toContain("hunter2");
+    const big = problemsOf({
+      ...minimal,
+      FAL_KEY: undefined,
+      FAL_KEY_FILE: await secretFile("big", Buffer.alloc(SECRET_FILE_MAX_BYTES + 1, 0x61)),
+    });
+    expect(big).toEqual([
+      `FAL_KEY_FILE: cannot read ${join(dir, "big")}: ${SECRET_FILE_MAX_BYTES + 1} bytes, more than a secret's ${SECRET_FILE_MAX_BYTES}`,
+    ]);
+    // A file that holds a malformed secret is judged like the variable would be, without the content.
+    const malformed = problemsOf({
+      ...minimal,
+      TELEGRAM_BOT_TOKEN: undefined,
+      TELEGRAM_BOT_TOKEN_FILE: await secretFile("bad-token", "not a token at all"),
+    });
+    expect(malformed).toEqual([
+      "TELEGRAM_BOT_TOKEN: must look like 123456:ABC-def (digits, a colon, then letters, digits, _ or -)",
+    ]);
+    expect(malformed.join("\n")).not.toContain("not a token at all");
   });
 });

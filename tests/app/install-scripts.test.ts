@@ -13,7 +13,9 @@ const VETTED = ["node_modules/msgpackr-extract"];
 describe("the app image's npm installs run no install scripts", () => {
   it("passes --ignore-scripts to every npm ci in app/Dockerfile", async () => {
     const dockerfile = await readFile(join(repoRoot, "app/Dockerfile"), "utf8");
-    const installs = dockerfile.split("\n").filter((line) => /^RUN .*\bnpm ci\b/.test(line));
+    // One instruction per line once the continuations (a backslash at the end of a line) are joined.
+    const instructions = dockerfile.replace(/\\\n/g, " ").split("\n");
+    const installs = instructions.filter((line) => /^RUN .*\bnpm ci\b/.test(line));
     expect(installs).toHaveLength(2);
     for (const line of installs) expect(line).toContain("--ignore-scripts");
   });

@@ -120,7 +120,9 @@ function storeBody(store: BackupStore, offsite: boolean): string {
   header="$(mktemp)"
   trap 'rm -f "$header"' EXIT
   printf 'api-key: %s\\n' "$QDRANT_API_KEY" >"$header"
-  names="$(curl -fsS --max-time 60 -H @"$header" "$api/collections" | grep -o '"name":"[^"]*"' | cut -d'"' -f4)"
+  listing="$(curl -fsS --max-time 60 -H @"$header" "$api/collections")"
+  # No collection yet is fine: an empty snapshot of the store, not a failed night.
+  names="$(printf '%s' "$listing" | { grep -o '"name":"[^"]*"' || true; } | cut -d'"' -f4)"
   for collection in $names; do
     [[ "$collection" =~ ^[A-Za-z0-9_.-]+$ ]] || { echo "${name}: collection name '$collection' is not a plain word" >&2; exit 1; }
     snapshot="$(curl -fsS --max-time 1800 -X POST -H @"$header" "$api/collections/$collection/snapshots?wait=true" | grep -o '"name":"[^"]*"' | head -n 1 | cut -d'"' -f4)"

@@ -21,17 +21,23 @@ export interface SecretFile {
 }
 
 /**
- * A secret as a file rather than an environment variable (`NAME_FILE`, which the app reads, see
- * app/secret-files.ts): the Docker provider uploads it into the container, owned by the user the image runs as
- * and readable by it alone, so it shows neither in `docker inspect` nor in the environment of every process in
- * the container. The content stays a Pulumi secret (encrypted in the state, never in outputs).
+ * A secret as a file rather than an environment variable (`NAME_FILE`, the convention the app, the official
+ * PostgreSQL image, Directus and Grafana follow (Grafana writes `NAME__FILE`: pass `fileVariable`)): the
+ * Docker provider uploads it into the container, owned by the user that reads it (`uid`) and readable by it
+ * alone, so it shows neither in `docker inspect` nor in the environment of every process in the container.
+ * The content stays a Pulumi secret (encrypted in the state, never in outputs).
  */
-export function secretFile(variable: string, value: pulumi.Input<string>, uid: number): SecretFile {
+export function secretFile(
+  variable: string,
+  value: pulumi.Input<string>,
+  uid: number,
+  fileVariable = `${variable}_FILE`,
+): SecretFile {
   if (!/^[A-Z][A-Z0-9_]*$/.test(variable))
     throw new Error(`a secret's variable must be NAME_LIKE_THIS; got ${variable}`);
   const file = `${SECRETS_DIR}/${variable.toLowerCase()}`;
   return {
-    env: `${variable}_FILE=${file}`,
+    env: `${fileVariable}=${file}`,
     upload: {
       file,
       content: pulumi.secret(value),
@@ -41,3 +47,13 @@ export function secretFile(variable: string, value: pulumi.Input<string>, uid: n
     },
   };
 }
+
+/** The user ids that read the secret files, per image (each image's own USER). */
+export const IMAGE_UIDS = {
+  /** The official postgres image's entrypoint reads POSTGRES_PASSWORD_FILE as root, before it drops to postgres. */
+  postgres: 0,
+  /** directus/directus runs as `node`. */
+  directus: 1000,
+  /** grafana/grafana runs as `grafana`, uid 472. */
+  grafana: 472,
+} as const;

@@ -8,6 +8,7 @@ import { APP_DB_ROLE, appDbPassword } from "../render/postgres-app-role.js";
 import { DIRECTUS_DB_ROLE, directusDbPassword } from "../render/postgres-directus-role.js";
 import { renderPostgresRolesScript } from "../render/postgres-roles-script.js";
 import { postgresCommandArgs, renderPostgresSettings } from "../render/postgres-settings.js";
+import { IMAGE_UIDS, secretFile } from "../secret-file.js";
 import { hostDockerResources } from "./host-docker-resources.js";
 import { remoteScript, type SshConnection, scriptHash } from "./remote-script.js";
 import { serviceContainer } from "./service-container.js";
@@ -57,6 +58,13 @@ export class DataServices extends pulumi.ComponentResource {
 
     const postgresSettings = plan.postgres;
     if (postgresSettings === null) throw new Error("the plan has no PostgreSQL settings");
+    // Secrets as files where the image reads NAME_FILE (infra/secret-file.ts), out of `docker inspect`.
+    const postgresPassword = secretFile("POSTGRES_PASSWORD", secrets.postgresPassword, IMAGE_UIDS.postgres);
+    const directusSecrets = [
+      secretFile("SECRET", secrets.directusSecret, IMAGE_UIDS.directus),
+      secretFile("DB_PASSWORD", secrets.postgresPassword.apply(directusDbPassword), IMAGE_UIDS.directus),
+      secretFile("ADMIN_PASSWORD", secrets.directusAdminPassword, IMAGE_UIDS.directus),
+    ];
     this.postgres = serviceContainer(
       `${name}-postgres`,
       {
@@ -65,11 +73,8 @@ export class DataServices extends pulumi.ComponentResource {
         plan: servicePlan(plan, "postgres"),
         shmSizeMB: postgresSettings.shmSizeMB,
         command: ["postgres", ...postgresCommandArgs(renderPostgresSettings(postgresSettings))],
-        envs: [
-          `POSTGRES_USER=${DATABASE.user}`,
-          `POSTGRES_DB=${DATABASE.name}`,
-          pulumi.interpolate`POSTGRES_PASSWORD=${secrets.postgresPassword}`,
-        ],
+        envs: [`POSTGRES_USER=${DATABASE.user}`, `POSTGRES_DB=${DATABASE.name}`, postgresPassword.env],
+        uploads: [postgresPassword.upload],
         healthcheck: ["CMD-SHELL", `pg_isready -U ${DATABASE.user} -d ${DATABASE.name}`],
         network: network.name,
         aliases: ["postgres"],
@@ -107,16 +112,13 @@ export class DataServices extends pulumi.ComponentResource {
         image: image("directus", config.directusImage).imageId,
         plan: servicePlan(plan, "directus"),
         envs: [
-          pulumi.interpolate`SECRET=${secrets.directusSecret}`,
           "DB_CLIENT=pg",
           "DB_HOST=postgres",
           "DB_PORT=5432",
           `DB_DATABASE=${DATABASE.name}`,
           // Its own role, no superuser: it owns its tables and only reads the app's.
           `DB_USER=${DIRECTUS_DB_ROLE}`,
-          pulumi.interpolate`DB_PASSWORD=${secrets.postgresPassword.apply(directusDbPassword)}`,
           `ADMIN_EMAIL=${config.directusAdminEmail}`,
-          pulumi.interpolate`ADMIN_PASSWORD=${secrets.directusAdminPassword}`,
           `PUBLIC_URL=https://${config.directusDomain}`,
           // Caddy (the automation host, through the tunnel) is the only proxy whose X-Forwarded-For counts,
           // so the rate limiter sees the visitor's address and nobody else can claim one.
@@ -130,6 +132,7 @@ export class DataServices extends pulumi.ComponentResource {
           "RATE_LIMITER_DURATION=1",
           "LOGIN_STAGGER=500",
           // Cookies only over HTTPS (Caddy) and never sent on cross-site requests.
+          ...directusSecrets.map((f) => f.env),
           "SESSION_COOKIE_SECURE=true",
           "SESSION_COOKIE_SAME_SITE=strict",
           "REFRESH_TOKEN_COOKIE_SECURE=true",
@@ -139,6 +142,7 @@ export class DataServices extends pulumi.ComponentResource {
         network: network.name,
         ports: [{ internal: 8055, external: DATA_PRIVATE_PORTS.directus, ip: tunnelIp }],
         volumes: [{ volumeName: volume("directus-uploads").name, containerPath: "/directus/uploads" }],
+        uploads: directusSecrets.map((f) => f.upload),
       },
       { ...child, dependsOn: [this.postgres, this.roles] },
     );

@@ -17,6 +17,7 @@ import {
 } from "../render/grafana-provisioning.js";
 import { renderPrometheusConfig } from "../render/prometheus-config.js";
 import { REDIS_USERS, redisExporterPassword } from "../render/redis-acl.js";
+import { IMAGE_UIDS, secretFile } from "../secret-file.js";
 import { hostDockerResources } from "./host-docker-resources.js";
 import { serviceContainer } from "./service-container.js";
 
@@ -217,6 +218,13 @@ export class Monitoring extends pulumi.ComponentResource {
       falWaitTargetSeconds: plan.targetWaitP95Seconds,
     });
     const grafanaAddress = config.dataTunnelAddress;
+    // As a file (Grafana reads NAME__FILE), out of `docker inspect`.
+    const grafanaPassword = secretFile(
+      "GF_SECURITY_ADMIN_PASSWORD",
+      secrets.grafanaAdminPassword,
+      IMAGE_UIDS.grafana,
+      "GF_SECURITY_ADMIN_PASSWORD__FILE",
+    );
     this.grafana = container("data", "grafana", config.grafanaImage, {
       network: "host",
       envs: [
@@ -224,7 +232,7 @@ export class Monitoring extends pulumi.ComponentResource {
         `GF_SERVER_HTTP_PORT=${MONITORING_PORTS.grafana}`,
         `GF_SERVER_ROOT_URL=https://${config.grafanaDomain}/`,
         "GF_SECURITY_ADMIN_USER=admin",
-        pulumi.interpolate`GF_SECURITY_ADMIN_PASSWORD=${secrets.grafanaAdminPassword}`,
+        grafanaPassword.env,
         "GF_SECURITY_COOKIE_SECURE=true",
         "GF_SECURITY_DISABLE_GRAVATAR=true",
         "GF_USERS_ALLOW_SIGN_UP=false",
@@ -234,6 +242,7 @@ export class Monitoring extends pulumi.ComponentResource {
         `GF_DASHBOARDS_DEFAULT_HOME_DASHBOARD_PATH=${GRAFANA_DASHBOARD_DIR}/tapbot-overview.json`,
       ],
       uploads: [
+        grafanaPassword.upload,
         {
           file: "/etc/grafana/provisioning/datasources/tapbot.yml",
           content: renderGrafanaDatasource(`http://${local(MONITORING_PORTS.prometheus)}`),

@@ -49,15 +49,20 @@ const envOf = (container: Registered) => unwrap(container.inputs.envs) as string
  * A secret the container gets as a file (`NAME_FILE` in its environment, the file uploaded owned by the app's
  * user, 0400, its content a Pulumi secret), as `NAME=value`; fails when it is handed over any other way.
  */
-function secretOf(container: Registered, variable: string): string {
+function secretOf(
+  container: Registered,
+  variable: string,
+  uid = 1000,
+  fileVariable = `${variable}_FILE`,
+): string {
   const path = `/run/secrets/${variable.toLowerCase()}`;
-  expect(envOf(container), container.name).toContain(`${variable}_FILE=${path}`);
+  expect(envOf(container), container.name).toContain(`${fileVariable}=${path}`);
   expect(envOf(container).some((e) => e.startsWith(`${variable}=`))).toBe(false);
   const uploads = unwrap(container.inputs.uploads) as Record<string, unknown>[];
   const upload = uploads.find((u) => u.file === path);
   expect(upload, `${container.name} ${path}`).toMatchObject({
-    owner: "1000",
-    group: "1000",
+    owner: String(uid),
+    group: String(uid),
     permissions: "0400",
   });
   // Secret content makes the whole list a secret for the engine (encrypted in the state, never shown).
@@ -284,7 +289,7 @@ describe.each([
     // Directus too: its own role and password, never the superuser's.
     const directus = envOf(byName(resources, "data-directus"));
     expect(directus).toContain("DB_USER=tapbot_directus");
-    const directusPassword = directus.find((e) => e.startsWith("DB_PASSWORD=")) ?? "";
+    const directusPassword = secretOf(byName(resources, "data-directus"), "DB_PASSWORD");
     expect(directusPassword).toMatch(/^DB_PASSWORD=[0-9a-f]{64}$/);
     expect(directusPassword).not.toContain(SECRET_VALUES.postgresPassword);
     const appUrl = secretOf(byName(resources, "app-bot-1"), "DATABASE_URL");
@@ -319,6 +324,23 @@ describe.each([
     const hash = n8n.find((e) => e.startsWith("N8N_INSTANCE_OWNER_PASSWORD_HASH="))?.split("=")[1] ?? "";
     expect(bcrypt.compareSync(SECRET_VALUES.n8nOwnerPassword, hash)).toBe(true);
     expect(n8n.join("\n")).not.toContain(SECRET_VALUES.n8nOwnerPassword);
+    // Where the image reads NAME_FILE, the secret is a file its user alone reads, out of `docker inspect`.
+    const directus = byName(resources, "data-directus");
+    expect(secretOf(directus, "SECRET")).toBe(`SECRET=${SECRET_VALUES.directusSecret}`);
+    expect(secretOf(directus, "ADMIN_PASSWORD")).toBe(
+      `ADMIN_PASSWORD=${SECRET_VALUES.directusAdminPassword}`,
+    );
+    expect(secretOf(byName(resources, "data-postgres"), "POSTGRES_PASSWORD", 0)).toBe(
+      `POSTGRES_PASSWORD=${SECRET_VALUES.postgresPassword}`,
+    );
+    expect(
+      secretOf(
+        byName(resources, "monitoring-grafana"),
+        "GF_SECURITY_ADMIN_PASSWORD",
+        472,
+        "GF_SECURITY_ADMIN_PASSWORD__FILE",
+      ),
+    ).toBe(`GF_SECURITY_ADMIN_PASSWORD=${SECRET_VALUES.grafanaAdminPassword}`);
     expect(isSecretWrapper(byName(resources, "automation-n8n").inputs.envs)).toBe(true);
     expect(envOf(byName(resources, "data-directus"))).toEqual(
       expect.arrayContaining([

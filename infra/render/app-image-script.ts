@@ -8,6 +8,13 @@ import { shellQuote } from "./shell-script.js";
  */
 export const SSH_KEY_ENV = "TAPBOT_SSH_PRIVATE_KEY";
 
+/**
+ * Optional, set by the owner before `pulumi up` (the command inherits it): a CA bundle the build's npm must
+ * trust, on a network whose proxy intercepts TLS. It goes to app/Dockerfile as the BuildKit secret
+ * `extra-ca`, which reaches the npm steps only and no layer of the image.
+ */
+export const BUILD_EXTRA_CA_ENV = "TAPBOT_BUILD_EXTRA_CA";
+
 /** Inputs of {@link renderAppImageScript}. */
 export interface AppImageScriptInput {
   /** `tapbot-app:<content hash>` (app-source-hash.ts): the tag is what says whether a build or a ship is due. */
@@ -82,7 +89,16 @@ on_host() {
 if docker image inspect "$tag" >/dev/null 2>&1; then
   echo "$tag: already built on this machine"
 else
-  docker build --platform ${shellQuote(input.platform)} --file ${shellQuote(input.dockerfile)} --tag "$tag" .
+  build_args=()
+  if [ -n "\${${BUILD_EXTRA_CA_ENV}:-}" ]; then
+    if [ ! -r "$${BUILD_EXTRA_CA_ENV}" ]; then
+      echo "${BUILD_EXTRA_CA_ENV}=$${BUILD_EXTRA_CA_ENV} is not a readable file (a PEM CA bundle for the build's npm)" >&2
+      exit 2
+    fi
+    build_args+=(--secret "id=extra-ca,src=$${BUILD_EXTRA_CA_ENV}")
+  fi
+  # BuildKit: app/Dockerfile's RUN --mount needs it, and Docker before 23 does not use it unless asked.
+  DOCKER_BUILDKIT=1 docker build --platform ${shellQuote(input.platform)} --file ${shellQuote(input.dockerfile)} --tag "$tag" "\${build_args[@]}" .
 fi
 
 on_host true || {

@@ -1,10 +1,14 @@
 import { execFile } from "node:child_process";
 import { createHash } from "node:crypto";
-import { chmod, mkdir, readdir, readFile, stat, writeFile } from "node:fs/promises";
+import { chmod, mkdir, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { renderAppImageScript, SSH_KEY_ENV } from "../../infra/render/app-image-script.js";
+import {
+  BUILD_EXTRA_CA_ENV,
+  renderAppImageScript,
+  SSH_KEY_ENV,
+} from "../../infra/render/app-image-script.js";
 import { makeTempDir, removeTempDir } from "../support/temp-dir.js";
 import { ThrowawayHost } from "../support/throwaway-host.js";
 import { requireRoot, runTool } from "./helpers/run-tool.js";
@@ -71,7 +75,7 @@ afterAll(async () => {
 });
 
 /** Runs the rendered script as Pulumi's local command does: bash -s in the repository, the key in its env. */
-function runScript(hostKey: string) {
+function runScript(hostKey: string, extraEnv: Record<string, string> = {}) {
   const script = renderAppImageScript({
     tag: TAG,
     dockerfile: "app/Dockerfile",
@@ -86,6 +90,7 @@ function runScript(hostKey: string) {
       PATH: `${join(local(), "bin")}:${process.env.PATH}`,
       TMPDIR: join(dir, "tmp"),
       [SSH_KEY_ENV]: privateKey,
+      ...extraEnv,
     },
     timeoutMs: 60_000,
   });
@@ -134,5 +139,23 @@ describe("the app image script against a throwaway sshd", () => {
     expect(run.stderr).toMatch(/host key/i);
     expect(await calls(remote())).toEqual(before);
     expect(await readdir(join(dir, "tmp"))).toEqual([]);
+  });
+
+  it(`hands the build ${BUILD_EXTRA_CA_ENV} as the extra-ca secret, and refuses a path it cannot read`, async () => {
+    await rm(join(local(), "image.tar")); // a new build is due
+    const missing = await runScript(host.hostKey, { [BUILD_EXTRA_CA_ENV]: join(dir, "no-such-ca.pem") });
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toContain(
+      `${BUILD_EXTRA_CA_ENV}=${join(dir, "no-such-ca.pem")} is not a readable file`,
+    );
+    expect((await calls(local())).at(-1)).toBe(`image inspect ${TAG}`);
+
+    const ca = join(dir, "proxy-ca.pem");
+    await writeFile(ca, "-----BEGIN CERTIFICATE-----\n-----END CERTIFICATE-----\n");
+    const run = await runScript(host.hostKey, { [BUILD_EXTRA_CA_ENV]: ca });
+    expect(run.code, run.stderr).toBe(0);
+    expect((await calls(local())).filter((c) => c.startsWith("build")).at(-1)).toBe(
+      `build --platform linux/amd64 --file app/Dockerfile --tag ${TAG} --secret id=extra-ca,src=${ca} .`,
+    );
   });
 });

@@ -232,7 +232,8 @@ export async function deployStack() {
     providers,
     networks: { automation: automation.network.name, data: data.network.name },
     automationDependsOn: [tunnel.ends.automation, automation.redis],
-    dataDependsOn: [tunnel.ends.data, data.postgres],
+    // The PostgreSQL exporter logs in as its own role, which the roles script makes.
+    dataDependsOn: [tunnel.ends.data, data.postgres, data.roles],
   });
 
   return {

@@ -6,6 +6,7 @@ import { DATA_PRIVATE_PORTS } from "../host-scripts.js";
 import { servicePlan } from "../plan-services.js";
 import { APP_DB_ROLE, appDbPassword } from "../render/postgres-app-role.js";
 import { DIRECTUS_DB_ROLE, directusDbPassword } from "../render/postgres-directus-role.js";
+import { exporterDbPassword } from "../render/postgres-exporter-role.js";
 import { renderPostgresRolesScript } from "../render/postgres-roles-script.js";
 import { postgresCommandArgs, renderPostgresSettings } from "../render/postgres-settings.js";
 import { IMAGE_UIDS, secretFile } from "../secret-file.js";
@@ -91,8 +92,11 @@ export class DataServices extends pulumi.ComponentResource {
           container: "tapbot-postgres",
           superuser: DATABASE.user,
           database: DATABASE.name,
-          appPassword: appDbPassword(password),
-          directusPassword: directusDbPassword(password),
+          passwords: {
+            app: appDbPassword(password),
+            directus: directusDbPassword(password),
+            exporter: exporterDbPassword(password),
+          },
         }),
       ),
     );

@@ -15,6 +15,7 @@ import {
   renderGrafanaDashboardProvider,
   renderGrafanaDatasource,
 } from "../render/grafana-provisioning.js";
+import { EXPORTER_DB_ROLE, exporterDbPassword } from "../render/postgres-exporter-role.js";
 import { renderPrometheusConfig } from "../render/prometheus-config.js";
 import { REDIS_USERS, redisExporterPassword } from "../render/redis-acl.js";
 import { IMAGE_UIDS, secretFile } from "../secret-file.js";
@@ -149,7 +150,8 @@ export class Monitoring extends pulumi.ComponentResource {
       container("data", "postgres-exporter", config.postgresExporterImage, {
         network: args.networks.data,
         envs: [
-          pulumi.interpolate`DATA_SOURCE_NAME=postgresql://tapbot:${secrets.postgresPassword.apply(encodeURIComponent)}@postgres:5432/tapbot?sslmode=disable`,
+          // Its own role with pg_monitor only (render/postgres-exporter-role.ts), never the superuser.
+          pulumi.interpolate`DATA_SOURCE_NAME=postgresql://${EXPORTER_DB_ROLE}:${secrets.postgresPassword.apply(exporterDbPassword)}@postgres:5432/tapbot?sslmode=disable`,
         ],
         ports: [{ internal: 9187, external: MONITORING_PORTS.postgresExporter, ip: "127.0.0.1" }],
         healthcheck: httpHealth("http://127.0.0.1:9187/metrics"),

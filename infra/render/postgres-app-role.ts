@@ -1,4 +1,4 @@
-import { createHash } from "node:crypto";
+import { derivedRolePassword, loginRoleSql } from "./postgres-login-role.js";
 
 /** The app's own PostgreSQL role: the bot and the workers connect as it, never as the superuser. */
 export const APP_DB_ROLE = "tapbot_app";
@@ -11,12 +11,7 @@ export const APP_TABLES = ["users", "generations", "pgmigrations"] as const;
  * app's containers hold only this one, which is not a superuser's.
  */
 export function appDbPassword(postgresPassword: string): string {
-  return createHash("sha256").update(`tapbot-postgres-app:${postgresPassword}`).digest("hex");
-}
-
-/** A psql single-quoted argument: a quote is doubled. */
-export function psqlQuoted(text: string): string {
-  return `'${text.replaceAll("'", "''")}'`;
+  return derivedRolePassword("app", postgresPassword);
 }
 
 /**
@@ -28,15 +23,8 @@ export function psqlQuoted(text: string): string {
  * the superuser included (their sequences follow). Idempotent: a second run changes nothing.
  */
 export function renderAppRoleSql(database: string, password: string): string {
-  if (password.length === 0) throw new Error("the app role's password must not be empty");
   const tables = APP_TABLES.map((t) => `'${t}'`).join(", ");
-  return `\\set ON_ERROR_STOP on
-\\set role ${APP_DB_ROLE}
-\\set password ${psqlQuoted(password)}
-SELECT format('CREATE ROLE %I', :'role') WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = :'role') \\gexec
-ALTER ROLE :"role" WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS PASSWORD :'password';
-GRANT CONNECT ON DATABASE "${database}" TO :"role";
-GRANT USAGE, CREATE ON SCHEMA public TO :"role";
+  return `${loginRoleSql(APP_DB_ROLE, password, database)}GRANT USAGE, CREATE ON SCHEMA public TO :"role";
 SELECT format('ALTER TABLE public.%I OWNER TO %I', tablename, :'role') FROM pg_tables
   WHERE schemaname = 'public' AND tablename IN (${tables}) AND tableowner <> :'role' \\gexec
 `;

@@ -1,12 +1,12 @@
-import { createHash } from "node:crypto";
-import { APP_DB_ROLE, psqlQuoted } from "./postgres-app-role.js";
+import { APP_DB_ROLE } from "./postgres-app-role.js";
+import { derivedRolePassword, loginRoleSql } from "./postgres-login-role.js";
 
 /** Directus's own PostgreSQL role: Directus connects as it, never as the superuser. */
 export const DIRECTUS_DB_ROLE = "tapbot_directus";
 
 /** Directus's role password, derived from the stack's `postgresPassword` like the app's (one secret to keep). */
 export function directusDbPassword(postgresPassword: string): string {
-  return createHash("sha256").update(`tapbot-postgres-directus:${postgresPassword}`).digest("hex");
+  return derivedRolePassword("directus", postgresPassword);
 }
 
 /**
@@ -20,14 +20,7 @@ export function directusDbPassword(postgresPassword: string): string {
  * gets nothing of Directus's tables (they hold the admin's password hash and tokens). Idempotent.
  */
 export function renderDirectusRoleSql(database: string, password: string): string {
-  if (password.length === 0) throw new Error("the Directus role's password must not be empty");
-  return `\\set ON_ERROR_STOP on
-\\set role ${DIRECTUS_DB_ROLE}
-\\set app ${APP_DB_ROLE}
-\\set password ${psqlQuoted(password)}
-SELECT format('CREATE ROLE %I', :'role') WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = :'role') \\gexec
-ALTER ROLE :"role" WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS PASSWORD :'password';
-GRANT CONNECT ON DATABASE "${database}" TO :"role";
+  return `${loginRoleSql(DIRECTUS_DB_ROLE, password, database)}\\set app ${APP_DB_ROLE}
 GRANT USAGE, CREATE ON SCHEMA public TO :"role";
 SELECT format('ALTER TABLE public.%I OWNER TO %I', tablename, :'role') FROM pg_tables
   WHERE schemaname = 'public' AND tablename LIKE 'directus\\_%' AND tableowner <> :'role' \\gexec

@@ -4,6 +4,7 @@ import { runMigrations } from "../../app/storage/migrate.js";
 import { UserStore } from "../../app/storage/user-store.js";
 import { APP_DB_ROLE, appDbPassword } from "../../infra/render/postgres-app-role.js";
 import { DIRECTUS_DB_ROLE, directusDbPassword } from "../../infra/render/postgres-directus-role.js";
+import { EXPORTER_DB_ROLE, exporterDbPassword } from "../../infra/render/postgres-exporter-role.js";
 import { renderPostgresRolesSql } from "../../infra/render/postgres-roles-script.js";
 import { type PostgresServer, startPostgres } from "../support/postgres-server.js";
 import { runTool } from "./helpers/run-tool.js";
@@ -17,6 +18,7 @@ let server: PostgresServer;
 const pools: pg.Pool[] = [];
 const password = appDbPassword("postgres-password-of-the-test-0123456789");
 const directusPassword = directusDbPassword("postgres-password-of-the-test-0123456789");
+const exporterPassword = exporterDbPassword("postgres-password-of-the-test-0123456789");
 
 /** The database's name in the test server's URL (the deploy's is `tapbot`). */
 const database = () => new URL(server.url).pathname.slice(1);
@@ -24,7 +26,12 @@ const database = () => new URL(server.url).pathname.slice(1);
 function urlAs(user: string): string {
   const url = new URL(server.url);
   url.username = user;
-  url.password = user === APP_DB_ROLE ? password : user === DIRECTUS_DB_ROLE ? directusPassword : "";
+  const passwords: Record<string, string> = {
+    [APP_DB_ROLE]: password,
+    [DIRECTUS_DB_ROLE]: directusPassword,
+    [EXPORTER_DB_ROLE]: exporterPassword,
+  };
+  url.password = passwords[user] ?? "";
   return url.href;
 }
 
@@ -39,7 +46,11 @@ function poolAs(user: string): pg.Pool {
 /** Runs the rendered SQL of both roles as the deploy does: psql, the superuser, the SQL on stdin. */
 function applyRoleSql() {
   return runTool("psql", ["-X", "-q", "-d", server.url], {
-    input: renderPostgresRolesSql(database(), password, directusPassword),
+    input: renderPostgresRolesSql(database(), {
+      app: password,
+      directus: directusPassword,
+      exporter: exporterPassword,
+    }),
   });
 }
 
@@ -190,5 +201,41 @@ describe("Directus's PostgreSQL role", () => {
     const app = poolAs(APP_DB_ROLE);
     expect(await outcome(app, "SELECT email FROM directus_users")).toBe(insufficientPrivilege);
     expect(await outcome(app, "SELECT body FROM promo_texts")).toBe(insufficientPrivilege);
+  });
+});
+
+describe("postgres_exporter's PostgreSQL role", () => {
+  it("reads the server's statistics, other sessions' queries included, and no table", async () => {
+    const result = await applyRoleSql();
+    expect(result.code, result.stderr).toBe(0);
+    const exporter = poolAs(EXPORTER_DB_ROLE);
+    // What postgres_exporter queries: sessions (with their queries), database sizes, settings, the WAL position.
+    const app = poolAs(APP_DB_ROLE);
+    await app.query("SELECT 1");
+    const sessions = await exporter.query("SELECT usename, query FROM pg_stat_activity WHERE usename = $1", [
+      APP_DB_ROLE,
+    ]);
+    expect(sessions.rows.length).toBeGreaterThan(0);
+    expect(sessions.rows.every((r: { query: string }) => r.query !== "<insufficient privilege>")).toBe(true);
+    for (const sql of [
+      "SELECT pg_database_size(current_database())",
+      "SELECT name, setting FROM pg_settings WHERE name = 'max_connections'",
+      "SELECT * FROM pg_stat_database",
+      "SELECT pg_current_wal_lsn()",
+    ]) {
+      expect(await outcome(exporter, sql), sql).toBe("ok");
+    }
+    const insufficientPrivilege = "42501";
+    for (const sql of [
+      "SELECT * FROM users",
+      "SELECT * FROM generations",
+      "SELECT * FROM directus_users",
+      "CREATE TABLE exporter_table (id int)",
+      "COPY (SELECT 1) TO PROGRAM 'id'",
+      "SELECT rolpassword FROM pg_authid",
+      "ALTER SYSTEM SET max_connections = 5",
+    ]) {
+      expect(await outcome(exporter, sql), sql).toBe(insufficientPrivilege);
+    }
   });
 });

@@ -17,6 +17,7 @@ import { renderDockerUserApplyScript, renderUfwAfterInit } from "../../infra/ren
 import { pgDumpHostFile, renderPgDumpScript } from "../../infra/render/pg-backup.js";
 import { appDbPassword } from "../../infra/render/postgres-app-role.js";
 import { directusDbPassword } from "../../infra/render/postgres-directus-role.js";
+import { exporterDbPassword } from "../../infra/render/postgres-exporter-role.js";
 import { renderPostgresRolesScript } from "../../infra/render/postgres-roles-script.js";
 import { installFileLines, scriptPrelude } from "../../infra/render/shell-script.js";
 import { makeTempDir, removeTempDir } from "../support/temp-dir.js";
@@ -117,8 +118,11 @@ const scripts: HostScript[] = [
       container: "tapbot-postgres",
       superuser: "tapbot",
       database: "tapbot",
-      appPassword: appDbPassword("x".repeat(32)),
-      directusPassword: directusDbPassword("x".repeat(32)),
+      passwords: {
+        app: appDbPassword("x".repeat(32)),
+        directus: directusDbPassword("x".repeat(32)),
+        exporter: exporterDbPassword("x".repeat(32)),
+      },
     }),
   },
 ];

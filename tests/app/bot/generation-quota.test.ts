@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { Redis } from "ioredis";
-import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
 import { RedisGenerationQuota } from "../../../app/bot/generation-quota.js";
 import { createLogger } from "../../../app/observability/logger.js";
 import { metrics } from "../../../app/observability/metrics.js";
@@ -70,6 +70,22 @@ function minutesUntilNext(periodSeconds: number): number {
   const now = Date.now() / 1000;
   return (Math.ceil(now / periodSeconds) * periodSeconds - now) / 60;
 }
+
+/**
+ * Each test counts within one UTC hour (the budget's period, and every day ends on an hour): one that
+ * straddled xx:00 would see its counts start afresh halfway and fail for no fault of the quota. So a test
+ * that would start in an hour's last 30 s waits for the next hour first (the quota reads Redis's clock,
+ * which is this machine's).
+ */
+const BOUNDARY_MARGIN_SECONDS = 30;
+beforeEach(
+  async () => {
+    const secondsLeft = minutesUntilNext(3600) * 60;
+    if (secondsLeft < BOUNDARY_MARGIN_SECONDS)
+      await new Promise((r) => setTimeout(r, (secondsLeft + 1) * 1000));
+  },
+  (BOUNDARY_MARGIN_SECONDS + 10) * 1000,
+);
 
 describe("the daily quota, as a user meets it", () => {
   it("accepts a free user's first 3 requests of the day and refuses the next ones, saying the limit and when it resets, without queueing them", async () => {

@@ -231,6 +231,12 @@ export const SERVICE_DEFAULTS = [
   { name: "directus", host: "data", baseMB: 512, reservationMB: 256, cpuCores: 0.1, diskGB: 1 },
   { name: "qdrant", host: "data", baseMB: 512, reservationMB: 256, cpuCores: 0.1, diskGB: 2 },
   ...MONITORING_SERVICE_DEFAULTS,
+  /**
+   * The queue dashboard (app/board/, Bull Board), beside Redis: the compiled process peaked at 114 MB resident
+   * serving the page and its API; limit 1.5 × that (rounded up to 10 MB), reservation its RSS. No disk of its
+   * own: it runs the app's image.
+   */
+  { name: "board", host: "automation", baseMB: 180, reservationMB: 120, cpuCores: 0.02, diskGB: 0 },
 ];
 
 /** The priced offers of the notes: what a host can be upgraded to. */

@@ -116,6 +116,8 @@ export const plainConfigSchema = z.object({
   n8nOwnerEmail: z.email({ error: "expected the n8n owner's e-mail address" }),
   /** Grafana behind Caddy (DNS A record → automation host); it answers only the owner. */
   grafanaDomain: domain,
+  /** The queue dashboard (Bull Board) behind Caddy (DNS A record → automation host); only the owner reaches it. */
+  boardDomain: domain,
   /** The owner's Telegram chat that Alertmanager writes to (a private chat's id is the user's id). */
   alertTelegramChatId: z
     .string({ error: "expected your numeric Telegram user id (or a group's, negative)" })
@@ -192,6 +194,8 @@ export const SECRET_KEYS = {
   qdrantApiKey: 24,
   grafanaAdminPassword: 12,
   alertTelegramBotToken: 20,
+  /** The bcrypt hash of the queue dashboard's password (60 characters), never the password itself. */
+  boardPasswordHash: 60,
 } as const;
 
 /** Name of one secret. */
@@ -209,6 +213,18 @@ export const OFFSITE_SECRET_KEYS = {
 
 /** Name of one offsite backup secret. */
 export type OffsiteSecretKey = keyof typeof OFFSITE_SECRET_KEYS;
+
+/**
+ * Secrets with a form besides their length, and the rule named when one is wrong: the board's is a bcrypt hash
+ * of cost 10-13, as app/board/board-config.ts requires at its start (a password pasted here instead would
+ * fail the container's start, after the deploy; this fails the deploy first).
+ */
+const SECRET_FORMS: Partial<Record<SecretKey | OffsiteSecretKey, { pattern: RegExp; rule: string }>> = {
+  boardPasswordHash: {
+    pattern: /^\$2[aby]\$1[0-3]\$[./A-Za-z0-9]{53}$/,
+    rule: "must be a bcrypt hash of cost 10-13, as `npm run --silent board:hash-password` prints it (see infra/README.md)",
+  },
+};
 
 /** Everything the program reads from the stack. */
 export interface InfraConfig extends PlainConfig {
@@ -252,6 +268,10 @@ function checkedSecret(
     value.apply((v) => {
       if (v.trim().length < least) {
         throw new InfraConfigError([`${CONFIG_NAMESPACE}:${key} must be at least ${least} characters`]);
+      }
+      const form = SECRET_FORMS[key];
+      if (form !== undefined && !form.pattern.test(v.trim())) {
+        throw new InfraConfigError([`${CONFIG_NAMESPACE}:${key} ${form.rule}`]);
       }
       return v;
     }),

@@ -8,6 +8,7 @@ export const DEPLOYABLE_SERVICES = {
   caddy: "automation",
   bot: "automation",
   worker: "automation",
+  board: "automation",
   postgres: "data",
   directus: "data",
   qdrant: "data",

@@ -222,6 +222,7 @@ export async function deployStack() {
     sourceHash: await appSourceHash(REPO_ROOT),
     network: automation.network.name,
     redisUrl: automation.redisUrl,
+    boardRedisUrl: automation.boardRedisUrl,
     databaseUrl,
     dependsOn: [automation.redis, data.postgres, data.roles],
   });
@@ -241,6 +242,7 @@ export async function deployStack() {
       n8n: `https://${config.n8nDomain}/`,
       directus: `https://${config.directusDomain}/`,
       grafana: `https://${config.grafanaDomain}/`,
+      board: `https://${config.boardDomain}/`,
     },
     users: deployed.users,
     falConcurrency: requireProviderConcurrency(deployed),

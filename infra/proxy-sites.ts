@@ -9,10 +9,12 @@ export interface ProxyUpstreams {
   n8n: string;
   directus: string;
   grafana: string;
+  /** The queue dashboard (Bull Board). */
+  board: string;
 }
 
 /**
- * The sites Caddy serves and who each answers: n8n, Directus and Grafana are admin UIs, so only the addresses of
+ * The sites Caddy serves and who each answers: n8n, Directus, Grafana and the queue dashboard are admin UIs, so only the addresses of
  * `tapbot:adminAllowIps` reach them; with `tapbot:n8nPublicWebhooks`, n8n's production webhook paths are
  * open to anyone as well (each belongs to a workflow the owner activated). Pure, so a test renders
  * exactly the production access rules in front of its own upstreams.
@@ -20,7 +22,7 @@ export interface ProxyUpstreams {
 export function proxySites(
   config: Pick<
     PlainConfig,
-    "n8nDomain" | "directusDomain" | "grafanaDomain" | "adminAllowIps" | "n8nPublicWebhooks"
+    "n8nDomain" | "directusDomain" | "grafanaDomain" | "boardDomain" | "adminAllowIps" | "n8nPublicWebhooks"
   >,
   upstreams: ProxyUpstreams,
 ): CaddySite[] {
@@ -33,5 +35,6 @@ export function proxySites(
     },
     { domain: config.directusDomain, upstream: upstreams.directus, access: owner },
     { domain: config.grafanaDomain, upstream: upstreams.grafana, access: owner },
+    { domain: config.boardDomain, upstream: upstreams.board, access: owner },
   ];
 }

@@ -20,6 +20,8 @@ const environmentSchema = z.object({
     .refine((u) => /^[A-Za-z0-9._-]{1,64}$/.test(u), "must be 1-64 characters of A-Z, a-z, 0-9, ., _ and -"),
   BOARD_PASSWORD_HASH: z
     .string({ error: "required: the bcrypt hash of the board's password (npm run board:hash-password)" })
+    // A hash piped through `pulumi config set --secret` may keep its newline.
+    .trim()
     .refine(
       (h) => BCRYPT_HASH.test(h),
       "must be a bcrypt hash of cost 10-13 ($2b$12$ followed by 53 characters), as npm run board:hash-password prints it",

@@ -7,6 +7,7 @@ import type { InfraConfig } from "../config.js";
 import { appMetricsPort } from "../monitoring-targets.js";
 import { servicePlan } from "../plan-services.js";
 import { renderAppImageScript, SSH_KEY_ENV } from "../render/app-image-script.js";
+import { GENERATION_QUEUE } from "../render/redis-acl.js";
 import { botReplicasOf, containerStopSeconds, rolloutStages } from "../rollout-order.js";
 import { type SecretFile, secretFile } from "../secret-file.js";
 import { type SshConnection, scriptHash } from "./remote-script.js";
@@ -14,6 +15,15 @@ import { serviceContainer } from "./service-container.js";
 
 /** The app's ops port (HTTP_PORT): /healthz, /metrics and, on the bot, the webhook. */
 export const APP_HTTP_PORT = 8080;
+
+/**
+ * The queue dashboard's port inside its container (HTTP_PORT), reached by Caddy on the app's network only
+ * (`tapbot-board:8090`); nothing publishes it.
+ */
+export const BOARD_HTTP_PORT = 8090;
+
+/** The board's container, which is also its name on the app's Docker network. */
+export const BOARD_CONTAINER = "tapbot-board";
 
 /** The path of the bot's webhook on `tapbot:botDomain` (WEBHOOK_URL's path), the only one Caddy forwards. */
 export const BOT_WEBHOOK_PATH = "/telegram/webhook";
@@ -61,6 +71,8 @@ export interface AppArgs {
   sourceHash: string;
   network: pulumi.Input<string>;
   redisUrl: pulumi.Output<string>;
+  /** The board's REDIS_URL: its own Redis user, confined to the generation queue's keys. */
+  boardRedisUrl: pulumi.Output<string>;
   databaseUrl: pulumi.Output<string>;
   dependsOn: pulumi.Input<pulumi.Resource>[];
 }
@@ -93,6 +105,11 @@ export class App extends pulumi.ComponentResource {
   /** The bot replicas, `tapbot-bot-1`, `tapbot-bot-2`, in webhook mode behind Caddy. */
   readonly bots: docker.Container[];
   readonly workers: docker.Container[];
+  /**
+   * The queue dashboard (app/board/, Bull Board), `tapbot-board`: on the app's network only, behind Caddy's
+   * `tapbot:boardDomain` (the owner's addresses) and its own basic auth (`tapbot:boardPasswordHash`).
+   */
+  readonly board: docker.Container;
 
   constructor(name: string, args: AppArgs, opts?: pulumi.ComponentResourceOptions) {
     super("tapbot:infra:App", name, {}, opts);
@@ -156,6 +173,8 @@ export class App extends pulumi.ComponentResource {
     ];
     const env = (files: SecretFile[], extra: pulumi.Input<string>[]): pulumi.Input<string>[] => [
       ...files.map((f) => f.env),
+      // The board's Redis user is confined to this queue's keys (render/redis-acl.ts).
+      `QUEUE_NAME=${GENERATION_QUEUE}`,
       `HTTP_PORT=${APP_HTTP_PORT}`,
       // The ops server listens on loopback unless told otherwise; Caddy and Prometheus reach it over the network.
       "HTTP_HOST=0.0.0.0",
@@ -244,6 +263,38 @@ export class App extends pulumi.ComponentResource {
       (stage.role === "bot" ? this.bots : this.workers).push(...containers);
       previousStage = containers;
     }
+    // Its two secrets as files only the app's user reads, as the bot's and the workers' are.
+    const boardFiles = [
+      secretFile("REDIS_URL", args.boardRedisUrl, APP_UID),
+      secretFile("BOARD_PASSWORD_HASH", secrets.boardPasswordHash, APP_UID),
+    ];
+    this.board = serviceContainer(
+      `${name}-board`,
+      {
+        containerName: BOARD_CONTAINER,
+        image: this.imageName,
+        plan: servicePlan(plan, "board"),
+        command: ["node", "dist/app/board/main.js"],
+        envs: [
+          ...boardFiles.map((f) => f.env),
+          `QUEUE_NAME=${GENERATION_QUEUE}`,
+          `HTTP_PORT=${BOARD_HTTP_PORT}`,
+          // Inside its container only: Caddy reaches it over the app's network, and no port is published.
+          "HTTP_HOST=0.0.0.0",
+          `LOG_LEVEL=${config.appLogLevel}`,
+        ],
+        uploads: boardFiles.map((f) => f.upload),
+        healthcheck: [
+          "CMD",
+          "node",
+          "-e",
+          `fetch("http://127.0.0.1:${BOARD_HTTP_PORT}/healthz").then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))`,
+        ],
+        network: args.network,
+        stopGraceSeconds,
+      },
+      { ...child, dependsOn: [...args.dependsOn, this.image] },
+    );
     this.registerOutputs({});
   }
 }

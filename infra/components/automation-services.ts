@@ -8,10 +8,16 @@ import { n8nOwnerPasswordHash } from "../n8n-owner.js";
 import { servicePlan } from "../plan-services.js";
 import { proxySites } from "../proxy-sites.js";
 import { renderCaddyfile } from "../render/caddyfile.js";
-import { REDIS_ACL_PATH, REDIS_USERS, redisExporterPassword, renderRedisAcl } from "../render/redis-acl.js";
+import {
+  REDIS_ACL_PATH,
+  REDIS_USERS,
+  redisBoardPassword,
+  redisExporterPassword,
+  renderRedisAcl,
+} from "../render/redis-acl.js";
 import { REDIS_HEALTHCHECK, redisContainerCommand, renderRedisArgs } from "../render/redis-args.js";
 import { botReplicasOf } from "../rollout-order.js";
-import { BOT_WEBHOOK_PATH, botUpstreams, FAL_WEBHOOK_PATH } from "./app.js";
+import { BOARD_CONTAINER, BOARD_HTTP_PORT, BOT_WEBHOOK_PATH, botUpstreams, FAL_WEBHOOK_PATH } from "./app.js";
 import { hostDockerResources } from "./host-docker-resources.js";
 import { serviceContainer } from "./service-container.js";
 
@@ -42,6 +48,8 @@ export class AutomationServices extends pulumi.ComponentResource {
   readonly caddy: docker.Container;
   /** REDIS_URL for containers on {@link network} (secret: it carries the password). */
   readonly redisUrl: pulumi.Output<string>;
+  /** REDIS_URL of the queue dashboard: its own user, confined to the generation queue's keys (secret). */
+  readonly boardRedisUrl: pulumi.Output<string>;
 
   constructor(name: string, args: AutomationServicesArgs, opts?: pulumi.ComponentResourceOptions) {
     super("tapbot:infra:AutomationServices", name, {}, opts);
@@ -64,7 +72,11 @@ export class AutomationServices extends pulumi.ComponentResource {
             file: REDIS_ACL_PATH,
             content: pulumi.secret(
               secrets.redisPassword.apply((password) =>
-                renderRedisAcl({ app: password, exporter: redisExporterPassword(password) }),
+                renderRedisAcl({
+                  app: password,
+                  exporter: redisExporterPassword(password),
+                  board: redisBoardPassword(password),
+                }),
               ),
             ),
           },
@@ -79,6 +91,11 @@ export class AutomationServices extends pulumi.ComponentResource {
     this.redisUrl = pulumi.secret(
       secrets.redisPassword.apply(
         (password) => `redis://${REDIS_USERS.app}:${encodeURIComponent(password)}@redis:6379`,
+      ),
+    );
+    this.boardRedisUrl = pulumi.secret(
+      secrets.redisPassword.apply(
+        (password) => `redis://${REDIS_USERS.board}:${redisBoardPassword(password)}@redis:6379`,
       ),
     );
 
@@ -128,6 +145,7 @@ export class AutomationServices extends pulumi.ComponentResource {
         n8n: "n8n:5678",
         directus: `${config.dataTunnelAddress}:${DATA_PRIVATE_PORTS.directus}`,
         grafana: `${config.dataTunnelAddress}:${MONITORING_PORTS.grafana}`,
+        board: `${BOARD_CONTAINER}:${BOARD_HTTP_PORT}`,
       }),
       webhook: {
         domain: config.botDomain,

@@ -167,7 +167,13 @@ export async function runPreflight(options: PreflightOptions, deps: PreflightDep
     const context: HostContext = { config, plan: settings.plan, input: settings.input };
     const falRoot = (deps.env.FAL_QUEUE_URL ?? "https://queue.fal.run").replace(/\/+$/, "");
     const domains = [
-      ...new Set([config.botDomain, config.n8nDomain, config.directusDomain, config.grafanaDomain]),
+      ...new Set([
+        config.botDomain,
+        config.n8nDomain,
+        config.directusDomain,
+        config.grafanaDomain,
+        config.boardDomain,
+      ]),
     ];
 
     const [automation, data, dns, telegram, fal] = await Promise.all([

@@ -93,8 +93,8 @@ describe("capacity plan", () => {
     for (const key of ["name", "replicas", "limitMB", "reservationMB"])
       expect(host.services[0]).toHaveProperty(key);
     expect(plan.redis).toMatchObject({ maxmemoryMB: 128, policy: "noeviction" });
-    // The legacy profile's 18 MB per user binds the automation host's RAM at 32 users.
-    expect(plan.bottleneck).toEqual({ resource: "ram:automation", maxUsers: 32 });
+    // The legacy profile's 18 MB per user binds the automation host's RAM at 30 users.
+    expect(plan.bottleneck).toEqual({ resource: "ram:automation", maxUsers: 30 });
     expect(plan.costRubPerMonth).toBe(1268);
     expect(plan.findings[0]).toEqual({
       severity: expect.any(String),
@@ -124,8 +124,8 @@ describe("capacity plan", () => {
     expect(run.stdout).toContain("10 × 1 = 10 slots");
     expect(run.stdout).toContain("p95 wait");
     expect(run.stdout).toContain("1.31 s (target 5 s)");
-    expect(run.stdout).toMatch(/automation\s+\[█+\|█+\|█\]▶ 369\.2 %/);
-    expect(run.stdout).toContain("Binds first: ram:automation at 32 users");
+    expect(run.stdout).toMatch(/automation\s+\[█+\|█+\|█\]▶ 373\.6 %/);
+    expect(run.stdout).toContain("Binds first: ram:automation at 30 users");
     expect(run.stdout).toContain("HOST_OVERCOMMITTED");
     expect(run.stdout).not.toContain("\u001b[");
   });
@@ -241,8 +241,8 @@ describe("capacity curve", () => {
       ...["curve", "--from", "10", "--to", "200", "--step", "10", "--out", out, "--config", config],
     );
     expect(run.code).toBe(0);
-    expect(run.stdout).toContain("automation: warn from 40 users, critical from 50 users");
-    expect(run.stdout).toContain("Binds first: ram:automation at 32 users");
+    expect(run.stdout).toContain("automation: warn from 40 users, critical from 40 users");
+    expect(run.stdout).toContain("Binds first: ram:automation at 30 users");
     const svg = readFileSync(out, "utf8");
     expect(svg.startsWith("<svg")).toBe(true);
     expect(svg.trimEnd().endsWith("</svg>")).toBe(true);
@@ -251,7 +251,7 @@ describe("capacity curve", () => {
       "p95 queue wait",
       "warn 85 %",
       "critical 95 %",
-      "ram:automation binds at 32 users",
+      "ram:automation binds at 30 users",
     ]) {
       expect(svg).toContain(text);
     }

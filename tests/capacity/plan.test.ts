@@ -45,16 +45,16 @@ describe("the notes' own 100-user host", () => {
 });
 
 describe("at the defaults", () => {
-  it("the automation host's RAM binds at 32 users with every container it runs (65 before Caddy and the second bot)", () => {
-    // 500 system + 256 Redis + 512 n8n + 128 Caddy + 128 agents + 2 bots × (150 + 18 × 32) + 2 workers × 250
-    // = 3476 MB, under 85 % of 4096 (3481.6); at 33 users the bots' 2 × 18 MB more cross it.
-    for (const users of [20, 32, 100, 300]) {
+  it("the automation host's RAM binds at 30 users with every container it runs (32 before the queue dashboard, 65 before Caddy and the second bot)", () => {
+    // 500 system + 256 Redis + 512 n8n + 128 Caddy + 128 agents + 180 board + 2 bots × (150 + 18 × 30) + 1 worker
+    // × 250 = 3334 MB, under 85 % of 4096 (3481.6); at 31 users the rule's second worker (250 MB) crosses it.
+    for (const users of [20, 30, 100, 300]) {
       const p = plan(parsePlanInput({ users }));
-      expect(p.limits.find((l) => l.resource === "ram:automation")?.maxUsers).toBe(32);
+      expect(p.limits.find((l) => l.resource === "ram:automation")?.maxUsers).toBe(30);
     }
-    expect(host(plan(parsePlanInput({ users: 32 })), "automation").usedMB).toBe(3476);
-    expect(host(plan(parsePlanInput({ users: 32 })), "automation").status).toBe("ok");
-    expect(host(plan(parsePlanInput({ users: 33 })), "automation").status).toBe("warn");
+    expect(host(plan(parsePlanInput({ users: 30 })), "automation").usedMB).toBe(3334);
+    expect(host(plan(parsePlanInput({ users: 30 })), "automation").status).toBe("ok");
+    expect(host(plan(parsePlanInput({ users: 31 })), "automation").status).toBe("warn");
   });
 
   it("builds the image off the hosts by default; one built on the 10 GB automation host puts its disk over warn at any users", () => {
@@ -253,6 +253,7 @@ describe("plan()", () => {
       "redis-exporter",
       "node-exporter-automation",
       "cadvisor-automation",
+      "board",
       "postgres",
       "directus",
       "qdrant",

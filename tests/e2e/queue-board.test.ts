@@ -1,4 +1,6 @@
 import { randomUUID } from "node:crypto";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
 import bcrypt from "bcryptjs";
 import { DelayedError, type Job, UnrecoverableError, Worker } from "bullmq";
 import type { Redis } from "ioredis";
@@ -8,10 +10,17 @@ import type { GenerationJob } from "../../app/queue/generation-job.js";
 import { tierPriority } from "../../app/queue/generation-job.js";
 import { createGenerationQueue, type GenerationQueue } from "../../app/queue/generation-queue.js";
 import { createRedis } from "../../app/queue/redis.js";
+import {
+  REDIS_USERS,
+  redisBoardPassword,
+  redisExporterPassword,
+  renderRedisAcl,
+} from "../../infra/render/redis-acl.js";
 import { spawnApp, waitForAppReady } from "../support/app-stack.js";
 import type { RunningChild } from "../support/child-process.js";
 import { freePort } from "../support/free-port.js";
 import { type RedisServer, startRedis } from "../support/redis-server.js";
+import { makeTempDir, removeTempDir } from "../support/temp-dir.js";
 import { waitUntil } from "../support/wait-until.js";
 
 /**
@@ -47,6 +56,8 @@ const sleeping = job("vip", "a picture fal is working on");
 const finished = job("free", "a picture already delivered");
 const waiting = [job("vip", "first in line"), job("free", "second in line")];
 
+const APP_REDIS_PASSWORD = "app-password-for-the-board-test-0123456789";
+let aclDir: string;
 let redisServer: RedisServer;
 let redis: Redis;
 let generations: GenerationQueue;
@@ -86,8 +97,23 @@ async function settleJobs(): Promise<void> {
 }
 
 beforeAll(async () => {
-  redisServer = await startRedis();
-  redis = createRedis(redisServer.url, "queue-board-test");
+  aclDir = await makeTempDir("board-acl");
+  const aclFile = join(aclDir, "users.acl");
+  writeFileSync(
+    aclFile,
+    renderRedisAcl(
+      {
+        app: APP_REDIS_PASSWORD,
+        exporter: redisExporterPassword(APP_REDIS_PASSWORD),
+        board: redisBoardPassword(APP_REDIS_PASSWORD),
+      },
+      queueName,
+    ),
+  );
+  redisServer = await startRedis({ args: ["--aclfile", aclFile] });
+  const as = (user: string, password: string) =>
+    redisServer.url.replace("redis://", `redis://${user}:${encodeURIComponent(password)}@`);
+  redis = createRedis(as(REDIS_USERS.app, APP_REDIS_PASSWORD), "queue-board-test");
   generations = createGenerationQueue(redis, queueName);
   for (const j of [failing, sleeping, finished])
     await generations.enqueue(j, { priority: tierPriority[j.tier] });
@@ -99,7 +125,7 @@ beforeAll(async () => {
   board = spawnApp("board", {
     PATH: process.env.PATH ?? "",
     HOME: process.env.HOME ?? "",
-    REDIS_URL: redisServer.url,
+    REDIS_URL: as(REDIS_USERS.board, redisBoardPassword(APP_REDIS_PASSWORD)),
     QUEUE_NAME: queueName,
     BOARD_USER: USER,
     BOARD_PASSWORD_HASH: bcrypt.hashSync(PASSWORD, 10),
@@ -120,6 +146,7 @@ afterAll(async () => {
   await generations?.close();
   redis?.disconnect();
   await redisServer?.stop();
+  if (aclDir !== undefined) await removeTempDir(aclDir);
 });
 
 async function ownerPage(): Promise<Page> {
@@ -205,6 +232,8 @@ describe("the queue dashboard", () => {
       expect(await generations.positionOf(failing.generationId)).toBe(waiting.length + 1);
       await tab("prioritized");
       await shows(failing.generationId);
+      // All of it within the board's Redis user: nothing it asked for was refused.
+      expect(board.logTail(200)).not.toMatch(/NOPERM|error/i);
     } finally {
       await page.context().close();
     }

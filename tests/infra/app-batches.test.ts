@@ -43,6 +43,7 @@ async function appDependencies(users: number, batchSize: number): Promise<Map<st
       sourceHash: "0123456789abcdef",
       network: "tapbot",
       redisUrl: pulumi.secret("redis://:x@redis:6379"),
+      boardRedisUrl: pulumi.secret("redis://tapbot-board:x@redis:6379"),
       databaseUrl: pulumi.secret("postgres://tapbot:x@10.77.0.2:5432/tapbot"),
       dependsOn: [],
     },

@@ -20,6 +20,7 @@ const caddyfile = renderCaddyfile({
     n8n: "tapbot-n8n:5678",
     directus: `${config.dataTunnelAddress}:8055`,
     grafana: `${config.dataTunnelAddress}:3000`,
+    board: "tapbot-board:8090",
   }),
 });
 
@@ -57,11 +58,17 @@ describe("the Caddyfile", () => {
     };
     const server = Object.values(json.apps.http.servers)[0];
     expect(server?.listen).toEqual([":443"]);
-    const domains = [config.directusDomain, config.grafanaDomain, config.n8nDomain];
+    const domains = [
+      config.boardDomain,
+      config.directusDomain,
+      config.grafanaDomain,
+      config.n8nDomain,
+    ].sort();
     expect(server?.routes.map((r) => r.match[0]?.host[0]).sort()).toEqual(domains);
     expect(result.stdout).toContain('"dial":"tapbot-n8n:5678"');
     expect(result.stdout).toContain(`"dial":"${config.dataTunnelAddress}:8055"`);
     expect(result.stdout).toContain(`"dial":"${config.dataTunnelAddress}:3000"`);
+    expect(result.stdout).toContain('"dial":"tapbot-board:8090"');
     const policy = json.apps.tls.automation.policies[0];
     expect(policy?.subjects?.slice().sort()).toEqual(domains);
     expect(policy?.issuers.find((i) => i.module === "acme")?.email).toBe(config.acmeEmail);
@@ -82,7 +89,12 @@ describe("the Caddyfile", () => {
         acmeEmail: config.acmeEmail,
         sites: proxySites(
           { ...config, adminAllowIps: ["203.0.113.7 }\n\treverse_proxy evil:80"] },
-          { n8n: "n8n:5678", directus: "10.77.0.2:8055", grafana: "10.77.0.2:3000" },
+          {
+            n8n: "n8n:5678",
+            directus: "10.77.0.2:8055",
+            grafana: "10.77.0.2:3000",
+            board: "tapbot-board:8090",
+          },
         ),
       }),
     ).toThrow(/not an IPv4\/IPv6 address/);
@@ -152,12 +164,14 @@ describe("the rendered Caddyfile in front of the admin UIs, served by the real C
   let n8n: Awaited<ReturnType<typeof startUpstream>>;
   let directus: Awaited<ReturnType<typeof startUpstream>>;
   let grafana: Awaited<ReturnType<typeof startUpstream>>;
+  let board: Awaited<ReturnType<typeof startUpstream>>;
 
   beforeAll(async () => {
-    [n8n, directus, grafana] = await Promise.all([
+    [n8n, directus, grafana, board] = await Promise.all([
       startUpstream("n8n"),
       startUpstream("directus"),
       startUpstream("grafana"),
+      startUpstream("board"),
     ]);
     const http = await freePort();
     https = await freePort();
@@ -169,6 +183,7 @@ describe("the rendered Caddyfile in front of the admin UIs, served by the real C
           n8n: `127.0.0.1:${n8n.port}`,
           directus: `127.0.0.1:${directus.port}`,
           grafana: `127.0.0.1:${grafana.port}`,
+          board: `127.0.0.1:${board.port}`,
         },
       ),
     });
@@ -194,9 +209,10 @@ describe("the rendered Caddyfile in front of the admin UIs, served by the real C
     n8n?.server.close();
     directus?.server.close();
     grafana?.server.close();
+    board?.server.close();
   });
 
-  it("proxies the owner to n8n, Directus and Grafana", async () => {
+  it("proxies the owner to n8n, Directus, Grafana and the queue dashboard", async () => {
     const toN8n = await get(https, config.n8nDomain, "/home/workflows", OWNER);
     expect(toN8n.status).toBe(200);
     expect(toN8n.body).toBe("n8n answered /home/workflows");
@@ -207,10 +223,19 @@ describe("the rendered Caddyfile in front of the admin UIs, served by the real C
     const toGrafana = await get(https, config.grafanaDomain, "/d/tapbot-overview", OWNER);
     expect(toGrafana.status).toBe(200);
     expect(toGrafana.body).toBe("grafana answered /d/tapbot-overview");
+    const toBoard = await get(https, config.boardDomain, "/queue/generations?status=failed", OWNER);
+    expect(toBoard.status).toBe(200);
+    expect(toBoard.body).toBe("board answered /queue/generations?status=failed");
   });
 
   it("answers a stranger 403 on every admin path and never reaches the upstream", async () => {
-    const before = { n8n: n8n.paths.length, directus: directus.paths.length, grafana: grafana.paths.length };
+    const counts = () => ({
+      n8n: n8n.paths.length,
+      directus: directus.paths.length,
+      grafana: grafana.paths.length,
+      board: board.paths.length,
+    });
+    const before = counts();
     const asked = [
       await get(https, config.n8nDomain, "/", STRANGER),
       await get(https, config.n8nDomain, "/rest/owner/setup", STRANGER, { method: "POST" }),
@@ -226,12 +251,17 @@ describe("the rendered Caddyfile in front of the admin UIs, served by the real C
         "/api/datasources/proxy/uid/tapbot-prometheus/api/v1/query",
         STRANGER,
       ),
+      // The queue dashboard: not even its login challenge or its health answer reaches a stranger.
+      await get(https, config.boardDomain, "/", STRANGER),
+      await get(https, config.boardDomain, "/healthz", STRANGER),
+      await get(https, config.boardDomain, "/api/queues/generations/abc/retry", STRANGER, {
+        method: "PUT",
+        headers: { authorization: `Basic ${Buffer.from("owner:guess").toString("base64")}` },
+      }),
     ];
-    expect(asked.map((a) => a.status)).toEqual([403, 403, 403, 403, 403, 403, 403, 403]);
+    expect(asked.map((a) => a.status)).toEqual([403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403]);
     expect(asked.every((a) => a.body === "Forbidden")).toBe(true);
-    expect({ n8n: n8n.paths.length, directus: directus.paths.length, grafana: grafana.paths.length }).toEqual(
-      before,
-    );
+    expect(counts()).toEqual(before);
   });
 
   it("lets anyone reach n8n's production webhooks when n8nPublicWebhooks is on, and nothing else", async () => {

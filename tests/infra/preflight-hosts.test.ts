@@ -87,6 +87,7 @@ beforeAll(async () => {
     "n8n.tapbot.kz": { a: [automation.address] },
     "directus.tapbot.kz": { a: [automation.address] },
     "grafana.tapbot.kz": { a: [automation.address] },
+    "queue.tapbot.kz": { a: [automation.address] },
     "old.tapbot.kz": { a: ["192.0.2.80"] },
   });
   telegram = await startFakeTelegram();
@@ -245,7 +246,13 @@ describe("npm run preflight against two throwaway Ubuntu hosts, the fake Telegra
     });
     expect(find(rows, "queue redis", "data")).toEqual([]);
 
-    for (const name of ["bot.tapbot.kz", "n8n.tapbot.kz", "directus.tapbot.kz", "grafana.tapbot.kz"]) {
+    for (const name of [
+      "bot.tapbot.kz",
+      "n8n.tapbot.kz",
+      "directus.tapbot.kz",
+      "grafana.tapbot.kz",
+      "queue.tapbot.kz",
+    ]) {
       expect(one(rows, "dns", name)).toMatchObject({ status: "ok", found: `A ${automation.address}` });
     }
     expect(one(rows, "telegram token", "telegram")).toMatchObject({ status: "ok" });

@@ -29,6 +29,7 @@ describe("the stack outputs", () => {
       n8n: "https://n8n.tapbot.kz/",
       directus: "https://directus.tapbot.kz/",
       grafana: "https://grafana.tapbot.kz/",
+      board: "https://queue.tapbot.kz/",
     });
     expect(index.workers.count).toBe(expected.workers);
     expect(index.bindsFirst).toMatchObject({

@@ -13,7 +13,13 @@ import {
   SECRET_VALUES,
   setStackConfig,
 } from "./helpers/pulumi-mocks.js";
-import { plainStackConfig, stackCapacity, stackPlan, TEST_HOST_KEYS } from "./helpers/stack-config.js";
+import {
+  plainStackConfig,
+  stackCapacity,
+  stackPlan,
+  TEST_ADMIN_ALLOW_IPS,
+  TEST_HOST_KEYS,
+} from "./helpers/stack-config.js";
 
 type Program = typeof import("../../infra/program.js");
 let program: Program;
@@ -28,7 +34,7 @@ async function deploy(users: number, allowErrors = false, overrides: Record<stri
   const outputs = await program.deployStack();
   const { app, data, monitoring, backups } = outputs.components;
   await Promise.all(
-    [...app.workers, ...app.bots, data.directus, monitoring.prometheus].map((c) => resolve(c.id)),
+    [...app.workers, ...app.bots, app.board, data.directus, monitoring.prometheus].map((c) => resolve(c.id)),
   );
   await Promise.all(Object.values(backups.installs).map((r) => resolve(r?.urn)));
   return { outputs, resources: [...registered] };
@@ -250,11 +256,13 @@ describe.each([
           expect(port.ip, `${c.name}:${port.internal}`).toBe("10.77.0.2");
       }
     }
-    for (const name of ["automation-redis", "automation-n8n"])
+    for (const name of ["automation-redis", "automation-n8n", "app-board"])
       expect(byName(resources, name).inputs.ports ?? []).toEqual([]);
     // The app's ops ports (/metrics for Prometheus) and the Redis exporter only on the automation host's
     // tunnel address; the PostgreSQL exporter only on the data host's loopback.
-    for (const c of containers(resources).filter((r) => /^app-|^monitoring-redis-exporter$/.test(r.name))) {
+    for (const c of containers(resources).filter((r) =>
+      /^app-(bot|worker)-|^monitoring-redis-exporter$/.test(r.name),
+    )) {
       for (const port of c.inputs.ports as { ip: string }[]) expect(port.ip, c.name).toBe("10.77.0.1");
     }
     expect(byName(resources, "monitoring-postgres-exporter").inputs.ports).toEqual([
@@ -310,6 +318,57 @@ describe.each([
     const exporter = envOf(byName(resources, "monitoring-redis-exporter"));
     expect(exporter).toContain("REDIS_USER=tapbot-exporter");
     expect(exporter.join("\n")).not.toContain(password);
+  });
+
+  it("runs the queue dashboard with the plan's memory, its password hash as a secret and its own Redis user, behind Caddy's allowlist", () => {
+    const board = byName(resources, "app-board");
+    expect(board.inputs).toMatchObject({
+      name: "tapbot-board",
+      memory: planned(expected, "board").limitMB,
+      memoryReservation: planned(expected, "board").reservationMB,
+      command: ["node", "dist/app/board/main.js"],
+      stopSignal: "SIGTERM",
+    });
+    expect((board.inputs.networksAdvanced as { name: string }[]).map((n) => n.name)).toEqual(["tapbot"]);
+    const boardPassword = createHash("sha256")
+      .update(`tapbot-redis-board:${SECRET_VALUES.redisPassword}`)
+      .digest("hex");
+    // Its two secrets as files its user alone reads, nothing secret in its environment.
+    expect(secretOf(board, "REDIS_URL")).toBe(`REDIS_URL=redis://tapbot-board:${boardPassword}@redis:6379`);
+    expect(secretOf(board, "BOARD_PASSWORD_HASH")).toBe(
+      `BOARD_PASSWORD_HASH=${SECRET_VALUES.boardPasswordHash}`,
+    );
+    expect(envOf(board)).toEqual([
+      "REDIS_URL_FILE=/run/secrets/redis_url",
+      "BOARD_PASSWORD_HASH_FILE=/run/secrets/board_password_hash",
+      "QUEUE_NAME=generations",
+      "HTTP_PORT=8090",
+      "HTTP_HOST=0.0.0.0",
+      "LOG_LEVEL=info",
+    ]);
+    // The bot and the workers use the queue the board's Redis user is confined to.
+    for (const app of containers(resources).filter((r) => /^app-(bot|worker)-\d+$/.test(r.name)))
+      expect(envOf(app)).toContain("QUEUE_NAME=generations");
+    const uploads = (c: string) =>
+      unwrap(byName(resources, c).inputs.uploads) as { file: string; content: unknown }[];
+    const acl = unwrap(uploads("automation-redis").find((u) => u.file === "/etc/redis-users.acl")?.content);
+    expect(acl).toMatch(
+      /^user tapbot-board on #[0-9a-f]{64} resetkeys ~bull:generations:\* resetchannels -@all /m,
+    );
+    expect(acl).not.toContain(boardPassword);
+    const caddyfile = String(
+      unwrap(uploads("automation-caddy").find((u) => u.file === "/etc/caddy/Caddyfile")?.content),
+    );
+    const site = caddyfile.slice(caddyfile.indexOf("queue.tapbot.kz {"));
+    const block = site.slice(0, site.indexOf("\n}"));
+    expect(block.split("\n").slice(0, 5)).toEqual([
+      "queue.tapbot.kz {",
+      "\t@stranger {",
+      `\t\tnot remote_ip ${TEST_ADMIN_ALLOW_IPS.join(" ")}`,
+      "\t}",
+      '\trespond @stranger "Forbidden" 403',
+    ]);
+    expect(block.endsWith("\treverse_proxy tapbot-board:8090")).toBe(true);
   });
 
   it("creates n8n's owner from the stack (bcrypt hash only) and hardens n8n and Directus", () => {

@@ -4,8 +4,10 @@ import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parsePlanInput, plan } from "../../capacity/index.js";
 import {
+  GENERATION_QUEUE,
   REDIS_ACL_PATH,
   REDIS_USERS,
+  redisBoardPassword,
   redisExporterPassword,
   renderRedisAcl,
 } from "../../infra/render/redis-acl.js";
@@ -21,6 +23,7 @@ import { runTool } from "./helpers/run-tool.js";
  */
 const appPassword = "app-password-for-the-acl-test-0123456789";
 const exporterPassword = redisExporterPassword(appPassword);
+const boardPassword = redisBoardPassword(appPassword);
 const redisArgs = (aclFile: string) => [
   ...renderRedisArgs(plan(parsePlanInput({ users: 100 })).redis),
   "--aclfile",
@@ -37,7 +40,10 @@ dumpLogsOnFailure(() => stack);
 beforeAll(async () => {
   dir = await makeTempDir("redis-acl");
   aclFile = join(dir, "users.acl");
-  writeFileSync(aclFile, renderRedisAcl({ app: appPassword, exporter: exporterPassword }));
+  writeFileSync(
+    aclFile,
+    renderRedisAcl({ app: appPassword, exporter: exporterPassword, board: boardPassword }),
+  );
   stack = await startAppStack({
     redis: { args: redisArgs(aclFile) },
     onLog: (name, line) => appLog.push(`${name}: ${line}`),
@@ -76,9 +82,10 @@ async function outcome(client: Redis, ...command: [string, ...(string | number)[
 
 describe("the rendered ACL file in a real redis-server", () => {
   it("holds no password, only their SHA-256", () => {
-    const text = renderRedisAcl({ app: appPassword, exporter: exporterPassword });
+    const text = renderRedisAcl({ app: appPassword, exporter: exporterPassword, board: boardPassword });
     expect(text).not.toContain(appPassword);
     expect(text).not.toContain(exporterPassword);
+    expect(text).not.toContain(boardPassword);
     expect(text).toMatch(new RegExp(`^user ${REDIS_USERS.app} on #[0-9a-f]{64} `, "m"));
     // The container runs redis-server itself (the image's entrypoint then drops root) on the uploaded file,
     // and neither its command nor its healthcheck carries a secret.
@@ -145,6 +152,40 @@ describe("the rendered ACL file in a real redis-server", () => {
     // A wrong password is refused.
     const wrong = connectAs(REDIS_USERS.app, "not-the-password");
     await expect(wrong.ping()).rejects.toThrow(/WRONGPASS/);
+  });
+
+  it("the board's user reaches the generation queue's keys and nothing else of the app's, and changes no setting", async () => {
+    await connectAs(REDIS_USERS.app, appPassword).set("tapbot:probe", "1");
+    const board = connectAs(REDIS_USERS.board, boardPassword);
+    const jobKey = `bull:${GENERATION_QUEUE}:probe-job`;
+    expect(await outcome(board, "HSET", jobKey, "name", "generate")).toBe("OK");
+    expect(await outcome(board, "ZRANGE", `bull:${GENERATION_QUEUE}:failed`, "0", "-1")).toBe("OK");
+    expect(await outcome(board, "EVAL", "return redis.call('HGET', KEYS[1], 'name')", "1", jobKey)).toBe(
+      "OK",
+    );
+    expect(await outcome(board, "INFO")).toBe("OK");
+    expect(await outcome(board, "CLIENT", "LIST")).toBe("OK");
+    for (const command of [
+      ["GET", "tapbot:probe"],
+      ["SET", "tapbot:probe", "3"],
+      ["HGET", "bull:another-queue:1", "data"],
+      ["FLUSHALL"],
+      ["FLUSHDB"],
+      ["KEYS", "*"],
+      ["CONFIG", "SET", "maxmemory-policy", "allkeys-lru"],
+      ["CONFIG", "GET", "maxmemory"],
+      ["FUNCTION", "FLUSH"],
+      ["SCRIPT", "FLUSH"],
+      ["CLIENT", "KILL", "TYPE", "normal"],
+      ["SUBSCRIBE", "anything"],
+    ] as [string, ...string[]][]) {
+      expect(await outcome(board, ...command), command.join(" ")).toBe("NOPERM");
+    }
+    // Lua runs with the caller's rights: a script cannot reach beyond the queue's keys either.
+    await expect(board.call("EVAL", "return redis.call('GET', 'tapbot:probe')", "0")).rejects.toThrow(
+      /can't access|NOPERM/,
+    );
+    expect(await connectAs(REDIS_USERS.app, appPassword).get("tapbot:probe")).toBe("1");
   });
 
   it("the real bot and a worker, connected as the app's user, turn a prompt into one picture", async () => {

@@ -23,10 +23,16 @@ export function resetRegistrations(): void {
   registered.length = 0;
 }
 
-/** Recognisable values for every secret, long enough to pass the program's checks. */
-export const SECRET_VALUES: Record<SecretKey, string> = Object.fromEntries(
-  (Object.keys(SECRET_KEYS) as SecretKey[]).map((key) => [key, `${key}-SECRET-${"x".repeat(64)}`]),
-) as Record<SecretKey, string>;
+/**
+ * Recognisable values for every secret, long enough to pass the program's checks; the board's hash has the
+ * form of a bcrypt hash, as the program requires.
+ */
+export const SECRET_VALUES: Record<SecretKey, string> = {
+  ...(Object.fromEntries(
+    (Object.keys(SECRET_KEYS) as SecretKey[]).map((key) => [key, `${key}-SECRET-${"x".repeat(64)}`]),
+  ) as Record<SecretKey, string>),
+  boardPasswordHash: `$2b$10$boardPasswordHashSECRET${"x".repeat(30)}`,
+};
 
 /** What the engine sends for a secret: the value wrapped with the secret signature. */
 export function isSecretWrapper(value: unknown): boolean {

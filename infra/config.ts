@@ -255,24 +255,31 @@ export function parsePlainConfig(raw: Record<string, unknown>): PlainConfig {
 }
 
 /**
- * Checks a secret's length inside the Output, so the value itself is never unwrapped into program text; a
- * short value fails the deploy with the key's name and the rule, not the value.
+ * What is wrong with a secret's value (too short, or not of its form), naming the key and the rule and never
+ * the value; undefined when it is fine. Pure, so the rules are tested without Pulumi.
+ */
+export function secretProblem(key: SecretKey | OffsiteSecretKey, value: string): string | undefined {
+  const least =
+    key in SECRET_KEYS ? SECRET_KEYS[key as SecretKey] : OFFSITE_SECRET_KEYS[key as OffsiteSecretKey];
+  if (value.trim().length < least) return `${CONFIG_NAMESPACE}:${key} must be at least ${least} characters`;
+  const form = SECRET_FORMS[key];
+  if (form !== undefined && !form.pattern.test(value.trim()))
+    return `${CONFIG_NAMESPACE}:${key} ${form.rule}`;
+  return undefined;
+}
+
+/**
+ * Checks a secret inside the Output ({@link secretProblem}), so the value itself is never unwrapped into
+ * program text; a bad value fails the deploy with the key's name and the rule, not the value.
  */
 function checkedSecret(
   key: SecretKey | OffsiteSecretKey,
   value: pulumi.Output<string>,
 ): pulumi.Output<string> {
-  const least =
-    key in SECRET_KEYS ? SECRET_KEYS[key as SecretKey] : OFFSITE_SECRET_KEYS[key as OffsiteSecretKey];
   return pulumi.secret(
     value.apply((v) => {
-      if (v.trim().length < least) {
-        throw new InfraConfigError([`${CONFIG_NAMESPACE}:${key} must be at least ${least} characters`]);
-      }
-      const form = SECRET_FORMS[key];
-      if (form !== undefined && !form.pattern.test(v.trim())) {
-        throw new InfraConfigError([`${CONFIG_NAMESPACE}:${key} ${form.rule}`]);
-      }
+      const problem = secretProblem(key, v);
+      if (problem !== undefined) throw new InfraConfigError([problem]);
       return v;
     }),
   );

@@ -1,7 +1,8 @@
+import bcrypt from "bcryptjs";
 import { describe, expect, it } from "vitest";
 import { parsePlanInput, plan } from "../../capacity/index.js";
 import { hashSources } from "../../infra/app-source-hash.js";
-import { InfraConfigError, parsePlainConfig } from "../../infra/config.js";
+import { InfraConfigError, parsePlainConfig, secretProblem } from "../../infra/config.js";
 import { checkDeployable } from "../../infra/plan-services.js";
 import { planFromConfig } from "../../infra/program.js";
 
@@ -27,6 +28,28 @@ describe("the stack config", () => {
 
   it("turns capacity input errors into errors naming tapbot:capacity.<field>", () => {
     expect(() => planFromConfig({ capacity: { users: -5 } })).toThrow(/tapbot:capacity\.users/);
+  });
+});
+
+describe("the stack's secrets", () => {
+  it("takes the board's bcrypt hash, and refuses a password or a cheap hash in its place, never echoing it", () => {
+    const hash = bcrypt.hashSync("a long board password", 12);
+    expect(secretProblem("boardPasswordHash", hash)).toBeUndefined();
+    expect(secretProblem("boardPasswordHash", `${hash}\n`)).toBeUndefined();
+    const password = "correct horse battery staple, pasted instead of its hash!!!!";
+    expect(password.length).toBeGreaterThanOrEqual(60);
+    const refusal = secretProblem("boardPasswordHash", password);
+    expect(refusal).toMatch(
+      /^tapbot:boardPasswordHash must be a bcrypt hash of cost 10-13, as `npm run --silent board:hash-password` prints it/,
+    );
+    expect(refusal).not.toContain("horse");
+    expect(secretProblem("boardPasswordHash", bcrypt.hashSync("x", 4).padEnd(60, "x"))).toMatch(
+      /bcrypt hash/,
+    );
+    expect(secretProblem("boardPasswordHash", "short")).toBe(
+      "tapbot:boardPasswordHash must be at least 60 characters",
+    );
+    expect(secretProblem("falKey", "fal-key-12345")).toBeUndefined();
   });
 });
 

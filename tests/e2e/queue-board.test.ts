@@ -198,7 +198,7 @@ describe("the queue dashboard", () => {
     expect(api.status).toBe(401);
     expect(api.headers.get("www-authenticate")).toMatch(/^Basic /);
     expect(await api.text()).not.toContain(queueName);
-  });
+  }, 60_000);
 
   it("shows the owner the waiting, delayed and failed jobs, and retries the failed one", async () => {
     const page = await ownerPage();
@@ -254,5 +254,5 @@ describe("the queue dashboard", () => {
     expect(((await again.json()) as { error: string }).error).toContain("is completed");
     expect(await generations.queue.getJobState(finished.generationId)).toBe("completed");
     for (const j of waiting) expect(await generations.queue.getJobState(j.generationId)).toBe("prioritized");
-  });
+  }, 60_000);
 });

@@ -1,9 +1,11 @@
+import { spawnSync } from "node:child_process";
 import bcrypt from "bcryptjs";
 import { describe, expect, it } from "vitest";
 import { BasicAuthGate, parseBasicAuth } from "../../../app/board/basic-auth.js";
 import { boardAction } from "../../../app/board/board-actions.js";
 import { loadBoardConfig } from "../../../app/board/board-config.js";
 import { ConfigError } from "../../../app/config.js";
+import { repoRoot } from "../../support/app-stack.js";
 
 const HASH = bcrypt.hashSync("a long board password", 10);
 const minimal = { REDIS_URL: "redis://tapbot-board:s3cret-pass@127.0.0.1:6379", BOARD_PASSWORD_HASH: HASH };
@@ -75,6 +77,33 @@ describe("the board's login", () => {
     expect(parseBasicAuth(basic("owner", "pa:ss"))).toEqual({ user: "owner", password: "pa:ss" });
     expect(parseBasicAuth(`Basic ${Buffer.from("no-colon").toString("base64")}`)).toBeUndefined();
     expect(parseBasicAuth("Basic !!!")).toBeUndefined();
+  });
+});
+
+describe("npm run board:hash-password", () => {
+  /** The README's command: the password on stdin, the hash on stdout. */
+  function hashPassword(password: string) {
+    return spawnSync(process.execPath, ["--import", "tsx", "app/board/hash-password.ts"], {
+      cwd: repoRoot,
+      input: password,
+      encoding: "utf8",
+    });
+  }
+
+  it("prints a cost-12 bcrypt hash of the password read from stdin, which the board accepts", () => {
+    const run = hashPassword("a long board password\n");
+    expect(run.status).toBe(0);
+    const hash = run.stdout.trim();
+    expect(hash).toMatch(/^\$2b\$12\$/);
+    expect(bcrypt.compareSync("a long board password", hash)).toBe(true);
+    expect(loadBoardConfig({ ...minimal, BOARD_PASSWORD_HASH: run.stdout }).passwordHash).toBe(hash);
+  });
+
+  it("refuses a password under 12 characters, printing no hash", () => {
+    const run = hashPassword("short");
+    expect(run.status).toBe(2);
+    expect(run.stdout).toBe("");
+    expect(run.stderr).toContain("the password must be at least 12 characters; got 5");
   });
 });
 

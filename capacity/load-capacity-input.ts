@@ -1,5 +1,5 @@
 import { resolve } from "node:path";
-import { isMap, isScalar, isSeq, parseDocument } from "yaml";
+import { parseDocument } from "yaml";
 import {
   applyCalibration,
   CALIBRATED_INPUTS,
@@ -10,6 +10,7 @@ import {
 import { PROFILES, type Profile } from "./default-calibration.js";
 import { CapacityInputError } from "./input-error.js";
 import { type PlanInput, parsePlanInput } from "./schema.js";
+import { firstDuplicateKey } from "./yaml-duplicate-key.js";
 
 /** A calibration file that cannot be used: which file, and each problem (`calibration.services.x: …`). */
 export class CalibrationFileError extends CapacityInputError {
@@ -82,7 +83,7 @@ function readCalibration(path: string, readFile: (path: string) => string): Cali
     ) {
       throw new CapacityInputError([{ path: "calibration", message: NOT_A_CALIBRATION }]);
     }
-    const duplicate = firstDuplicateKey(doc.contents);
+    const duplicate = firstDuplicateKey(doc.contents, "calibration");
     if (duplicate !== undefined) {
       throw new CapacityInputError([
         { path: duplicate, message: "given twice; a key may appear once in a mapping" },
@@ -93,26 +94,6 @@ function readCalibration(path: string, readFile: (path: string) => string): Cali
     if (error instanceof CapacityInputError) throw new CalibrationFileError(path, capped(error));
     throw error;
   }
-}
-
-/** The first key that repeats within one mapping, as a dotted path, walking every mapping once. */
-function firstDuplicateKey(node: unknown, at = "calibration"): string | undefined {
-  if (isMap(node)) {
-    const seen = new Set<string>();
-    for (const pair of node.items) {
-      const key = String(isScalar(pair.key) ? pair.key.value : pair.key);
-      if (seen.has(key)) return `${at}.${key}`;
-      seen.add(key);
-      const inner = firstDuplicateKey(pair.value, `${at}.${key}`);
-      if (inner !== undefined) return inner;
-    }
-  } else if (isSeq(node)) {
-    for (const [i, item] of node.items.entries()) {
-      const inner = firstDuplicateKey(item, `${at}[${i}]`);
-      if (inner !== undefined) return inner;
-    }
-  }
-  return undefined;
 }
 
 /** At most {@link MAX_CALIBRATION_ISSUES} issues, and a line saying how many more there were. */

@@ -1,6 +1,7 @@
 import { closeSync, constants, fstatSync, openSync, readSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { parseDocument } from "yaml";
+import { firstDuplicateKey } from "../yaml-duplicate-key.js";
 import { UsageError } from "./usage-error.js";
 
 /** The key of the stack config that holds the capacity inputs. */
@@ -60,9 +61,12 @@ export function readText(path: string, what: string): string {
   }
 }
 
-/** Parses YAML (JSON is YAML too); a syntax error names the file, the line and the column. */
+/**
+ * Parses YAML (JSON is YAML too); a syntax error names the file, the line and the column, and a key given twice
+ * in one mapping names the key (found in linear time, see firstDuplicateKey).
+ */
 function parseYaml(text: string, path: string): unknown {
-  const doc = parseDocument(text, { uniqueKeys: true, prettyErrors: true });
+  const doc = parseDocument(text, { uniqueKeys: false, prettyErrors: true });
   const [first] = doc.errors;
   if (first !== undefined) {
     // With prettyErrors the first line of the message says what and where ("... at line 3, column 1:").
@@ -71,6 +75,10 @@ function parseYaml(text: string, path: string): unknown {
       `${path}: YAML syntax error: ${what.replace(/:$/, "")}`,
       excerpt.filter((l) => l.trim() !== ""),
     );
+  }
+  const duplicate = firstDuplicateKey(doc.contents, "");
+  if (duplicate !== undefined) {
+    throw new UsageError(`${path}: ${duplicate} is given twice; a key may appear once in a mapping`);
   }
   return doc.toJS();
 }

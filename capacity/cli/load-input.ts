@@ -10,6 +10,9 @@ import { readConfigFile, readStackConfig, readText } from "./config-file.js";
 import { inputsFromFlags } from "./input-options.js";
 import { UsageError } from "./usage-error.js";
 
+/** The most problems of one input that are printed; the rest are counted. */
+const MAX_REPORTED_PROBLEMS = 20;
+
 /** Where the inputs come from, as commander hands over the options. */
 export interface InputSources {
   config?: string;
@@ -63,7 +66,16 @@ export function loadInput(sources: InputSources, overrides: Record<string, unkno
       throw new UsageError(`invalid calibration file ${error.file}`, details(error));
     }
     if (error instanceof CapacityInputError) {
-      throw new UsageError(`invalid input (from ${origin})`, details(error));
+      // At most 20 lines, then how many more: a config of 100 000 unknown keys is one mistake, not a page each.
+      const lines = details(error);
+      const shown =
+        lines.length > MAX_REPORTED_PROBLEMS
+          ? [
+              ...lines.slice(0, MAX_REPORTED_PROBLEMS),
+              `and ${lines.length - MAX_REPORTED_PROBLEMS} more problems`,
+            ]
+          : lines;
+      throw new UsageError(`invalid input (from ${origin})`, shown);
     }
     throw error;
   }

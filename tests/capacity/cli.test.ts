@@ -1,5 +1,5 @@
 import { execFile } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -229,6 +229,34 @@ describe("bad input: one clear message, exit 2, no stack trace", () => {
     expect(run.stderr).toMatch(/broken\.yaml: YAML syntax error: .* at line 3, column 1/);
     expectNoStackTrace(run);
   });
+
+  it("a key given twice in a config is named, the mapping it is in too", async () => {
+    const file = join(work, "twice.yaml");
+    writeFileSync(file, "users: 10\nthresholds:\n  ram: { warn: 80, critical: 90, warn: 85 }\n");
+    const run = await capacity("plan", "--config", file);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain(
+      `${file}: thresholds.ram.warn is given twice; a key may appear once in a mapping`,
+    );
+    expectNoStackTrace(run);
+  });
+
+  it("reads a config of nothing but unknown keys, as many as 1 MB holds, in seconds, printing 20", async () => {
+    const file = join(work, "many-keys.yaml");
+    const keys = Array.from({ length: 140_000 }, (_, i) => `k${i.toString(36)}:`).join("\n");
+    writeFileSync(file, `users: 300\n${keys}\n`);
+    expect(statSync(file).size).toBeLessThanOrEqual(1024 * 1024);
+    const started = performance.now();
+    const run = await capacity("plan", "--config", file);
+    const seconds = (performance.now() - started) / 1000;
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain("k0: unknown key");
+    expect(run.stderr.split("\n").filter((l) => l.includes("unknown key"))).toHaveLength(20);
+    expect(run.stderr).toContain("and 139980 more problems");
+    expectNoStackTrace(run);
+    // A generous bound for a shared two-core machine; the parser's own duplicate check took minutes.
+    expect(seconds).toBeLessThan(40);
+  }, 60_000);
 });
 
 describe("capacity curve", () => {

@@ -1,6 +1,8 @@
 import { readFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
-import { parse } from "yaml";
+import { parseDocument } from "yaml";
+import { readText } from "../../capacity/cli/config-file.js";
+import { UsageError } from "../../capacity/cli/usage-error.js";
 import {
   DEFAULT_CALIBRATION_FILE,
   loadCapacityInput,
@@ -8,6 +10,7 @@ import {
   type PlanInput,
   plan,
 } from "../../capacity/index.js";
+import { firstDuplicateKey } from "../../capacity/yaml-duplicate-key.js";
 import { CONFIG_NAMESPACE, type PlainConfig, parsePlainConfig } from "../config.js";
 
 /** A stack file that cannot be read or parsed; the message names the file and what is wrong. */
@@ -59,19 +62,24 @@ export function readStackSettings(stack: string, stackDir: string): StackSetting
   const file = join(resolve(stackDir), `Pulumi.${stack}.yaml`);
   let text: string;
   try {
-    text = readFileSync(file, "utf8");
+    // Bounded and regular files only, as the capacity CLI reads its inputs.
+    text = readText(file, "the stack file");
   } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    throw new StackSettingsError(
-      `cannot read the stack file ${file}: ${code === "ENOENT" ? "no such file (is --stack right, and --stack-dir?)" : code}`,
-    );
+    if (!(error instanceof UsageError)) throw error;
+    const hint = error.message.endsWith("no such file") ? " (is --stack right, and --stack-dir?)" : "";
+    throw new StackSettingsError(`${error.message}${hint}`);
   }
-  let doc: unknown;
-  try {
-    doc = parse(text);
-  } catch (error) {
-    throw new StackSettingsError(`${file}: YAML syntax error: ${(error as Error).message.split("\n")[0]}`);
+  const parsed = parseDocument(text, { uniqueKeys: false });
+  const [syntax] = parsed.errors;
+  if (syntax !== undefined) {
+    throw new StackSettingsError(`${file}: YAML syntax error: ${syntax.message.split("\n")[0]}`);
   }
+  // Linear, where the parser's own uniqueKeys check is quadratic in the number of keys.
+  const duplicate = firstDuplicateKey(parsed.contents, "");
+  if (duplicate !== undefined) {
+    throw new StackSettingsError(`${file}: ${duplicate} is given twice; a key may appear once in a mapping`);
+  }
+  const doc: unknown = parsed.toJS();
   const config = (doc as { config?: unknown } | null)?.config;
   if (config === null || typeof config !== "object") {
     throw new StackSettingsError(`${file}: no "config:" mapping`);

@@ -1,5 +1,5 @@
 import { spawn } from "node:child_process";
-import { writeFile } from "node:fs/promises";
+import { mkdir, writeFile } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -87,6 +87,21 @@ describe("npm run preflight: usage", () => {
     const other = await preflight(["--stack", "staging"]);
     expect(other.code).toBe(2);
     expect(other.stderr).toMatch(/cannot read the stack file .*Pulumi\.staging\.yaml: no such file/);
+  }, 120_000);
+
+  it("a stack file with a key given twice, or that is no file, is named before anything is contacted (exit 2)", async () => {
+    await writeFile(join(dir, "Pulumi.twice.yaml"), "config:\n  tapbot:users: 300\n  tapbot:users: 400\n");
+    const twice = await preflight(["--stack", "twice", "--stack-dir", dir]);
+    expect(twice.code).toBe(2);
+    expect(twice.stderr).toContain(
+      `${join(dir, "Pulumi.twice.yaml")}: config.tapbot:users is given twice; a key may appear once in a mapping`,
+    );
+    await mkdir(join(dir, "Pulumi.folder.yaml"));
+    const folder = await preflight(["--stack", "folder", "--stack-dir", dir]);
+    expect(folder.code).toBe(2);
+    expect(folder.stderr).toContain(
+      `cannot read the stack file ${join(dir, "Pulumi.folder.yaml")}: it is a directory`,
+    );
   }, 120_000);
 
   it("without the secrets in the environment and no Pulumi CLI to read them, says how to give them (exit 2)", async () => {

@@ -267,6 +267,18 @@ export function alertRules(input: AlertRulesInput): RuleGroup[] {
           "At maxmemory Redis refuses writes (noeviction, as the queue needs): new requests fail. Raise the Redis budget in the plan or clear old keys.",
       },
     })),
+    {
+      // Each worker reads its Redis's persistence at start-up (app/worker): 0 is a queue a restart empties.
+      alert: "QueueRedisNotPersistent",
+      expr: "max by (host) (tapbot_queue_redis_persistent) == 0",
+      labels: { severity: "critical" },
+      annotations: {
+        summary:
+          "The queue's Redis on {{ $labels.host }} keeps nothing on disk: its next restart loses every queued request",
+        description:
+          "The program starts tapbot-redis with AOF (appendonly yes, everysec); someone or something turned it off. `docker exec tapbot-redis redis-cli CONFIG SET appendonly yes` keeps the queue now; the next `pulumi up` restores the setting.",
+      },
+    },
     ...atMarks("PostgresConnectionsNearMax", th.ram, t, (mark) => ({
       expr: `sum(pg_stat_database_numbackends) > ${Math.floor(mark * pgMax)}`,
       annotations: {

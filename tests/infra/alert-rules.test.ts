@@ -452,6 +452,31 @@ function storeCases(): Case[] {
       at: "30m",
       fires: [],
     },
+    {
+      title: "a worker finds the queue's Redis keeping nothing on disk",
+      alert: "QueueRedisNotPersistent",
+      series: {
+        'tapbot_queue_redis_persistent{job="worker",host="automation",instance="worker-1"}': "1x10 0x30",
+        'tapbot_queue_redis_persistent{job="worker",host="automation",instance="worker-2"}': "1x10 0x30",
+      },
+      at: "30m",
+      fires: [
+        {
+          labels: { severity: "critical", host: "automation" },
+          summary:
+            "The queue's Redis on automation keeps nothing on disk: its next restart loses every queued request",
+        },
+      ],
+    },
+    {
+      title: "the queue's Redis keeps its data (AOF)",
+      alert: "QueueRedisNotPersistent",
+      series: {
+        'tapbot_queue_redis_persistent{job="worker",host="automation",instance="worker-1"}': "1x40",
+      },
+      at: "30m",
+      fires: [],
+    },
   ];
 }
 

@@ -1,4 +1,4 @@
-import type { AddressInfo } from "node:net";
+import type { Server } from "node:http";
 import { createBullBoard } from "@bull-board/api";
 import { BullMQAdapter } from "@bull-board/api/bullMQAdapter";
 import { HonoAdapter } from "@bull-board/hono";
@@ -6,6 +6,7 @@ import { createAdaptorServer } from "@hono/node-server";
 import { serveStatic } from "@hono/node-server/serve-static";
 import { Hono } from "hono";
 import type { Redis } from "ioredis";
+import { closeServer, listen } from "../observability/listen.js";
 import type { Logger } from "../observability/logger.js";
 import type { GenerationQueue } from "../queue/generation-queue.js";
 import { BasicAuthGate } from "./basic-auth.js";
@@ -113,24 +114,7 @@ export async function startBoardServer(options: BoardServerOptions): Promise<Boa
 
   app.route("/", serverAdapter.registerPlugin());
 
-  const server = createAdaptorServer({ fetch: app.fetch });
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(options.port, options.host, () => {
-      server.off("error", reject);
-      resolve();
-    });
-  });
-  return {
-    port: (server.address() as AddressInfo).port,
-    close: () =>
-      new Promise<void>((resolve) => {
-        if (!server.listening) {
-          resolve();
-          return;
-        }
-        server.close(() => resolve());
-        if ("closeAllConnections" in server) server.closeAllConnections();
-      }),
-  };
+  const server = createAdaptorServer({ fetch: app.fetch }) as Server;
+  const port = await listen(server, options.port, options.host);
+  return { port, close: () => closeServer(server) };
 }

@@ -1,6 +1,6 @@
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
 import type { Registry } from "prom-client";
+import { closeServer, listen } from "./listen.js";
 import { redactSecrets } from "./logger.js";
 
 /** Options of {@link startOpsServer}. */
@@ -109,15 +109,9 @@ export async function startOpsServer(options: OpsServerOptions): Promise<OpsServ
     send(res, 404, "text/plain", "not found\n");
   }
 
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(options.port, options.host, () => {
-      server.off("error", reject);
-      resolve();
-    });
-  });
+  const port = await listen(server, options.port, options.host);
   return {
-    port: (server.address() as AddressInfo).port,
+    port,
     drain() {
       draining = true;
     },
@@ -127,12 +121,9 @@ export async function startOpsServer(options: OpsServerOptions): Promise<OpsServ
       server.close();
       server.closeIdleConnections();
     },
-    close: () =>
-      new Promise<void>((resolve) => {
-        accepting = false;
-        if (server.listening) server.close(() => resolve());
-        else resolve();
-        server.closeAllConnections();
-      }),
+    close: () => {
+      accepting = false;
+      return closeServer(server);
+    },
   };
 }

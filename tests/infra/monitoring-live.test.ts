@@ -29,7 +29,8 @@ interface PromAlert {
 const owner = { id: 4242, first_name: "Owner" };
 
 beforeAll(async () => {
-  stack = await startAppStack();
+  // Redis as production runs it (AOF): with a Redis that keeps nothing, QueueRedisNotPersistent fires, rightly.
+  stack = await startAppStack({ redis: { appendOnly: true } });
   const [bot, ...started] = await Promise.all([stack.startBot(), stack.startWorker(), stack.startWorker()]);
   workers = started;
   // The owner has opened the chat with the alert bot (Telegram refuses to write first).

@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 
 /** A psql single-quoted argument: a quote is doubled. */
-export function psqlQuoted(text: string): string {
+function psqlQuoted(text: string): string {
   return `'${text.replaceAll("'", "''")}'`;
 }
 

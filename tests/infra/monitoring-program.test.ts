@@ -14,6 +14,7 @@ import {
   resolve,
   SECRET_VALUES,
   setStackConfig,
+  unwrap,
 } from "./helpers/pulumi-mocks.js";
 import { runTool } from "./helpers/run-tool.js";
 import { stackPlan, TEST_ALERT_CHAT_ID } from "./helpers/stack-config.js";
@@ -29,9 +30,6 @@ const container = (name: string) => {
   if (found === undefined) throw new Error(`no container monitoring-${name}`);
   return found;
 };
-/** The value behind a secret wrapper (or the value itself). */
-const unwrap = (value: unknown): unknown =>
-  isSecretWrapper(value) ? (value as { value: unknown }).value : value;
 const envs = (name: string) => unwrap(container(name).inputs.envs) as string[];
 /** The files a container gets uploaded, by path; `secret` tells whether the content went as a secret. */
 function uploads(name: string): Map<string, { content: string; secret: boolean }> {

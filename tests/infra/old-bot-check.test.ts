@@ -1,15 +1,12 @@
 import { resolve as resolvePath } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type FakeTelegram, startFakeTelegram } from "../support/fake-telegram.js";
-import { isSecretWrapper, type Registered } from "./helpers/pulumi-mocks.js";
+import { firstUpResources, isSecretWrapper, type Registered, unwrap } from "./helpers/pulumi-mocks.js";
 import { runTool } from "./helpers/run-tool.js";
-import { firstUpResources } from "./helpers/ssh-connections.js";
 
 let telegram: FakeTelegram;
 let check: Registered;
 let containers: Registered[];
-
-const unwrap = (value: unknown) => (isSecretWrapper(value) ? (value as { value: unknown }).value : value);
 
 beforeAll(async () => {
   telegram = await startFakeTelegram();

@@ -12,6 +12,7 @@ import {
   resolve,
   SECRET_VALUES,
   setStackConfig,
+  unwrap,
 } from "./helpers/pulumi-mocks.js";
 import {
   plainStackConfig,
@@ -47,9 +48,6 @@ const byName = (resources: Registered[], name: string) => {
   if (found === undefined) throw new Error(`no resource named ${name}`);
   return found;
 };
-/** The value behind a secret wrapper (or the value itself). */
-const unwrap = (value: unknown): unknown =>
-  isSecretWrapper(value) ? (value as { value: unknown }).value : value;
 const envOf = (container: Registered) => unwrap(container.inputs.envs) as string[];
 /**
  * A secret the container gets as a file (`NAME_FILE` in its environment, the file uploaded owned by the app's

@@ -2,7 +2,8 @@ import { execFile } from "node:child_process";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ThrowawayHost } from "../support/throwaway-host.js";
-import { firstUpResources, sshConnectionsPerHost, totalConnections } from "./helpers/ssh-connections.js";
+import { firstUpResources } from "./helpers/pulumi-mocks.js";
+import { sshConnectionsPerHost, totalConnections } from "./helpers/ssh-connections.js";
 
 const exec = promisify(execFile);
 

@@ -2,7 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { PlainConfig } from "../../infra/config.js";
 import { type HostRole, hardeningScripts } from "../../infra/host-scripts.js";
 import { NetnsLab, type Probe } from "./helpers/netns-lab.js";
-import { firstUpResources, sshConnectionsPerHost, totalConnections } from "./helpers/ssh-connections.js";
+import { firstUpResources } from "./helpers/pulumi-mocks.js";
+import { sshConnectionsPerHost, totalConnections } from "./helpers/ssh-connections.js";
 import { plainStackConfig } from "./helpers/stack-config.js";
 
 /** Documentation addresses (TEST-NET-1) stand in for the two public IPs inside the namespaces. */

@@ -44,6 +44,11 @@ export function isSecretWrapper(value: unknown): boolean {
   );
 }
 
+/** The value behind a secret wrapper (or the value itself). */
+export function unwrap(value: unknown): unknown {
+  return isSecretWrapper(value) ? (value as { value: unknown }).value : value;
+}
+
 const keys = new Map<string, string>();
 
 /**
@@ -140,4 +145,19 @@ export function resolve<T>(output: pulumi.Input<T>): Promise<T> {
       return value;
     });
   });
+}
+
+/**
+ * Runs the program under mocks for the test stack (with `overrides` of its raw config) and returns what it
+ * registered, as a first `pulumi up` would create it.
+ */
+export async function firstUpResources(overrides: Record<string, string> = {}): Promise<Registered[]> {
+  await installMocks();
+  const program = await import("../../../infra/program.js");
+  resetRegistrations();
+  setStackConfig(300, overrides);
+  const outputs = await program.deployStack();
+  const { app, data } = outputs.components;
+  await Promise.all([...app.workers, ...app.bots, data.directus].map((c) => resolve(c.id)));
+  return [...registered];
 }

@@ -1,12 +1,4 @@
-import {
-  installMocks,
-  isSecretWrapper,
-  type Registered,
-  registered,
-  resetRegistrations,
-  resolve,
-  setStackConfig,
-} from "./pulumi-mocks.js";
+import { type Registered, unwrap } from "./pulumi-mocks.js";
 
 /** What one host's SSH daemon sees from a first `pulumi up`, by who dials. */
 export interface HostConnections {
@@ -19,10 +11,6 @@ export interface HostConnections {
   docker: number;
   /** The app image's ship script (one shared connection for all its steps). */
   ship: number;
-}
-
-function unwrap(value: unknown): unknown {
-  return isSecretWrapper(value) ? (value as { value: unknown }).value : value;
 }
 
 /**
@@ -65,19 +53,4 @@ export function sshConnectionsPerHost(resources: readonly Registered[]): Map<str
 /** Every connection of one host's count. */
 export function totalConnections(host: HostConnections): number {
   return host.commands + host.docker + host.ship;
-}
-
-/**
- * Runs the program under mocks for the test stack (with `overrides` of its raw config) and returns what it
- * registered, as a first `pulumi up` would create it.
- */
-export async function firstUpResources(overrides: Record<string, string> = {}): Promise<Registered[]> {
-  await installMocks();
-  const program = await import("../../../infra/program.js");
-  resetRegistrations();
-  setStackConfig(300, overrides);
-  const outputs = await program.deployStack();
-  const { app, data } = outputs.components;
-  await Promise.all([...app.workers, ...app.bots, data.directus].map((c) => resolve(c.id)));
-  return [...registered];
 }

@@ -72,7 +72,7 @@ describe("fal's account limit across worker processes", () => {
   it("a vip who asks while free users wait for a slot goes ahead of them", async () => {
     // Long enough that the vip's request is in the line for a slot before the first free job ends, even when
     // the whole suite shares two cores (a worker may take seconds to reach the vip's job); checked below.
-    stack.fal.setProcessingMs(12_000);
+    stack.fal.setProcessingMs(16_000);
     try {
       const free = newUser(stack, "Fay");
       const vip = newUser(stack, "Vic");
@@ -86,6 +86,16 @@ describe("fal's account limit across worker processes", () => {
         const request = free.says(`free lantern ${n}`);
         await free.replyTo(request);
         freeRequests.push(request);
+        if (n === 1) {
+          // The two slots free 4 s apart: the first goes to the head of the line (the vip) alone. Freed
+          // together, both would be granted at once, to the vip and to free 3, and which of the two reached
+          // fal first would be a race between two workers, not the line's order.
+          await waitUntil(async () => (stack.fal.submissions.length > before ? true : undefined), {
+            timeoutMs: 10_000,
+            describe: () => "free lantern 1 submitted",
+          });
+          await sleep(4_000);
+        }
       }
       await waitUntil(async () => (stack.fal.submissions.length >= before + limit ? true : undefined), {
         timeoutMs: 10_000,

@@ -68,6 +68,37 @@ export const offsiteBackupSchema = z.strictObject(
   { error: "expected an object with endpoint, bucket and accessKeyId" },
 );
 
+/** Names the two base hosts own; an extra host takes any other. */
+const BASE_HOST_NAMES = ["automation", "data"] as const;
+
+/**
+ * One entry of `tapbot:extraHosts`: a server beyond the two base hosts, on which the plan places bot or worker
+ * replicas (`tapbot:capacity.hosts` names it the same). It is hardened like the others and joins the Swarm
+ * (infra/README.md, "More than two hosts").
+ */
+export const extraHostSchema = z.strictObject(
+  {
+    /** The plan's host name (`tapbot:capacity.hosts[].name`); also its Swarm node label `tapbot.host`. */
+    name: z
+      .string()
+      .regex(/^[a-z][a-z0-9-]{0,30}$/, "expected a host name like worker-1 (a-z, 0-9, -; up to 31)")
+      .refine((name) => !(BASE_HOST_NAMES as readonly string[]).includes(name), {
+        error:
+          "automation and data are the base hosts (tapbot:automationHost, tapbot:dataHost); pick another name",
+      }),
+    /** Its public address: SSH, WireGuard and nothing else reach it there. */
+    address: ipv4,
+    /** Its ed25519 SSH host key, pinned as the base hosts' are. */
+    hostKey: hostKeySchema,
+    /** Its address on the WireGuard tunnel (the base hosts' /24), where the Swarm listens. */
+    tunnelAddress: ipv4,
+  },
+  { error: "expected an object with name, address, hostKey and tunnelAddress" },
+);
+
+/** One parsed entry of `tapbot:extraHosts`. */
+export type ExtraHostConfig = z.infer<typeof extraHostSchema>;
+
 /** The parsed `tapbot:offsiteBackup`. */
 export type OffsiteBackupConfig = z.infer<typeof offsiteBackupSchema>;
 
@@ -144,6 +175,14 @@ export const plainConfigSchema = z.object({
   dataTunnelAddress: ipv4.default("10.77.0.2"),
   /** Workers replaced at a time during a deploy (the rest keep serving). */
   workerBatchSize: int(1, 100).default(2),
+  /**
+   * Servers beyond the automation and data hosts, each named as in `tapbot:capacity.hosts`. Empty (the
+   * default): the two-host deployment of plain containers, unchanged. Any: the program joins every host into a
+   * Docker Swarm on the tunnel and runs the bot and the workers as Swarm services placed by the plan.
+   */
+  extraHosts: z
+    .preprocess(parseJsonList, z.array(extraHostSchema, { error: "expected a list of hosts" }))
+    .default([]),
   /**
    * SHUTDOWN_GRACE_SECONDS of the bot and the workers: how long a stopping process finishes or hands back
    * its work; Docker waits 10 s longer before it kills the container.
@@ -241,10 +280,56 @@ export class InfraConfigError extends Error {
   }
 }
 
+/**
+ * What is wrong with the list of hosts as a whole: two hosts with one name, one public address or one tunnel
+ * address (WireGuard and the Swarm would route to the wrong one), or a tunnel address outside the base hosts'
+ * /24 (every wg0 is a /24 of the automation host's).
+ */
+export function hostListProblems(config: PlainConfig): string[] {
+  const problems: string[] = [];
+  const key = (i: number, field: string) => `${CONFIG_NAMESPACE}:extraHosts.${i}.${field}`;
+  const seen = (field: "name" | "address" | "tunnelAddress", base: [string, string][]) => {
+    const owners = new Map<string, string>(base);
+    config.extraHosts.forEach((host, i) => {
+      const owner = owners.get(host[field]);
+      if (owner !== undefined) {
+        problems.push(`${key(i, field)}: ${host[field]} is already ${owner}'s; every host needs its own`);
+      } else {
+        owners.set(host[field], `${CONFIG_NAMESPACE}:extraHosts.${i}`);
+      }
+    });
+  };
+  seen("name", [
+    ["automation", `${CONFIG_NAMESPACE}:automationHost`],
+    ["data", `${CONFIG_NAMESPACE}:dataHost`],
+  ]);
+  seen("address", [
+    [config.automationHost, `${CONFIG_NAMESPACE}:automationHost`],
+    [config.dataHost, `${CONFIG_NAMESPACE}:dataHost`],
+  ]);
+  seen("tunnelAddress", [
+    [config.automationTunnelAddress, `${CONFIG_NAMESPACE}:automationTunnelAddress`],
+    [config.dataTunnelAddress, `${CONFIG_NAMESPACE}:dataTunnelAddress`],
+  ]);
+  const net = (address: string) => address.split(".").slice(0, 3).join(".");
+  config.extraHosts.forEach((host, i) => {
+    if (net(host.tunnelAddress) !== net(config.automationTunnelAddress)) {
+      problems.push(
+        `${key(i, "tunnelAddress")}: ${host.tunnelAddress} is outside the tunnel's ${net(config.automationTunnelAddress)}.0/24 (${CONFIG_NAMESPACE}:automationTunnelAddress); expected an address like ${net(config.automationTunnelAddress)}.${3 + i}`,
+      );
+    }
+  });
+  return problems;
+}
+
 /** Parses the plain settings; throws {@link InfraConfigError} naming every missing or invalid key. */
 export function parsePlainConfig(raw: Record<string, unknown>): PlainConfig {
   const result = plainConfigSchema.safeParse(raw);
-  if (result.success) return result.data;
+  if (result.success) {
+    const problems = hostListProblems(result.data);
+    if (problems.length > 0) throw new InfraConfigError(problems);
+    return result.data;
+  }
   throw new InfraConfigError(
     result.error.issues.map((issue) => {
       const key = `${CONFIG_NAMESPACE}:${issue.path.map(String).join(".")}`;
@@ -290,7 +375,10 @@ export function readInfraConfig(config = new pulumi.Config(CONFIG_NAMESPACE)): I
   const raw: Record<string, unknown> = {};
   for (const key of Object.keys(plainConfigSchema.shape)) {
     // Objects arrive as JSON text; capacity is parsed here, adminAllowIps by its own schema (it also takes "a,b").
-    raw[key] = key === "capacity" || key === "offsiteBackup" ? config.getObject(key) : config.get(key);
+    raw[key] =
+      key === "capacity" || key === "offsiteBackup" || key === "extraHosts"
+        ? config.getObject(key)
+        : config.get(key);
   }
   const problems: string[] = [];
   let plain: PlainConfig | undefined;

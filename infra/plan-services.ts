@@ -26,22 +26,37 @@ export const DEPLOYABLE_SERVICES = {
 /** Name of a service the program deploys. */
 export type ServiceName = keyof typeof DEPLOYABLE_SERVICES;
 
+/**
+ * The services a plan of more than two hosts may place on any host (as Swarm services, in replicas on several
+ * hosts): they keep no state on their host. The rest stay where their data, ports or peers are.
+ */
+export const SWARM_SERVICES = ["bot", "worker"] as const;
+
+/** Name of a service that runs on the Swarm when the plan has more than two hosts. */
+export type SwarmServiceName = (typeof SWARM_SERVICES)[number];
+
 /** A plan the program cannot deploy as is. */
 export class UndeployablePlanError extends Error {
   override name = "UndeployablePlanError";
 }
 
 /**
- * Checks that the plan is one this program can deploy exactly: hosts named automation and data, every
- * service known and placed on its host, every known service present. Deploying "roughly" the plan would
+ * Checks that the plan is one this program can deploy exactly: hosts named automation and data (and, beyond
+ * them, hosts for the Swarm services only), every service known and placed on its host (bot and workers on
+ * any host once there are more than two), every known service present. Deploying "roughly" the plan would
  * break the promise that the CLI's numbers are the deployed numbers, so anything else is an error.
  */
 export function checkDeployable(plan: Plan): void {
   const problems: string[] = [];
-  const hostNames = plan.hosts.map((h) => h.name).sort();
-  if (hostNames.join(",") !== "automation,data") {
-    problems.push(`hosts must be exactly "automation" and "data"; the plan has ${JSON.stringify(hostNames)}`);
+  const hostNames = plan.hosts.map((h) => h.name);
+  for (const base of ["automation", "data"]) {
+    if (!hostNames.includes(base)) {
+      problems.push(`hosts must include "automation" and "data"; the plan has ${JSON.stringify(hostNames)}`);
+      break;
+    }
   }
+  const swarm = plan.hosts.length > 2;
+  const movable = (name: string) => swarm && (SWARM_SERVICES as readonly string[]).includes(name);
   const seen = new Set<string>();
   for (const host of plan.hosts) {
     for (const service of host.services) {
@@ -51,9 +66,9 @@ export function checkDeployable(plan: Plan): void {
         problems.push(
           `service "${service.name}" is not one this program runs (${Object.keys(DEPLOYABLE_SERVICES).join(", ")})`,
         );
-      } else if (service.host !== wanted) {
+      } else if (service.host !== wanted && !movable(service.name)) {
         problems.push(
-          `service "${service.name}" must be on the ${wanted} host; the plan puts it on "${service.host}"`,
+          `service "${service.name}" must be on the ${wanted} host${(SWARM_SERVICES as readonly string[]).includes(service.name) ? " (with two hosts; beyond two it may be on any)" : ""}; the plan puts it on "${service.host}"`,
         );
       }
     }
@@ -83,4 +98,14 @@ export function servicePlan(plan: Plan, name: ServiceName): ServicePlan {
     if (service !== undefined) return service;
   }
   throw new UndeployablePlanError(`the plan has no "${name}" service`);
+}
+
+/**
+ * Every placement of one service, one per host it runs on (the plan may split a Swarm service's replicas over
+ * several hosts), in the plan's host order.
+ */
+export function servicePlacements(plan: Plan, name: ServiceName): ServicePlan[] {
+  const found = plan.hosts.flatMap((h) => h.services.filter((s) => s.name === name));
+  if (found.length === 0) throw new UndeployablePlanError(`the plan has no "${name}" service`);
+  return found;
 }

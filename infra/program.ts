@@ -12,6 +12,7 @@ import {
   plan,
 } from "../capacity/index.js";
 import { appSourceHash } from "./app-source-hash.js";
+import { clusterHosts, usesSwarm } from "./cluster-hosts.js";
 import { App } from "./components/app.js";
 import { AutomationServices } from "./components/automation-services.js";
 import { Backups } from "./components/backups.js";
@@ -139,6 +140,12 @@ function hostSummary(deployed: Plan, role: HostRole, address: string) {
 export async function deployStack() {
   const config = readInfraConfig();
   const deployed = planFromConfig(config);
+  clusterHosts(config, deployed);
+  if (usesSwarm(deployed)) {
+    throw new InfraConfigError([
+      `${CONFIG_NAMESPACE}:capacity.hosts has ${deployed.hosts.length} hosts; this version of the program deploys two (automation and data) and not yet the Swarm that more need`,
+    ]);
+  }
   for (const finding of deployed.findings) {
     const log = finding.severity === "info" ? pulumi.log.info : pulumi.log.warn;
     log(`capacity ${finding.severity} ${finding.code}: ${finding.message}`);

@@ -1,0 +1,29 @@
+import { SERVICE_DEFAULTS } from "../../../capacity/defaults.js";
+import { stackCapacity } from "./stack-config.js";
+
+/** The third host of the tests: a worker host, as the owner's notes plan it. */
+export const THIRD_HOST = {
+  name: "worker-1",
+  address: "203.0.113.30",
+  hostKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFg+lJ3QttR8LYHaCecl7fhluaAU5wTXG8//ak/ySFcH",
+  tunnelAddress: "10.77.0.3",
+} as const;
+
+/**
+ * The owner's `tapbot:capacity` with a third host that runs the workers: what a plan of three hosts looks
+ * like with today's capacity model (one host per service), and the shape the program deploys on a Swarm.
+ */
+export function threeHostCapacity(users = 300): Record<string, unknown> {
+  return {
+    ...stackCapacity(users),
+    hosts: [
+      { name: "automation", ramMB: 4096, cpus: 2, diskGB: 10, priceRubPerMonth: 554 },
+      { name: "data", ramMB: 4096, cpus: 2, diskGB: 30, priceRubPerMonth: 714 },
+      { name: THIRD_HOST.name, ramMB: 2048, cpus: 1, diskGB: 10, priceRubPerMonth: 400 },
+    ],
+    services: SERVICE_DEFAULTS.map((s) => (s.name === "worker" ? { ...s, host: THIRD_HOST.name } : s)),
+  };
+}
+
+/** `tapbot:extraHosts` for {@link threeHostCapacity}, as Pulumi hands it to the program (JSON text). */
+export const THREE_HOST_EXTRA_HOSTS = JSON.stringify([THIRD_HOST]);

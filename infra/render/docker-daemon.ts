@@ -6,6 +6,11 @@ export interface DockerDaemonOptions {
   logMaxSize: string;
   /** Log files kept per container. */
   logMaxFile: number;
+  /**
+   * The host is a Swarm node (more than two hosts): live-restore off, since dockerd refuses Swarm mode with it
+   * ("--live-restore daemon configuration is incompatible with swarm mode"). @defaultValue false
+   */
+  swarm?: boolean;
 }
 
 /** Where dockerd reads its settings. */
@@ -14,7 +19,7 @@ export const DAEMON_JSON_PATH = "/etc/docker/daemon.json";
 /**
  * The program's daemon.json settings: json-file logs capped at max-size × max-file per container, so logs
  * cannot fill a 10 GB disk, and live-restore, so restarting dockerd (an upgrade, a changed daemon.json) keeps
- * containers running. These keys replace the owner's; every other key of the owner's is kept
+ * containers running, except on a Swarm node, where dockerd refuses it (Swarm restarts the tasks instead). These keys replace the owner's; every other key of the owner's is kept
  * ({@link mergeDaemonJson}).
  */
 export function dockerDaemonSettings(options: DockerDaemonOptions): Record<string, unknown> {
@@ -27,7 +32,7 @@ export function dockerDaemonSettings(options: DockerDaemonOptions): Record<strin
   return {
     "log-driver": "json-file",
     "log-opts": { "max-size": options.logMaxSize, "max-file": String(options.logMaxFile) },
-    "live-restore": true,
+    "live-restore": options.swarm !== true,
   };
 }
 

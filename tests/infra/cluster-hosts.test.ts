@@ -1,21 +1,10 @@
-import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { DEFAULT_CALIBRATION_FILE, loadCapacityInput, plan } from "../../capacity/index.js";
 import { clusterHosts, usesSwarm } from "../../infra/cluster-hosts.js";
 import { InfraConfigError, parsePlainConfig } from "../../infra/config.js";
 import { checkDeployable, servicePlacements } from "../../infra/plan-services.js";
 import { stackPlan, unparsedStackConfig } from "./helpers/stack-config.js";
-import { THIRD_HOST, threeHostCapacity } from "./helpers/three-hosts.js";
+import { THIRD_HOST, threeHostCapacity, threeHostPlan } from "./helpers/three-hosts.js";
 
-const threeHostPlan = () =>
-  plan(
-    loadCapacityInput({
-      raw: threeHostCapacity(),
-      baseDir: ".",
-      readFile: (p) => readFileSync(p, "utf8"),
-      defaultCalibrationFile: DEFAULT_CALIBRATION_FILE,
-    }),
-  );
 const configWith = (extraHosts: unknown, more: Record<string, unknown> = {}) =>
   parsePlainConfig({ ...unparsedStackConfig(300), extraHosts, ...more });
 /** The problems a config is refused with, one per line. */
@@ -104,19 +93,12 @@ describe("checkDeployable with more than two hosts", () => {
     expect(servicePlacements(three, "worker").map((s) => [s.host, s.replicas])).toEqual([
       [THIRD_HOST.name, three.workers],
     ]);
-    const redisMoved = plan(
-      loadCapacityInput({
-        raw: {
-          ...threeHostCapacity(),
-          services: (threeHostCapacity().services as { name: string }[]).map((s) =>
-            s.name === "redis" ? { ...s, host: THIRD_HOST.name } : s,
-          ),
-        },
-        baseDir: ".",
-        readFile: (p) => readFileSync(p, "utf8"),
-        defaultCalibrationFile: DEFAULT_CALIBRATION_FILE,
-      }),
-    );
+    const redisMoved = threeHostPlan({
+      ...threeHostCapacity(),
+      services: (threeHostCapacity().services as { name: string }[]).map((s) =>
+        s.name === "redis" ? { ...s, host: THIRD_HOST.name } : s,
+      ),
+    });
     expect(() => checkDeployable(redisMoved)).toThrow(
       /service "redis" must be on the automation host; the plan puts it on "worker-1"/,
     );

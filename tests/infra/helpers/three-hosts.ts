@@ -1,4 +1,6 @@
+import { readFileSync } from "node:fs";
 import { SERVICE_DEFAULTS } from "../../../capacity/defaults.js";
+import { DEFAULT_CALIBRATION_FILE, loadCapacityInput, type Plan, plan } from "../../../capacity/index.js";
 import { stackCapacity } from "./stack-config.js";
 
 /** The third host of the tests: a worker host, as the owner's notes plan it. */
@@ -27,3 +29,15 @@ export function threeHostCapacity(users = 300): Record<string, unknown> {
 
 /** `tapbot:extraHosts` for {@link threeHostCapacity}, as Pulumi hands it to the program (JSON text). */
 export const THREE_HOST_EXTRA_HOSTS = JSON.stringify([THIRD_HOST]);
+
+/** The plan of {@link threeHostCapacity}, computed by the capacity model as the program computes it. */
+export function threeHostPlan(capacity: Record<string, unknown> = threeHostCapacity()): Plan {
+  return plan(
+    loadCapacityInput({
+      raw: capacity,
+      baseDir: ".",
+      readFile: (p) => readFileSync(p, "utf8"),
+      defaultCalibrationFile: DEFAULT_CALIBRATION_FILE,
+    }),
+  );
+}

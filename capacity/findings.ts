@@ -1,15 +1,17 @@
 import { num, percent } from "./format.js";
+import type { Overflow } from "./placement.js";
 import type { PlanInput } from "./schema.js";
 import { slotHoldText, slotSeconds } from "./slot-hold.js";
 import { spendingFindings } from "./spending-caps.js";
 import type { Status } from "./status.js";
 import type { Finding, HostPlan, Plan } from "./types.js";
 
-/** What the findings look at: the plan before its findings, and the hosts no catalog offer fits. */
+/** What the findings look at: the plan before its findings, the hosts no catalog offer fits, the replicas no host fits. */
 export interface FindingContext {
   input: PlanInput;
   plan: Omit<Plan, "findings">;
   noUpgradeFits: string[];
+  overflow: Overflow[];
 }
 
 function upgradeHint(ctx: FindingContext, host: string): string {
@@ -274,6 +276,15 @@ function upgradeFindings(ctx: FindingContext): Finding[] {
   }));
 }
 
+function placementFindings(ctx: FindingContext): Finding[] {
+  const warn = percent(ctx.input.thresholds.ram.warn);
+  return ctx.overflow.map((o) => ({
+    severity: "warn" as const,
+    code: "SERVICE_FITS_NOWHERE",
+    message: `${o.service}: ${o.replicas} replica${o.replicas === 1 ? "" : "s"} of ${o.limitMB} MB fit on no host under the RAM warn mark (${warn}); free under it: ${o.hosts.map((h) => `${h.name} ${h.freeMB} MB`).join(", ")}. They were put where the most room was; add a host whose roles admit ${o.service}, move to a bigger offer, or use fewer users.`,
+  }));
+}
+
 const ORDER = { error: 0, warn: 1, info: 2 } as const;
 
 /** Every finding of the plan, errors first, in a stable order. */
@@ -287,6 +298,7 @@ export function collectFindings(ctx: FindingContext): Finding[] {
     ...telegramFindings(ctx),
     ...spendingFindings(ctx.input, ctx.plan.spendingCaps),
     ...hostFindings(ctx),
+    ...placementFindings(ctx),
     ...upgradeFindings(ctx),
     bottleneckFinding(ctx),
   ];

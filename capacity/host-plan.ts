@@ -1,12 +1,15 @@
 import { HostUsage, limitAt } from "./host-usage.js";
 import { imageBuildOf } from "./image-build.js";
 import type { HostInput, PlanInput } from "./schema.js";
-import { replicasOf, type Sizing } from "./sizing.js";
+import type { Sizing } from "./sizing.js";
 import { statusOf } from "./status.js";
 import { swapMB } from "./swap.js";
 import type { HostPlan } from "./types.js";
 
-/** One host of the plan at the given sizing: its services' limits and its RAM, CPU and disk against the marks. */
+/**
+ * One host of the plan at the given sizing: the replicas placed on it (each ServicePlan's `replicas` counts
+ * those on this host only), their limits, and its RAM, CPU and disk against the marks.
+ */
 export function hostPlan(input: PlanInput, host: HostInput, sizing: Sizing): HostPlan {
   const t = input.thresholds;
   const usage = new HostUsage(input, host);
@@ -35,15 +38,13 @@ export function hostPlan(input: PlanInput, host: HostInput, sizing: Sizing): Hos
       utilization: usedGB / host.diskGB,
       status: statusOf(usedGB / host.diskGB, t.disk),
     },
-    services: input.services
-      .filter((s) => s.host === host.name)
-      .map((s) => ({
-        name: s.name,
-        host: s.host,
-        replicas: replicasOf(s, sizing),
-        limitMB: limitAt(s, sizing),
-        reservationMB: s.reservationMB,
-        cpuCores: s.cpuCores,
-      })),
+    services: usage.services(sizing).map(({ service, replicas }) => ({
+      name: service.name,
+      host: host.name,
+      replicas,
+      limitMB: limitAt(service, sizing),
+      reservationMB: service.reservationMB,
+      cpuCores: service.cpuCores,
+    })),
   };
 }

@@ -20,6 +20,15 @@ export {
   type CapacityInputSources,
   loadCapacityInput,
 } from "./load-capacity-input.js";
+export {
+  APP_ROLE,
+  hostAdmits,
+  type Overflow,
+  type Placement,
+  type PlacementHost,
+  placeReplicas,
+  type ReplicaDemand,
+} from "./placement.js";
 export { plan } from "./plan.js";
 export type { PostgresSettings } from "./postgres-settings.js";
 export { type LoadPrediction, predictLoad } from "./predict.js";

@@ -1,7 +1,7 @@
 import { stepTargetSeconds } from "./concurrency.js";
 import { collectFindings } from "./findings.js";
 import { hostPlan } from "./host-plan.js";
-import { falSlotsOf } from "./host-usage.js";
+import { falSlotsOf, placementAt } from "./host-usage.js";
 import { imageBuildOf } from "./image-build.js";
 import { cpuCoresPerWorker } from "./lean-workers.js";
 import { providerMaxUsers, ramMaxUsers, resourceLimits } from "./limits.js";
@@ -94,14 +94,22 @@ export function plan(given: PlanInput): Plan {
   };
   return {
     ...withoutFindings,
-    findings: collectFindings({ input, plan: withoutFindings, noUpgradeFits: noFit }),
+    findings: collectFindings({
+      input,
+      plan: withoutFindings,
+      noUpgradeFits: noFit,
+      overflow: placementAt(sizing).overflow,
+    }),
   };
 }
 
-/** The leanest setting beside the rule's: memory, what it saves, and where the workers' host's RAM then binds. */
+/**
+ * The leanest setting beside the rule's: memory, what it saves, and where the workers' host's RAM then binds
+ * (with workers placed over several hosts, the host that runs most of them by the rule).
+ */
 function leanWorkers(input: PlanInput, rule: Sizing): LeanWorkers | null {
   const worker = input.services.find((s) => s.name === WORKER_SERVICE);
-  const host = input.hosts.find((h) => h.name === worker?.host);
+  const host = input.hosts.find((h) => h.name === (worker?.host ?? mostWorkersOn(rule)));
   if (worker === undefined || host === undefined) return null;
   const lean = new Sizing(input, input.users, "lean");
   if (!lean.choice.meetsTarget) return null;
@@ -117,4 +125,14 @@ function leanWorkers(input: PlanInput, rule: Sizing): LeanWorkers | null {
     ramMaxUsers: ramMaxUsers(input, host, "lean"),
     ruleRamMaxUsers: ramMaxUsers(input, host, "rule"),
   };
+}
+
+/** The host with the most worker replicas at this sizing (the earlier host on a tie). */
+function mostWorkersOn(sizing: Sizing): string | undefined {
+  let best: { name: string; workers: number } | undefined;
+  for (const h of placementAt(sizing).hosts) {
+    const workers = h.replicas.get(WORKER_SERVICE) ?? 0;
+    if (workers > (best?.workers ?? 0)) best = { name: h.name, workers };
+  }
+  return best?.name;
 }

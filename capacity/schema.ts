@@ -17,15 +17,20 @@ import {
   USERS_MAX,
 } from "./defaults.js";
 import { CapacityInputError, issuesFromZod } from "./input-error.js";
+import { APP_ROLE, hostAdmits, ROLE_SERVICES } from "./placement.js";
 import { serviceLimitMB } from "./service-limit.js";
 
 const positive = () => z.number().positive();
 const nonNegative = () => z.number().nonnegative();
 const fraction = () => z.number().gt(0).lte(1);
 
-/** A server: what it has and what it costs. */
+/**
+ * A server: what it has and what it costs, and what the plan may place on it beyond the services pinned to it
+ * (`roles`: "app" for the bot's and the workers' replicas, or service names; unset: only its pinned services).
+ */
 const hostSchema = z.strictObject({
   name: z.string().min(1),
+  roles: z.array(z.string().min(1)).optional(),
   ramMB: z.int().positive(),
   cpus: positive(),
   diskGB: positive(),
@@ -33,10 +38,13 @@ const hostSchema = z.strictObject({
   systemReserveMB: z.int().nonnegative().default(SYSTEM_RESERVE_MB_DEFAULT),
 });
 
-/** A container placed on a host, with its memory budget, CPU share and disk footprint. */
+/**
+ * A container with its memory budget, CPU share and disk footprint; pinned to `host`, or without one placed by
+ * the plan on the hosts whose roles admit it (placement.ts).
+ */
 const serviceSchema = z.strictObject({
   name: z.string().min(1),
-  host: z.string().min(1),
+  host: z.string().min(1).optional(),
   baseMB: positive(),
   reservationMB: nonNegative().default(SERVICE_FIELD_DEFAULTS.reservationMB),
   perUserMB: nonNegative().default(SERVICE_FIELD_DEFAULTS.perUserMB),
@@ -234,12 +242,30 @@ export const planInputSchema = z
   .superRefine((input, ctx) => {
     const hostNames = uniqueNames(input.hosts, "hosts", "host", ctx);
     const serviceNames = uniqueNames(input.services, "services", "service", ctx);
+    input.hosts.forEach((h, i) => {
+      (h.roles ?? []).forEach((role, j) => {
+        if (role !== APP_ROLE && !serviceNames.includes(role)) {
+          ctx.addIssue({
+            code: "custom",
+            path: ["hosts", i, "roles", j],
+            message: `got "${role}"; expected "${APP_ROLE}" (${ROLE_SERVICES[APP_ROLE]?.join(" and ")}) or a service name: ${serviceNames.join(", ")}`,
+          });
+        }
+      });
+    });
     input.services.forEach((s, i) => {
-      if (!hostNames.includes(s.host)) {
+      if (s.host !== undefined && !hostNames.includes(s.host)) {
         ctx.addIssue({
           code: "custom",
           path: ["services", i, "host"],
           message: `got "${s.host}"; expected one of the hosts: ${hostNames.join(", ")}`,
+        });
+      }
+      if (s.host === undefined && !input.hosts.some((h) => hostAdmits(h, s.name))) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["services", i, "host"],
+          message: `unset, and no host's roles admit "${s.name}"; expected a host (${hostNames.join(", ")}) or a host with "${s.name}"${ROLE_SERVICES[APP_ROLE]?.includes(s.name) ? ` or "${APP_ROLE}"` : ""} in its roles`,
         });
       }
       // The smallest limit this service gets at these users (concurrency is at least 1); only meaningful

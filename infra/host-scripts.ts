@@ -1,3 +1,4 @@
+import type { ClusterHost } from "./cluster-hosts.js";
 import type { PlainConfig } from "./config.js";
 import { MONITORING_PORTS, tunnelAddress } from "./monitoring-targets.js";
 import { type PublicPort, renderDockerUserScript } from "./render/docker-user-rules.js";
@@ -5,6 +6,7 @@ import { renderFail2banScript } from "./render/fail2ban-jail.js";
 import { renderPackagesScript } from "./render/packages-script.js";
 import { renderSshdScript } from "./render/sshd-drop-in.js";
 import { renderSwapSysctlScript } from "./render/swap-sysctl-script.js";
+import { SWARM_PORTS } from "./render/swarm-scripts.js";
 import { renderUfwScript, type UfwAllowFrom } from "./render/ufw-script.js";
 import { renderWireguardKeyScript, renderWireguardScript, WG_INTERFACE } from "./render/wireguard.js";
 
@@ -31,13 +33,32 @@ export const PROXY_PUBLIC_PORTS: readonly PublicPort[] = [
   { port: 443, proto: "udp" },
 ];
 
+/**
+ * A host's place in a Swarm deployment (more than two hosts): itself and every other host, whose public
+ * addresses may reach its WireGuard port and whose tunnel addresses may reach its Swarm ports.
+ */
+export interface SwarmMembership {
+  self: ClusterHost;
+  /** Every other host of the deployment (the WireGuard mesh). */
+  peers: ClusterHost[];
+  /** Whether this host is a Swarm node (the manager, or a host the plan gives Swarm tasks). */
+  node: boolean;
+  /** Every Swarm node: the only sources of the Swarm's ports. */
+  nodes: ClusterHost[];
+  /** The tunnel addresses the app's Swarm tasks connect from (to PostgreSQL, Qdrant, Directus on the data host). */
+  appSources: ClusterHost[];
+}
+
 /** What differs between the hosts. */
 export interface HostFacts {
-  role: HostRole;
+  /** The base host this is; undefined for an extra host (`tapbot:extraHosts`), which runs Swarm tasks only. */
+  role: HostRole | undefined;
   /** The plan's swap for this host (HostPlan.swapMB). */
   swapMB: number;
   /** True where the plan places Redis: overcommit and THP off. */
   runsRedis: boolean;
+  /** Set with more than two hosts: the mesh, and the Swarm's ports on the tunnel. */
+  swarm?: SwarmMembership;
 }
 
 /** The public address of a host (the one SSH, WireGuard and the Docker provider connect to). */
@@ -54,29 +75,39 @@ function peerRole(role: HostRole): HostRole {
   return role === "automation" ? "data" : "automation";
 }
 
+/** The other hosts of the tunnel: the other base host, or with a Swarm every other host. */
+function peersOf(config: PlainConfig, facts: HostFacts): { name: string; address: string }[] {
+  if (facts.swarm !== undefined) return facts.swarm.peers;
+  if (facts.role === undefined) throw new Error("an extra host exists only with a Swarm");
+  const peer = peerRole(facts.role);
+  return [{ name: peer, address: publicAddress(config, peer) }];
+}
+
 /**
  * UFW of one host: SSH rate-limited everywhere; 80/443 only on the automation host (it runs Caddy);
- * WireGuard's UDP port only from the peer's public address; on the data host, PostgreSQL, Qdrant and
- * Directus only from the automation host's tunnel address and only on wg0.
+ * WireGuard's UDP port only from the peers' public addresses; on the data host, PostgreSQL, Qdrant and
+ * Directus only from the automation host's tunnel address (and the Swarm hosts' that run app tasks) and only on
+ * wg0; with a Swarm, its ports only from the other nodes' tunnel addresses, only on wg0.
  */
-function ufwOptions(config: PlainConfig, role: HostRole) {
-  const peer = peerRole(role);
-  const allowFrom: UfwAllowFrom[] = [
-    {
-      from: publicAddress(config, peer),
-      port: config.wireguardPort,
-      proto: "udp",
-      comment: `wireguard from ${peer}`,
-    },
-  ];
+function ufwOptions(config: PlainConfig, facts: HostFacts) {
+  const role = facts.role;
+  const allowFrom: UfwAllowFrom[] = peersOf(config, facts).map((peer) => ({
+    from: peer.address,
+    port: config.wireguardPort,
+    proto: "udp",
+    comment: `wireguard from ${peer.name}`,
+  }));
   // Host agents (node-exporter, cAdvisor) and Grafana run in the host's network, where UFW does filter:
   // Prometheus on the data host scrapes the automation host's agents over the tunnel, and Caddy on the
   // automation host reaches Grafana over it.
   const monitored =
     role === "automation"
       ? { "node-exporter": MONITORING_PORTS.nodeExporter, cadvisor: MONITORING_PORTS.cadvisor }
-      : { grafana: MONITORING_PORTS.grafana };
+      : role === "data"
+        ? { grafana: MONITORING_PORTS.grafana }
+        : {};
   for (const [service, port] of Object.entries(monitored)) {
+    const peer = peerRole(role as HostRole);
     allowFrom.push({
       from: tunnelAddress(config, peer),
       port,
@@ -86,14 +117,33 @@ function ufwOptions(config: PlainConfig, role: HostRole) {
     });
   }
   if (role === "data") {
-    for (const [service, port] of Object.entries(DATA_PRIVATE_PORTS)) {
-      allowFrom.push({
-        from: config.automationTunnelAddress,
-        port,
-        proto: "tcp",
-        comment: `${service} from automation over the tunnel`,
-        interface: WG_INTERFACE,
-      });
+    const sources = facts.swarm?.appSources ?? [
+      { name: "automation", tunnelAddress: config.automationTunnelAddress },
+    ];
+    for (const source of sources) {
+      for (const [service, port] of Object.entries(DATA_PRIVATE_PORTS)) {
+        allowFrom.push({
+          from: source.tunnelAddress,
+          port,
+          proto: "tcp",
+          comment: `${service} from ${source.name} over the tunnel`,
+          interface: WG_INTERFACE,
+        });
+      }
+    }
+  }
+  if (facts.swarm?.node === true) {
+    const self = facts.swarm.self.name;
+    for (const peer of facts.swarm.nodes.filter((node) => node.name !== self)) {
+      for (const swarmPort of SWARM_PORTS) {
+        allowFrom.push({
+          from: peer.tunnelAddress,
+          port: swarmPort.port,
+          proto: swarmPort.proto,
+          comment: `${swarmPort.what} from ${peer.name} over the tunnel`,
+          interface: WG_INTERFACE,
+        });
+      }
     }
   }
   return {
@@ -120,6 +170,7 @@ export function hardeningScripts(config: PlainConfig, facts: HostFacts): HostScr
         sshUser: config.sshUser,
         logMaxSize: config.dockerLogMaxSize,
         logMaxFile: config.dockerLogMaxFile,
+        swarm: facts.swarm?.node === true,
       }),
     },
     {
@@ -130,7 +181,7 @@ export function hardeningScripts(config: PlainConfig, facts: HostFacts): HostScr
         allowUsers: [config.sshUser, ...config.sshAllowUsers],
       }),
     },
-    { name: "ufw", script: renderUfwScript(ufwOptions(config, facts.role)) },
+    { name: "ufw", script: renderUfwScript(ufwOptions(config, facts)) },
     {
       // UFW never sees what Docker forwards to containers: a port published on the tunnel address would
       // answer a neighbour on the public network without these.
@@ -148,7 +199,7 @@ export function hardeningScripts(config: PlainConfig, facts: HostFacts): HostScr
         maxretry: config.fail2banMaxretry,
         recidiveBantime: config.fail2banRecidiveBantime,
         // The owner's addresses are never banned, like the peer host: a mistyped key must not lock him out.
-        ignoreIps: [publicAddress(config, peerRole(facts.role)), ...config.adminAllowIps],
+        ignoreIps: [...peersOf(config, facts).map((peer) => peer.address), ...config.adminAllowIps],
       }),
     },
     {
@@ -163,19 +214,32 @@ export function hardeningScripts(config: PlainConfig, facts: HostFacts): HostScr
   ];
 }
 
-/** The tunnel script of one host, once the peer's public key is known. */
+/** The tunnel script of one of two hosts, once the peer's public key is known. */
 export function tunnelScript(config: PlainConfig, role: HostRole, peerPublicKey: string): HostScript {
-  const peer = peerRole(role);
+  const host = (r: HostRole) => ({
+    name: r,
+    address: publicAddress(config, r),
+    tunnelAddress: tunnelAddress(config, r),
+  });
+  return meshTunnelScript(config, host(role), [{ host: host(peerRole(role)), publicKey: peerPublicKey }]);
+}
+
+/** The tunnel script of one host with every other host as a peer (a full mesh: no hub to lose), once their public keys are known. */
+export function meshTunnelScript(
+  config: PlainConfig,
+  self: Pick<ClusterHost, "tunnelAddress">,
+  peers: { host: Pick<ClusterHost, "address" | "tunnelAddress">; publicKey: string }[],
+): HostScript {
   return {
     name: "wireguard",
     script: renderWireguardScript({
-      address: `${tunnelAddress(config, role)}/24`,
+      address: `${self.tunnelAddress}/24`,
       listenPort: config.wireguardPort,
-      peer: {
-        publicKey: peerPublicKey,
-        endpoint: `${publicAddress(config, peer)}:${config.wireguardPort}`,
-        allowedIp: `${tunnelAddress(config, peer)}/32`,
-      },
+      peers: peers.map((peer) => ({
+        publicKey: peer.publicKey,
+        endpoint: `${peer.host.address}:${config.wireguardPort}`,
+        allowedIp: `${peer.host.tunnelAddress}/32`,
+      })),
     }),
   };
 }

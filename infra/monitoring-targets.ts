@@ -1,4 +1,5 @@
 import type { Plan } from "../capacity/index.js";
+import { usesSwarm } from "./cluster-hosts.js";
 import type { PlainConfig } from "./config.js";
 import type { HostRole } from "./host-scripts.js";
 import type { ScrapeJob } from "./render/prometheus-config.js";
@@ -38,7 +39,9 @@ export function tunnelAddress(config: PlainConfig, role: HostRole): string {
 /**
  * What Prometheus (on the data host) scrapes: node-exporter and cAdvisor of both hosts, the Redis and
  * PostgreSQL exporters, itself, Alertmanager, the bot and every worker of the plan, each labelled with
- * its host and a readable instance. Pure.
+ * its host and a readable instance. Pure. With more than two hosts the bot and the workers are Swarm tasks
+ * that publish no port, so their jobs are left out rather than listed down (infra/README.md, "More than two
+ * hosts", says what is not watched there yet).
  */
 export function scrapeJobs(config: PlainConfig, plan: Plan): ScrapeJob[] {
   const roles: HostRole[] = ["automation", "data"];
@@ -47,6 +50,26 @@ export function scrapeJobs(config: PlainConfig, plan: Plan): ScrapeJob[] {
   const automation = config.automationTunnelAddress;
   const local = (port: number) => [{ address: `127.0.0.1:${port}`, host: "data", instance: "data" }];
   const bots = botReplicasOf(plan);
+  const appJobs: ScrapeJob[] = usesSwarm(plan)
+    ? []
+    : [
+        {
+          name: "bot",
+          targets: Array.from({ length: bots }, (_, i) => ({
+            address: `${automation}:${appMetricsPort("bot", i + 1)}`,
+            host: "automation",
+            instance: bots === 1 ? "bot" : `bot-${i + 1}`,
+          })),
+        },
+        {
+          name: "worker",
+          targets: Array.from({ length: plan.workers }, (_, i) => ({
+            address: `${automation}:${appMetricsPort("worker", i + 1)}`,
+            host: "automation",
+            instance: `worker-${i + 1}`,
+          })),
+        },
+      ];
   return [
     { name: "node", targets: agent(MONITORING_PORTS.nodeExporter) },
     { name: "cadvisor", targets: agent(MONITORING_PORTS.cadvisor) },
@@ -64,21 +87,6 @@ export function scrapeJobs(config: PlainConfig, plan: Plan): ScrapeJob[] {
     },
     { name: "prometheus", targets: local(MONITORING_PORTS.prometheus) },
     { name: "alertmanager", targets: local(MONITORING_PORTS.alertmanager) },
-    {
-      name: "bot",
-      targets: Array.from({ length: bots }, (_, i) => ({
-        address: `${automation}:${appMetricsPort("bot", i + 1)}`,
-        host: "automation",
-        instance: bots === 1 ? "bot" : `bot-${i + 1}`,
-      })),
-    },
-    {
-      name: "worker",
-      targets: Array.from({ length: plan.workers }, (_, i) => ({
-        address: `${automation}:${appMetricsPort("worker", i + 1)}`,
-        host: "automation",
-        instance: `worker-${i + 1}`,
-      })),
-    },
+    ...appJobs,
   ];
 }

@@ -85,10 +85,17 @@ export function checkDeployable(plan: Plan): void {
 }
 
 /** The plan of one host. */
-export function hostPlan(plan: Plan, role: HostRole): HostPlan {
-  const host = plan.hosts.find((h) => h.name === role);
-  if (host === undefined) throw new UndeployablePlanError(`the plan has no "${role}" host`);
+export function hostPlan(plan: Plan, name: string): HostPlan {
+  const host = plan.hosts.find((h) => h.name === name);
+  if (host === undefined) throw new UndeployablePlanError(`the plan has no "${name}" host`);
   return host;
+}
+
+/** The hosts the plan gives bot or worker replicas (the Swarm's task hosts), in the plan's host order. */
+export function swarmAppHosts(plan: Plan): string[] {
+  return plan.hosts
+    .filter((h) => h.services.some((s) => (SWARM_SERVICES as readonly string[]).includes(s.name)))
+    .map((h) => h.name);
 }
 
 /** The plan of one service. */

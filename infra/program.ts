@@ -12,14 +12,15 @@ import {
   plan,
 } from "../capacity/index.js";
 import { appSourceHash } from "./app-source-hash.js";
-import { clusterHosts, usesSwarm } from "./cluster-hosts.js";
-import { App } from "./components/app.js";
-import { AutomationServices } from "./components/automation-services.js";
+import { type ClusterHost, clusterHosts, usesSwarm } from "./cluster-hosts.js";
+import { App, swarmBotUpstreams } from "./components/app.js";
+import { APP_NETWORK, AutomationServices } from "./components/automation-services.js";
 import { Backups } from "./components/backups.js";
 import { DATABASE, DataServices } from "./components/data-services.js";
 import { HardenedHost } from "./components/hardened-host.js";
 import { Monitoring } from "./components/monitoring.js";
 import type { SshConnection } from "./components/remote-script.js";
+import { Swarm } from "./components/swarm.js";
 import { WireguardTunnel } from "./components/wireguard-tunnel.js";
 import { CONFIG_NAMESPACE, type InfraConfig, InfraConfigError, readInfraConfig } from "./config.js";
 import { strictSshOptions } from "./host-keys.js";
@@ -29,8 +30,9 @@ import {
   hardeningScripts,
   hostKey,
   publicAddress,
+  type SwarmMembership,
 } from "./host-scripts.js";
-import { checkDeployable, hostPlan } from "./plan-services.js";
+import { checkDeployable, hostPlan, swarmAppHosts } from "./plan-services.js";
 import { APP_DB_ROLE, appDbPassword } from "./render/postgres-app-role.js";
 import { sharedConnectionOptions } from "./ssh-multiplexing.js";
 
@@ -113,8 +115,8 @@ export function requireImageBuiltElsewhere(deployed: Plan): void {
 }
 
 /** What one host runs, for the stack outputs: every container is a service of the plan. */
-function hostSummary(deployed: Plan, role: HostRole, address: string) {
-  const host = hostPlan(deployed, role);
+function hostSummary(deployed: Plan, name: string, address: string) {
+  const host = hostPlan(deployed, name);
   return {
     address,
     ramMB: host.ramMB,
@@ -140,44 +142,86 @@ function hostSummary(deployed: Plan, role: HostRole, address: string) {
 export async function deployStack() {
   const config = readInfraConfig();
   const deployed = planFromConfig(config);
-  clusterHosts(config, deployed);
-  if (usesSwarm(deployed)) {
-    throw new InfraConfigError([
-      `${CONFIG_NAMESPACE}:capacity.hosts has ${deployed.hosts.length} hosts; this version of the program deploys two (automation and data) and not yet the Swarm that more need`,
-    ]);
-  }
   for (const finding of deployed.findings) {
     const log = finding.severity === "info" ? pulumi.log.info : pulumi.log.warn;
     log(`capacity ${finding.severity} ${finding.code}: ${finding.message}`);
   }
 
-  const connection = (role: HostRole): SshConnection => ({
-    host: publicAddress(config, role),
+  const cluster = clusterHosts(config, deployed);
+  const swarm = usesSwarm(deployed);
+  const connectionOf = (host: ClusterHost): SshConnection => ({
+    host: host.address,
     user: config.sshUser,
     port: config.sshPort,
     privateKey: config.secrets.sshPrivateKey,
-    hostKey: hostKey(config, role),
+    hostKey: host.hostKey,
   });
-  const runsRedis = (role: HostRole) => hostPlan(deployed, role).services.some((s) => s.name === "redis");
-  const hosts = Object.fromEntries(
-    (["automation", "data"] as const).map((role) => [
-      role,
-      new HardenedHost(role, {
-        role,
-        connection: connection(role),
+  const clusterHost = (name: string): ClusterHost => {
+    const found = cluster.find((h) => h.name === name);
+    if (found === undefined) throw new Error(`no host named ${name}`);
+    return found;
+  };
+  const connection = (role: HostRole): SshConnection => connectionOf(clusterHost(role));
+  const runsRedis = (name: string) => hostPlan(deployed, name).services.some((s) => s.name === "redis");
+  // With a Swarm: the manager (automation) and every host the plan gives bot or worker replicas are its nodes.
+  const appHosts = swarm ? swarmAppHosts(deployed) : [];
+  const swarmNodes = swarm ? ["automation", ...appHosts.filter((name) => name !== "automation")] : [];
+  const membership = (host: ClusterHost): SwarmMembership | undefined =>
+    swarm
+      ? {
+          self: host,
+          peers: cluster.filter((h) => h !== host),
+          node: swarmNodes.includes(host.name),
+          nodes: cluster.filter((h) => swarmNodes.includes(h.name)),
+          appSources: cluster.filter((h) => swarmNodes.includes(h.name) && h.name !== "data"),
+        }
+      : undefined;
+  const hardened = new Map(
+    cluster.map((host) => [
+      host.name,
+      new HardenedHost(host.name, {
+        role: host.name,
+        connection: connectionOf(host),
         scripts: hardeningScripts(config, {
-          role,
-          swapMB: hostPlan(deployed, role).swapMB,
-          runsRedis: runsRedis(role),
+          role: host.name === "automation" || host.name === "data" ? host.name : undefined,
+          swapMB: hostPlan(deployed, host.name).swapMB,
+          runsRedis: runsRedis(host.name),
+          swarm: membership(host),
         }),
       }),
     ]),
-  ) as Record<HostRole, HardenedHost>;
+  );
+  const hardenedHost = (name: string): HardenedHost => {
+    const found = hardened.get(name);
+    if (found === undefined) throw new Error(`no hardened host named ${name}`);
+    return found;
+  };
+  const hosts: Record<HostRole, HardenedHost> = {
+    automation: hardenedHost("automation"),
+    data: hardenedHost("data"),
+  };
   const tunnel = new WireguardTunnel("tunnel", {
     config,
-    automation: { host: hosts.automation, connection: connection("automation") },
-    data: { host: hosts.data, connection: connection("data") },
+    ends: cluster.map((host) => ({
+      host,
+      hardened: hardenedHost(host.name),
+      connection: connectionOf(host),
+    })),
   });
+  const swarmNode = (name: string) => {
+    const tunnelEnd = tunnel.byHost.get(name);
+    return {
+      host: clusterHost(name),
+      connection: connectionOf(clusterHost(name)),
+      dependsOn: tunnelEnd === undefined ? [] : [tunnelEnd],
+    };
+  };
+  const swarmCluster = swarm
+    ? new Swarm("swarm", {
+        manager: swarmNode("automation"),
+        workers: swarmNodes.filter((name) => name !== "automation").map(swarmNode),
+      })
+    : undefined;
 
   const dockerProvider = (role: HostRole) =>
     new docker.Provider(
@@ -204,6 +248,9 @@ export async function deployStack() {
     plan: deployed,
     provider: providers.automation,
     dependsOn: [tunnel.ends.automation],
+    ...(swarmCluster === undefined
+      ? {}
+      : { swarm: { dependsOn: swarmCluster.ready, botUpstreams: swarmBotUpstreams(deployed) } }),
   });
   const backups = new Backups("backups", {
     config,
@@ -232,6 +279,16 @@ export async function deployStack() {
     boardRedisUrl: automation.boardRedisUrl,
     databaseUrl,
     dependsOn: [automation.redis, data.postgres, data.roles],
+    ...(swarmCluster === undefined
+      ? {}
+      : {
+          swarm: {
+            manager: connection("automation"),
+            hosts: appHosts.map((name) => ({ name, connection: connectionOf(clusterHost(name)) })),
+            network: APP_NETWORK,
+            dependsOn: [...swarmCluster.ready, automation.network],
+          },
+        }),
   });
 
   const monitoring = new Monitoring("monitoring", {
@@ -254,18 +311,23 @@ export async function deployStack() {
     users: deployed.users,
     falConcurrency: requireProviderConcurrency(deployed),
     workers: {
-      count: app.workers.length,
+      count: deployed.workers,
       concurrency: deployed.workerConcurrency,
       image: app.imageName,
     },
     hosts: {
       automation: hostSummary(deployed, "automation", publicAddress(config, "automation")),
       data: hostSummary(deployed, "data", publicAddress(config, "data")),
+      ...Object.fromEntries(
+        config.extraHosts.map((host) => [host.name, hostSummary(deployed, host.name, host.address)]),
+      ),
     },
+    /** With more than two hosts: the Swarm's nodes (the manager first); empty with two hosts. */
+    swarmNodes,
     bindsFirst: { ...deployed.bottleneck, headroom: deployed.headroom },
     findings: deployed.findings,
     databaseUrl,
     /** The component tree (not a stack output): lets tests wait for and inspect every resource. */
-    components: { hosts, tunnel, data, automation, backups, app, monitoring },
+    components: { hosts, hardened, tunnel, swarm: swarmCluster, data, automation, backups, app, monitoring },
   };
 }

@@ -5,12 +5,20 @@ import * as pulumi from "@pulumi/pulumi";
 import type { Plan } from "../../capacity/index.js";
 import type { InfraConfig } from "../config.js";
 import { appMetricsPort } from "../monitoring-targets.js";
-import { servicePlan } from "../plan-services.js";
+import { servicePlacements, servicePlan } from "../plan-services.js";
 import { renderAppImageScript, SSH_KEY_ENV } from "../render/app-image-script.js";
 import { GENERATION_QUEUE } from "../render/redis-acl.js";
-import { botReplicasOf, containerStopSeconds, rolloutStages } from "../rollout-order.js";
+import { renderStackDeployScript } from "../render/swarm-scripts.js";
+import {
+  renderSwarmStack,
+  type StackSecret,
+  type StackService,
+  SWARM_STACK,
+  swarmServiceHost,
+} from "../render/swarm-stack.js";
+import { BOT_REPLICAS, botReplicasOf, containerStopSeconds, rolloutStages } from "../rollout-order.js";
 import { type SecretFile, secretFile } from "../secret-file.js";
-import { type SshConnection, scriptHash } from "./remote-script.js";
+import { remoteScript, type SshConnection, scriptHash } from "./remote-script.js";
 import { serviceContainer } from "./service-container.js";
 
 /** The app's ops port (HTTP_PORT): /healthz, /metrics and, on the bot, the webhook. */
@@ -75,6 +83,48 @@ export interface AppArgs {
   boardRedisUrl: pulumi.Output<string>;
   databaseUrl: pulumi.Output<string>;
   dependsOn: pulumi.Input<pulumi.Resource>[];
+  /**
+   * With more than two hosts: the bot and the workers run as Swarm services placed by the plan (the stack is
+   * deployed from the manager), and the image is shipped to every host that runs their tasks.
+   */
+  swarm?: AppSwarm;
+}
+
+/** Where the app's Swarm services go. */
+export interface AppSwarm {
+  /** The manager (the automation host), which deploys the stack. */
+  manager: SshConnection;
+  /** Every host the plan gives bot or worker replicas, by plan host name: each gets the image. */
+  hosts: { name: string; connection: SshConnection }[];
+  /** The overlay network's name (the app's network, which Redis and Caddy are on). */
+  network: string;
+  /** The Swarm with every node labelled, and the overlay network. */
+  dependsOn: pulumi.Input<pulumi.Resource>[];
+}
+
+/**
+ * The bot's placements for the stack: the plan's, with at least {@link BOT_REPLICAS} in all (added to the first
+ * placement) so a deploy never leaves the webhook without a bot, as {@link botReplicasOf} does for containers.
+ */
+export function botPlacements(plan: Plan) {
+  const placements = servicePlacements(plan, "bot").map((p) => ({ ...p }));
+  const total = placements.reduce((sum, p) => sum + p.replicas, 0);
+  const first = placements[0];
+  if (first !== undefined && total < BOT_REPLICAS) first.replicas += BOT_REPLICAS - total;
+  return placements;
+}
+
+/** Caddy's webhook upstreams with a Swarm: each bot placement's service name (dnsrr: every task's address). */
+export function swarmBotUpstreams(plan: Plan): string[] {
+  return botPlacements(plan).map((p) => `${swarmServiceHost("bot", p.host)}:${APP_HTTP_PORT}`);
+}
+
+/**
+ * The Swarm secret object of one secret file: `tapbot_<file>_<digest of the value>`. Swarm secrets cannot be
+ * changed, so a new value is a new object and the stack's reference to it replaces the tasks.
+ */
+function swarmSecretName(target: string, value: string): string {
+  return `${SWARM_STACK}_${target}_${createHash("sha256").update(value).digest("hex").slice(0, 16)}`;
 }
 
 /**
@@ -96,6 +146,13 @@ export class App extends pulumi.ComponentResource {
    * changed, and each of its steps is skipped when its result is already there.
    */
   readonly image: command.local.Command;
+  /** With a Swarm: the image shipped to each other host that runs app tasks. */
+  readonly hostImages: command.local.Command[];
+  /**
+   * With a Swarm: the stack deploy on the manager (the app's secrets as Swarm secrets, then `docker stack
+   * deploy`); its script holds secrets, so its stdin and output are secret.
+   */
+  readonly stack: command.remote.Command | undefined;
   /**
    * The deploy's old-bot check (infra/old-bot-cli.ts), run here before any app container is created: when
    * another deployment holds the token (a webhook to another URL, another poller), `pulumi up` stops with what
@@ -110,10 +167,12 @@ export class App extends pulumi.ComponentResource {
    * `tapbot:boardDomain` (the owner's addresses) and its own basic auth (`tapbot:boardPasswordHash`).
    */
   readonly board: docker.Container;
+  private readonly plan: Plan;
 
   constructor(name: string, args: AppArgs, opts?: pulumi.ComponentResourceOptions) {
     super("tapbot:infra:App", name, {}, opts);
     const { config, plan, provider } = args;
+    this.plan = plan;
     const child = { parent: this, provider };
     const secrets = config.secrets;
     const falConcurrency = plan.provider.concurrency;
@@ -123,30 +182,37 @@ export class App extends pulumi.ComponentResource {
       );
     }
     this.imageName = `tapbot-app:${args.sourceHash}`;
-    const script = renderAppImageScript({
-      tag: this.imageName,
-      dockerfile: "app/Dockerfile",
-      // The owner's servers are x86-64; a build on an arm64 laptop needs buildx's emulation for this.
-      platform: "linux/amd64",
-      host: {
-        address: args.connection.host,
-        user: args.connection.user,
-        port: args.connection.port,
-        hostKey: args.connection.hostKey,
-      },
-    });
-    this.image = new command.local.Command(
-      `${name}-image`,
-      {
-        create: "bash -s",
-        stdin: script,
-        dir: args.repoRoot,
-        environment: { [SSH_KEY_ENV]: pulumi.secret(args.connection.privateKey) },
-        triggers: [scriptHash(script)],
-        addPreviousOutputInEnv: false,
-      },
-      { parent: this, dependsOn: args.dependsOn },
-    );
+    const ship = (resourceName: string, connection: SshConnection) => {
+      const script = renderAppImageScript({
+        tag: this.imageName,
+        dockerfile: "app/Dockerfile",
+        // The owner's servers are x86-64; a build on an arm64 laptop needs buildx's emulation for this.
+        platform: "linux/amd64",
+        host: {
+          address: connection.host,
+          user: connection.user,
+          port: connection.port,
+          hostKey: connection.hostKey,
+        },
+      });
+      return new command.local.Command(
+        resourceName,
+        {
+          create: "bash -s",
+          stdin: script,
+          dir: args.repoRoot,
+          environment: { [SSH_KEY_ENV]: pulumi.secret(connection.privateKey) },
+          triggers: [scriptHash(script)],
+          addPreviousOutputInEnv: false,
+        },
+        { parent: this, dependsOn: args.dependsOn },
+      );
+    };
+    this.image = ship(`${name}-image`, args.connection);
+    // With a Swarm every host that runs app tasks loads the image too (no registry); the build is reused.
+    this.hostImages = (args.swarm?.hosts ?? [])
+      .filter((host) => host.connection.host !== args.connection.host)
+      .map((host) => ship(`${name}-image-${host.name}`, host.connection));
     this.oldBotCheck = new command.local.Command(
       `${name}-old-bot-check`,
       {
@@ -209,7 +275,7 @@ export class App extends pulumi.ComponentResource {
     ];
     const stopGraceSeconds = containerStopSeconds(config.shutdownGraceSeconds);
     const workerPlan = servicePlan(plan, "worker");
-    if (workerPlan.replicas !== plan.workers) {
+    if (args.swarm === undefined && workerPlan.replicas !== plan.workers) {
       throw new Error(
         `the plan's worker service has ${workerPlan.replicas} replicas but plan.workers is ${plan.workers}`,
       );
@@ -239,8 +305,25 @@ export class App extends pulumi.ComponentResource {
     };
     this.bots = [];
     this.workers = [];
+    this.stack =
+      args.swarm === undefined
+        ? undefined
+        : this.deployStack(
+            name,
+            args.swarm,
+            roles,
+            env,
+            stopGraceSeconds,
+            healthcheck,
+            config.workerBatchSize,
+            [...args.dependsOn, this.image, ...this.hostImages, this.oldBotCheck, ...args.swarm.dependsOn],
+          );
     let previousStage: docker.Container[] = [];
-    for (const stage of rolloutStages(botReplicasOf(plan), plan.workers, config.workerBatchSize)) {
+    const stages =
+      args.swarm === undefined
+        ? rolloutStages(botReplicasOf(plan), plan.workers, config.workerBatchSize)
+        : [];
+    for (const stage of stages) {
       const role = roles[stage.role];
       const containers = stage.indices.map((index) =>
         serviceContainer(
@@ -296,5 +379,69 @@ export class App extends pulumi.ComponentResource {
       { ...child, dependsOn: [...args.dependsOn, this.image] },
     );
     this.registerOutputs({});
+  }
+
+  /**
+   * The bot and the workers as the Swarm stack of render/swarm-stack.ts: the same command, environment and
+   * secret files as the containers, each secret a Swarm secret mounted where the container's upload would be.
+   */
+  private deployStack(
+    name: string,
+    swarm: AppSwarm,
+    roles: Record<"bot" | "worker", { command: string[]; files: SecretFile[]; extra: string[] }>,
+    env: (files: SecretFile[], extra: pulumi.Input<string>[]) => pulumi.Input<string>[],
+    stopGraceSeconds: number,
+    healthcheck: string[],
+    workerBatchSize: number,
+    dependsOn: pulumi.Input<pulumi.Resource>[],
+  ): command.remote.Command {
+    const plan = this.plan;
+    const roleNames = ["bot", "worker"] as const;
+    const script = pulumi
+      .all(
+        roleNames.map((role) =>
+          pulumi.all([
+            pulumi.all(env(roles[role].files, roles[role].extra)),
+            pulumi.all(roles[role].files.map((f) => pulumi.output(f.upload.content))),
+          ]),
+        ),
+      )
+      .apply((resolved) => {
+        const secretValues = new Map<string, string>();
+        const services: StackService[] = roleNames.map((role, i) => {
+          const [environment, values] = resolved[i] ?? [[], []];
+          const secrets: StackSecret[] = roles[role].files.map((file, j) => {
+            const target = file.upload.file.replace(/^.*\//, "");
+            const source = swarmSecretName(target, values[j] ?? "");
+            secretValues.set(source, values[j] ?? "");
+            return { source, target, uid: APP_UID };
+          });
+          return {
+            name: role,
+            placements: role === "bot" ? botPlacements(plan) : servicePlacements(plan, "worker"),
+            command: roles[role].command,
+            environment,
+            secrets,
+            healthcheck,
+          };
+        });
+        return renderStackDeployScript({
+          stack: SWARM_STACK,
+          stackFile: renderSwarmStack({
+            image: this.imageName,
+            services,
+            network: swarm.network,
+            stopGraceSeconds,
+            workerBatchSize,
+          }),
+          secrets: [...secretValues].map(([secretName, value]) => ({ name: secretName, value })),
+        });
+      });
+    const secretScript = pulumi.secret(script);
+    return remoteScript(`${name}-stack`, swarm.manager, secretScript, secretScript.apply(scriptHash), {
+      parent: this,
+      dependsOn,
+      secretOutput: true,
+    });
   }
 }

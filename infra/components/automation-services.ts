@@ -22,12 +22,22 @@ import { hostDockerResources } from "./host-docker-resources.js";
 import { serviceContainer } from "./service-container.js";
 
 /** Inputs of {@link AutomationServices}. */
+/** The app's Docker network (a bridge on the automation host; with a Swarm, the attachable overlay). */
+export const APP_NETWORK = "tapbot";
+
+/** Inputs of {@link AutomationServices}. */
 export interface AutomationServicesArgs {
   config: InfraConfig;
   plan: Plan;
   provider: docker.Provider;
   /** Hardening and the tunnel must be done first (Caddy reaches Directus through it). */
   dependsOn: pulumi.Input<pulumi.Resource>[];
+  /**
+   * With more than two hosts: the app's network is the Swarm's attachable overlay (made once the manager is up,
+   * hence `dependsOn`), so the bot and workers on any host reach Redis, and Caddy reaches the bots, by name; the
+   * webhook goes to each bot placement's Swarm service (`upstreams`, dnsrr: every task's address).
+   */
+  swarm?: { dependsOn: pulumi.Input<pulumi.Resource>[]; botUpstreams: string[] };
 }
 
 /**
@@ -56,7 +66,15 @@ export class AutomationServices extends pulumi.ComponentResource {
     const { config, plan, provider } = args;
     const child = { parent: this, provider };
     const secrets = config.secrets;
-    this.network = new docker.Network(`${name}-network`, { name: "tapbot" }, child);
+    this.network =
+      args.swarm === undefined
+        ? new docker.Network(`${name}-network`, { name: APP_NETWORK }, child)
+        : new docker.Network(
+            `${name}-network`,
+            { name: APP_NETWORK, driver: "overlay", attachable: true },
+            // Created after `swarm init`: an overlay made before it does not work (a known Docker bug).
+            { ...child, dependsOn: args.swarm.dependsOn },
+          );
     this.n8nNetwork = new docker.Network(`${name}-n8n-network`, { name: "tapbot-n8n" }, child);
     const { image, volume } = hostDockerResources(name, child, args.dependsOn);
 
@@ -150,7 +168,7 @@ export class AutomationServices extends pulumi.ComponentResource {
       webhook: {
         domain: config.botDomain,
         paths: [BOT_WEBHOOK_PATH, FAL_WEBHOOK_PATH],
-        upstreams: botUpstreams(botReplicasOf(plan)),
+        upstreams: args.swarm?.botUpstreams ?? botUpstreams(botReplicasOf(plan)),
       },
     });
     this.caddy = serviceContainer(

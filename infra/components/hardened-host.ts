@@ -1,11 +1,12 @@
 import type * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
-import type { HostRole, HostScript } from "../host-scripts.js";
+import type { HostScript } from "../host-scripts.js";
 import { remoteScript, type SshConnection, scriptHash } from "./remote-script.js";
 
 /** Inputs of {@link HardenedHost}. */
 export interface HardenedHostArgs {
-  role: HostRole;
+  /** The plan's host name (automation, data, or an extra host's). */
+  role: string;
   connection: SshConnection;
   /** The hardening scripts in order (see hardeningScripts); the last prints the WireGuard public key. */
   scripts: HostScript[];

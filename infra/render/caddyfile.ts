@@ -57,7 +57,8 @@ function checkDomain(domain: string): void {
 }
 
 function checkUpstream(upstream: string): void {
-  if (!/^[a-z0-9.-]+:[0-9]{1,5}$/.test(upstream)) {
+  // Docker names (a Swarm stack's services are <stack>_<service>) may hold an underscore.
+  if (!/^[a-z0-9._-]+:[0-9]{1,5}$/.test(upstream)) {
     throw new Error(`site upstream must be host:port; got ${upstream}`);
   }
 }

@@ -20,6 +20,13 @@ import { directusDbPassword } from "../../infra/render/postgres-directus-role.js
 import { exporterDbPassword } from "../../infra/render/postgres-exporter-role.js";
 import { renderPostgresRolesScript } from "../../infra/render/postgres-roles-script.js";
 import { installFileLines, scriptPrelude } from "../../infra/render/shell-script.js";
+import {
+  renderStackDeployScript,
+  renderSwarmInitScript,
+  renderSwarmJoinScript,
+  renderSwarmLabelScript,
+  renderSwarmTokenScript,
+} from "../../infra/render/swarm-scripts.js";
 import { makeTempDir, removeTempDir } from "../support/temp-dir.js";
 import { runTool } from "./helpers/run-tool.js";
 import { plainStackConfig, TEST_HOST_KEYS, wireguardPublicKey } from "./helpers/stack-config.js";
@@ -51,6 +58,26 @@ const scripts: HostScript[] = [
       { role: "data", swapMB: 1024, runsRedis: false },
     ).find((s) => s.name === "ufw") ?? { name: "", script: "" }),
     name: "data/ufw-removing-foreign-rules",
+  },
+  // The Swarm's scripts (more than two hosts).
+  { name: "swarm/init", script: renderSwarmInitScript({ address: "10.77.0.1", hostName: "automation" }) },
+  { name: "swarm/token", script: renderSwarmTokenScript() },
+  {
+    name: "swarm/join",
+    script: renderSwarmJoinScript({
+      address: "10.77.0.3",
+      managerAddress: "10.77.0.1",
+      token: "SWMTKN-1-abc-def",
+    }),
+  },
+  { name: "swarm/label", script: renderSwarmLabelScript("abcdefghijklmnopqrstuvwxy", "worker-1") },
+  {
+    name: "swarm/stack-deploy",
+    script: renderStackDeployScript({
+      stack: "tapbot",
+      stackFile: "version: '3.8'\nservices: {}\n",
+      secrets: [{ name: "tapbot_fal_key_0123456789abcdef", value: "it's a $secret" }],
+    }),
   },
   { ...tunnelScript(config, "automation", wireguardPublicKey()), name: "automation/wireguard" },
   { ...tunnelScript(config, "data", wireguardPublicKey()), name: "data/wireguard" },

@@ -42,7 +42,7 @@ describe("wg0.conf", () => {
   const file = renderWireguardConfig({
     address: "10.77.0.1/24",
     listenPort: 51820,
-    peer: { publicKey: peerKey, endpoint: "178.236.17.186:51820", allowedIp: "10.77.0.2/32" },
+    peers: [{ publicKey: peerKey, endpoint: "178.236.17.186:51820", allowedIp: "10.77.0.2/32" }],
   });
 
   it("is read by wg-quick, and what it hands to wg has the peer and no private key", async () => {
@@ -63,7 +63,7 @@ describe("wg0.conf", () => {
       renderWireguardConfig({
         address: "10.77.0.1/24",
         listenPort: 51820,
-        peer: { publicKey: "not-a-key", endpoint: "178.236.17.186:51820", allowedIp: "10.77.0.2/32" },
+        peers: [{ publicKey: "not-a-key", endpoint: "178.236.17.186:51820", allowedIp: "10.77.0.2/32" }],
       }),
     ).toThrow(/public key/);
   });

@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import * as pulumi from "@pulumi/pulumi";
 import { SECRET_KEYS, type SecretKey } from "../../../infra/config.js";
 import { rawStackConfig, wireguardPublicKey } from "./stack-config.js";
@@ -51,6 +52,14 @@ export function unwrap(value: unknown): unknown {
 
 const keys = new Map<string, string>();
 
+/** What the Swarm's token command prints under the mocks: a worker join token (a secret). */
+export const SWARM_TOKEN = "SWMTKN-1-0mockswarmtoken0000000000000000000000000000-mockworkertoken00000000";
+
+/** The node id a join script prints under the mocks: 25 characters of a-z0-9, one per join resource. */
+export function swarmNodeId(resourceName: string): string {
+  return `n${createHash("sha256").update(resourceName).digest("hex").slice(0, 24)}`;
+}
+
 /**
  * Installs Pulumi's mocks: every registration is recorded; remote commands print nothing except the
  * WireGuard key scripts (a fresh public key per host); images and networks echo their names.
@@ -78,7 +87,13 @@ export async function installMocks(): Promise<void> {
             key = wireguardPublicKey();
             keys.set(args.name, key);
           }
-          state.stdout = args.name.endsWith("-wireguard-key") ? `${key}\n` : "";
+          state.stdout = args.name.endsWith("-wireguard-key")
+            ? `${key}\n`
+            : args.name.endsWith("-token")
+              ? `${SWARM_TOKEN}\n`
+              : /-join-/.test(args.name)
+                ? `${swarmNodeId(args.name)}\n`
+                : "";
           state.stderr = "";
         }
         if (args.type === "docker:index/remoteImage:RemoteImage") state.imageId = `sha256:${args.name}`;

@@ -1,4 +1,6 @@
+import { type GrowOutPath, growOutPath } from "./growth.js";
 import { plan } from "./plan.js";
+import { sizePrometheusRetention } from "./prometheus-retention.js";
 import type { PlanInput } from "./schema.js";
 import type { Status } from "./status.js";
 
@@ -29,9 +31,14 @@ export interface Curve {
   crossings: { host: string; warnAt: number | null; critAt: number | null }[];
   /** The first point whose plan does not carry its users: its bottleneck (null: all of the range fits). */
   binds: { resource: string; maxUsers: number; atUsers: number } | null;
+  /**
+   * Growing out over the range: at which user count each app host would be added, of which offer, and the
+   * user count from which one more host no longer helps (growth.ts).
+   */
+  growOut: GrowOutPath;
 }
 
-/** The plan over a range of users, everything else as the input says. */
+/** The plan over a range of users, everything else as the input says, and where growing out adds hosts. */
 export function curve(input: PlanInput, range: UserRange): Curve {
   const points: CurvePoint[] = [];
   for (let users = range.from; users <= range.to; users += range.step) {
@@ -59,5 +66,6 @@ export function curve(input: PlanInput, range: UserRange): Curve {
     points,
     crossings,
     binds: over === undefined ? null : { ...over.bottleneck, atUsers: over.users },
+    growOut: growOutPath(sizePrometheusRetention({ ...input, users: range.from }).input, range.to),
   };
 }

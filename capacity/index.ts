@@ -13,6 +13,7 @@ export { type Curve, type CurvePoint, curve, type UserRange } from "./curve.js";
 export { DEFAULT_CALIBRATION_FILE, PROFILES, type Profile } from "./default-calibration.js";
 export { TELEGRAM_CALLS_PER_JOB } from "./defaults.js";
 export { erlangB, erlangC } from "./erlang.js";
+export { adviseGrowth, type GrowOutPath, growOutPath, type HostAdded, withAppHost } from "./growth.js";
 export { CapacityInputError, type InputIssue } from "./input-error.js";
 export type { Limits, ResourceLimit } from "./limits.js";
 export {
@@ -47,4 +48,15 @@ export {
 } from "./schema.js";
 export { POLL_GROWTH, pollLagSeconds, slotSeconds } from "./slot-hold.js";
 export type { Status } from "./status.js";
-export type { Finding, HostPlan, LeanWorkers, Plan, ServicePlan, Severity, Upgrade } from "./types.js";
+export type {
+  Finding,
+  GrowOut,
+  Growth,
+  GrowUp,
+  HostPlan,
+  LeanWorkers,
+  Plan,
+  ServicePlan,
+  Severity,
+  Upgrade,
+} from "./types.js";

@@ -109,30 +109,47 @@ function hostFits(
   return (users) => used(new Sizing(input, users)) < warn * capacity;
 }
 
+/** The RAM, CPU and disk of each host: the most users each carries under its warn mark (null: unbounded). */
+export function hostLimits(input: PlanInput): { resource: string; maxUsers: number | null }[] {
+  const t = input.thresholds;
+  return input.hosts.flatMap((host) => {
+    const usage = new HostUsage(input, host);
+    const cpu = hostFits(input, (s) => usage.cpuUsedCores(s), host.cpus, t.cpu.warn);
+    const disk = hostFits(input, (s) => usage.diskUsedGB(s), host.diskGB, t.disk.warn);
+    return [
+      { resource: `ram:${host.name}`, maxUsers: ramMaxUsers(input, host, "rule") },
+      { resource: `cpu:${host.name}`, maxUsers: largestFitting(cpu) },
+      { resource: `disk:${host.name}`, maxUsers: largestFitting(disk) },
+    ];
+  });
+}
+
+/** The smallest of the hosts' RAM, CPU and disk limits among `limits`; null when none is bounded. */
+export function hostsCarry(limits: readonly { resource: string; maxUsers: number | null }[]): number | null {
+  const bounded = limits.flatMap((l) =>
+    l.maxUsers !== null && /^(ram|cpu|disk):/.test(l.resource) ? [l.maxUsers] : [],
+  );
+  return bounded.length === 0 ? null : Math.min(...bounded);
+}
+
+/** The most users every host carries under all its warn marks; null when no count up to USERS_MAX exhausts them. */
+export function hostsMaxUsers(input: PlanInput): number | null {
+  return hostsCarry(hostLimits(input));
+}
+
 /**
  * What binds first. Worker slots: each step's share of the wait target at today's slots (workers × concurrency).
  * The provider: the wait target for a fal slot at the account limit given (absent when none is given). Telegram: its rate ceiling. RAM, CPU and disk of each host: under warn, with workers
  * following the sizing rule as users grow.
  */
 export function resourceLimits(input: PlanInput, workerSlots: number): Limits {
-  const t = input.thresholds;
   const candidates: { resource: string; maxUsers: number | null }[] = [
     { resource: "workers", maxUsers: workerSlotsMaxUsers(input, workerSlots) },
   ];
   if (input.providerConcurrency !== undefined) {
     candidates.push({ resource: "provider", maxUsers: providerMaxUsers(input, input.providerConcurrency) });
   }
-  candidates.push({ resource: "telegram", maxUsers: telegramMaxUsers(input) });
-  for (const host of input.hosts) {
-    const usage = new HostUsage(input, host);
-    const cpu = hostFits(input, (s) => usage.cpuUsedCores(s), host.cpus, t.cpu.warn);
-    const disk = hostFits(input, (s) => usage.diskUsedGB(s), host.diskGB, t.disk.warn);
-    candidates.push(
-      { resource: `ram:${host.name}`, maxUsers: ramMaxUsers(input, host, "rule") },
-      { resource: `cpu:${host.name}`, maxUsers: largestFitting(cpu) },
-      { resource: `disk:${host.name}`, maxUsers: largestFitting(disk) },
-    );
-  }
+  candidates.push({ resource: "telegram", maxUsers: telegramMaxUsers(input) }, ...hostLimits(input));
   const limits: ResourceLimit[] = [];
   const unboundedResources: string[] = [];
   for (const c of candidates) {

@@ -72,6 +72,39 @@ export interface Upgrade {
   priceAfterRubPerMonth: number;
 }
 
+/** Growing up: each host over a warn mark moved to a bigger catalog offer. */
+export interface GrowUp {
+  upgrades: Upgrade[];
+  /** What it adds to the monthly bill, and the bill after it, RUB/month. */
+  addedRubPerMonth: number;
+  costRubPerMonth: number;
+  /** The most users the hosts then carry under every warn mark (null: unbounded); the step after is needed one past it. */
+  carriesUsers: number | null;
+}
+
+/** Growing out: one more host of a catalog offer with the role `app`, the bot and worker replicas re-placed. */
+export interface GrowOut {
+  /** The new host's name and offer. */
+  host: string;
+  offer: string;
+  addedRubPerMonth: number;
+  costRubPerMonth: number;
+  carriesUsers: number | null;
+}
+
+/** When the hosts stop carrying the users, and the two ways to grow then, by monthly price (growth.ts). */
+export interface Growth {
+  /** The most users today's hosts carry under every RAM, CPU and disk warn mark; null: no count exhausts them. */
+  hostsCarryUsers: number | null;
+  /** hostsCarryUsers + 1: from here a step is necessary (at or below the plan's users: necessary now). */
+  neededAtUsers: number | null;
+  /** Priced at the larger of neededAtUsers and the plan's users; null where no catalog offer does it. */
+  up: GrowUp | null;
+  out: GrowOut | null;
+  /** The one that adds less per month (a tie: the one carrying more users). */
+  cheaper: "up" | "out" | null;
+}
+
 /**
  * The capacity plan: everything the infrastructure sizes. Sizes in MB unless named otherwise, times in
  * seconds, utilization as a fraction. The CLI prints it; the Pulumi program deploys it.

@@ -1,5 +1,5 @@
 import { Command } from "commander";
-import { plan } from "../../index.js";
+import { adviseGrowth, plan } from "../../index.js";
 import { addInputOptions } from "../input-options.js";
 import { loadInput } from "../load-input.js";
 import { print, printReport } from "../output.js";
@@ -18,7 +18,8 @@ export function planCommand(): Command {
     const { json, format } = parseVerbOptions(reportOptions, { json: options.json, format: options.format });
     const input = loadInput(options);
     const result = plan(input);
-    if (json) print(`${JSON.stringify(result, null, 2)}\n`);
-    else printReport(planReport(result, input), format);
+    const growth = adviseGrowth(input, result);
+    if (json) print(`${JSON.stringify({ ...result, growth }, null, 2)}\n`);
+    else printReport(planReport(result, input, growth), format);
   });
 }

@@ -59,6 +59,36 @@ export function curveReport(curve: Curve, svgPath: string): Block[] {
             cell(` (first seen at the ${curve.binds.atUsers}-user point)`),
           ],
   });
+  blocks.push(...growOutLines(curve));
   blocks.push({ kind: "line", cells: [cell(`Chart: ${svgPath}`, "dim")] });
+  return blocks;
+}
+
+/** Where growing out adds a host over the range, and where it stops helping. */
+function growOutLines(curve: Curve): Block[] {
+  const { hostsAdded, stuckAtUsers } = curve.growOut;
+  const blocks: Block[] = hostsAdded.map((h) => ({
+    kind: "line",
+    cells: [
+      cell("Grow out: "),
+      cell(`at ${h.atUsers} users add ${h.host}`, "strong"),
+      cell(
+        ` (${h.offer}, role app, +${h.addedRubPerMonth} RUB/month, ${h.costRubPerMonth} RUB/month in all)`,
+      ),
+    ],
+  }));
+  if (stuckAtUsers !== null) {
+    blocks.push({
+      kind: "line",
+      cells: [
+        cell(
+          `Grow out: from ${stuckAtUsers} users one more host of no catalog offer brings every host under its warn marks (what binds is not the bot's or the workers'); see plan's growth there.`,
+          "warn",
+        ),
+      ],
+    });
+  } else if (hostsAdded.length === 0) {
+    blocks.push({ kind: "line", cells: [cell("Grow out: no host needs adding in this range.", "ok")] });
+  }
   return blocks;
 }

@@ -18,7 +18,10 @@ export function renderMarkdown(blocks: Block[]): string {
   const blank = () => {
     if (out.at(-1) !== "") out.push("");
   };
+  let previous: Block["kind"] | undefined;
   for (const block of blocks) {
+    const after = previous;
+    previous = block.kind;
     switch (block.kind) {
       case "title":
         out.push(`# ${block.text}`);
@@ -31,6 +34,8 @@ export function renderMarkdown(blocks: Block[]): string {
         for (const [label, cells] of block.rows) out.push(`- ${label}: ${cells.map(md).join("")}`);
         break;
       case "table":
+        // A pipe table right under a paragraph's line would be read as part of that paragraph.
+        if (after === "line") blank();
         out.push(
           `| ${block.header.join(" | ")} |`,
           `| ${block.right.map((r) => (r ? "---:" : "---")).join(" | ")} |`,

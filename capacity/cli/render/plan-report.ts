@@ -1,5 +1,5 @@
 import { UNMEASURED_BOT_PER_USER_MB } from "../../defaults.js";
-import type { Finding, Plan, PlanInput } from "../../index.js";
+import type { Finding, Growth, Plan, PlanInput } from "../../index.js";
 import { meetsTarget } from "../../queue.js";
 import { slotHoldText } from "../../slot-hold.js";
 import { overWarn } from "../../upgrades.js";
@@ -226,7 +226,7 @@ function limitBlocks(plan: Plan): Block[] {
   return blocks;
 }
 
-function upgradeBlocks(plan: Plan): Block[] {
+function upgradeBlocks(plan: Plan, growth: Growth): Block[] {
   const blocks: Block[] = [{ kind: "heading", text: "Upgrades and cost" }];
   if (plan.upgrades.length > 0) {
     blocks.push({
@@ -247,6 +247,7 @@ function upgradeBlocks(plan: Plan): Block[] {
       : "every host is under warn";
     blocks.push({ kind: "line", cells: [cell(`No upgrade proposed: ${why}.`)] });
   }
+  blocks.push(...growthBlocks(plan, growth));
   blocks.push({
     kind: "line",
     cells: [
@@ -257,6 +258,66 @@ function upgradeBlocks(plan: Plan): Block[] {
       cell(" after the upgrades"),
     ],
   });
+  return blocks;
+}
+
+/** When the hosts stop carrying the users, and growing up against growing out at that point. */
+function growthBlocks(plan: Plan, g: Growth): Block[] {
+  if (g.hostsCarryUsers === null || g.neededAtUsers === null) {
+    return [{ kind: "line", cells: [cell("Growth: no user count exhausts the hosts' RAM, CPU or disk.")] }];
+  }
+  const at = Math.max(plan.users, g.neededAtUsers);
+  const when =
+    g.neededAtUsers <= plan.users
+      ? `a step is needed now (from ${g.neededAtUsers} users)`
+      : `from ${g.neededAtUsers} users a step is needed`;
+  const blocks: Block[] = [
+    {
+      kind: "line",
+      cells: [
+        cell("Growth: "),
+        cell(`the hosts carry ${g.hostsCarryUsers} users`, "strong"),
+        cell(` under every warn mark; ${when}. Priced at ${at} users:`),
+      ],
+    },
+  ];
+  const carries = (n: number | null) => (n === null ? "unbounded" : `${n} users`);
+  const rows = [];
+  if (g.up !== null) {
+    rows.push([
+      cell("up", g.cheaper === "up" ? "strong" : undefined),
+      cell(g.up.upgrades.map((u) => `${u.host} → ${u.to}`).join(", ")),
+      cell(`+${g.up.addedRubPerMonth}`),
+      cell(String(g.up.costRubPerMonth)),
+      cell(carries(g.up.carriesUsers)),
+      cell(g.cheaper === "up" ? "← cheaper" : "", "ok"),
+    ]);
+  }
+  if (g.out !== null) {
+    rows.push([
+      cell("out", g.cheaper === "out" ? "strong" : undefined),
+      cell(`+ ${g.out.host} (${g.out.offer}, role app: bot and worker replicas)`),
+      cell(`+${g.out.addedRubPerMonth}`),
+      cell(String(g.out.costRubPerMonth)),
+      cell(carries(g.out.carriesUsers)),
+      cell(g.cheaper === "out" ? "← cheaper" : "", "ok"),
+    ]);
+  }
+  if (rows.length > 0) {
+    blocks.push({
+      kind: "table",
+      header: ["grow", "change", "RUB/month added", "RUB/month in all", "then carries", ""],
+      right: [false, false, true, true, true, false],
+      rows,
+    });
+  }
+  const none = [
+    g.up === null ? "no catalog offer for the hosts over a mark carries them (grow up)" : "",
+    g.out === null
+      ? `no one more host of a catalog offer brings every host under its marks at ${at} users (grow out)`
+      : "",
+  ].filter((x) => x !== "");
+  if (none.length > 0) blocks.push({ kind: "line", cells: [cell(`${none.join("; ")}.`, "warn")] });
   return blocks;
 }
 
@@ -306,8 +367,8 @@ export function findingBlocks(findings: Finding[]): Block[] {
   ];
 }
 
-/** The whole plan for a person: queue, hosts with RAM bars, services, settings, limits, upgrades, findings. */
-export function planReport(plan: Plan, input: PlanInput): Block[] {
+/** The whole plan for a person: queue, hosts with RAM bars, services, settings, limits, upgrades and growth, findings. */
+export function planReport(plan: Plan, input: PlanInput, growth: Growth): Block[] {
   return [
     { kind: "title", text: `Capacity plan for ${plan.users} users` },
     ...calibrationLine(input),
@@ -315,7 +376,7 @@ export function planReport(plan: Plan, input: PlanInput): Block[] {
     ...hostBlocks(plan, input),
     ...settingsBlocks(plan),
     ...limitBlocks(plan),
-    ...upgradeBlocks(plan),
+    ...upgradeBlocks(plan, growth),
     ...findingBlocks(plan.findings),
   ];
 }

@@ -100,14 +100,13 @@ function ufwOptions(config: PlainConfig, facts: HostFacts) {
   // Host agents (node-exporter, cAdvisor) and Grafana run in the host's network, where UFW does filter:
   // Prometheus on the data host scrapes the automation host's agents over the tunnel, and Caddy on the
   // automation host reaches Grafana over it.
+  // An extra host's agents, where the plan runs them, are scraped by Prometheus on the data host.
   const monitored =
-    role === "automation"
-      ? { "node-exporter": MONITORING_PORTS.nodeExporter, cadvisor: MONITORING_PORTS.cadvisor }
-      : role === "data"
-        ? { grafana: MONITORING_PORTS.grafana }
-        : {};
+    role === "data"
+      ? { grafana: MONITORING_PORTS.grafana }
+      : { "node-exporter": MONITORING_PORTS.nodeExporter, cadvisor: MONITORING_PORTS.cadvisor };
   for (const [service, port] of Object.entries(monitored)) {
-    const peer = peerRole(role as HostRole);
+    const peer = role === undefined ? "data" : peerRole(role);
     allowFrom.push({
       from: tunnelAddress(config, peer),
       port,

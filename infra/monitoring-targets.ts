@@ -2,6 +2,7 @@ import type { Plan } from "../capacity/index.js";
 import { usesSwarm } from "./cluster-hosts.js";
 import type { PlainConfig } from "./config.js";
 import type { HostRole } from "./host-scripts.js";
+import { extraHostAgents, type HostAgent } from "./plan-services.js";
 import type { ScrapeJob } from "./render/prometheus-config.js";
 import { botReplicasOf } from "./rollout-order.js";
 
@@ -45,8 +46,13 @@ export function tunnelAddress(config: PlainConfig, role: HostRole): string {
  */
 export function scrapeJobs(config: PlainConfig, plan: Plan): ScrapeJob[] {
   const roles: HostRole[] = ["automation", "data"];
-  const agent = (port: number) =>
-    roles.map((host) => ({ address: `${tunnelAddress(config, host)}:${port}`, host, instance: host }));
+  // The extra hosts' agents where the plan has them (`node-exporter-<host>`), at their tunnel addresses.
+  const agent = (port: number, name: HostAgent) => [
+    ...roles.map((host) => ({ address: `${tunnelAddress(config, host)}:${port}`, host, instance: host })),
+    ...config.extraHosts
+      .filter((host) => extraHostAgents(plan, host.name).some((a) => a.agent === name))
+      .map((host) => ({ address: `${host.tunnelAddress}:${port}`, host: host.name, instance: host.name })),
+  ];
   const automation = config.automationTunnelAddress;
   const local = (port: number) => [{ address: `127.0.0.1:${port}`, host: "data", instance: "data" }];
   const bots = botReplicasOf(plan);
@@ -71,8 +77,8 @@ export function scrapeJobs(config: PlainConfig, plan: Plan): ScrapeJob[] {
         },
       ];
   return [
-    { name: "node", targets: agent(MONITORING_PORTS.nodeExporter) },
-    { name: "cadvisor", targets: agent(MONITORING_PORTS.cadvisor) },
+    { name: "node", targets: agent(MONITORING_PORTS.nodeExporter, "node-exporter") },
+    { name: "cadvisor", targets: agent(MONITORING_PORTS.cadvisor, "cadvisor") },
     {
       name: "redis",
       targets: [

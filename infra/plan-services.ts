@@ -35,6 +35,24 @@ export const SWARM_SERVICES = ["bot", "worker"] as const;
 /** Name of a service that runs on the Swarm when the plan has more than two hosts. */
 export type SwarmServiceName = (typeof SWARM_SERVICES)[number];
 
+/**
+ * The host agents a plan may pin on an extra host, named `<agent>-<host>` as on the base hosts
+ * (`node-exporter-worker-1`): the program runs them there for Prometheus, like the base hosts' own.
+ */
+export const HOST_AGENTS = ["node-exporter", "cadvisor"] as const;
+
+/** Name of a host agent. */
+export type HostAgent = (typeof HOST_AGENTS)[number];
+
+/** The agents the plan places on an extra host, and each one's plan. */
+export function extraHostAgents(plan: Plan, host: string): { agent: HostAgent; plan: ServicePlan }[] {
+  const services = plan.hosts.find((h) => h.name === host)?.services ?? [];
+  return HOST_AGENTS.flatMap((agent) => {
+    const service = services.find((s) => s.name === `${agent}-${host}`);
+    return service === undefined ? [] : [{ agent, plan: service }];
+  });
+}
+
 /** A plan the program cannot deploy as is. */
 export class UndeployablePlanError extends Error {
   override name = "UndeployablePlanError";
@@ -62,6 +80,12 @@ export function checkDeployable(plan: Plan): void {
     for (const service of host.services) {
       seen.add(service.name);
       const wanted = (DEPLOYABLE_SERVICES as Record<string, HostRole | undefined>)[service.name];
+      const extraAgent =
+        swarm &&
+        service.host !== "automation" &&
+        service.host !== "data" &&
+        HOST_AGENTS.some((agent) => service.name === `${agent}-${service.host}`);
+      if (extraAgent) continue;
       if (wanted === undefined) {
         problems.push(
           `service "${service.name}" is not one this program runs (${Object.keys(DEPLOYABLE_SERVICES).join(", ")})`,

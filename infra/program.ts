@@ -28,11 +28,10 @@ import {
   DATA_PRIVATE_PORTS,
   type HostRole,
   hardeningScripts,
-  hostKey,
   publicAddress,
   type SwarmMembership,
 } from "./host-scripts.js";
-import { checkDeployable, hostPlan, swarmAppHosts } from "./plan-services.js";
+import { checkDeployable, extraHostAgents, hostPlan, swarmAppHosts } from "./plan-services.js";
 import { APP_DB_ROLE, appDbPassword } from "./render/postgres-app-role.js";
 import { sharedConnectionOptions } from "./ssh-multiplexing.js";
 
@@ -223,18 +222,20 @@ export async function deployStack() {
       })
     : undefined;
 
-  const dockerProvider = (role: HostRole) =>
-    new docker.Provider(
-      `${role}-docker`,
+  const dockerProvider = (name: string) => {
+    const host = clusterHost(name);
+    return new docker.Provider(
+      `${name}-docker`,
       {
-        host: `ssh://${config.sshUser}@${publicAddress(config, role)}:${config.sshPort}`,
+        host: `ssh://${config.sshUser}@${host.address}:${config.sshPort}`,
         sshOpts: [
-          ...strictSshOptions(publicAddress(config, role), config.sshPort, hostKey(config, role)),
+          ...strictSshOptions(host.address, config.sshPort, host.hostKey),
           ...sharedConnectionOptions(),
         ],
       },
-      { dependsOn: [hosts[role].ready] },
+      { dependsOn: [hardenedHost(name).ready] },
     );
+  };
   const providers = { automation: dockerProvider("automation"), data: dockerProvider("data") };
   const data = new DataServices("data", {
     config,
@@ -299,6 +300,18 @@ export async function deployStack() {
     automationDependsOn: [tunnel.ends.automation, automation.redis],
     // The PostgreSQL exporter logs in as its own role, which the roles script makes.
     dataDependsOn: [tunnel.ends.data, data.postgres, data.roles],
+    // An extra host's agents (node-exporter, cAdvisor) where the plan has them, through its own Docker.
+    extraHosts: config.extraHosts
+      .filter((host) => extraHostAgents(deployed, host.name).length > 0)
+      .map((host) => {
+        const tunnelEnd = tunnel.byHost.get(host.name);
+        return {
+          name: host.name,
+          tunnelAddress: host.tunnelAddress,
+          provider: dockerProvider(host.name),
+          dependsOn: tunnelEnd === undefined ? [] : [tunnelEnd],
+        };
+      }),
   });
 
   return {

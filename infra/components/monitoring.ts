@@ -1,12 +1,12 @@
 import type * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
-import type { Plan } from "../../capacity/index.js";
+import type { Plan, ServicePlan } from "../../capacity/index.js";
 import { backedUpStores } from "../backup-plan.js";
 import type { InfraConfig } from "../config.js";
 import type { HostRole } from "../host-scripts.js";
 import { alertRulesInput } from "../monitoring-plan.js";
 import { MONITORING_PORTS, scrapeJobs, tunnelAddress } from "../monitoring-targets.js";
-import { type ServiceName, servicePlan } from "../plan-services.js";
+import { extraHostAgents, type HostAgent, type ServiceName, servicePlan } from "../plan-services.js";
 import { renderAlertRules } from "../render/alert-rules.js";
 import { renderAlertmanagerConfig } from "../render/alertmanager-config.js";
 import { grafanaDashboards } from "../render/grafana-dashboards.js";
@@ -33,6 +33,16 @@ export interface MonitoringArgs {
   dataDependsOn: pulumi.Input<pulumi.Resource>[];
   /** The automation host's hardening and tunnel end, and its Redis. */
   automationDependsOn: pulumi.Input<pulumi.Resource>[];
+  /**
+   * With more than two hosts: each extra host whose plan has agents (`node-exporter-<host>`, `cadvisor-<host>`),
+   * its Docker and its tunnel end (the agents listen on its tunnel address).
+   */
+  extraHosts?: {
+    name: string;
+    tunnelAddress: string;
+    provider: docker.Provider;
+    dependsOn: pulumi.Input<pulumi.Resource>[];
+  }[];
 }
 
 /** Inside the Prometheus and Alertmanager containers, where the rendered files go. */
@@ -92,10 +102,40 @@ export class Monitoring extends pulumi.ComponentResource {
         { ...on(role), dependsOn: dependsOn[role] },
       );
 
-    this.exporters = (["automation", "data"] as const).flatMap((role) => {
-      const address = tunnelAddress(config, role);
+    /** node-exporter and cAdvisor of one host, in the host's network, listening on its tunnel address only. */
+    const agents = (
+      host: string,
+      address: string,
+      place: {
+        on: pulumi.CustomResourceOptions;
+        image: (key: string, ref: string) => docker.RemoteImage;
+        dependsOn: pulumi.Input<pulumi.Resource>[];
+      },
+      planOf: (agent: HostAgent) => ServicePlan | undefined,
+    ): docker.Container[] => {
+      const agent = (
+        kind: HostAgent,
+        image: string,
+        rest: Omit<Parameters<typeof serviceContainer>[1], "containerName" | "image" | "plan">,
+      ) => {
+        const sized = planOf(kind);
+        if (sized === undefined) return [];
+        const service = `${kind}-${host}`;
+        return [
+          serviceContainer(
+            `${name}-${service}`,
+            {
+              containerName: `tapbot-${service}`,
+              image: place.image(service, image).imageId,
+              plan: sized,
+              ...rest,
+            },
+            { ...place.on, dependsOn: place.dependsOn },
+          ),
+        ];
+      };
       return [
-        container(role, `node-exporter-${role}`, config.nodeExporterImage, {
+        ...agent("node-exporter", config.nodeExporterImage, {
           network: "host",
           pidMode: "host",
           command: [
@@ -106,7 +146,7 @@ export class Monitoring extends pulumi.ComponentResource {
           volumes: [{ hostPath: "/", containerPath: "/host", readOnly: true }],
           healthcheck: httpHealth(`http://${address}:${MONITORING_PORTS.nodeExporter}/metrics`),
         }),
-        container(role, `cadvisor-${role}`, config.cadvisorImage, {
+        ...agent("cadvisor", config.cadvisorImage, {
           network: "host",
           privileged: true,
           command: [
@@ -126,7 +166,31 @@ export class Monitoring extends pulumi.ComponentResource {
           healthcheck: httpHealth(`http://${address}:${MONITORING_PORTS.cadvisor}/healthz`),
         }),
       ];
-    });
+    };
+
+    this.exporters = [
+      ...(["automation", "data"] as const).flatMap((role) =>
+        agents(
+          role,
+          tunnelAddress(config, role),
+          { on: on(role), image: resources[role].image, dependsOn: dependsOn[role] },
+          (kind) => servicePlan(plan, `${kind}-${role}`),
+        ),
+      ),
+      ...(args.extraHosts ?? []).flatMap((host) => {
+        const place = { parent: this, provider: host.provider };
+        return agents(
+          host.name,
+          host.tunnelAddress,
+          {
+            on: place,
+            image: hostDockerResources(`${name}-${host.name}`, place, host.dependsOn).image,
+            dependsOn: host.dependsOn,
+          },
+          (kind) => extraHostAgents(plan, host.name).find((a) => a.agent === kind)?.plan,
+        );
+      }),
+    ];
     this.exporters.push(
       container("automation", "redis-exporter", config.redisExporterImage, {
         network: args.networks.automation,

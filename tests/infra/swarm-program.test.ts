@@ -15,6 +15,8 @@ import {
 } from "./helpers/pulumi-mocks.js";
 import { plainStackConfig } from "./helpers/stack-config.js";
 import {
+  APP_2,
+  exampleThreeHostCapacity,
   THIRD_HOST,
   THREE_HOST_EXTRA_HOSTS,
   threeHostCapacity,
@@ -65,12 +67,17 @@ const swarmRules = (script: string) =>
 
 let three: Awaited<ReturnType<typeof deploy>>;
 let two: Awaited<ReturnType<typeof deploy>>;
+let example: Awaited<ReturnType<typeof deploy>>;
 
 beforeAll(async () => {
   await installMocks();
   program = await import("../../infra/program.js");
   three = await deploy(threeHosts);
   two = await deploy({});
+  example = await deploy({
+    "tapbot:capacity": JSON.stringify(exampleThreeHostCapacity()),
+    "tapbot:extraHosts": JSON.stringify([APP_2]),
+  });
 });
 
 describe("three hosts: the program deploys the plan on a Swarm", () => {
@@ -203,6 +210,67 @@ describe("three hosts: the program deploys the plan on a Swarm", () => {
     const uploads = unwrap(caddy?.inputs.uploads) as { file: string; content: string }[];
     const caddyfile = uploads.find((u) => u.file === "/etc/caddy/Caddyfile")?.content ?? "";
     expect(caddyfile).toContain("reverse_proxy tapbot_bot-automation:8080 {");
+  });
+});
+
+/** The stack file inside the stack command's script. */
+function composeOf(resources: Registered[]) {
+  const script = stdinOf(commandNamed(resources, "app-stack"));
+  const start = script.indexOf("<<'TAPBOT_STACK_END'\n") + "<<'TAPBOT_STACK_END'\n".length;
+  return parse(script.slice(start, script.indexOf("\nTAPBOT_STACK_END\n"))) as {
+    services: Record<string, { deploy: { replicas: number; placement: { constraints: string[] } } }>;
+  };
+}
+
+describe("the capacity model's three-host example: replicas split over two hosts", () => {
+  it("runs one Swarm service per host of each split service, with that host's replicas, and Caddy reaches both bots", () => {
+    const placed = threeHostPlan(exampleThreeHostCapacity());
+    const compose = composeOf(example.resources);
+    const expected = ["bot", "worker"].flatMap((service) =>
+      placed.hosts.flatMap((h) =>
+        h.services.filter((s) => s.name === service).map((s) => [`${service}-${h.name}`, s.replicas, h.name]),
+      ),
+    );
+    expect(expected.map(([name]) => name)).toEqual([
+      "bot-automation",
+      "bot-app-2",
+      "worker-automation",
+      "worker-app-2",
+    ]);
+    expect(
+      Object.entries(compose.services).map(([name, s]) => [
+        name,
+        s.deploy.replicas,
+        s.deploy.placement.constraints[0]?.replace("node.labels.tapbot.host == ", ""),
+      ]),
+    ).toEqual(expected);
+    const caddy = example.resources.find((r) => r.name === "automation-caddy");
+    const uploads = unwrap(caddy?.inputs.uploads) as { file: string; content: string }[];
+    expect(uploads.find((u) => u.file === "/etc/caddy/Caddyfile")?.content).toContain(
+      "reverse_proxy tapbot_bot-automation:8080 tapbot_bot-app-2:8080 {",
+    );
+    expect(example.outputs.swarmNodes).toEqual(["automation", "app-2"]);
+  });
+
+  it("runs the third host's agents there, open to Prometheus over the tunnel only, and scraped", () => {
+    const agents = example.resources.filter((r) =>
+      /^monitoring-(node-exporter|cadvisor)-app-2$/.test(r.name),
+    );
+    expect(agents.map((r) => r.name).sort()).toEqual([
+      "monitoring-cadvisor-app-2",
+      "monitoring-node-exporter-app-2",
+    ]);
+    const provider = example.resources.find((r) => r.name === "app-2-docker");
+    expect(provider?.inputs.host).toBe(`ssh://root@${APP_2.address}:22`);
+    for (const agent of agents) expect(agent.provider).toContain("app-2-docker");
+    const ufw = stdinOf(commandNamed(example.resources, "app-2-ufw"));
+    expect(ufw).toContain("ufw allow in on wg0 from 10.77.0.2 to any port 9100 proto tcp");
+    expect(ufw).toContain("ufw allow in on wg0 from 10.77.0.2 to any port 9338 proto tcp");
+    const prometheus = example.resources.find((r) => r.name === "monitoring-prometheus");
+    const files = unwrap(prometheus?.inputs.uploads) as { file: string; content: string }[];
+    const config = files.find((f) => f.file.endsWith("prometheus.yml"))?.content ?? "";
+    expect(config).toContain(`${APP_2.tunnelAddress}:9100`);
+    expect(config).toContain(`${APP_2.tunnelAddress}:9338`);
   });
 });
 

@@ -1,4 +1,5 @@
 import { readFileSync } from "node:fs";
+import { parse } from "yaml";
 import { SERVICE_DEFAULTS } from "../../../capacity/defaults.js";
 import { DEFAULT_CALIBRATION_FILE, loadCapacityInput, type Plan, plan } from "../../../capacity/index.js";
 import { stackCapacity } from "./stack-config.js";
@@ -41,3 +42,19 @@ export function threeHostPlan(capacity: Record<string, unknown> = threeHostCapac
     }),
   );
 }
+
+/**
+ * capacity/examples/three-hosts.yaml, the capacity model's own three-host example (bot and workers without a
+ * host, placed by the plan over automation and app-2; app-2's agents pinned beside it), as a stack would hold
+ * it: the calibration path relative to the stack file, fal's limit set, the image built off the hosts.
+ */
+export function exampleThreeHostCapacity(): Record<string, unknown> {
+  const example = parse(readFileSync("capacity/examples/three-hosts.yaml", "utf8")) as Record<
+    string,
+    unknown
+  >;
+  return { ...example, calibration: "capacity/calibration.json", providerConcurrency: 300, imageBuild: null };
+}
+
+/** The example's third host in `tapbot:extraHosts`. */
+export const APP_2 = { ...THIRD_HOST, name: "app-2" } as const;

@@ -10,7 +10,7 @@ import {
   plan,
   withAppHost,
 } from "../../capacity/index.js";
-import { root, runCapacity } from "./support.js";
+import { type Run, root, runCapacity } from "./support.js";
 
 /** Pulumi.prod.yaml's tapbot:capacity, calibrated as the CLI and the program read it, at `users`. */
 function prod(users?: number): PlanInput {
@@ -37,6 +37,19 @@ const hostsCarry = (input: PlanInput) =>
 
 const allUnderWarn = (input: PlanInput) =>
   plan(input).hosts.every((h) => h.status === "ok" && h.cpu.status === "ok" && h.disk.status === "ok");
+
+/** `capacity plan --stack prod` and the curve infra/SCALING.md quotes, each run once for the tests that read them. */
+let planRun: Promise<Run> | undefined;
+let curveRun: Promise<Run> | undefined;
+const prodPlan = () => {
+  planRun ??= runCapacity(root, "plan", "--stack", "prod");
+  return planRun;
+};
+const prodCurve = () => {
+  curveRun ??= runCapacity(root, ...CURVE.split(" "), "--out", "/dev/null");
+  return curveRun;
+};
+const CURVE = "curve --stack prod --from 500 --to 30000 --step 500";
 
 describe("growing up or out", () => {
   it("on the prod stack: from the first user count the two hosts do not carry, one more 4 GB app host is far cheaper than a bigger automation host", () => {
@@ -97,24 +110,7 @@ describe("growing up or out", () => {
   });
 
   it("`capacity plan` prints both ways with their prices, and `capacity curve` the user counts at which hosts are added", async () => {
-    const [text, curve] = await Promise.all([
-      runCapacity(root, "plan", "--stack", "prod"),
-      runCapacity(
-        root,
-        "curve",
-        "--stack",
-        "prod",
-        "--from",
-        "100",
-        "--to",
-        "3000",
-        "--step",
-        "100",
-        "--json",
-        "--out",
-        "/dev/null",
-      ),
-    ]);
+    const [text, curve] = await Promise.all([prodPlan(), prodCurve()]);
     expect(text.code).toBe(0);
     const carried = hostsCarry(prod());
     expect(text.stdout).toContain(
@@ -125,12 +121,28 @@ describe("growing up or out", () => {
       /\n {2}out +\+ app-1 \(2cpu-4gb-10gb, role app: bot and worker replicas\) +\+554 +1822 +\d+ users +← cheaper\n/,
     );
     expect(curve.code).toBe(0);
-    const added = JSON.parse(curve.stdout).growOut.hostsAdded;
-    expect(added.map((h: { host: string }) => h.host)).toEqual(["app-1", "app-2"]);
-    expect(added[0].atUsers).toBe(carried + 1);
+    const added = [...curve.stdout.matchAll(/Grow out: at (\d+) users add (app-\d+) \(2cpu-4gb-10gb/g)].map(
+      (m) => ({
+        atUsers: Number(m[1]),
+        host: m[2],
+      }),
+    );
+    expect(added.map((h) => h.host).slice(0, 2)).toEqual(["app-1", "app-2"]);
+    expect(added[0]?.atUsers).toBe(carried + 1);
     // The second host comes where the three hosts stop carrying the users.
     const offer = prod().catalog.find((o) => o.name === "2cpu-4gb-10gb");
     if (offer === undefined) throw new Error("no 2cpu-4gb-10gb offer");
-    expect(added[1].atUsers).toBe(hostsCarry(withAppHost(prod(), offer)) + 1);
+    expect(added[1]?.atUsers).toBe(hostsCarry(withAppHost(prod(), offer)) + 1);
+  });
+
+  it("infra/SCALING.md quotes the growth `capacity plan --stack prod` prints and the hosts its curve adds, line for line", async () => {
+    const scaling = readFileSync(`${root}infra/SCALING.md`, "utf8");
+    expect(scaling).toContain(`npm run capacity -- ${CURVE}`);
+    const [text, curve] = await Promise.all([prodPlan(), prodCurve()]);
+    const growth = text.stdout.split("\n").filter((l) => /^ {2}(Growth:|grow |up |out )/.test(l));
+    const grownOut = curve.stdout.split("\n").filter((l) => l.startsWith("  Grow out:"));
+    expect(growth).toHaveLength(4);
+    expect(grownOut.length).toBeGreaterThan(1);
+    for (const line of [...growth, ...grownOut]) expect(scaling).toContain(line);
   });
 });

@@ -1,5 +1,5 @@
 import { imageBuildOf } from "./image-build.js";
-import { type Placement, placeReplicas } from "./placement.js";
+import { hostAdmits, type Placement, placeReplicas } from "./placement.js";
 import { peakArrivalPerSecond } from "./queue.js";
 import { redisData } from "./redis-data.js";
 import type { HostInput, PlanInput, ServiceInput } from "./schema.js";
@@ -58,7 +58,7 @@ export interface ServiceOnHost {
  * What the services on one host use of its RAM, CPU and disk at a given sizing. Every figure grows with
  * users (per-user memory, more worker replicas, more jobs per second), which the maxUsers searches rely on;
  * they call these hundreds of times per plan, so the host's pinned services are picked out once, here, and
- * the packing runs only when some service has no fixed host.
+ * the packing runs only when the host's roles admit a service that has no fixed host.
  */
 export class HostUsage {
   readonly #pinned: ServiceInput[];
@@ -69,7 +69,8 @@ export class HostUsage {
     private readonly host: HostInput,
   ) {
     this.#pinned = input.services.filter((s) => s.host === host.name);
-    this.#packed = input.services.some((s) => s.host === undefined);
+    // A host whose roles admit no unpinned service runs its pinned ones only, whatever the packing does.
+    this.#packed = input.services.some((s) => s.host === undefined && hostAdmits(host, s.name));
   }
 
   /** The services with replicas on this host at this sizing, in the input's order. */

@@ -85,11 +85,30 @@ export function workerSlotsMaxUsers(input: PlanInput, slots: number): number {
 }
 
 /** The most users a host's RAM carries under its warn mark, the workers counted as `mode` says. */
-export function ramMaxUsers(input: PlanInput, host: HostInput, mode: WorkerMode): number | null {
+export function ramMaxUsers(
+  input: PlanInput,
+  host: HostInput,
+  mode: WorkerMode,
+  sizingAt: (users: number) => Sizing = (users) => new Sizing(input, users, mode),
+): number | null {
   const usage = new HostUsage(input, host);
-  return largestFitting(
-    (users) => usage.ramUsedMB(new Sizing(input, users, mode)) < input.thresholds.ram.warn * host.ramMB,
-  );
+  return largestFitting((users) => usage.ramUsedMB(sizingAt(users)) < input.thresholds.ram.warn * host.ramMB);
+}
+
+/**
+ * One Sizing per user count for the searches over every host: the hosts probe mostly the same counts, and a
+ * Sizing keeps its worker concurrency and its placement, the costly parts of a probe.
+ */
+function sharedSizings(input: PlanInput): (users: number) => Sizing {
+  const sizings = new Map<number, Sizing>();
+  return (users) => {
+    let sizing = sizings.get(users);
+    if (sizing === undefined) {
+      sizing = new Sizing(input, users);
+      sizings.set(users, sizing);
+    }
+    return sizing;
+  };
 }
 
 /** One bot token sends at most telegramMessagesPerSecond: users ≤ rate × 3600 / (requests × peak × messages). */
@@ -101,23 +120,24 @@ function telegramMaxUsers(input: PlanInput): number {
 
 /** A host resource fits while its utilization stays under the warn mark, the workers growing by the rule. */
 function hostFits(
-  input: PlanInput,
+  sizingAt: (users: number) => Sizing,
   used: (sizing: Sizing) => number,
   capacity: number,
   warn: number,
 ): (users: number) => boolean {
-  return (users) => used(new Sizing(input, users)) < warn * capacity;
+  return (users) => used(sizingAt(users)) < warn * capacity;
 }
 
 /** The RAM, CPU and disk of each host: the most users each carries under its warn mark (null: unbounded). */
 export function hostLimits(input: PlanInput): { resource: string; maxUsers: number | null }[] {
   const t = input.thresholds;
+  const sizingAt = sharedSizings(input);
   return input.hosts.flatMap((host) => {
     const usage = new HostUsage(input, host);
-    const cpu = hostFits(input, (s) => usage.cpuUsedCores(s), host.cpus, t.cpu.warn);
-    const disk = hostFits(input, (s) => usage.diskUsedGB(s), host.diskGB, t.disk.warn);
+    const cpu = hostFits(sizingAt, (s) => usage.cpuUsedCores(s), host.cpus, t.cpu.warn);
+    const disk = hostFits(sizingAt, (s) => usage.diskUsedGB(s), host.diskGB, t.disk.warn);
     return [
-      { resource: `ram:${host.name}`, maxUsers: ramMaxUsers(input, host, "rule") },
+      { resource: `ram:${host.name}`, maxUsers: ramMaxUsers(input, host, "rule", sizingAt) },
       { resource: `cpu:${host.name}`, maxUsers: largestFitting(cpu) },
       { resource: `disk:${host.name}`, maxUsers: largestFitting(disk) },
     ];

@@ -1,8 +1,10 @@
-import { readFile, writeFile } from "node:fs/promises";
-import { join } from "node:path";
+import { copyFile, mkdir, readFile, writeFile } from "node:fs/promises";
+import { dirname, join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Plan } from "../../capacity/index.js";
+import { BOT_WEBHOOK_PATH } from "../../infra/components/app.js";
 import { servicePlacements } from "../../infra/plan-services.js";
+import { renderWebhookRoute } from "../../infra/render/caddyfile.js";
 import { dockerDaemonSettings } from "../../infra/render/docker-daemon.js";
 import { renderStackDeployScript, renderSwarmInitScript } from "../../infra/render/swarm-scripts.js";
 import {
@@ -14,6 +16,7 @@ import {
 } from "../../infra/render/swarm-stack.js";
 import { runTool } from "../infra/helpers/run-tool.js";
 import { THIRD_HOST, threeHostPlan } from "../infra/helpers/three-hosts.js";
+import { makeTempDir, removeTempDir } from "../support/temp-dir.js";
 import { waitUntil } from "../support/wait-until.js";
 import { BUSYBOX_IMAGE, importBusyboxImage } from "./support/busybox-image.js";
 import { type Dockerd, startDockerd } from "./support/dockerd.js";
@@ -32,7 +35,28 @@ const MiB = 1024 * 1024;
 const DRAIN =
   "trap 'echo term; sleep 1; echo drained; exit 0' TERM; echo started; while :; do sleep 1 & wait $!; done";
 
+/**
+ * The bots' stand-in: busybox httpd answering the webhook (a CGI) and /healthz, as the bot does. On SIGTERM it
+ * stops taking connections (httpd goes), lets what is in flight finish, and exits, as the bot drains.
+ */
+const BOT = [
+  "busybox mkdir -p /tmp/www/cgi-bin",
+  "echo '#!/bin/sh' >/tmp/www/cgi-bin/hook",
+  "echo 'echo Content-Type: text/plain; echo; echo ok' >>/tmp/www/cgi-bin/hook",
+  "busybox chmod 755 /tmp/www/cgi-bin/hook",
+  "echo ok >/tmp/www/healthz",
+  "httpd -f -p 8080 -h /tmp/www & pid=$!",
+  "trap 'echo term; kill $pid; sleep 1; echo drained; exit 0' TERM",
+  "echo started",
+  "while :; do sleep 1 & wait $!; done",
+].join("; ");
+/** Telegram's stand-in: a webhook POST through Caddy every 50 ms, each reply's status line printed. */
+const LOAD =
+  "while :; do printf 'POST /telegram/webhook HTTP/1.0\r\nHost: bot\r\nContent-Length: 2\r\n\r\n{}' | nc caddy 8081 | { read -r status; echo \"$status\"; }; sleep 0.05; done";
+const CADDY_IMAGE = "tapbot-caddy:local";
+
 let engine: Dockerd;
+let caddyDir: string;
 let deployed: Plan;
 
 /** Runs a rendered host script against the test engine, as `bash -s` runs it on a host. */
@@ -49,7 +73,7 @@ function stack(generation: number): string {
   const service = (name: "bot" | "worker"): StackService => ({
     name,
     placements: servicePlacements(deployed, name),
-    command: ["sh", "-c", DRAIN],
+    command: ["sh", "-c", name === "bot" ? BOT : DRAIN],
     environment: [`GENERATION=${generation}`, "TELEGRAM_BOT_TOKEN_FILE=/run/secrets/telegram_bot_token"],
     secrets: [{ source: "tapbot_telegram_bot_token_1", target: "telegram_bot_token", uid: 1000 }],
     healthcheck: ["CMD", "sh", "-c", "exit 0"],
@@ -197,11 +221,75 @@ beforeAll(async () => {
   // Today's daemon.json first: the hosts run with live-restore, which Swarm mode refuses.
   engine = await startDockerd({ settings: dockerDaemonSettings({ logMaxSize: "10m", logMaxFile: 3 }) });
   await importBusyboxImage(engine);
+  caddyDir = await makeTempDir("swarm-caddy");
+  await importCaddyImage();
 });
 
 afterAll(async () => {
   await engine?.stop();
+  if (caddyDir !== undefined) await removeTempDir(caddyDir);
 });
+
+/**
+ * Debian's caddy and the libraries it links, as an image (no registry here): Caddy runs the program's own
+ * webhook route in front of the bots, as on the automation host.
+ */
+async function importCaddyImage(): Promise<void> {
+  const root = join(caddyDir, "root");
+  const files = ["/usr/bin/caddy", "/lib64/ld-linux-x86-64.so.2"];
+  const ldd = await runTool("ldd", ["/usr/bin/caddy"]);
+  for (const match of ldd.stdout.matchAll(/=> (\/\S+)/g)) if (match[1] !== undefined) files.push(match[1]);
+  for (const file of files) {
+    await mkdir(join(root, dirname(file)), { recursive: true });
+    await copyFile(file, join(root, file));
+  }
+  await mkdir(join(root, "tmp"), { recursive: true });
+  await mkdir(join(root, "etc/caddy"), { recursive: true });
+  const tar = join(caddyDir, "caddy.tar");
+  const packed = await runTool("tar", ["-C", root, "-cf", tar, "."]);
+  expect(packed.code, packed.stderr).toBe(0);
+  await engine.mustDocker(["import", tar, CADDY_IMAGE]);
+}
+
+/** Caddy on the overlay with the program's webhook route to the bot service, on plain HTTP :8081. */
+async function startCaddy(upstreams: string[]): Promise<void> {
+  // busybox httpd runs CGIs under /cgi-bin only: the stand-in's path, set on the way to it.
+  const route = renderWebhookRoute({ paths: [BOT_WEBHOOK_PATH], upstreams }).replace(
+    /(\treverse_proxy [^\n]*\{\n)/,
+    "$1\t\t\trewrite /cgi-bin/hook\n",
+  );
+  const caddyfile = join(caddyDir, "Caddyfile");
+  await writeFile(caddyfile, `{\n\tadmin off\n\tauto_https off\n}\n:8081 {\n${route}}\n`);
+  await engine.mustDocker([
+    "run",
+    "-d",
+    "--name",
+    "caddy",
+    "--network",
+    NETWORK,
+    "--network-alias",
+    "caddy",
+    "-e",
+    "XDG_DATA_HOME=/tmp",
+    "-e",
+    "XDG_CONFIG_HOME=/tmp",
+    "-v",
+    `${caddyfile}:/etc/caddy/Caddyfile:ro`,
+    CADDY_IMAGE,
+    "/usr/bin/caddy",
+    "run",
+    "--config",
+    "/etc/caddy/Caddyfile",
+    "--adapter",
+    "caddyfile",
+  ]);
+}
+
+/** The status lines the load has had back so far. */
+async function loadReplies(): Promise<string[]> {
+  const logs = await engine.mustDocker(["logs", "load"]);
+  return logs.split("\n").filter((line) => line !== "");
+}
 
 describe("the program's Swarm on a real engine (single node, labels standing in for hosts)", () => {
   it("cannot start under today's live-restore; with the Swarm hosts' daemon.json the init script makes a manager on the given address only, labelled, and a second run changes nothing", async () => {
@@ -264,10 +352,47 @@ describe("the program's Swarm on a real engine (single node, labels standing in 
     expect(pending).toMatch(/Pending/);
   });
 
-  it("replaces the bots one at a time, a new one up before an old one stops, each old one drained within its grace", async () => {
+  it("replaces the bots one at a time under webhook load through Caddy, a new one up before an old one stops, each old one drained, no request lost", async () => {
     const replicas = servicePlacements(deployed, "bot")[0]?.replicas ?? 0;
+    await startCaddy([`${bot}:8080`]);
+    await engine.mustDocker([
+      "run",
+      "-d",
+      "--name",
+      "load",
+      "--network",
+      NETWORK,
+      BUSYBOX_IMAGE,
+      "sh",
+      "-c",
+      LOAD,
+    ]);
+    const before = await waitUntil(
+      async () => {
+        const replies = await loadReplies();
+        return replies.length >= 20 ? replies.length : undefined;
+      },
+      { timeoutMs: 30_000, intervalMs: 250, describe: () => "the load got no 20 replies through Caddy" },
+    );
     await deploy(2);
     await waitRunning(bot, replicas, 2);
+    // Wait until every old bot has exited, then for more replies from the new ones alone.
+    await waitUntil(
+      async () =>
+        (await tasksOf(bot)).filter((t) => t.generation === "1" && t.running).length === 0 ? true : undefined,
+      { timeoutMs: 30_000, intervalMs: 250, describe: () => "an old bot still runs" },
+    );
+    const settled = (await loadReplies()).length;
+    await waitUntil(async () => ((await loadReplies()).length >= settled + 20 ? true : undefined), {
+      timeoutMs: 30_000,
+      intervalMs: 250,
+      describe: () => "the load got no replies after the update",
+    });
+    await engine.mustDocker(["stop", "--time", "0", "load"]);
+    const replies = await loadReplies();
+    // Every webhook POST sent through Caddy during the update was answered by a bot: none lost, none 502.
+    expect(replies.length - before).toBeGreaterThanOrEqual(40);
+    expect(replies.filter((status) => !/^HTTP\/1\.[01] 200 /.test(status))).toEqual([]);
     const tasks = await tasksOf(bot);
     const old = tasks.filter((t) => t.generation === "1");
     expect(old).toHaveLength(replicas);

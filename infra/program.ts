@@ -13,7 +13,7 @@ import {
 } from "../capacity/index.js";
 import { appSourceHash } from "./app-source-hash.js";
 import { type ClusterHost, clusterHosts, usesSwarm } from "./cluster-hosts.js";
-import { App, swarmBotUpstreams } from "./components/app.js";
+import { App, botUpdateRoomWarnings, swarmBotUpstreams } from "./components/app.js";
 import { APP_NETWORK, AutomationServices } from "./components/automation-services.js";
 import { Backups } from "./components/backups.js";
 import { DATABASE, DataServices } from "./components/data-services.js";
@@ -215,6 +215,7 @@ export async function deployStack() {
       dependsOn: tunnelEnd === undefined ? [] : [tunnelEnd],
     };
   };
+  if (swarm) for (const warning of botUpdateRoomWarnings(deployed)) pulumi.log.warn(warning);
   const swarmCluster = swarm
     ? new Swarm("swarm", {
         manager: swarmNode("automation"),

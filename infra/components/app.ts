@@ -114,6 +114,26 @@ export function botPlacements(plan: Plan) {
   return placements;
 }
 
+/**
+ * What a bot update may need beyond the plan: start-first keeps an old bot until its replacement is up and
+ * stops it when the next starts, so a host briefly holds two bots more than the plan (tests/containers/
+ * swarm.test.ts measures it). One line per host whose RAM left under the plan cannot hold them, for the deploy
+ * to warn with; the plan's findings do not see it, since they size the steady state.
+ */
+export function botUpdateRoomWarnings(plan: Plan): string[] {
+  return botPlacements(plan).flatMap((placement) => {
+    const host = plan.hosts.find((h) => h.name === placement.host);
+    if (host === undefined) return [];
+    const free = host.ramMB - host.usedMB;
+    const needed = 2 * placement.limitMB;
+    return free >= needed
+      ? []
+      : [
+          `a bot update on ${host.name} runs up to two bots more than the plan (2 × ${placement.limitMB} MB) for a moment, but the plan leaves ${free} MB of its RAM: lower the bot's limit, give ${host.name} more RAM, or move a service off it`,
+        ];
+  });
+}
+
 /** Caddy's webhook upstreams with a Swarm: each bot placement's service name (dnsrr: every task's address). */
 export function swarmBotUpstreams(plan: Plan): string[] {
   return botPlacements(plan).map((p) => `${swarmServiceHost("bot", p.host)}:${APP_HTTP_PORT}`);

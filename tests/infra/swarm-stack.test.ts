@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
+import { botUpdateRoomWarnings } from "../../infra/components/app.js";
 import { servicePlacements } from "../../infra/plan-services.js";
 import { dockerDaemonSettings } from "../../infra/render/docker-daemon.js";
 import {
@@ -85,6 +86,23 @@ describe("the Swarm stack file", () => {
         workerBatchSize: 2,
       }),
     ).toThrow("bot on automation: reservation 200 MB exceeds its limit 100 MB");
+  });
+});
+
+describe("room for a bot update", () => {
+  it("is quiet where the host has two bots' limit free, and names the host and the figures where it has not", () => {
+    expect(botUpdateRoomWarnings(plan)).toEqual([]);
+    const automation = plan.hosts.find((h) => h.name === "automation");
+    const bot = servicePlacements(plan, "bot")[0];
+    if (automation === undefined || bot === undefined)
+      throw new Error("no automation host or bot in the plan");
+    const tight = {
+      ...plan,
+      hosts: plan.hosts.map((h) => (h.name === "automation" ? { ...h, usedMB: h.ramMB - bot.limitMB } : h)),
+    };
+    expect(botUpdateRoomWarnings(tight)).toEqual([
+      `a bot update on automation runs up to two bots more than the plan (2 × ${bot.limitMB} MB) for a moment, but the plan leaves ${bot.limitMB} MB of its RAM: lower the bot's limit, give automation more RAM, or move a service off it`,
+    ]);
   });
 });
 

@@ -272,7 +272,7 @@ function upgradeFindings(ctx: FindingContext): Finding[] {
   return ctx.noUpgradeFits.map((host) => ({
     severity: "warn" as const,
     code: "NO_UPGRADE_FITS",
-    message: `${host}: no offer in the catalog carries its load under the warn marks; split its services over more hosts.`,
+    message: `${host}: no offer in the catalog carries its load under the warn marks; split its services over more hosts (a host's roles admit the services left without a host; the report's Growth prices one more app host).`,
   }));
 }
 

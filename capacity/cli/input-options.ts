@@ -11,6 +11,7 @@ import {
   SYSTEM_RESERVE_MB_DEFAULT,
   THRESHOLD_DEFAULTS,
 } from "../defaults.js";
+import { APP_ROLE } from "../placement.js";
 import { percent } from "./render/format.js";
 import { numeric } from "./verb-options.js";
 
@@ -199,9 +200,10 @@ function fileOnlyHelp(): string {
   return [
     "",
     "Inputs only a config file (--config, --stack) sets; a hosts or services list replaces the default list:",
-    `  hosts       name, ramMB (MB), cpus, diskGB (GB), priceRubPerMonth (RUB, default 0), systemReserveMB (MB, default ${SYSTEM_RESERVE_MB_DEFAULT})`,
+    `  hosts       name, ramMB (MB), cpus, diskGB (GB), priceRubPerMonth (RUB, default 0), systemReserveMB (MB, default ${SYSTEM_RESERVE_MB_DEFAULT}),`,
+    `              roles (what the plan may place there beyond its pinned services: "${APP_ROLE}" for bot and worker, or service names; default: none)`,
     ...hosts.map((h) => `                default: ${h}`),
-    `  services    name, host, baseMB (MB), reservationMB (MB, default ${f.reservationMB}), perUserMB (MB, default ${f.perUserMB}),`,
+    `  services    name, host (unset: placed on the hosts whose roles admit it), baseMB (MB), reservationMB (MB, default ${f.reservationMB}), perUserMB (MB, default ${f.perUserMB}),`,
     `              perJobMB (MB per concurrent job, default ${f.perJobMB}), replicas (default 1; worker: the plan's workers),`,
     `              cpuCores (cores, default ${f.cpuCores}), diskGB (GB, default ${f.diskGB}); limit = baseMB + perUserMB × users + perJobMB × concurrency`,
     ...services.map((s) => `                default: ${s}`),

@@ -311,7 +311,8 @@ describe("capacity curve", () => {
       for (const text of [
         ...scalars,
         "hosts name, ramMB (MB)",
-        "services name, host, baseMB (MB)",
+        'roles (what the plan may place there beyond its pinned services: "app" for bot and worker, or service names; default: none)',
+        "services name, host (unset: placed on the hosts whose roles admit it), baseMB (MB)",
         "thresholds ram 85 %/95 %",
         "catalog",
       ]) {

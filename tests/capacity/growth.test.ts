@@ -50,6 +50,8 @@ const prodCurve = () => {
   return curveRun;
 };
 const CURVE = "curve --stack prod --from 500 --to 30000 --step 500";
+const REDIS_HOST_CURVE =
+  "curve --config capacity/examples/redis-host.yaml --from 1000 --to 40000 --step 1000";
 
 describe("growing up or out", () => {
   it("on the prod stack: from the first user count the two hosts do not carry, one more 4 GB app host is far cheaper than a bigger automation host", () => {
@@ -138,11 +140,18 @@ describe("growing up or out", () => {
   it("infra/SCALING.md quotes the growth `capacity plan --stack prod` prints and the hosts its curve adds, line for line", async () => {
     const scaling = readFileSync(`${root}infra/SCALING.md`, "utf8");
     expect(scaling).toContain(`npm run capacity -- ${CURVE}`);
-    const [text, curve] = await Promise.all([prodPlan(), prodCurve()]);
+    const [text, curve, redisHost] = await Promise.all([
+      prodPlan(),
+      prodCurve(),
+      runCapacity(root, ...REDIS_HOST_CURVE.split(" "), "--out", "/dev/null"),
+    ]);
+    expect(scaling).toContain(`npm run capacity -- ${REDIS_HOST_CURVE.replace("--config ", "--config\n")}`);
     const growth = text.stdout.split("\n").filter((l) => /^ {2}(Growth:|grow |up |out )/.test(l));
-    const grownOut = curve.stdout.split("\n").filter((l) => l.startsWith("  Grow out:"));
+    const grownOut = [curve, redisHost].flatMap((run) =>
+      run.stdout.split("\n").filter((l) => l.startsWith("  Grow out:")),
+    );
     expect(growth).toHaveLength(4);
-    expect(grownOut.length).toBeGreaterThan(1);
+    expect(grownOut.length).toBeGreaterThan(8);
     for (const line of [...growth, ...grownOut]) expect(scaling).toContain(line);
   });
 });

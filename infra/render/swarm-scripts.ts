@@ -123,17 +123,24 @@ const STACK_END = "TAPBOT_STACK_END";
 /**
  * Creates the stack's secrets that do not exist yet (each name carries a digest of its value: Swarm secrets
  * cannot change, a new value is a new secret, and the stack file names the one in use), deploys the stack file
- * with `--resolve-image never` (the image is loaded on each host, there is no registry) and `--prune`, and
- * removes the stack's secrets no service uses any more. The script holds secret values: run it with its
- * stdin and output secret.
+ * with `--resolve-image never` (the image is loaded on each host, there is no registry) and `--prune`, waits up
+ * to `convergeSeconds` for every service to converge (its rolling update done, every replica running), failing
+ * with the tasks that are not running and why, and then removes the stack's secrets no service uses any more.
+ * The script holds secret values: run it with its stdin and output secret.
  */
 export function renderStackDeployScript(options: {
   stack: string;
   stackFile: string;
   secrets: SwarmSecretValue[];
+  /** How long to wait for convergence; 0 returns as soon as the services are updated. @defaultValue 600 */
+  convergeSeconds?: number;
 }): string {
   if (options.stackFile.split("\n").includes(STACK_END)) {
     throw new Error(`the stack file contains the line ${STACK_END}`);
+  }
+  const converge = options.convergeSeconds ?? 600;
+  if (!Number.isInteger(converge) || converge < 0) {
+    throw new Error(`convergeSeconds must be whole seconds ≥ 0; got ${converge}`);
   }
   const creates = options.secrets.map((s) => {
     if (!/^[a-z0-9_-]{1,64}$/.test(s.name)) throw new Error(`bad swarm secret name ${s.name}`);
@@ -142,6 +149,7 @@ export function renderStackDeployScript(options: {
   printf '%s' ${shellQuote(s.value)} | docker secret create --label tapbot.stack=${options.stack} ${s.name} - >/dev/null
 fi`;
   });
+  const deploy = `docker stack deploy --prune --resolve-image never --compose-file "$stack_file"`;
   const inUse = options.secrets.map((s) => s.name).join(" ");
   return `${scriptPrelude("Docker Swarm: the app's secrets and stack")}
 ${creates.join("\n")}
@@ -149,7 +157,15 @@ stack_file="$(mktemp)"
 trap 'rm -f "$stack_file"' EXIT
 cat >"$stack_file" <<'${STACK_END}'
 ${options.stackFile.endsWith("\n") ? options.stackFile : `${options.stackFile}\n`}${STACK_END}
-docker stack deploy --prune --resolve-image never --compose-file "$stack_file" ${options.stack}
+${
+  converge === 0
+    ? `${deploy} ${options.stack}`
+    : `if ! timeout ${converge} ${deploy} --detach=false ${options.stack} >/dev/null; then
+  echo "the stack ${options.stack} did not converge within ${converge} s, or its update failed; its tasks that are not running:" >&2
+  docker stack ps --no-trunc --format '{{.Name}} on {{.Node}}: {{.CurrentState}} {{.Error}}' ${options.stack} | grep -v ' Running ' >&2 || true
+  exit 1
+fi`
+}
 in_use=" ${inUse} "
 for old in $(docker secret ls --filter label=tapbot.stack=${options.stack} --format '{{.Name}}'); do
   case "$in_use" in *" $old "*) ;; *) docker secret rm "$old" >/dev/null 2>&1 || true ;; esac

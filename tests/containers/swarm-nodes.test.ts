@@ -156,9 +156,18 @@ describe("a Swarm of two engines over the tunnel's addresses, made by the progra
       stopGraceSeconds: 3,
       workerBatchSize: 2,
       healthIntervalSeconds: 1,
+      monitorSeconds: 1,
     });
+    // The deploy returns once the stack has converged: the task already runs on the second engine.
     await runScript(manager, renderStackDeployScript({ stack: SWARM_STACK, stackFile: stack, secrets: [] }));
     const service = swarmServiceHost("worker", "worker-1");
+    const running = await worker.mustDocker([
+      "ps",
+      "-q",
+      "--filter",
+      `label=com.docker.swarm.service.name=${service}`,
+    ]);
+    expect(running.trim()).not.toBe("");
     // The task runs on the second engine (its label), and its replies come from the manager's container.
     const logs = await waitUntil(
       async () => {
@@ -177,5 +186,37 @@ describe("a Swarm of two engines over the tunnel's addresses, made by the progra
         await manager.mustDocker(["ps", "-q", "--filter", `label=com.docker.swarm.service.name=${service}`])
       ).trim(),
     ).toBe("");
+  });
+  it("fails a deploy whose tasks cannot run, saying which and why", async () => {
+    const nowhere = renderSwarmStack({
+      image: BUSYBOX_IMAGE,
+      services: [
+        {
+          name: "worker",
+          placements: [{ host: "worker-9", replicas: 1, limitMB: 64, reservationMB: 32 }],
+          command: ["sleep", "600"],
+          environment: [],
+          secrets: [],
+          healthcheck: ["CMD", "sh", "-c", "exit 0"],
+        },
+      ],
+      network: NETWORK,
+      stopGraceSeconds: 3,
+      workerBatchSize: 2,
+    });
+    const result = await runTool("bash", ["-s"], {
+      input: renderStackDeployScript({
+        stack: "nowhere",
+        stackFile: nowhere,
+        secrets: [],
+        convergeSeconds: 5,
+      }),
+      env: { ...process.env, DOCKER_HOST: manager.host, DOCKER_CONFIG: join(manager.dir, "client") },
+      timeoutMs: 60_000,
+    });
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain("the stack nowhere did not converge within 5 s");
+    expect(result.stderr).toMatch(/nowhere_worker-worker-9\.1 on : Pending .*no suitable node/);
+    await manager.mustDocker(["stack", "rm", "nowhere"]);
   });
 });

@@ -1,4 +1,6 @@
 import type { Plan } from "../capacity/index.js";
+import { usesSwarm } from "./cluster-hosts.js";
+import { relayPlacements } from "./monitoring-targets.js";
 import type { AlertRulesInput, AlertTiming } from "./render/alert-rules.js";
 
 /** Every store a stack with `tapbot:offsiteBackup` backs up (backup-plan.ts; infra/README: backups). */
@@ -25,5 +27,15 @@ export function alertRulesInput(
     falWaitTargetSeconds: plan.targetWaitP95Seconds,
     backupStores: [...backupStores],
     ...(timing === undefined ? {} : { timing }),
+    // With a Swarm, the tasks each placement should have (their `up` vanishes with them; see alert-rules.ts).
+    ...(usesSwarm(plan)
+      ? {
+          swarmPlacements: relayPlacements(plan).map((p) => ({
+            job: p.service,
+            host: p.host,
+            replicas: p.replicas,
+          })),
+        }
+      : {}),
   };
 }

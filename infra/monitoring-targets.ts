@@ -2,7 +2,8 @@ import type { Plan } from "../capacity/index.js";
 import { usesSwarm } from "./cluster-hosts.js";
 import type { PlainConfig } from "./config.js";
 import type { HostRole } from "./host-scripts.js";
-import { extraHostAgents, type HostAgent } from "./plan-services.js";
+import { extraHostAgents, type HostAgent, METRICS_RELAY, servicePlacements } from "./plan-services.js";
+import { RELAY_FEDERATE_MATCH, type RelayPlacement } from "./render/metrics-relay-config.js";
 import type { ScrapeJob } from "./render/prometheus-config.js";
 import { botReplicasOf } from "./rollout-order.js";
 
@@ -24,6 +25,8 @@ export const MONITORING_PORTS = {
   botBase: 9390,
   /** Worker n publishes its ops port on workerBase + n (n from 1). */
   workerBase: 9400,
+  /** With more than two hosts: the metrics relay's /federate, on the automation host's tunnel address. */
+  metricsRelay: 9095,
 } as const;
 
 /** The host port where an app process's ops server (/metrics) is published: bot r on 9390 + r, worker n on 9400 + n. */
@@ -41,8 +44,8 @@ export function tunnelAddress(config: PlainConfig, role: HostRole): string {
  * What Prometheus (on the data host) scrapes: node-exporter and cAdvisor of both hosts, the Redis and
  * PostgreSQL exporters, itself, Alertmanager, the bot and every worker of the plan, each labelled with
  * its host and a readable instance. Pure. With more than two hosts the bot and the workers are Swarm tasks
- * that publish no port, so their jobs are left out rather than listed down (infra/README.md, "More than two
- * hosts", says what is not watched there yet).
+ * that publish no port: the metrics relay on the overlay scrapes them (jobs `bot` and `worker`, labelled with
+ * their placement's host), and Prometheus takes those series from its /federate (job `metrics-relay`).
  */
 export function scrapeJobs(config: PlainConfig, plan: Plan): ScrapeJob[] {
   const roles: HostRole[] = ["automation", "data"];
@@ -57,7 +60,19 @@ export function scrapeJobs(config: PlainConfig, plan: Plan): ScrapeJob[] {
   const local = (port: number) => [{ address: `127.0.0.1:${port}`, host: "data", instance: "data" }];
   const bots = botReplicasOf(plan);
   const appJobs: ScrapeJob[] = usesSwarm(plan)
-    ? []
+    ? [
+        {
+          name: METRICS_RELAY,
+          federate: RELAY_FEDERATE_MATCH,
+          targets: [
+            {
+              address: `${automation}:${MONITORING_PORTS.metricsRelay}`,
+              host: "automation",
+              instance: METRICS_RELAY,
+            },
+          ],
+        },
+      ]
     : [
         {
           name: "bot",
@@ -95,4 +110,11 @@ export function scrapeJobs(config: PlainConfig, plan: Plan): ScrapeJob[] {
     { name: "alertmanager", targets: local(MONITORING_PORTS.alertmanager) },
     ...appJobs,
   ];
+}
+
+/** The Swarm placements of the bot and the workers (more than two hosts), as the relay scrapes them. */
+export function relayPlacements(plan: Plan): RelayPlacement[] {
+  return (["bot", "worker"] as const).flatMap((service) =>
+    servicePlacements(plan, service).map((p) => ({ service, host: p.host, replicas: p.replicas })),
+  );
 }

@@ -41,6 +41,13 @@ export type SwarmServiceName = (typeof SWARM_SERVICES)[number];
  */
 export const HOST_AGENTS = ["node-exporter", "cadvisor"] as const;
 
+/**
+ * With more than two hosts only: the Prometheus on the Swarm's overlay that scrapes the bot's and the workers'
+ * tasks for the data host's Prometheus (infra/README.md, "Metrics of the Swarm tasks"). The plan sizes it on the
+ * automation host; a two-host plan has none.
+ */
+export const METRICS_RELAY = "metrics-relay";
+
 /** Name of a host agent. */
 export type HostAgent = (typeof HOST_AGENTS)[number];
 
@@ -86,6 +93,15 @@ export function checkDeployable(plan: Plan): void {
         service.host !== "data" &&
         HOST_AGENTS.some((agent) => service.name === `${agent}-${service.host}`);
       if (extraAgent) continue;
+      if (service.name === METRICS_RELAY) {
+        if (!swarm) problems.push(`service "${METRICS_RELAY}" runs only with more than two hosts; remove it`);
+        else if (service.host !== "automation") {
+          problems.push(
+            `service "${METRICS_RELAY}" must be on the automation host; the plan puts it on "${service.host}"`,
+          );
+        }
+        continue;
+      }
       if (wanted === undefined) {
         problems.push(
           `service "${service.name}" is not one this program runs (${Object.keys(DEPLOYABLE_SERVICES).join(", ")})`,
@@ -99,6 +115,11 @@ export function checkDeployable(plan: Plan): void {
   }
   for (const name of Object.keys(DEPLOYABLE_SERVICES)) {
     if (!seen.has(name)) problems.push(`the plan has no "${name}" service`);
+  }
+  if (swarm && !seen.has(METRICS_RELAY)) {
+    problems.push(
+      `the plan has no "${METRICS_RELAY}" service: with more than two hosts Prometheus reads the bot's and the workers' metrics through it; add { name: ${METRICS_RELAY}, host: automation, baseMB: 96, reservationMB: 48, cpuCores: 0.05, diskGB: 0.4 }`,
+    );
   }
   if (plan.postgres === null) problems.push("the plan has no PostgreSQL settings");
   if (problems.length > 0) {

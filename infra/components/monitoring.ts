@@ -2,11 +2,19 @@ import type * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import type { Plan, ServicePlan } from "../../capacity/index.js";
 import { backedUpStores } from "../backup-plan.js";
+import { usesSwarm } from "../cluster-hosts.js";
 import type { InfraConfig } from "../config.js";
 import type { HostRole } from "../host-scripts.js";
 import { alertRulesInput } from "../monitoring-plan.js";
-import { MONITORING_PORTS, scrapeJobs, tunnelAddress } from "../monitoring-targets.js";
-import { extraHostAgents, type HostAgent, type ServiceName, servicePlan } from "../plan-services.js";
+import { MONITORING_PORTS, relayPlacements, scrapeJobs, tunnelAddress } from "../monitoring-targets.js";
+import {
+  extraHostAgents,
+  type HostAgent,
+  hostPlan,
+  METRICS_RELAY,
+  type ServiceName,
+  servicePlan,
+} from "../plan-services.js";
 import { renderAlertRules } from "../render/alert-rules.js";
 import { renderAlertmanagerConfig } from "../render/alertmanager-config.js";
 import { grafanaDashboards } from "../render/grafana-dashboards.js";
@@ -15,10 +23,12 @@ import {
   renderGrafanaDashboardProvider,
   renderGrafanaDatasource,
 } from "../render/grafana-provisioning.js";
+import { renderMetricsRelayConfig } from "../render/metrics-relay-config.js";
 import { EXPORTER_DB_ROLE, exporterDbPassword } from "../render/postgres-exporter-role.js";
 import { renderPrometheusConfig } from "../render/prometheus-config.js";
 import { REDIS_USERS, redisExporterPassword } from "../render/redis-acl.js";
 import { IMAGE_UIDS, secretFile } from "../secret-file.js";
+import { APP_HTTP_PORT } from "./app.js";
 import { hostDockerResources } from "./host-docker-resources.js";
 import { serviceContainer } from "./service-container.js";
 
@@ -48,6 +58,8 @@ export interface MonitoringArgs {
 /** Inside the Prometheus and Alertmanager containers, where the rendered files go. */
 const PROMETHEUS_DIR = "/etc/prometheus";
 const ALERTMANAGER_FILE = "/etc/alertmanager/alertmanager.yml";
+/** How often Prometheus (and the metrics relay) scrapes and evaluates. */
+const SCRAPE_INTERVAL_SECONDS = 15;
 
 /** busybox's wget in the Prometheus-project images, and the health URL each serves. */
 function httpHealth(url: string): string[] {
@@ -71,6 +83,12 @@ export class Monitoring extends pulumi.ComponentResource {
   readonly exporters: docker.Container[];
   /** The rendered rule file (plain text: it holds no secret), for the stack outputs and the tests. */
   readonly alertRules: string;
+  /**
+   * With more than two hosts: the Prometheus on the Swarm's overlay that scrapes the bot's and the workers'
+   * tasks and serves them to the data host's Prometheus at /federate (published on the automation host's tunnel
+   * address only). Undefined with two hosts, where Prometheus scrapes each process's published port itself.
+   */
+  readonly metricsRelay: docker.Container | undefined;
 
   constructor(name: string, args: MonitoringArgs, opts?: pulumi.ComponentResourceOptions) {
     super("tapbot:infra:Monitoring", name, {}, opts);
@@ -222,10 +240,14 @@ export class Monitoring extends pulumi.ComponentResource {
       }),
     );
 
+    this.metricsRelay = usesSwarm(plan)
+      ? this.relay(name, args, resources.automation, dependsOn.automation)
+      : undefined;
+
     this.alertRules = renderAlertRules(alertRulesInput(plan, undefined, backedUpStores(config)));
     const prometheusConfig = renderPrometheusConfig({
-      scrapeIntervalSeconds: 15,
-      evaluationIntervalSeconds: 15,
+      scrapeIntervalSeconds: SCRAPE_INTERVAL_SECONDS,
+      evaluationIntervalSeconds: SCRAPE_INTERVAL_SECONDS,
       alertmanager: `127.0.0.1:${MONITORING_PORTS.alertmanager}`,
       ruleFiles: [`${PROMETHEUS_DIR}/tapbot.rules.yml`],
       jobs: scrapeJobs(config, plan),
@@ -326,5 +348,54 @@ export class Monitoring extends pulumi.ComponentResource {
       healthcheck: httpHealth(`http://${grafanaAddress}:${MONITORING_PORTS.grafana}/api/health`),
     });
     this.registerOutputs({});
+  }
+
+  /**
+   * The metrics relay: Prometheus's own image (the central one's pin) as a plain container on the attachable
+   * overlay, where Docker's DNS answers `tasks.tapbot_<service>-<host>` with every running task's address. It
+   * keeps an hour of data (the central Prometheus federates every scrape interval, so it needs minutes), no
+   * rules and no Alertmanager. Its port is published on the automation host's tunnel address only, like the
+   * Redis exporter's: DOCKER-USER lets new connections to it in from wg0 only.
+   */
+  private relay(
+    name: string,
+    args: MonitoringArgs,
+    resources: ReturnType<typeof hostDockerResources>,
+    dependsOn: pulumi.Input<pulumi.Resource>[],
+  ): docker.Container {
+    const { config, plan } = args;
+    const sized = hostPlan(plan, "automation").services.find((s) => s.name === METRICS_RELAY);
+    if (sized === undefined) throw new Error(`the plan has no "${METRICS_RELAY}" on the automation host`);
+    const port = 9090;
+    return serviceContainer(
+      `${name}-${METRICS_RELAY}`,
+      {
+        containerName: `tapbot-${METRICS_RELAY}`,
+        image: resources.image(METRICS_RELAY, config.prometheusImage).imageId,
+        plan: sized,
+        network: args.networks.automation,
+        command: [
+          `--config.file=${PROMETHEUS_DIR}/prometheus.yml`,
+          "--storage.tsdb.path=/prometheus",
+          "--storage.tsdb.retention.time=1h",
+          `--web.listen-address=:${port}`,
+        ],
+        uploads: [
+          {
+            file: `${PROMETHEUS_DIR}/prometheus.yml`,
+            content: renderMetricsRelayConfig({
+              scrapeIntervalSeconds: SCRAPE_INTERVAL_SECONDS,
+              taskPort: APP_HTTP_PORT,
+              placements: relayPlacements(plan),
+            }),
+          },
+        ],
+        ports: [
+          { internal: port, external: MONITORING_PORTS.metricsRelay, ip: config.automationTunnelAddress },
+        ],
+        healthcheck: httpHealth(`http://127.0.0.1:${port}/-/ready`),
+      },
+      { parent: this, provider: args.providers.automation, dependsOn },
+    );
   }
 }

@@ -33,6 +33,12 @@ export interface AlertRulesInput {
   backupMaxAgeHours?: number;
   /** How long each condition must hold before it fires; see {@link PRODUCTION_TIMING}. */
   timing?: Partial<AlertTiming>;
+  /**
+   * With more than two hosts: each Swarm placement of the bot and the workers and its replicas. A task that
+   * dies is replaced by a new one at a new address and the old one leaves DNS, so its `up` vanishes instead of
+   * turning 0: these count the tasks that answer instead (SwarmTasksMissing).
+   */
+  swarmPlacements?: { job: "bot" | "worker"; host: string; replicas: number }[];
 }
 
 /** The `for:` durations, by kind of condition. */
@@ -311,6 +317,24 @@ export function alertRules(input: AlertRulesInput): RuleGroup[] {
           "Its /metrics did not answer: `docker ps -a` and `docker logs` of that container on the host.",
       },
     },
+    ...(input.swarmPlacements ?? []).map((p): AlertRule => {
+      if (!Number.isInteger(p.replicas) || p.replicas < 1) {
+        throw new Error(`${p.job} on ${p.host}: replicas must be an integer ≥ 1; got ${p.replicas}`);
+      }
+      return {
+        alert: "SwarmTasksMissing",
+        // `or vector(0)`: no task at all (or the relay down, its series stale) is 0, not an empty result.
+        expr: `(count(up{job="${p.job}",host="${p.host}"} == 1) or vector(0)) < ${p.replicas}`,
+        // Longer than `down`: a worker update (stop-first, in batches) keeps a placement one batch short for
+        // a grace period per batch, and that is the plan working, not an outage.
+        for: t.warn,
+        labels: { severity: "critical", job: p.job, host: p.host },
+        annotations: {
+          summary: `${p.job} on ${p.host}: {{ $value }} of its ${p.replicas} Swarm tasks answer`,
+          description: `On the automation host: \`docker service ps tapbot_${p.job}-${p.host} --no-trunc\` says why tasks are not running (no node labelled ${p.host}, not enough memory, a crash loop); if none is missing, see ProcessDown for the metrics relay.`,
+        },
+      };
+    }),
   ];
 
   const ageSeconds = backupMaxAgeHours * 3600;

@@ -16,6 +16,14 @@ export interface ScrapeJob {
   targets: ScrapeTarget[];
   /** @defaultValue "/metrics" */
   metricsPath?: string;
+  /**
+   * Scrape another Prometheus's `/federate` for these `match[]` selectors instead of /metrics, keeping the
+   * labels the series carry there (`honor_labels`): the Swarm tasks' `job`, `host` and `instance` as the relay
+   * gave them, not the relay's own. The samples take this scrape's time (`honor_timestamps: false`): series
+   * with timestamps of their own are never marked stale, so a task gone from the relay, or the whole relay
+   * down, would look alive for the five-minute lookback; with this scrape's time both are stale at once.
+   */
+  federate?: string[];
 }
 
 /** Inputs of prometheus.yml. */
@@ -51,9 +59,22 @@ export function renderPrometheusConfig(options: PrometheusConfigOptions): string
     if (!NAME.test(job.name)) throw new Error(`job name must be like node_exporter; got ${job.name}`);
     if (seen.has(job.name)) throw new Error(`job ${job.name} is listed twice`);
     seen.add(job.name);
+    if (job.federate !== undefined && (job.federate.length === 0 || job.metricsPath !== undefined)) {
+      throw new Error(
+        `${job.name}: federate needs at least one match[] selector and no metricsPath of its own`,
+      );
+    }
     return {
       job_name: job.name,
       ...(job.metricsPath === undefined ? {} : { metrics_path: job.metricsPath }),
+      ...(job.federate === undefined
+        ? {}
+        : {
+            metrics_path: "/federate",
+            honor_labels: true,
+            honor_timestamps: false,
+            params: { "match[]": job.federate },
+          }),
       static_configs: job.targets.map((target) => {
         if (!ADDRESS.test(target.address)) {
           throw new Error(`${job.name} target must be host:port; got ${target.address}`);

@@ -146,7 +146,7 @@ describe("the plan on three hosts", () => {
     raw.hosts = raw.hosts.map((h: { roles?: string[] }) => ({ ...h, roles: undefined }));
     raw.hosts[0].roles = ["bots"];
     expect(issuesOf(() => parsePlanInput({ ...raw, calibration: null }))).toEqual([
-      'hosts[0].roles[0]: got "bots"; expected "app" (bot and worker) or a service name: redis, n8n, caddy, bot, worker, board, redis-exporter, node-exporter-automation, cadvisor-automation, postgres, directus, qdrant, prometheus, alertmanager, grafana, postgres-exporter, node-exporter-data, cadvisor-data, node-exporter-app-2, cadvisor-app-2',
+      'hosts[0].roles[0]: got "bots"; expected "app" (bot and worker) or a service name: redis, n8n, caddy, bot, worker, board, redis-exporter, node-exporter-automation, cadvisor-automation, metrics-relay, postgres, directus, qdrant, prometheus, alertmanager, grafana, postgres-exporter, node-exporter-data, cadvisor-data, node-exporter-app-2, cadvisor-app-2',
       'services[3].host: unset, and no host\'s roles admit "bot"; expected a host (automation, data, app-2) or a host with "bot" or "app" in its roles',
       'services[4].host: unset, and no host\'s roles admit "worker"; expected a host (automation, data, app-2) or a host with "worker" or "app" in its roles',
     ]);

@@ -1,9 +1,15 @@
 import { describe, expect, it } from "vitest";
+import { SERVICE_DEFAULTS } from "../../capacity/defaults.js";
 import { clusterHosts, usesSwarm } from "../../infra/cluster-hosts.js";
 import { InfraConfigError, parsePlainConfig } from "../../infra/config.js";
 import { checkDeployable, servicePlacements } from "../../infra/plan-services.js";
-import { stackPlan, unparsedStackConfig } from "./helpers/stack-config.js";
-import { THIRD_HOST, threeHostCapacity, threeHostPlan } from "./helpers/three-hosts.js";
+import { stackCapacity, stackPlan, unparsedStackConfig } from "./helpers/stack-config.js";
+import {
+  METRICS_RELAY_SERVICE,
+  THIRD_HOST,
+  threeHostCapacity,
+  threeHostPlan,
+} from "./helpers/three-hosts.js";
 
 const configWith = (extraHosts: unknown, more: Record<string, unknown> = {}) =>
   parsePlainConfig({ ...unparsedStackConfig(300), extraHosts, ...more });
@@ -101,6 +107,31 @@ describe("checkDeployable with more than two hosts", () => {
     });
     expect(() => checkDeployable(redisMoved)).toThrow(
       /service "redis" must be on the automation host; the plan puts it on "worker-1"/,
+    );
+  });
+
+  it("wants the metrics relay on the automation host with more than two hosts, and refuses it with two", () => {
+    const services = threeHostCapacity().services as { name: string; host?: string }[];
+    const without = threeHostPlan({
+      ...threeHostCapacity(),
+      services: services.filter((s) => s.name !== "metrics-relay"),
+    });
+    expect(() => checkDeployable(without)).toThrow(
+      /the plan has no "metrics-relay" service: with more than two hosts Prometheus reads the bot's and the workers' metrics through it; add \{ name: metrics-relay, host: automation/,
+    );
+    const moved = threeHostPlan({
+      ...threeHostCapacity(),
+      services: services.map((s) => (s.name === "metrics-relay" ? { ...s, host: "data" } : s)),
+    });
+    expect(() => checkDeployable(moved)).toThrow(
+      /service "metrics-relay" must be on the automation host; the plan puts it on "data"/,
+    );
+    const twoWithRelay = threeHostPlan({
+      ...stackCapacity(300),
+      services: [...SERVICE_DEFAULTS, METRICS_RELAY_SERVICE],
+    });
+    expect(() => checkDeployable(twoWithRelay)).toThrow(
+      /service "metrics-relay" runs only with more than two hosts; remove it/,
     );
   });
 });

@@ -1,6 +1,9 @@
+import { writeFile } from "node:fs/promises";
+import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { servicePlacements } from "../../infra/plan-services.js";
+import { makeTempDir, removeTempDir } from "../support/temp-dir.js";
 import {
   installMocks,
   isSecretWrapper,
@@ -13,6 +16,7 @@ import {
   swarmNodeId,
   unwrap,
 } from "./helpers/pulumi-mocks.js";
+import { runTool } from "./helpers/run-tool.js";
 import { plainStackConfig } from "./helpers/stack-config.js";
 import {
   APP_2,
@@ -44,6 +48,7 @@ async function deploy(overrides: Record<string, string>) {
       app.board,
       data.directus,
       monitoring.prometheus,
+      ...(monitoring.metricsRelay === undefined ? [] : [monitoring.metricsRelay]),
     ].map((r) => resolve(r.id)),
   );
   return { outputs, resources: [...registered] };
@@ -271,6 +276,101 @@ describe("the capacity model's three-host example: replicas split over two hosts
     const config = files.find((f) => f.file.endsWith("prometheus.yml"))?.content ?? "";
     expect(config).toContain(`${APP_2.tunnelAddress}:9100`);
     expect(config).toContain(`${APP_2.tunnelAddress}:9338`);
+  });
+});
+
+describe("the metrics relay: Prometheus sees the Swarm tasks", () => {
+  const containerOf = (resources: Registered[], name: string) =>
+    resources.find((r) => r.type === "docker:index/container:Container" && r.name === name);
+  const uploadOf = (r: Registered | undefined, file: string) =>
+    (unwrap(r?.inputs.uploads) as { file: string; content: string }[]).find((u) => u.file === file)
+      ?.content ?? "";
+  /** `promtool check config` of a rendered prometheus.yml (its rule file beside it, if it names one). */
+  async function promtool(config: string, rules?: string): Promise<void> {
+    const dir = await makeTempDir("swarm-relay");
+    try {
+      if (rules !== undefined) await writeFile(join(dir, "tapbot.rules.yml"), rules);
+      await writeFile(join(dir, "prometheus.yml"), config.replaceAll("/etc/prometheus/", `${dir}/`));
+      const result = await runTool("promtool", ["check", "config", join(dir, "prometheus.yml")]);
+      expect(result.code, result.stdout + result.stderr).toBe(0);
+    } finally {
+      await removeTempDir(dir);
+    }
+  }
+
+  it("runs on the automation host's overlay with the plan's memory, published on its tunnel address only, and finds each placement's tasks by DNS", async () => {
+    const placed = threeHostPlan(exampleThreeHostCapacity());
+    const relay = containerOf(example.resources, "monitoring-metrics-relay");
+    const sized = placed.hosts
+      .find((h) => h.name === "automation")
+      ?.services.find((s) => s.name === "metrics-relay");
+    expect(relay?.provider).toContain("automation-docker");
+    expect(relay?.inputs).toMatchObject({
+      name: "tapbot-metrics-relay",
+      memory: sized?.limitMB,
+      memoryReservation: sized?.reservationMB,
+      networksAdvanced: [{ name: "tapbot" }],
+      ports: [{ internal: 9090, external: 9095, ip: "10.77.0.1", protocol: "tcp" }],
+    });
+    const config = uploadOf(relay, "/etc/prometheus/prometheus.yml");
+    await promtool(config);
+    const jobs = (
+      parse(config) as { scrape_configs: { job_name: string; dns_sd_configs: { names: string[] }[] }[] }
+    ).scrape_configs;
+    expect(jobs.map((j) => [j.job_name, j.dns_sd_configs.flatMap((d) => d.names)])).toEqual([
+      ["bot", ["tasks.tapbot_bot-automation", "tasks.tapbot_bot-app-2"]],
+      ["worker", ["tasks.tapbot_worker-automation", "tasks.tapbot_worker-app-2"]],
+    ]);
+  });
+
+  it("is federated by the data host's Prometheus in place of the bot and worker jobs, and each placement short of its tasks is an alert", async () => {
+    const placed = threeHostPlan(exampleThreeHostCapacity());
+    const prometheus = containerOf(example.resources, "monitoring-prometheus");
+    const config = uploadOf(prometheus, "/etc/prometheus/prometheus.yml");
+    const rules = uploadOf(prometheus, "/etc/prometheus/tapbot.rules.yml");
+    await promtool(config, rules);
+    const jobs = (parse(config) as { scrape_configs: Record<string, unknown>[] }).scrape_configs;
+    expect(jobs.map((j) => j.job_name)).not.toContain("bot");
+    expect(jobs.map((j) => j.job_name)).not.toContain("worker");
+    expect(jobs.find((j) => j.job_name === "metrics-relay")).toEqual({
+      job_name: "metrics-relay",
+      metrics_path: "/federate",
+      honor_labels: true,
+      honor_timestamps: false,
+      params: { "match[]": ['{job=~"bot|worker"}'] },
+      static_configs: [
+        { targets: ["10.77.0.1:9095"], labels: { host: "automation", instance: "metrics-relay" } },
+      ],
+    });
+    const alerts = (
+      parse(rules) as { groups: { rules: { alert: string; expr: string }[] }[] }
+    ).groups.flatMap((g) => g.rules);
+    const expected = (["bot", "worker"] as const).flatMap((service) =>
+      placed.hosts.flatMap((h) =>
+        h.services
+          .filter((s) => s.name === service)
+          .map((s) => `(count(up{job="${service}",host="${h.name}"} == 1) or vector(0)) < ${s.replicas}`),
+      ),
+    );
+    expect(alerts.filter((a) => a.alert === "SwarmTasksMissing").map((a) => a.expr)).toEqual(expected);
+    // The relay is a target like any other: ProcessDown (job != node) covers it.
+    expect(alerts.find((a) => a.alert === "ProcessDown")?.expr).toBe('up{job!="node"} == 0');
+  });
+
+  it("does not exist with two hosts, where Prometheus scrapes each process's published port itself", () => {
+    expect(containerOf(two.resources, "monitoring-metrics-relay")).toBeUndefined();
+    const config = uploadOf(
+      containerOf(two.resources, "monitoring-prometheus"),
+      "/etc/prometheus/prometheus.yml",
+    );
+    const jobs = (parse(config) as { scrape_configs: { job_name: string }[] }).scrape_configs.map(
+      (j) => j.job_name,
+    );
+    expect(jobs).toEqual(expect.arrayContaining(["bot", "worker"]));
+    expect(jobs).not.toContain("metrics-relay");
+    expect(
+      uploadOf(containerOf(two.resources, "monitoring-prometheus"), "/etc/prometheus/tapbot.rules.yml"),
+    ).not.toContain("SwarmTasksMissing");
   });
 });
 

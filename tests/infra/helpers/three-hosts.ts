@@ -12,6 +12,16 @@ export const THIRD_HOST = {
   tunnelAddress: "10.77.0.3",
 } as const;
 
+/** The metrics relay a plan of more than two hosts must size, as capacity/examples/three-hosts.yaml has it. */
+export const METRICS_RELAY_SERVICE = {
+  name: "metrics-relay",
+  host: "automation",
+  baseMB: 96,
+  reservationMB: 48,
+  cpuCores: 0.05,
+  diskGB: 0.4,
+} as const;
+
 /**
  * The owner's `tapbot:capacity` with a third host that runs the workers: what a plan of three hosts looks
  * like with today's capacity model (one host per service), and the shape the program deploys on a Swarm.
@@ -24,7 +34,10 @@ export function threeHostCapacity(users = 300): Record<string, unknown> {
       { name: "data", ramMB: 4096, cpus: 2, diskGB: 30, priceRubPerMonth: 714 },
       { name: THIRD_HOST.name, ramMB: 2048, cpus: 1, diskGB: 10, priceRubPerMonth: 400 },
     ],
-    services: SERVICE_DEFAULTS.map((s) => (s.name === "worker" ? { ...s, host: THIRD_HOST.name } : s)),
+    services: [
+      ...SERVICE_DEFAULTS.map((s) => (s.name === "worker" ? { ...s, host: THIRD_HOST.name } : s)),
+      METRICS_RELAY_SERVICE,
+    ],
   };
 }
 

@@ -1,11 +1,14 @@
 import { copyFile, mkdir, readFile, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { parse } from "yaml";
 import type { Plan } from "../../capacity/index.js";
-import { BOT_WEBHOOK_PATH } from "../../infra/components/app.js";
+import { APP_HTTP_PORT, BOT_WEBHOOK_PATH } from "../../infra/components/app.js";
+import { relayPlacements } from "../../infra/monitoring-targets.js";
 import { servicePlacements } from "../../infra/plan-services.js";
 import { renderWebhookRoute } from "../../infra/render/caddyfile.js";
 import { dockerDaemonSettings } from "../../infra/render/docker-daemon.js";
+import { renderMetricsRelayConfig } from "../../infra/render/metrics-relay-config.js";
 import { renderStackDeployScript, renderSwarmInitScript } from "../../infra/render/swarm-scripts.js";
 import {
   HOST_LABEL,
@@ -352,6 +355,41 @@ describe("the program's Swarm on a real engine (single node, labels standing in 
       "{{.CurrentState}} {{.Error}}",
     ]);
     expect(pending).toMatch(/Pending/);
+  });
+
+  it("a plain container on the overlay finds every bot task under the metrics relay's DNS name and reads each one's port 8080", async () => {
+    // The name the relay's rendered config asks (dns_sd_configs, type A) for the bot placement.
+    const relay = parse(
+      renderMetricsRelayConfig({
+        scrapeIntervalSeconds: 15,
+        taskPort: APP_HTTP_PORT,
+        placements: relayPlacements(deployed),
+      }),
+    ) as { scrape_configs: { job_name: string; dns_sd_configs: { names: string[]; port: number }[] }[] };
+    const sd = relay.scrape_configs.find((j) => j.job_name === "bot")?.dns_sd_configs[0];
+    expect(sd?.names).toEqual([`tasks.${bot}`]);
+    const addresses: string[] = [];
+    for (const task of (await tasksOf(bot)).filter((t) => t.running)) {
+      const [info] = JSON.parse(await engine.mustDocker(["inspect", task.id])) as {
+        NetworkSettings: { Networks: Record<string, { IPAddress: string }> };
+      }[];
+      addresses.push(info?.NetworkSettings.Networks[NETWORK]?.IPAddress ?? "");
+    }
+    expect(addresses).toHaveLength(servicePlacements(deployed, "bot")[0]?.replicas ?? -1);
+    const out = await engine.mustDocker([
+      "run",
+      "--rm",
+      "--network",
+      NETWORK,
+      BUSYBOX_IMAGE,
+      "sh",
+      "-c",
+      `nslookup -type=a ${sd?.names[0]}; for ip in ${addresses.join(" ")}; do echo "$ip $(wget -qO- http://$ip:${sd?.port}/healthz)"; done`,
+    ]);
+    // The answer's addresses (the server's own line carries its port, :53).
+    const answered = [...out.matchAll(/^Address:\s*([0-9.]+)\s*$/gm)].map((m) => m[1]).sort();
+    expect(answered, out).toEqual([...addresses].sort());
+    for (const ip of addresses) expect(out).toContain(`${ip} ok`);
   });
 
   it("replaces the bots one at a time under webhook load through Caddy, a new one up before an old one stops, each old one drained, no request lost", async () => {

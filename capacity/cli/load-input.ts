@@ -8,6 +8,7 @@ import {
 } from "../index.js";
 import { readConfigFile, readStackConfig, readText } from "./config-file.js";
 import { inputsFromFlags } from "./input-options.js";
+import { stackNameProblem } from "./stack-name.js";
 import { UsageError } from "./usage-error.js";
 
 /** The most problems of one input that are printed; the rest are counted. */
@@ -42,6 +43,8 @@ export function loadInput(sources: InputSources, overrides: Record<string, unkno
     baseDir = dirname(resolve(sources.config));
     origin = `${sources.config} and flags`;
   } else if (sources.stack !== undefined) {
+    const problem = stackNameProblem(sources.stack);
+    if (problem !== undefined) throw new UsageError(problem);
     const stack = readStackConfig(sources.stack, sources.stackDir ?? ".");
     raw = stack.raw;
     baseDir = dirname(stack.path);

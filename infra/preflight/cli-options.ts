@@ -1,4 +1,5 @@
 import { parseArgs } from "node:util";
+import { stackNameProblem } from "../../capacity/cli/stack-name.js";
 
 /** Bad usage: an unknown or malformed flag. Printed with what is allowed; exit 2. */
 export class PreflightUsageError extends Error {
@@ -59,11 +60,8 @@ export function parsePreflightArgs(argv: readonly string[]): PreflightOptions {
       "--stack <name> is required (the stack you will `pulumi up`, e.g. --stack prod)",
     );
   }
-  if (!/^[A-Za-z0-9._-]+$/.test(values.stack)) {
-    throw new PreflightUsageError(
-      `--stack "${values.stack}": a stack name is letters, digits, ".", "_" and "-" (Pulumi.<name>.yaml)`,
-    );
-  }
+  const problem = stackNameProblem(values.stack);
+  if (problem !== undefined) throw new PreflightUsageError(problem);
   if (values["dns-server"] !== undefined && !/^[0-9a-fA-F.:[\]]+$/.test(values["dns-server"])) {
     throw new PreflightUsageError(
       `--dns-server "${values["dns-server"]}": expected an IP address, optionally with a port (1.1.1.1 or 127.0.0.1:5353)`,

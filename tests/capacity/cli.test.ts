@@ -164,6 +164,14 @@ describe("capacity plan", () => {
     expect(plan.users).toBe(60);
     expect(plan.limits.map((l: { resource: string }) => l.resource)).toContain("provider");
   });
+
+  it("--stack given a stack file's path says which flags read that file (exit 2)", async () => {
+    const run = await capacity("plan", "--stack", join(fixtures, "Pulumi.fixture.yaml"));
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain("a stack name is letters, digits");
+    expect(run.stderr).toContain(`for that file give --stack fixture --stack-dir ${join(fixtures, ".")}\n`);
+    expect(run.stdout).toBe("");
+  });
 });
 
 describe("capacity check", () => {

@@ -60,10 +60,11 @@ describe("npm run preflight: usage", () => {
   }, 120_000);
 
   it("names an unknown flag and what is allowed (exit 2), and a bare stack name gets a hint", async () => {
-    const [unknown, bare, missing] = await Promise.all([
+    const [unknown, bare, missing, file] = await Promise.all([
       preflight(["--stack", "prod", "--host", "1.2.3.4"]),
       preflight(["prod"]),
       preflight([]),
+      preflight(["--stack", "Pulumi.prod.yaml"]),
     ]);
     expect(unknown.code).toBe(2);
     expect(unknown.stderr).toContain(
@@ -74,7 +75,9 @@ describe("npm run preflight: usage", () => {
     expect(bare.stderr).toContain("did you mean --stack prod?");
     expect(missing.code).toBe(2);
     expect(missing.stderr).toContain("--stack <name> is required");
-    expect(unknown.stdout + bare.stdout + missing.stdout).toBe("");
+    expect(file.code).toBe(2);
+    expect(file.stderr).toContain("for that file give --stack prod\n");
+    expect(unknown.stdout + bare.stdout + missing.stdout + file.stdout).toBe("");
   }, 120_000);
 
   it("the owner's Pulumi.prod.yaml as committed: every key still to set, before anything is contacted (exit 2)", async () => {

@@ -96,6 +96,19 @@ describe("fake fal queue", () => {
     expect(sniffImage(png)).toEqual({ mime: "image/png", width: image?.width, height: image?.height });
   });
 
+  it("hands out its URLs on the public origins it is given (a relay for clients in containers)", async () => {
+    fal.setPublicOrigins({ queue: "http://10.9.8.7:1111", rest: "http://10.9.8.7:2222" });
+    const { body } = await submit("fal-ai/flux/schnell", { prompt: "a relay" });
+    expect(String(body.status_url)).toMatch(/^http:\/\/10\.9\.8\.7:1111\/fal-ai\/flux\/requests\//);
+    fal.setPublicOrigins({});
+    const local = String(body.response_url).replace("http://10.9.8.7:1111", fal.queueUrl);
+    await untilCompleted(`${local}/status`);
+    fal.setPublicOrigins({ rest: "http://10.9.8.7:2222" });
+    const result = await getJson(local);
+    const image = (result.body.images as { url: string }[])[0];
+    expect(image?.url).toMatch(/^http:\/\/10\.9\.8\.7:2222\/cdn\//);
+  });
+
   it("answers 404 when status uses the full model id instead of the app id", async () => {
     const { body } = await submit("fal-ai/flux/dev/image-to-image", {
       prompt: "x",

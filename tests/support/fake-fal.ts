@@ -115,6 +115,12 @@ export interface FakeFal {
   readonly uploads: readonly { fileUrl: string; contentType: string; bytes: number; at: number }[];
   /** How many status requests a request received. */
   pollsFor(requestId: string): number;
+  /**
+   * The origins clients reach the queue and storage servers at, when that is not their own 127.0.0.1:<port>
+   * (a relay for clients in containers, tests/containers): from now on the URLs the fake hands out (status,
+   * result, files, uploads) use them.
+   */
+  setPublicOrigins(origins: { queue?: string; rest?: string }): void;
   /** Every webhook POST made (and every one dropped on purpose), in order. */
   readonly webhookDeliveries: readonly WebhookDelivery[];
   /** Injects a fault into the webhooks of the next completions (drop, delay, duplicate, mis-sign, stale). */
@@ -280,6 +286,9 @@ export async function startFakeFal(opts: FakeFalOptions = {}): Promise<FakeFal> 
   const active = new Set<{ kind: FalCallKind | "unknown"; requestId?: string }>();
   let queue: LoopbackServer | undefined;
   let rest: LoopbackServer | undefined;
+  let publicOrigins: { queue?: string; rest?: string } = {};
+  const queueOrigin = () => publicOrigins.queue ?? queue?.origin;
+  const restOrigin = () => publicOrigins.rest ?? rest?.origin;
   const webhooks = createFakeFalWebhooks({ ...opts.webhooks, userId: key.split(":")[0] ?? key });
   let webhookTimer: NodeJS.Timeout | undefined;
 
@@ -433,7 +442,7 @@ export async function startFakeFal(opts: FakeFalOptions = {}): Promise<FakeFal> 
   }
 
   function urls(appId: string, requestId: string): Record<string, string> {
-    const base = `${queue?.origin}/${appId}/requests/${requestId}`;
+    const base = `${queueOrigin()}/${appId}/requests/${requestId}`;
     return {
       request_id: requestId,
       response_url: base,
@@ -520,7 +529,7 @@ export async function startFakeFal(opts: FakeFalOptions = {}): Promise<FakeFal> 
     const fileName = `${request.requestId}.png`;
     stored.set(`/cdn/${fileName}`, { bytes: png, contentType: "image/png" });
     const file = {
-      url: `${rest?.origin}/cdn/${fileName}`,
+      url: `${restOrigin()}/cdn/${fileName}`,
       content_type: "image/png",
       file_name: fileName,
       file_size: png.length,
@@ -768,8 +777,8 @@ export async function startFakeFal(opts: FakeFalOptions = {}): Promise<FakeFal> 
       pendingUploads.set(token, { contentType: String(body.content_type), fileName, fileId });
       record("initiate", 200);
       return sendJson(res, 200, {
-        upload_url: `${rest?.origin}/upload/${token}?signature=${randomBytes(8).toString("hex")}`,
-        file_url: `${rest?.origin}/files/${fileId}/${fileName}`,
+        upload_url: `${restOrigin()}/upload/${token}?signature=${randomBytes(8).toString("hex")}`,
+        file_url: `${restOrigin()}/files/${fileId}/${fileName}`,
       });
     }
     const upload = /^\/upload\/([0-9a-f]+)$/.exec(path);
@@ -806,7 +815,7 @@ export async function startFakeFal(opts: FakeFalOptions = {}): Promise<FakeFal> 
       const filePath = `/files/${pending.fileId}/${pending.fileName}`;
       stored.set(filePath, { bytes, contentType: pending.contentType });
       uploads.push({
-        fileUrl: `${rest?.origin}${filePath}`,
+        fileUrl: `${restOrigin()}${filePath}`,
         contentType: pending.contentType,
         bytes: bytes.length,
         at,
@@ -823,6 +832,9 @@ export async function startFakeFal(opts: FakeFalOptions = {}): Promise<FakeFal> 
   rest = await listenLoopback(handleRest);
 
   return {
+    setPublicOrigins(origins) {
+      publicOrigins = origins;
+    },
     queueUrl: queue.origin,
     restUrl: rest.origin,
     key,

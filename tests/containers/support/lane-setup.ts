@@ -8,6 +8,8 @@ import { makeTempDir, removeTempDir } from "../../support/temp-dir.js";
 import { LANE_IMAGES_ENV } from "./lane-images.js";
 
 export default async function setup(): Promise<() => Promise<void>> {
+  // Set by hand (a directory that exists), it is kept: images built in one run serve the next while iterating.
+  if (process.env[LANE_IMAGES_ENV] !== undefined) return async () => {};
   const dir = await makeTempDir("lane-images");
   process.env[LANE_IMAGES_ENV] = dir;
   return async () => {

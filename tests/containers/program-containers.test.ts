@@ -1,0 +1,367 @@
+import { chown, mkdir, readFile, writeFile } from "node:fs/promises";
+import { dirname, join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { Plan } from "../../capacity/index.js";
+import { runTool } from "../infra/helpers/run-tool.js";
+import { plainStackConfig, stackPlan } from "../infra/helpers/stack-config.js";
+import { type FakeFal, startFakeFal } from "../support/fake-fal.js";
+import { type FakeTelegram, startFakeTelegram } from "../support/fake-telegram.js";
+import { ScriptedUser } from "../support/scripted-user.js";
+import { makeTempDir, removeTempDir } from "../support/temp-dir.js";
+import { waitUntil } from "../support/wait-until.js";
+import { dockerCreateArgs } from "./support/docker-run-args.js";
+import { type Dockerd, startDockerd } from "./support/dockerd.js";
+import { type HostLink, linkHost } from "./support/host-link.js";
+import { APP_IMAGE, appImage } from "./support/lane-images.js";
+import { type DeclaredContainer, programDeclaration } from "./support/program-containers.js";
+import {
+  importPostgresImage,
+  importRedisImage,
+  POSTGRES_IMAGE,
+  REDIS_IMAGE,
+} from "./support/service-images.js";
+
+/**
+ * Issue 9 items 1–2: the containers the Pulumi program declares for the prod plan (300 users), started on
+ * real engines with exactly the declared inputs (support/docker-run-args.ts), the hosts being two dockerd
+ * in two network namespaces joined by a veth standing in for the WireGuard tunnel, each holding its tunnel
+ * address as the hosts do. Started: Redis, PostgreSQL (local stand-ins from Debian's packages), the bots,
+ * the workers and the queue dashboard (the lane's build of app/Dockerfile, tagged as the program's image).
+ *
+ * Not started (no registry here, so no image, and a stand-in would test the stand-in): n8n, Caddy,
+ * Directus, Qdrant, Prometheus, Alertmanager, Grafana, cAdvisor, node-exporter, the Redis and PostgreSQL
+ * exporters. Their declarations are still translated (so every input they use has a translation).
+ */
+const STARTED = new Set(["redis", "postgres", "bot", "worker", "board"]);
+/** The program's script that gives PostgreSQL the app's roles, run on the data host after the container. */
+const ROLES_SCRIPT = "data-postgres-roles";
+const MiB = 1024 * 1024;
+/** The fakes' token and key, given to the program as its stack secrets (the test stack's are placeholders). */
+const TELEGRAM_TOKEN = "123456:program-containers-test-token";
+const FAL_KEY = "program-containers:fal-key";
+const STACK_OVERRIDES = { "tapbot:telegramBotToken": TELEGRAM_TOKEN, "tapbot:falKey": FAL_KEY };
+/** Ports of the fakes on the test host's end of its link to the automation host (this lane's range). */
+const TELEGRAM_PORT = 42410;
+const FAL_QUEUE_PORT = 42411;
+const FAL_REST_PORT = 42412;
+/** Where the app's webhooks arrive on the public side: the reverse proxy's routes (Caddy is not started). */
+const FAL_WEBHOOK_PATH = "/fal/webhook";
+
+/**
+ * The only inputs changed from the program's: the app's outside services point at the fakes on the test
+ * host (TELEGRAM_API_ROOT, fal's URLs), and fal's webhooks go to the bot's published port instead of
+ * https://bot.tapbot.kz through Caddy. The program sets none of these but FAL_WEBHOOK_URL (production uses
+ * the defaults), so `overrides` adds them and replaces that one.
+ */
+function withEnv(container: DeclaredContainer, overrides: Record<string, string>): DeclaredContainer {
+  const kept = (container.inputs.envs ?? []).filter((e) => !Object.hasOwn(overrides, e.split("=")[0] ?? ""));
+  return {
+    ...container,
+    inputs: {
+      ...container.inputs,
+      envs: [...kept, ...Object.entries(overrides).map(([k, v]) => `${k}=${v}`)],
+    },
+  };
+}
+
+/** The plan's service of a container: tapbot-bot-2 → bot. */
+const serviceOf = (container: string) => container.replace(/^tapbot-/, "").replace(/-\d+$/, "");
+
+function hostOf(plan: Plan, service: string): string {
+  const host = plan.hosts.find((h) => h.services.some((s) => s.name === service));
+  if (host === undefined) throw new Error(`the plan places no ${service}`);
+  return host.name;
+}
+
+function limitsOf(plan: Plan, service: string) {
+  const found = plan.hosts.flatMap((h) => h.services).find((s) => s.name === service);
+  if (found === undefined) throw new Error(`the plan has no ${service}`);
+  return found;
+}
+
+interface Host {
+  engine: Dockerd;
+  tunnelAddress: string;
+}
+
+let plan: Plan;
+let declared: DeclaredContainer[];
+let scripts: Map<string, string>;
+let hosts: Record<string, Host>;
+let uploadDir: string;
+let telegram: FakeTelegram;
+let fal: FakeFal;
+let link: HostLink;
+let botWebhookRoot: string;
+const started: { name: string; host: Host; service: string; id: string }[] = [];
+
+/** `ip` in a namespace, failing loudly. */
+async function ip(netns: string, args: string[]): Promise<void> {
+  const result = await runTool("ip", ["-n", netns, ...args]);
+  if (result.code !== 0) throw new Error(`ip -n ${netns} ${args.join(" ")}: ${result.stderr}`);
+}
+
+/** Creates and starts one declared container on `host`, its uploads written as host files first. */
+async function start(
+  container: DeclaredContainer,
+  host: Host,
+  images: Record<string, string>,
+): Promise<void> {
+  const create = dockerCreateArgs(container.inputs, { uploadDir, images });
+  for (const file of create.files) {
+    await mkdir(dirname(file.hostPath), { recursive: true });
+    await writeFile(file.hostPath, file.content, { mode: file.mode });
+    await chown(file.hostPath, file.uid, file.gid);
+  }
+  const id = (await host.engine.mustDocker(["create", ...create.args])).trim();
+  for (const extra of create.connect) {
+    await host.engine.mustDocker([
+      "network",
+      "connect",
+      ...extra.aliases.flatMap((a) => ["--alias", a]),
+      extra.network,
+      create.name,
+    ]);
+  }
+  await host.engine.mustDocker(["start", create.name]);
+  started.push({ name: create.name, host, service: serviceOf(create.name), id });
+}
+
+async function health(host: Host, name: string): Promise<string> {
+  const out = await host.engine.docker(["inspect", "--format", "{{.State.Health.Status}}", name]);
+  return out.stdout.trim();
+}
+
+/** Waits until each named container is healthy by its own healthcheck; fails with its logs when one is not. */
+async function waitHealthy(names: string[]): Promise<void> {
+  for (const name of names) {
+    const entry = started.find((s) => s.name === name);
+    if (entry === undefined) throw new Error(`${name} was not started`);
+    try {
+      await waitUntil(async () => ((await health(entry.host, name)) === "healthy" ? true : undefined), {
+        timeoutMs: 150_000,
+        intervalMs: 500,
+        describe: () => `${name} did not become healthy`,
+      });
+    } catch (error) {
+      const logs = await entry.host.engine.docker(["logs", "--tail", "30", name]);
+      const probe = await entry.host.engine.docker(["inspect", "--format", "{{json .State.Health}}", name]);
+      throw new Error(
+        `${(error as Error).message}: ${await health(entry.host, name)}; its last probes: ${probe.stdout.slice(-800)}\nits log:\n${logs.stdout}${logs.stderr}`,
+      );
+    }
+  }
+}
+
+describe("the program's containers on real engines, as declared", () => {
+  beforeAll(async () => {
+    plan = stackPlan(300);
+    ({ containers: declared, scripts } = await programDeclaration(STACK_OVERRIDES));
+    const config = plainStackConfig(300);
+    uploadDir = await makeTempDir("uploads");
+    hosts = {
+      automation: { engine: await startDockerd(), tunnelAddress: config.automationTunnelAddress },
+      data: {
+        engine: await startDockerd({ bridgeCidr: "10.213.1.1/24" }),
+        tunnelAddress: config.dataTunnelAddress,
+      },
+    };
+    // The tunnel: a veth between the two hosts' namespaces, each end holding its host's tunnel address.
+    const a = hosts.automation as Host;
+    const d = hosts.data as Host;
+    const tag = a.engine.netns.slice(-6);
+    await ip(a.engine.netns, [
+      "link",
+      "add",
+      `tun${tag}`,
+      "type",
+      "veth",
+      "peer",
+      "name",
+      `tun${tag}d`,
+      "netns",
+      d.engine.netns,
+    ]);
+    await ip(a.engine.netns, ["addr", "add", `${a.tunnelAddress}/24`, "dev", `tun${tag}`]);
+    await ip(d.engine.netns, ["addr", "add", `${d.tunnelAddress}/24`, "dev", `tun${tag}d`]);
+    await ip(a.engine.netns, ["link", "set", `tun${tag}`, "up"]);
+    await ip(d.engine.netns, ["link", "set", `tun${tag}d`, "up"]);
+
+    // The test host: the fakes, reached by the containers over a link to the automation host, and reaching
+    // the bot's published port (the tunnel address) over it, as Caddy would.
+    link = await linkHost(a.engine, a.tunnelAddress);
+    const bot1Port = declared.find((c) => c.inputs.name === "tapbot-bot-1")?.inputs.ports?.[0]?.external;
+    botWebhookRoot = `http://${a.tunnelAddress}:${bot1Port}`;
+    telegram = await startFakeTelegram({
+      token: TELEGRAM_TOKEN,
+      webhookTarget: (url) => `${botWebhookRoot}${new URL(url).pathname}`,
+    });
+    fal = await startFakeFal({ key: FAL_KEY, processingMs: 200 });
+    const telegramRoot = await link.forward(Number(new URL(telegram.apiRoot).port), TELEGRAM_PORT);
+    const falQueueRoot = await link.forward(Number(new URL(fal.queueUrl).port), FAL_QUEUE_PORT);
+    const falRestRoot = await link.forward(Number(new URL(fal.restUrl).port), FAL_REST_PORT);
+    // The picture's URL fal hands the worker must be one it can reach from its container.
+    fal.setPublicOrigins({ queue: falQueueRoot, rest: falRestRoot });
+    const appOverrides = {
+      TELEGRAM_API_ROOT: telegramRoot,
+      FAL_QUEUE_URL: falQueueRoot,
+      FAL_REST_URL: falRestRoot,
+      FAL_JWKS_URL: `${falRestRoot}${new URL(fal.jwksUrl).pathname}`,
+      FAL_WEBHOOK_URL: `${botWebhookRoot}${FAL_WEBHOOK_PATH}`,
+    };
+
+    const byName = (name: string) => {
+      const found = declared.find((c) => c.inputs.name === name);
+      if (found === undefined) throw new Error(`the program declares no ${name}`);
+      return found;
+    };
+    const build = await appImage(a.engine);
+    expect(build.code, build.outputTail).toBe(0);
+    const appTag = byName("tapbot-bot-1").inputs.image;
+    await a.engine.mustDocker(["tag", APP_IMAGE, appTag]);
+    await importRedisImage(a.engine);
+    await importPostgresImage(d.engine);
+    const images = {
+      [byName("tapbot-redis").inputs.image]: REDIS_IMAGE,
+      [byName("tapbot-postgres").inputs.image]: POSTGRES_IMAGE,
+    };
+    for (const [name, host] of Object.entries(hosts)) {
+      const networks = new Set(
+        declared
+          .filter((c) => STARTED.has(serviceOf(c.inputs.name)))
+          .filter((c) => hostOf(plan, serviceOf(c.inputs.name)) === name)
+          .flatMap((c) => (c.inputs.networksAdvanced ?? []).map((n) => n.name)),
+      );
+      for (const network of networks) await host.engine.mustDocker(["network", "create", network]);
+    }
+    const hostFor = (c: DeclaredContainer) => hosts[hostOf(plan, serviceOf(c.inputs.name))] as Host;
+
+    // As `pulumi up` orders them: the data services, the roles script once PostgreSQL is healthy, the app.
+    for (const name of ["tapbot-redis", "tapbot-postgres"])
+      await start(byName(name), hostFor(byName(name)), images);
+    // `wait: true`: each is healthy before `pulumi up` goes on to what depends on it.
+    await waitHealthy(["tapbot-redis", "tapbot-postgres"]);
+    const roles = scripts.get(ROLES_SCRIPT);
+    if (roles === undefined) throw new Error(`the program has no ${ROLES_SCRIPT} script`);
+    const ran = await runTool("bash", ["-s"], {
+      input: roles,
+      env: { ...process.env, DOCKER_HOST: d.engine.host, DOCKER_CONFIG: join(d.engine.dir, "client") },
+      timeoutMs: 60_000,
+    });
+    expect(ran.code, ran.stderr).toBe(0);
+    for (const container of declared) {
+      const service = serviceOf(container.inputs.name);
+      if (!STARTED.has(service) || service === "redis" || service === "postgres") continue;
+      await start(
+        service === "board" ? container : withEnv(container, appOverrides),
+        hostFor(container),
+        images,
+      );
+    }
+  }, 600_000);
+
+  afterAll(async () => {
+    await link?.stop();
+    await telegram?.stop();
+    await fal?.stop();
+    await hosts?.automation?.engine.stop();
+    await hosts?.data?.engine.stop();
+    if (uploadDir !== undefined) await removeTempDir(uploadDir);
+  }, 120_000);
+
+  it("translates every container the program declares, and starts the bots, workers, board, Redis and PostgreSQL", () => {
+    for (const container of declared) {
+      expect(
+        () => dockerCreateArgs(container.inputs, { uploadDir: "/x" }),
+        container.inputs.name,
+      ).not.toThrow();
+    }
+    const services = started.map((s) => s.service);
+    for (const service of STARTED) expect(services, service).toContain(service);
+    expect(started.filter((s) => s.service === "bot")).toHaveLength(limitsOf(plan, "bot").replicas);
+    expect(started.filter((s) => s.service === "worker")).toHaveLength(limitsOf(plan, "worker").replicas);
+  });
+
+  it("every started container becomes healthy through its own declared healthcheck", async () => {
+    await waitHealthy(started.map((s) => s.name));
+    for (const entry of started) {
+      const test = await entry.host.engine.mustDocker([
+        "inspect",
+        "--format",
+        "{{json .Config.Healthcheck.Test}}",
+        entry.name,
+      ]);
+      const declaredTest = declared.find((c) => c.inputs.name === entry.name)?.inputs.healthcheck?.tests;
+      // CMD-SHELL as declared; CMD (exec form) as the same argv for the shell (docker-run-args.ts).
+      expect(JSON.parse(test)[0], entry.name).toBe("CMD-SHELL");
+      if (declaredTest?.[0] === "CMD-SHELL") expect(JSON.parse(test)[1], entry.name).toBe(declaredTest[1]);
+    }
+  }, 200_000);
+
+  it("each container's cgroup memory limit and reservation are the plan's", async () => {
+    for (const entry of started) {
+      const cgroup = `/sys/fs/cgroup/memory/${entry.host.engine.cgroupParent}/${entry.id}`;
+      const limit = Number(await readFile(join(cgroup, "memory.limit_in_bytes"), "utf8"));
+      const soft = Number(await readFile(join(cgroup, "memory.soft_limit_in_bytes"), "utf8"));
+      const { limitMB, reservationMB } = limitsOf(plan, entry.service);
+      expect(limit, entry.name).toBe(limitMB * MiB);
+      expect(soft, entry.name).toBe(reservationMB * MiB);
+    }
+  });
+
+  it("publishes exactly the program's ports, on the tunnel address, nothing on all addresses", async () => {
+    for (const entry of started) {
+      const declaredPorts = (declared.find((c) => c.inputs.name === entry.name)?.inputs.ports ?? []).map(
+        (p) => `${p.internal}/${p.protocol ?? "tcp"} -> ${p.ip}:${p.external}`,
+      );
+      const published = (await entry.host.engine.mustDocker(["port", entry.name]))
+        .split("\n")
+        .filter(Boolean);
+      expect(published.sort(), entry.name).toEqual(declaredPorts.sort());
+      for (const line of published) expect(line, entry.name).toContain(`-> ${entry.host.tunnelAddress}:`);
+    }
+    // Docker's DNAT rules in each host's namespace: one per declared port, each for the tunnel address only.
+    for (const [name, host] of Object.entries(hosts)) {
+      const nat = await runTool("ip", [
+        "netns",
+        "exec",
+        host.engine.netns,
+        "iptables",
+        "-t",
+        "nat",
+        "-S",
+        "DOCKER",
+      ]);
+      const dnat = nat.stdout.split("\n").filter((l) => l.includes("-j DNAT"));
+      const expected = started
+        .filter((s) => s.host === host)
+        .flatMap((s) => declared.find((c) => c.inputs.name === s.name)?.inputs.ports ?? []);
+      expect(dnat, name).toHaveLength(expected.length);
+      for (const rule of dnat) expect(rule, name).toContain(`-d ${host.tunnelAddress}/32`);
+    }
+  });
+
+  it("the bot and the workers, in their containers, turn a user's prompt into a photo sent back", async () => {
+    const user = new ScriptedUser(telegram, { id: 4242, first_name: "Contained", language_code: "en" });
+    const request = user.says("a lighthouse in the fog");
+    try {
+      await user.nextPhoto(request, 60_000);
+    } catch (error) {
+      const logs = await Promise.all(
+        started
+          .filter((s) => s.service === "worker" || s.service === "bot")
+          .map(async (s) => {
+            const out = await s.host.engine.docker(["logs", "--tail", "15", s.name]);
+            return `${s.name}:\n${out.stdout}${out.stderr}`;
+          }),
+      );
+      throw new Error(
+        `${(error as Error).message}\n${logs.join("\n")}\nfal calls: ${JSON.stringify(fal.calls).slice(0, 1500)}`,
+      );
+    }
+    expect(fal.submissions.some((s) => JSON.stringify(s).includes("a lighthouse in the fog"))).toBe(true);
+    // The update came in through the bot's published port (the webhook), not a poll.
+    expect(telegram.webhookDeliveries.some((d) => d.status === 200)).toBe(true);
+    expect(telegram.callsTo("getUpdates")).toEqual([]);
+  }, 90_000);
+});

@@ -1,4 +1,5 @@
 import type { Plan } from "../../capacity/index.js";
+import { usesSwarm } from "../cluster-hosts.js";
 import type { PlainConfig } from "../config.js";
 import { DATA_PRIVATE_PORTS, type HostRole } from "../host-scripts.js";
 import { appMetricsPort, MONITORING_PORTS, tunnelAddress } from "../monitoring-targets.js";
@@ -17,7 +18,8 @@ export interface DeployPort {
 /**
  * Every port the program binds on a host, with the address, read from the same constants the components
  * use (Caddy's 80/443, the tunnel's UDP port, the data services and monitoring on the tunnel address or
- * loopback, the app's metrics ports): a listener already there makes that container fail to start.
+ * loopback, the app's metrics ports, or the metrics relay's with a Swarm): a listener already there makes that
+ * container fail to start.
  */
 export function deployPorts(config: PlainConfig, plan: Plan, role: HostRole): DeployPort[] {
   const tunnel = tunnelAddress(config, role);
@@ -33,10 +35,15 @@ export function deployPorts(config: PlainConfig, plan: Plan, role: HostRole): De
       { proto: "udp", port: 443, ip: "0.0.0.0", what: "Caddy (HTTP/3)" },
       on(MONITORING_PORTS.redisExporter, "the Redis exporter"),
     );
-    for (let r = 1; r <= botReplicasOf(plan); r += 1)
-      ports.push(on(appMetricsPort("bot", r), `bot ${r} (metrics)`));
-    for (let n = 1; n <= plan.workers; n += 1)
-      ports.push(on(appMetricsPort("worker", n), `worker ${n} (metrics)`));
+    if (usesSwarm(plan)) {
+      // Swarm tasks publish nothing: the relay's /federate is the one metrics port (infra/README.md).
+      ports.push(on(MONITORING_PORTS.metricsRelay, "the metrics relay (the Swarm tasks' metrics)"));
+    } else {
+      for (let r = 1; r <= botReplicasOf(plan); r += 1)
+        ports.push(on(appMetricsPort("bot", r), `bot ${r} (metrics)`));
+      for (let n = 1; n <= plan.workers; n += 1)
+        ports.push(on(appMetricsPort("worker", n), `worker ${n} (metrics)`));
+    }
   } else {
     ports.push(
       on(DATA_PRIVATE_PORTS.postgres, "PostgreSQL"),

@@ -3,6 +3,7 @@ import { promisify } from "node:util";
 import { describe, expect, it } from "vitest";
 import { parsePlainConfig } from "../../infra/config.js";
 import { backupRow } from "../../infra/preflight/backup-row.js";
+import { deployPorts } from "../../infra/preflight/deploy-ports.js";
 import { dnsRows } from "../../infra/preflight/dns-records.js";
 import { dockerDaemonRow } from "../../infra/preflight/docker-daemon.js";
 import { parseDockerPorts, portRows } from "../../infra/preflight/listeners.js";
@@ -16,7 +17,8 @@ import { ufwRow } from "../../infra/preflight/ufw-rules.js";
 import { ruleKey } from "../../infra/render/ufw-script.js";
 import { findBinary } from "../support/find-binary.js";
 import { startRedis } from "../support/redis-server.js";
-import { rawStackConfig, stackPlan } from "./helpers/stack-config.js";
+import { plainStackConfig, rawStackConfig, stackPlan } from "./helpers/stack-config.js";
+import { threeHostPlan } from "./helpers/three-hosts.js";
 
 /**
  * The rows for what the throwaway hosts cannot show: a re-run where the program's own containers hold the
@@ -29,6 +31,19 @@ describe("preflight rows from real tool output", () => {
     { proto: "udp" as const, port: 51820, ip: "0.0.0.0", what: "WireGuard (the tunnel)" },
     { proto: "tcp" as const, port: 9100, ip: "10.77.0.1", what: "node-exporter" },
   ];
+
+  it("the automation host's metrics ports: each process's with two hosts, the metrics relay's alone with a Swarm", () => {
+    const config = plainStackConfig();
+    const metrics = (plan: Parameters<typeof deployPorts>[1]) =>
+      deployPorts(config, plan, "automation")
+        .filter((p) => /metrics/.test(p.what))
+        .map((p) => `${p.ip}:${p.port} ${p.what}`);
+    const two = stackPlan(300);
+    expect(metrics(two)).toContain("10.77.0.1:9391 bot 1 (metrics)");
+    expect(metrics(two)).toContain(`10.77.0.1:${9400 + two.workers} worker ${two.workers} (metrics)`);
+    expect(metrics(two).join("\n")).not.toContain("relay");
+    expect(metrics(threeHostPlan())).toEqual(["10.77.0.1:9095 the metrics relay (the Swarm tasks' metrics)"]);
+  });
 
   it("a re-run: 443 held by the program's own tapbot-caddy through docker-proxy is fine", () => {
     const ss = [

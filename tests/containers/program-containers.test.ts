@@ -46,6 +46,8 @@ const FAL_QUEUE_PORT = 42411;
 const FAL_REST_PORT = 42412;
 /** Where the app's webhooks arrive on the public side: the reverse proxy's routes (Caddy is not started). */
 const FAL_WEBHOOK_PATH = "/fal/webhook";
+/** Users of the burst test: each sends two prompts at once (the rate limit allows 10 a minute). */
+const BURST_USERS = 12;
 
 /**
  * The only inputs changed from the program's: the app's outside services point at the fakes on the test
@@ -364,4 +366,40 @@ describe("the program's containers on real engines, as declared", () => {
     expect(telegram.webhookDeliveries.some((d) => d.status === 200)).toBe(true);
     expect(telegram.callsTo("getUpdates")).toEqual([]);
   }, 90_000);
+
+  it("a short burst (12 users, 2 prompts each) is served inside every container's limit: no OOM kill, no restart; peaks printed", async () => {
+    const users = Array.from(
+      { length: BURST_USERS },
+      (_, i) => new ScriptedUser(telegram, { id: 5000 + i, first_name: `Burst${i}`, language_code: "en" }),
+    );
+    const requests = users.flatMap((user) =>
+      [1, 2].map((n) => ({ user, message: user.says(`burst picture ${n} for ${user.id}`) })),
+    );
+    await Promise.all(requests.map(({ user, message }) => user.nextPhoto(message, 90_000)));
+    const rows: string[] = [];
+    for (const entry of started) {
+      const cgroup = `/sys/fs/cgroup/memory/${entry.host.engine.cgroupParent}/${entry.id}`;
+      const peak = Number(await readFile(join(cgroup, "memory.max_usage_in_bytes"), "utf8"));
+      const { limitMB } = limitsOf(plan, entry.service);
+      const state = JSON.parse(
+        await entry.host.engine.mustDocker(["inspect", "--format", "{{json .State}}", entry.name]),
+      ) as { OOMKilled: boolean; Restarting: boolean };
+      const restarts = Number(
+        (await entry.host.engine.mustDocker(["inspect", "--format", "{{.RestartCount}}", entry.name])).trim(),
+      );
+      expect({ name: entry.name, oomKilled: state.OOMKilled, restarts }).toEqual({
+        name: entry.name,
+        oomKilled: false,
+        restarts: 0,
+      });
+      const peakMB = peak / MiB;
+      rows.push(
+        `${entry.name.padEnd(18)} ${peakMB.toFixed(0).padStart(6)} MB of ${String(limitMB).padStart(5)} MB (${((100 * peakMB) / limitMB).toFixed(0)}%)`,
+      );
+    }
+    // A measurement for the report, not a pass mark: the page cache counts in a cgroup's usage too.
+    process.stdout.write(
+      `[measure] cgroup memory peak after ${requests.length} requests:\n${rows.join("\n")}\n`,
+    );
+  }, 150_000);
 });

@@ -1,6 +1,7 @@
 import type { Plan } from "../capacity/index.js";
 import { usesSwarm } from "./cluster-hosts.js";
 import { relayPlacements } from "./monitoring-targets.js";
+import { SWARM_SERVICES } from "./plan-services.js";
 import type { AlertRulesInput, AlertTiming } from "./render/alert-rules.js";
 
 /** Every store a stack with `tapbot:offsiteBackup` backs up (backup-plan.ts; infra/README: backups). */
@@ -19,16 +20,24 @@ export function alertRulesInput(
 ): AlertRulesInput {
   if (plan.postgres === null) throw new Error("the plan has no PostgreSQL settings to watch");
   const th = plan.thresholds;
+  const swarm = usesSwarm(plan);
   return {
     thresholds: { ram: th.ram, cpu: th.cpu, disk: th.disk, swap: th.swap, queueLength: th.queueLength },
-    containers: plan.hosts.flatMap((h) => h.services.map((s) => ({ service: s.name, limitMB: s.limitMB }))),
+    // With a Swarm the bot's and the workers' containers are tasks, named by placement (one rule per host).
+    containers: plan.hosts.flatMap((h) =>
+      h.services.map((s) => ({
+        service: s.name,
+        limitMB: s.limitMB,
+        ...(swarm && (SWARM_SERVICES as readonly string[]).includes(s.name) ? { swarmHost: h.name } : {}),
+      })),
+    ),
     redisMaxmemoryMB: plan.redis.maxmemoryMB,
     postgresMaxConnections: plan.postgres.maxConnections,
     falWaitTargetSeconds: plan.targetWaitP95Seconds,
     backupStores: [...backupStores],
     ...(timing === undefined ? {} : { timing }),
     // With a Swarm, the tasks each placement should have (their `up` vanishes with them; see alert-rules.ts).
-    ...(usesSwarm(plan)
+    ...(swarm
       ? {
           swarmPlacements: relayPlacements(plan).map((p) => ({
             job: p.service,

@@ -12,6 +12,11 @@ export interface WatchedContainer {
   service: string;
   /** The plan's memory limit of one replica, MB. */
   limitMB: number;
+  /**
+   * With a Swarm: the host of this placement of the bot or the workers, whose task containers Swarm names
+   * `tapbot_<service>-<host>.<slot>.<task id>` instead of `tapbot-<service>-<n>`.
+   */
+  swarmHost?: string;
 }
 
 /**
@@ -96,10 +101,16 @@ function percent(value: number): string {
   return `${Math.round(value * 1000) / 10} %`;
 }
 
-/** The container-name regex of a service: `tapbot-<service>` with an optional replica number. */
-export function containerNamePattern(service: string): string {
+/**
+ * The container-name regex of a service: `tapbot-<service>` with an optional replica number; of a Swarm
+ * placement (`swarmHost`), its tasks' `tapbot_<service>-<host>.<slot>.<task id>`.
+ */
+export function containerNamePattern(service: string, swarmHost?: string): string {
   if (!/^[a-z][a-z0-9-]*$/.test(service)) throw new Error(`service name must be kebab-case; got ${service}`);
-  return `tapbot-${service}(-[0-9]+)?`;
+  if (swarmHost === undefined) return `tapbot-${service}(-[0-9]+)?`;
+  if (!/^[a-z][a-z0-9-]*$/.test(swarmHost)) throw new Error(`host name must be kebab-case; got ${swarmHost}`);
+  // `[.]`, not `\\.`: the pattern sits in a PromQL string, where a backslash is an escape of its own.
+  return `tapbot_${service}-${swarmHost}[.][0-9]+[.][a-z0-9]+`;
 }
 
 /** The same condition at the warn and the critical mark, as two rules of one alert name. */
@@ -196,7 +207,7 @@ export function alertRules(input: AlertRulesInput): RuleGroup[] {
     if (!(c.limitMB > 0)) throw new Error(`${c.service}: limitMB must be > 0; got ${c.limitMB}`);
     const bytes = c.limitMB * MB;
     return atMarks("ContainerMemoryNearLimit", th.ram, t, (mark) => ({
-      expr: `container_memory_working_set_bytes{name=~"${containerNamePattern(c.service)}"} > ${Math.round(mark * bytes)}`,
+      expr: `container_memory_working_set_bytes{name=~"${containerNamePattern(c.service, c.swarmHost)}"} > ${Math.round(mark * bytes)}`,
       labels: { service: c.service },
       annotations: {
         summary: `{{ $labels.name }}: memory {{ $value | humanize1024 }}B, over ${percent(mark)} of its ${c.limitMB} MB limit`,

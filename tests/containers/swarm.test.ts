@@ -6,6 +6,7 @@ import type { Plan } from "../../capacity/index.js";
 import { APP_HTTP_PORT, BOT_WEBHOOK_PATH } from "../../infra/components/app.js";
 import { relayPlacements } from "../../infra/monitoring-targets.js";
 import { servicePlacements } from "../../infra/plan-services.js";
+import { containerNamePattern } from "../../infra/render/alert-rules.js";
 import { renderWebhookRoute } from "../../infra/render/caddyfile.js";
 import { dockerDaemonSettings } from "../../infra/render/docker-daemon.js";
 import { renderMetricsRelayConfig } from "../../infra/render/metrics-relay-config.js";
@@ -357,7 +358,7 @@ describe("the program's Swarm on a real engine (single node, labels standing in 
     expect(pending).toMatch(/Pending/);
   });
 
-  it("a plain container on the overlay finds every bot task under the metrics relay's DNS name and reads each one's port 8080", async () => {
+  it("a plain container on the overlay finds every bot task under the metrics relay's DNS name and reads each one's port 8080; the tasks' names match the memory alert's pattern", async () => {
     // The name the relay's rendered config asks (dns_sd_configs, type A) for the bot placement.
     const relay = parse(
       renderMetricsRelayConfig({
@@ -371,9 +372,14 @@ describe("the program's Swarm on a real engine (single node, labels standing in 
     const addresses: string[] = [];
     for (const task of (await tasksOf(bot)).filter((t) => t.running)) {
       const [info] = JSON.parse(await engine.mustDocker(["inspect", task.id])) as {
+        Name: string;
         NetworkSettings: { Networks: Record<string, { IPAddress: string }> };
       }[];
       addresses.push(info?.NetworkSettings.Networks[NETWORK]?.IPAddress ?? "");
+      // The name cAdvisor reports, which ContainerMemoryNearLimit's pattern for this placement must match.
+      expect(info?.Name.replace(/^\//, "")).toMatch(
+        new RegExp(`^${containerNamePattern("bot", "automation")}$`),
+      );
     }
     expect(addresses).toHaveLength(servicePlacements(deployed, "bot")[0]?.replicas ?? -1);
     const out = await engine.mustDocker([

@@ -1,5 +1,6 @@
 import { writeFile } from "node:fs/promises";
 import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { alertRulesInput } from "../../infra/monitoring-plan.js";
@@ -28,6 +29,11 @@ import { exampleThreeHostCapacity, threeHostPlan } from "./helpers/three-hosts.j
  */
 const plan = threeHostPlan(exampleThreeHostCapacity());
 const DNS_ADDRESS = "127.0.0.77";
+/** Swarm's names of two worker task containers on app-2 (`<service>.<slot>.<task id>`), as cAdvisor reports them. */
+const HEAVY_TASK = "tapbot_worker-app-2.3.k2x9f0q7m4w1c8z5v6b3n0p2a";
+const LIGHT_TASK = "tapbot_worker-app-2.1.p0o9i8u7y6t5r4e3w2q1a2s3d";
+const workerLimitMB =
+  plan.hosts.find((h) => h.name === "app-2")?.services.find((s) => s.name === "worker")?.limitMB ?? 0;
 const ZERO = { down: "0s", warn: "0s", crit: "0s", cpu: "0s", disk: "0s", queue: "0s" };
 
 /** Every task of the plan, and what this test makes of it (the fifth worker on app-2 is gone from DNS). */
@@ -140,6 +146,22 @@ beforeAll(async () => {
     "--log.level=warn",
   ]);
 
+  // app-2's cAdvisor, as the central Prometheus scrapes it directly: one worker task over its plan limit.
+  const cadvisor = createServer((_, response) => {
+    response.writeHead(200, { "content-type": "text/plain; version=0.0.4" });
+    response.end(
+      [
+        "# TYPE container_memory_working_set_bytes gauge",
+        `container_memory_working_set_bytes{name="${HEAVY_TASK}"} ${workerLimitMB * 1024 * 1024}`,
+        `container_memory_working_set_bytes{name="${LIGHT_TASK}"} ${1024 * 1024}`,
+        "",
+      ].join("\n"),
+    );
+  });
+  await new Promise<void>((resolve) => cadvisor.listen(0, "127.0.0.1", resolve));
+  servers.push(cadvisor);
+  const cadvisorAddress = cadvisor.address() as AddressInfo;
+
   // The central config's own relay job, pointed at this relay instead of the automation host's tunnel address.
   const config = plainStackConfig();
   const relayJob = scrapeJobs(config, plan).filter((job) => job.name === "metrics-relay");
@@ -149,10 +171,16 @@ beforeAll(async () => {
       evaluationIntervalSeconds: 1,
       alertmanager: "127.0.0.1:9",
       ruleFiles: [rules],
-      jobs: relayJob.map((job) => ({
-        ...job,
-        targets: job.targets.map((t) => ({ ...t, address: `127.0.0.1:${relayPort}` })),
-      })),
+      jobs: [
+        ...relayJob.map((job) => ({
+          ...job,
+          targets: job.targets.map((t) => ({ ...t, address: `127.0.0.1:${relayPort}` })),
+        })),
+        {
+          name: "cadvisor",
+          targets: [{ address: `127.0.0.1:${cadvisorAddress.port}`, host: "app-2", instance: "app-2" }],
+        },
+      ],
     });
   central = await startMonitoringServer("prometheus", (d) => ({
     "prometheus.yml": centralConfig(join(d, "tapbot.rules.yml")),
@@ -253,6 +281,21 @@ describe("the metrics relay of a Swarm deployment, on a real Prometheus", () => 
     expect(
       alerts.filter((a) => a.labels.alertname === "QueueRedisNotPersistent").map((a) => a.labels.host),
     ).toEqual(["app-2"]);
+  });
+
+  it("fires ContainerMemoryNearLimit for a worker task on app-2 at its plan limit, by the name Swarm gives it", async () => {
+    const alerts = await waitUntil(
+      async () => {
+        const now = (await firing()).filter((a) => a.labels.alertname === "ContainerMemoryNearLimit");
+        return now.length >= 2 ? now : undefined;
+      },
+      { timeoutMs: 20_000, describe: () => `no ContainerMemoryNearLimit; ${seenAlerts()}` },
+    );
+    expect(workerLimitMB).toBeGreaterThan(0);
+    expect(alerts.map((a) => [a.labels.name, a.labels.service, a.labels.severity]).sort()).toEqual([
+      [HEAVY_TASK, "worker", "critical"],
+      [HEAVY_TASK, "worker", "warning"],
+    ]);
   });
 
   it("fires ProcessDown for the relay itself, and every placement's SwarmTasksMissing, when the relay stops", async () => {

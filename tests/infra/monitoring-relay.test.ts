@@ -82,7 +82,9 @@ async function query(expr: string): Promise<Series[]> {
 
 beforeAll(async () => {
   if (process.getuid?.() !== 0) {
-    throw new Error("this test runs as root (CI does): `unshare --mount` for the relay and dnsmasq on port 53");
+    throw new Error(
+      "this test runs as root (CI does): `unshare --mount` for the relay and dnsmasq on port 53",
+    );
   }
   dir = await makeTempDir("metrics-relay");
   taskPort = await freePort();

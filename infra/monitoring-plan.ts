@@ -1,7 +1,7 @@
 import type { Plan } from "../capacity/index.js";
 import { usesSwarm } from "./cluster-hosts.js";
 import { relayPlacements } from "./monitoring-targets.js";
-import { SWARM_SERVICES } from "./plan-services.js";
+import { SWARM_SERVICES, servicePlan } from "./plan-services.js";
 import type { AlertRulesInput, AlertTiming } from "./render/alert-rules.js";
 
 /** Every store a stack with `tapbot:offsiteBackup` backs up (backup-plan.ts; infra/README: backups). */
@@ -32,6 +32,7 @@ export function alertRulesInput(
       })),
     ),
     redisMaxmemoryMB: plan.redis.maxmemoryMB,
+    redisHost: servicePlan(plan, "redis").host,
     postgresMaxConnections: plan.postgres.maxConnections,
     falWaitTargetSeconds: plan.targetWaitP95Seconds,
     backupStores: [...backupStores],

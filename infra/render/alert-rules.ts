@@ -28,6 +28,8 @@ export interface AlertRulesInput {
   containers: WatchedContainer[];
   /** Redis `maxmemory` of the plan, MB: the queue's Redis refuses writes (noeviction) once it is reached. */
   redisMaxmemoryMB: number;
+  /** The host the queue's Redis runs on, which QueueRedisNotPersistent names. @defaultValue "automation" */
+  redisHost?: string;
   /** PostgreSQL `max_connections` of the plan. */
   postgresMaxConnections: number;
   /** The plan's target for the p95 wait for a fal slot, seconds. */
@@ -274,6 +276,9 @@ export function alertRules(input: AlertRulesInput): RuleGroup[] {
   ];
 
   const redisBytes = input.redisMaxmemoryMB * MB;
+  const redisHost = input.redisHost ?? "automation";
+  if (!/^[a-z][a-z0-9-]*$/.test(redisHost))
+    throw new Error(`redisHost must be a host name; got ${redisHost}`);
   const pgMax = input.postgresMaxConnections;
   const stores: AlertRule[] = [
     ...atMarks("RedisMemoryNearMaxmemory", th.ram, t, (mark) => ({
@@ -286,12 +291,13 @@ export function alertRules(input: AlertRulesInput): RuleGroup[] {
     })),
     {
       // Each worker reads its Redis's persistence at start-up (app/worker): 0 is a queue a restart empties.
+      // Every worker reads the one Redis, wherever the worker runs (with a Swarm, on several hosts): one alert
+      // naming Redis's host, not one per worker host naming the worker's.
       alert: "QueueRedisNotPersistent",
-      expr: "max by (host) (tapbot_queue_redis_persistent) == 0",
-      labels: { severity: "critical" },
+      expr: "max(tapbot_queue_redis_persistent) == 0",
+      labels: { severity: "critical", host: redisHost },
       annotations: {
-        summary:
-          "The queue's Redis on {{ $labels.host }} keeps nothing on disk: its next restart loses every queued request",
+        summary: `The queue's Redis on ${redisHost} keeps nothing on disk: its next restart loses every queued request`,
         description:
           "The program starts tapbot-redis with AOF (appendonly yes, everysec); someone or something turned it off. `docker exec tapbot-redis redis-cli CONFIG SET appendonly yes` keeps the queue now; the next `pulumi up` restores the setting.",
       },

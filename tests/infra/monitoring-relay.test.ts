@@ -43,8 +43,6 @@ interface FakeTask {
   address: string;
   /** In DNS but not answering: a task that hangs or died since the last DNS refresh. */
   dead?: boolean;
-  /** Serves tapbot_queue_redis_persistent 0 (the placement's workers found their Redis without AOF). */
-  notPersistent?: boolean;
 }
 
 let dir: string;
@@ -91,23 +89,23 @@ beforeAll(async () => {
   const placements = relayPlacements(plan);
   let next = 11;
   tasks = placements.flatMap((p) => {
-    // worker on app-2: one task short in DNS (vanished), one in DNS but dead, the rest see no AOF.
+    // worker on app-2: one task short in DNS (vanished), one in DNS but dead.
     const short = p.service === "worker" && p.host === "app-2";
     const count = short ? p.replicas - 1 : p.replicas;
     return Array.from({ length: count }, (_, i): FakeTask => {
       const task: FakeTask = { service: p.service, host: p.host, address: `127.0.0.${next++}` };
       if (short && i === 0) task.dead = true;
-      if (short) task.notPersistent = true;
       return task;
     });
   });
   for (const task of tasks.filter((t) => t.dead !== true)) {
     const server = createServer((_, response) => {
       response.writeHead(200, { "content-type": "text/plain; version=0.0.4" });
-      // As the app: each worker reports its Redis's persistence (app/worker); a bot does not.
+      // As the app: each worker reports the queue's Redis's persistence (app/worker), here one without AOF;
+      // a bot does not.
       response.end(
         task.service === "worker"
-          ? `# TYPE tapbot_queue_redis_persistent gauge\ntapbot_queue_redis_persistent ${task.notPersistent ? 0 : 1}\n`
+          ? "# TYPE tapbot_queue_redis_persistent gauge\ntapbot_queue_redis_persistent 0\n"
           : "# TYPE process_resident_memory_bytes gauge\nprocess_resident_memory_bytes 1e+08\n",
       );
     });
@@ -258,7 +256,7 @@ describe("the metrics relay of a Swarm deployment, on a real Prometheus", () => 
     expect(answering.length).toBeGreaterThan(0);
   });
 
-  it("fires ProcessDown for the task that does not answer, SwarmTasksMissing for the placement short of the plan, and the app's own alerts from the tasks' metrics", async () => {
+  it("fires ProcessDown for the task that does not answer, SwarmTasksMissing for the placement short of the plan, and the app's own alerts from the tasks' metrics (once, naming Redis's host)", async () => {
     const dead = tasks.find((t) => t.dead === true);
     const workersOnApp2 = plan.hosts
       .find((h) => h.name === "app-2")
@@ -285,7 +283,7 @@ describe("the metrics relay of a Swarm deployment, on a real Prometheus", () => 
     ]);
     expect(
       alerts.filter((a) => a.labels.alertname === "QueueRedisNotPersistent").map((a) => a.labels.host),
-    ).toEqual(["app-2"]);
+    ).toEqual(["automation"]);
   });
 
   it("fires ContainerMemoryNearLimit for a worker task on app-2 at its plan limit, by the name Swarm gives it", async () => {

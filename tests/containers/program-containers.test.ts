@@ -1,11 +1,16 @@
 import { chown, mkdir, readFile, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
+import type { Message } from "grammy/types";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Plan } from "../../capacity/index.js";
+import { BOT_WEBHOOK_PATH, botUpstreams, FAL_WEBHOOK_PATH } from "../../infra/components/app.js";
+import { renderWebhookRoute } from "../../infra/render/caddyfile.js";
+import { botReplicasOf, rolloutStages } from "../../infra/rollout-order.js";
 import { runTool } from "../infra/helpers/run-tool.js";
 import { plainStackConfig, stackPlan } from "../infra/helpers/stack-config.js";
 import { type FakeFal, startFakeFal } from "../support/fake-fal.js";
 import { type FakeTelegram, startFakeTelegram } from "../support/fake-telegram.js";
+import { sleep } from "../support/http-kit.js";
 import { ScriptedUser } from "../support/scripted-user.js";
 import { makeTempDir, removeTempDir } from "../support/temp-dir.js";
 import { waitUntil } from "../support/wait-until.js";
@@ -15,6 +20,8 @@ import { type HostLink, linkHost } from "./support/host-link.js";
 import { APP_IMAGE, appImage } from "./support/lane-images.js";
 import { type DeclaredContainer, programDeclaration } from "./support/program-containers.js";
 import {
+  CADDY_IMAGE,
+  importCaddyImage,
   importPostgresImage,
   importRedisImage,
   POSTGRES_IMAGE,
@@ -26,11 +33,14 @@ import {
  * real engines with exactly the declared inputs (support/docker-run-args.ts), the hosts being two dockerd
  * in two network namespaces joined by a veth standing in for the WireGuard tunnel, each holding its tunnel
  * address as the hosts do. Started: Redis, PostgreSQL (local stand-ins from Debian's packages), the bots,
- * the workers and the queue dashboard (the lane's build of app/Dockerfile, tagged as the program's image).
+ * the workers and the queue dashboard (the lane's build of app/Dockerfile, tagged as the program's image),
+ * behind the program's own webhook route in Debian's Caddy (plain HTTP: the route, not the TLS sites).
+ * Issue 9 item 4 then replaces the app containers by a new image in the program's order under load.
  *
- * Not started (no registry here, so no image, and a stand-in would test the stand-in): n8n, Caddy,
- * Directus, Qdrant, Prometheus, Alertmanager, Grafana, cAdvisor, node-exporter, the Redis and PostgreSQL
- * exporters. Their declarations are still translated (so every input they use has a translation).
+ * Not started (no registry here, so no image, and a stand-in would test the stand-in): n8n, the program's
+ * Caddy container itself (its domains and certificates), Directus, Qdrant, Prometheus, Alertmanager, Grafana,
+ * cAdvisor, node-exporter, the Redis and PostgreSQL exporters. Their declarations are still translated (so
+ * every input they use has a translation).
  */
 const STARTED = new Set(["redis", "postgres", "bot", "worker", "board"]);
 /** The program's script that gives PostgreSQL the app's roles, run on the data host after the container. */
@@ -44,15 +54,21 @@ const STACK_OVERRIDES = { "tapbot:telegramBotToken": TELEGRAM_TOKEN, "tapbot:fal
 const TELEGRAM_PORT = 42410;
 const FAL_QUEUE_PORT = 42411;
 const FAL_REST_PORT = 42412;
-/** Where the app's webhooks arrive on the public side: the reverse proxy's routes (Caddy is not started). */
-const FAL_WEBHOOK_PATH = "/fal/webhook";
+/** Caddy's plain-HTTP port in its container, and where the test host reaches it (the tunnel address). */
+const CADDY_PORT = 8081;
+const CADDY_PUBLISHED_PORT = 42420;
+/** The rollout's new image: the lane's build with one label more, so it has an image id of its own. */
+const NEXT_APP_IMAGE = "tapbot-app:next";
+/** Users who keep asking through the rollout, one prompt from one of them every interval. */
+const SOAK_USERS = 10;
+const SOAK_INTERVAL_MS = 700;
 /** Users of the burst test: each sends two prompts at once (the rate limit allows 10 a minute). */
 const BURST_USERS = 12;
 
 /**
  * The only inputs changed from the program's: the app's outside services point at the fakes on the test
- * host (TELEGRAM_API_ROOT, fal's URLs), and fal's webhooks go to the bot's published port instead of
- * https://bot.tapbot.kz through Caddy. The program sets none of these but FAL_WEBHOOK_URL (production uses
+ * host (TELEGRAM_API_ROOT, fal's URLs), and fal's webhooks go to Caddy's plain-HTTP port instead of
+ * https://bot.tapbot.kz. The program sets none of these but FAL_WEBHOOK_URL (production uses
  * the defaults), so `overrides` adds them and replaces that one.
  */
 function withEnv(container: DeclaredContainer, overrides: Record<string, string>): DeclaredContainer {
@@ -68,6 +84,12 @@ function withEnv(container: DeclaredContainer, overrides: Record<string, string>
 
 /** The plan's service of a container: tapbot-bot-2 → bot. */
 const serviceOf = (container: string) => container.replace(/^tapbot-/, "").replace(/-\d+$/, "");
+
+function declaredByName(name: string): DeclaredContainer {
+  const found = declared.find((c) => c.inputs.name === name);
+  if (found === undefined) throw new Error(`the program declares no ${name}`);
+  return found;
+}
 
 function hostOf(plan: Plan, service: string): string {
   const host = plan.hosts.find((h) => h.services.some((s) => s.name === service));
@@ -94,7 +116,9 @@ let uploadDir: string;
 let telegram: FakeTelegram;
 let fal: FakeFal;
 let link: HostLink;
-let botWebhookRoot: string;
+/** Caddy's address as the test host reaches it: where fake Telegram and fake fal post their webhooks. */
+let webhookRoot: string;
+let appOverrides: Record<string, string>;
 const started: { name: string; host: Host; service: string; id: string }[] = [];
 
 /** `ip` in a namespace, failing loudly. */
@@ -127,6 +151,48 @@ async function start(
   }
   await host.engine.mustDocker(["start", create.name]);
   started.push({ name: create.name, host, service: serviceOf(create.name), id });
+}
+
+/**
+ * The program's webhook route (infra/render/caddyfile.ts, the paths and upstreams it gives the automation
+ * host's Caddy) in Debian's Caddy on the app's network, on plain HTTP, its port published on the tunnel
+ * address for the test host: Telegram's and fal's webhooks reach the bots the way they do in production,
+ * balanced and retried on the other replica while one is replaced.
+ */
+async function startCaddy(host: Host, network: string): Promise<void> {
+  await importCaddyImage(host.engine);
+  const route = renderWebhookRoute({
+    paths: [BOT_WEBHOOK_PATH, FAL_WEBHOOK_PATH],
+    upstreams: botUpstreams(botReplicasOf(plan)),
+  });
+  const caddyfile = join(uploadDir, "caddy/Caddyfile");
+  await mkdir(dirname(caddyfile), { recursive: true });
+  await writeFile(caddyfile, `{\n\tadmin off\n\tauto_https off\n}\n:${CADDY_PORT} {\n${route}}\n`);
+  await host.engine.mustDocker([
+    "run",
+    "-d",
+    "--name",
+    "tapbot-caddy-route",
+    "--network",
+    network,
+    "-p",
+    `${host.tunnelAddress}:${CADDY_PUBLISHED_PORT}:${CADDY_PORT}`,
+    "-v",
+    `${caddyfile}:/etc/caddy/Caddyfile:ro`,
+    CADDY_IMAGE,
+    "/usr/bin/caddy",
+    "run",
+    "--config",
+    "/etc/caddy/Caddyfile",
+    "--adapter",
+    "caddyfile",
+  ]);
+}
+
+function startedByName(name: string): (typeof started)[number] {
+  const entry = started.find((s) => s.name === name);
+  if (entry === undefined) throw new Error(`${name} was not started`);
+  return entry;
 }
 
 async function health(host: Host, name: string): Promise<string> {
@@ -190,13 +256,12 @@ describe("the program's containers on real engines, as declared", () => {
     await ip(d.engine.netns, ["link", "set", `tun${tag}d`, "up"]);
 
     // The test host: the fakes, reached by the containers over a link to the automation host, and reaching
-    // the bot's published port (the tunnel address) over it, as Caddy would.
+    // Caddy's port (published on the tunnel address for the test) over it, as the internet reaches 443.
     link = await linkHost(a.engine, a.tunnelAddress);
-    const bot1Port = declared.find((c) => c.inputs.name === "tapbot-bot-1")?.inputs.ports?.[0]?.external;
-    botWebhookRoot = `http://${a.tunnelAddress}:${bot1Port}`;
+    webhookRoot = `http://${a.tunnelAddress}:${CADDY_PUBLISHED_PORT}`;
     telegram = await startFakeTelegram({
       token: TELEGRAM_TOKEN,
-      webhookTarget: (url) => `${botWebhookRoot}${new URL(url).pathname}`,
+      webhookTarget: (url) => `${webhookRoot}${new URL(url).pathname}`,
     });
     fal = await startFakeFal({ key: FAL_KEY, processingMs: 200 });
     const telegramRoot = await link.forward(Number(new URL(telegram.apiRoot).port), TELEGRAM_PORT);
@@ -204,19 +269,15 @@ describe("the program's containers on real engines, as declared", () => {
     const falRestRoot = await link.forward(Number(new URL(fal.restUrl).port), FAL_REST_PORT);
     // The picture's URL fal hands the worker must be one it can reach from its container.
     fal.setPublicOrigins({ queue: falQueueRoot, rest: falRestRoot });
-    const appOverrides = {
+    appOverrides = {
       TELEGRAM_API_ROOT: telegramRoot,
       FAL_QUEUE_URL: falQueueRoot,
       FAL_REST_URL: falRestRoot,
       FAL_JWKS_URL: `${falRestRoot}${new URL(fal.jwksUrl).pathname}`,
-      FAL_WEBHOOK_URL: `${botWebhookRoot}${FAL_WEBHOOK_PATH}`,
+      FAL_WEBHOOK_URL: `${webhookRoot}${FAL_WEBHOOK_PATH}`,
     };
 
-    const byName = (name: string) => {
-      const found = declared.find((c) => c.inputs.name === name);
-      if (found === undefined) throw new Error(`the program declares no ${name}`);
-      return found;
-    };
+    const byName = declaredByName;
     const build = await appImage(a.engine);
     expect(build.code, build.outputTail).toBe(0);
     const appTag = byName("tapbot-bot-1").inputs.image;
@@ -251,6 +312,7 @@ describe("the program's containers on real engines, as declared", () => {
       timeoutMs: 60_000,
     });
     expect(ran.code, ran.stderr).toBe(0);
+    await startCaddy(a, byName("tapbot-bot-1").inputs.networksAdvanced?.[0]?.name ?? "");
     for (const container of declared) {
       const service = serviceOf(container.inputs.name);
       if (!STARTED.has(service) || service === "redis" || service === "postgres") continue;
@@ -334,7 +396,10 @@ describe("the program's containers on real engines, as declared", () => {
         "-S",
         "DOCKER",
       ]);
-      const dnat = nat.stdout.split("\n").filter((l) => l.includes("-j DNAT"));
+      // The test's own route to Caddy (production publishes Caddy's 80 and 443 instead) is left out.
+      const dnat = nat.stdout
+        .split("\n")
+        .filter((l) => l.includes("-j DNAT") && !l.includes(`--dport ${CADDY_PUBLISHED_PORT} `));
       const expected = started
         .filter((s) => s.host === host)
         .flatMap((s) => declared.find((c) => c.inputs.name === s.name)?.inputs.ports ?? []);
@@ -362,7 +427,7 @@ describe("the program's containers on real engines, as declared", () => {
       );
     }
     expect(fal.submissions.some((s) => JSON.stringify(s).includes("a lighthouse in the fog"))).toBe(true);
-    // The update came in through the bot's published port (the webhook), not a poll.
+    // The update came in through the webhook route (Caddy), not a poll.
     expect(telegram.webhookDeliveries.some((d) => d.status === 200)).toBe(true);
     expect(telegram.callsTo("getUpdates")).toEqual([]);
   }, 90_000);
@@ -402,4 +467,166 @@ describe("the program's containers on real engines, as declared", () => {
       `[measure] cgroup memory peak after ${requests.length} requests:\n${rows.join("\n")}\n`,
     );
   }, 150_000);
+
+  it("a new image replaces the bots one at a time, then the workers in batches, while users keep asking: every prompt gets one picture, fal is asked once", async () => {
+    const a = hosts.automation as Host;
+    await waitHealthy(started.map((s) => s.name)); // the deploy before starts from a healthy app
+    const stages = rolloutStages(botReplicasOf(plan), plan.workers, plainStackConfig(300).workerBatchSize);
+    // The new image: the lane's build with one label more, so every replaced container runs another image id.
+    const appTag = declaredByName("tapbot-bot-1").inputs.image;
+    const next = await a.engine.docker(["build", "-t", NEXT_APP_IMAGE, "-"], {
+      input: `FROM ${APP_IMAGE}\nLABEL kz.tapbot.rollout=next\n`,
+      timeoutMs: 120_000,
+    });
+    expect(next.code, next.stderr).toBe(0);
+    const oldImageId = (
+      await a.engine.mustDocker(["image", "inspect", "--format", "{{.Id}}", APP_IMAGE])
+    ).trim();
+
+    // Users who keep asking through the whole rollout: one prompt every 700 ms, each user every 7 s (under
+    // the bot's 10 a minute), each prompt its own (the result cache would answer a repeat without fal).
+    const users = Array.from(
+      { length: SOAK_USERS },
+      (_, i) => new ScriptedUser(telegram, { id: 7000 + i, first_name: `Soak${i}`, language_code: "en" }),
+    );
+    const asked: { user: ScriptedUser; message: Message; prompt: string }[] = [];
+    let rolling = true;
+    const soak = (async () => {
+      for (let n = 0; rolling; n += 1) {
+        const user = users[n % users.length] as ScriptedUser;
+        const prompt = `rollout picture ${n} for ${user.id}`;
+        asked.push({ user, message: user.says(prompt), prompt });
+        await sleep(SOAK_INTERVAL_MS);
+      }
+    })();
+
+    const replaced: {
+      stage: number;
+      name: string;
+      exitCode: number;
+      stoppedInMs: number;
+      graceSeconds: number;
+    }[] = [];
+    // How many of each role were running and healthy at the fewest, sampled through the rollout: the order's
+    // point is that the webhook and the queue are never left without a process (Caddy would hide a gap from
+    // Telegram by retrying for up to 15 s, and the user would only wait longer).
+    const fewestHealthy = { bot: Number.POSITIVE_INFINITY, worker: Number.POSITIVE_INFINITY };
+    let sampling = true;
+    const sampler = (async () => {
+      while (sampling) {
+        const names = (
+          await Promise.all(
+            Object.values(hosts).map((h) =>
+              h.engine.mustDocker(["ps", "--filter", "health=healthy", "--format", "{{.Names}}"]),
+            ),
+          )
+        )
+          .join("\n")
+          .split("\n");
+        for (const role of ["bot", "worker"] as const) {
+          const healthy = names.filter((n) => n.startsWith(`tapbot-${role}-`)).length;
+          fewestHealthy[role] = Math.min(fewestHealthy[role], healthy);
+        }
+        await sleep(200);
+      }
+    })();
+    let rolloutFrom = 0;
+    let rolloutTo = 0;
+    try {
+      await sleep(3_000); // traffic first, then the deploy
+      rolloutFrom = Date.now();
+      for (const [stageIndex, stage] of stages.entries()) {
+        const names = stage.indices.map((i) => `tapbot-${stage.role}-${i + 1}`);
+        // A stage's containers together (delete-before-replace: stop with the declared grace, remove, create,
+        // start), then Pulumi waits for each to be healthy before the next stage, which depends on this one.
+        await Promise.all(
+          names.map(async (name) => {
+            const entry = startedByName(name);
+            const began = Date.now();
+            await entry.host.engine.mustDocker(["stop", name], { timeoutMs: 120_000 });
+            const stoppedInMs = Date.now() - began;
+            const exitCode = Number(
+              (
+                await entry.host.engine.mustDocker(["inspect", "--format", "{{.State.ExitCode}}", name])
+              ).trim(),
+            );
+            await entry.host.engine.mustDocker(["rm", name]);
+            started.splice(started.indexOf(entry), 1);
+            const graceSeconds = declaredByName(name).inputs.stopTimeout ?? 10;
+            replaced.push({ stage: stageIndex, name, exitCode, stoppedInMs, graceSeconds });
+            await start(withEnv(declaredByName(name), appOverrides), entry.host, {
+              [appTag]: NEXT_APP_IMAGE,
+            });
+          }),
+        );
+        await waitHealthy(names);
+      }
+      rolloutTo = Date.now();
+    } finally {
+      rolling = false;
+      sampling = false;
+      await Promise.all([soak, sampler]);
+    }
+
+    // Every prompt sent before, during and after the rollout: one picture each, and one request to fal.
+    await Promise.all(
+      users.map(async (user) => {
+        const own = asked.filter((q) => q.user === user);
+        const first = own[0]?.message;
+        if (first === undefined) return;
+        await waitUntil(async () => (user.photosAfter(first).length >= own.length ? true : undefined), {
+          timeoutMs: 120_000,
+          describe: () => `${own.length} photos for ${user.id}; got ${user.photosAfter(first).length}`,
+        });
+      }),
+    );
+    await sleep(2_000); // a doubled delivery would arrive right behind the first
+    const photos = users.map((user) => {
+      const first = asked.find((q) => q.user === user)?.message;
+      return first === undefined ? 0 : user.photosAfter(first).length;
+    });
+    expect(photos.reduce((s, n) => s + n, 0)).toBe(asked.length);
+    for (const { prompt } of asked) {
+      expect(
+        fal.submissions.filter((s) => JSON.stringify(s).includes(`"${prompt}"`)),
+        prompt,
+      ).toHaveLength(1);
+    }
+    const largestBatch = Math.max(...stages.filter((s) => s.role === "worker").map((s) => s.indices.length));
+    expect(fewestHealthy).toEqual({
+      bot: botReplicasOf(plan) - 1,
+      worker: plan.workers - largestBatch,
+    });
+    // Nothing even waited: while one bot was replaced the other answered every webhook, Telegram's and fal's,
+    // at its first attempt (a failed one would only be retried, later: a user would wait, not lose it).
+    const during = (at: number) => at >= rolloutFrom && at <= rolloutTo;
+    expect(telegram.webhookDeliveries.filter((d) => during(d.at) && d.status !== 200)).toEqual([]);
+    expect(fal.webhookDeliveries.filter((d) => during(d.at) && d.answer !== 200)).toEqual([]);
+    expect(telegram.webhookDeliveries.filter((d) => during(d.at)).length).toBeGreaterThan(0);
+    // The order and the grace: the stages as the program orders them, each old container stopped by its
+    // SIGTERM within the declared grace (exit 0, not Docker's kill), and every app container now the new image.
+    expect(
+      stages.map((_, i) =>
+        replaced
+          .filter((r) => r.stage === i)
+          .map((r) => r.name)
+          .sort(),
+      ),
+    ).toEqual(stages.map((s) => s.indices.map((i) => `tapbot-${s.role}-${i + 1}`).sort()));
+    for (const r of replaced) {
+      expect(r, r.name).toMatchObject({ exitCode: 0 });
+      expect(r.stoppedInMs, r.name).toBeLessThan(r.graceSeconds * 1000);
+    }
+    for (const entry of started.filter((s) => s.service === "bot" || s.service === "worker")) {
+      const image = (
+        await entry.host.engine.mustDocker(["inspect", "--format", "{{.Image}}", entry.name])
+      ).trim();
+      expect(image, entry.name).not.toBe(oldImageId);
+    }
+    process.stdout.write(
+      `[measure] rollout under load: ${asked.length} prompts, ${stages.length} stages; stops (ms): ${replaced
+        .map((r) => `${r.name} ${r.stoppedInMs}`)
+        .join(", ")}\n`,
+    );
+  }, 400_000);
 });

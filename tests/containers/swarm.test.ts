@@ -1,5 +1,5 @@
-import { copyFile, mkdir, readFile, writeFile } from "node:fs/promises";
-import { dirname, join } from "node:path";
+import { readFile, writeFile } from "node:fs/promises";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import type { Plan } from "../../capacity/index.js";
@@ -24,6 +24,7 @@ import { makeTempDir, removeTempDir } from "../support/temp-dir.js";
 import { waitUntil } from "../support/wait-until.js";
 import { BUSYBOX_IMAGE, importBusyboxImage } from "./support/busybox-image.js";
 import { type Dockerd, startDockerd } from "./support/dockerd.js";
+import { CADDY_IMAGE, importCaddyImage } from "./support/service-images.js";
 
 /**
  * Issue 11 item 3 on a real engine: a single-node Swarm, made by the program's own init script, on which the
@@ -57,7 +58,6 @@ const BOT = [
 /** Telegram's stand-in: a webhook POST through Caddy every 50 ms, each reply's status line printed. */
 const LOAD =
   "while :; do printf 'POST /telegram/webhook HTTP/1.0\r\nHost: bot\r\nContent-Length: 2\r\n\r\n{}' | nc caddy 8081 | { read -r status; echo \"$status\"; }; sleep 0.05; done";
-const CADDY_IMAGE = "tapbot-caddy:local";
 
 let engine: Dockerd;
 let caddyDir: string;
@@ -228,34 +228,13 @@ beforeAll(async () => {
   engine = await startDockerd({ settings: dockerDaemonSettings({ logMaxSize: "10m", logMaxFile: 3 }) });
   await importBusyboxImage(engine);
   caddyDir = await makeTempDir("swarm-caddy");
-  await importCaddyImage();
+  await importCaddyImage(engine);
 });
 
 afterAll(async () => {
   await engine?.stop();
   if (caddyDir !== undefined) await removeTempDir(caddyDir);
 });
-
-/**
- * Debian's caddy and the libraries it links, as an image (no registry here): Caddy runs the program's own
- * webhook route in front of the bots, as on the automation host.
- */
-async function importCaddyImage(): Promise<void> {
-  const root = join(caddyDir, "root");
-  const files = ["/usr/bin/caddy", "/lib64/ld-linux-x86-64.so.2"];
-  const ldd = await runTool("ldd", ["/usr/bin/caddy"]);
-  for (const match of ldd.stdout.matchAll(/=> (\/\S+)/g)) if (match[1] !== undefined) files.push(match[1]);
-  for (const file of files) {
-    await mkdir(join(root, dirname(file)), { recursive: true });
-    await copyFile(file, join(root, file));
-  }
-  await mkdir(join(root, "tmp"), { recursive: true });
-  await mkdir(join(root, "etc/caddy"), { recursive: true });
-  const tar = join(caddyDir, "caddy.tar");
-  const packed = await runTool("tar", ["-C", root, "-cf", tar, "."]);
-  expect(packed.code, packed.stderr).toBe(0);
-  await engine.mustDocker(["import", tar, CADDY_IMAGE]);
-}
 
 /** Caddy on the overlay with the program's webhook route to the bot service, on plain HTTP :8081. */
 async function startCaddy(upstreams: string[]): Promise<void> {
@@ -275,10 +254,6 @@ async function startCaddy(upstreams: string[]): Promise<void> {
     NETWORK,
     "--network-alias",
     "caddy",
-    "-e",
-    "XDG_DATA_HOME=/tmp",
-    "-e",
-    "XDG_CONFIG_HOME=/tmp",
     "-v",
     `${caddyfile}:/etc/caddy/Caddyfile:ro`,
     CADDY_IMAGE,

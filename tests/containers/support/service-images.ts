@@ -178,3 +178,27 @@ export async function importPostgresImage(engine: Dockerd, tag = POSTGRES_IMAGE)
     await removeTempDir(dir);
   }
 }
+
+/** Tag of the Caddy stand-in. */
+export const CADDY_IMAGE = "tapbot-caddy:lane";
+
+/**
+ * A stand-in for the official caddy image (no registry here): Debian's caddy and the libraries it loads, its
+ * data and config under /tmp. The tests run the program's own webhook route in it, in front of the bots, as
+ * on the automation host, on plain HTTP (no domain, no certificate here).
+ */
+export async function importCaddyImage(engine: Dockerd, tag = CADDY_IMAGE): Promise<string> {
+  const caddy = await findBinary("caddy", ["/usr/bin"], "apt-get install caddy");
+  const dir = await makeTempDir("caddy-image");
+  try {
+    const root = join(dir, "root");
+    await copyWithLibraries(root, [caddy], [caddy]);
+    await mkdir(join(root, "etc/caddy"), { recursive: true });
+    await mkdir(join(root, "tmp"), { mode: 0o1777 });
+    await chmod(join(root, "tmp"), 0o1777);
+    await importRoot(engine, root, dir, tag, ["ENV XDG_DATA_HOME=/tmp XDG_CONFIG_HOME=/tmp"]);
+    return tag;
+  } finally {
+    await removeTempDir(dir);
+  }
+}

@@ -202,6 +202,21 @@ const MONITORING_SERVICE_DEFAULTS = [
   },
 ];
 
+/**
+ * The metrics relay the program runs once the plan has more than two hosts (infra/README, "Metrics of the
+ * Swarm tasks"): a second Prometheus beside Caddy that scrapes the bot and worker tasks on the overlay for the
+ * data host's Prometheus. Growing out from two hosts adds it, since the program refuses a larger plan
+ * without it. Its figures are capacity/examples/three-hosts.yaml's (the pinned Prometheus image and an hour
+ * of the tasks' series: an estimate, no image could be pulled to measure it).
+ */
+export const METRICS_RELAY_SERVICE = {
+  name: "metrics-relay",
+  baseMB: 96,
+  reservationMB: 48,
+  cpuCores: 0.05,
+  diskGB: 0.4,
+} as const;
+
 /** The bot's memory per user in the notes: the old Python bot's figure, never measured on this bot. */
 export const UNMEASURED_BOT_PER_USER_MB = 18;
 

@@ -1,4 +1,4 @@
-import { SYSTEM_RESERVE_MB_DEFAULT } from "./defaults.js";
+import { METRICS_RELAY_SERVICE, SERVICE_FIELD_DEFAULTS, SYSTEM_RESERVE_MB_DEFAULT } from "./defaults.js";
 import { hostPlan } from "./host-plan.js";
 import { placementAt } from "./host-usage.js";
 import { hostsCarry, hostsMaxUsers } from "./limits.js";
@@ -58,10 +58,19 @@ export function withAppHost(input: PlanInput, offer: Offer, name = newHostName(i
       ? [{ ...s, name: `${s.name.slice(0, -model.name.length)}${name}`, host: name }]
       : [],
   );
+  // Past two hosts the app runs on a Swarm whose tasks Prometheus reaches only through the metrics relay,
+  // beside Caddy (infra requires it there): the grown plan pays for it.
+  const relayHost = input.services.find((s) => s.name === "caddy")?.host;
+  const relay =
+    hosts.length > 2 &&
+    relayHost !== undefined &&
+    !input.services.some((s) => s.name === METRICS_RELAY_SERVICE.name)
+      ? [{ ...SERVICE_FIELD_DEFAULTS, ...METRICS_RELAY_SERVICE, host: relayHost }]
+      : [];
   return {
     ...input,
     hosts,
-    services: [...input.services.map((s) => (isApp(s) ? { ...s, host: undefined } : s)), ...agents],
+    services: [...input.services.map((s) => (isApp(s) ? { ...s, host: undefined } : s)), ...agents, ...relay],
   };
 }
 

@@ -10,6 +10,7 @@ import {
   plan,
   withAppHost,
 } from "../../capacity/index.js";
+import { checkDeployable } from "../../infra/plan-services.js";
 import { type Run, root, runCapacity } from "./support.js";
 
 /** Pulumi.prod.yaml's tapbot:capacity, calibrated as the CLI and the program read it, at `users`. */
@@ -83,6 +84,18 @@ describe("growing up or out", () => {
     expect(growth.up?.upgrades.map((u) => [u.host, u.to])).toEqual([["automation", "C4-M8-D120"]]);
     expect(growth.up?.addedRubPerMonth).toBe(4880 - 554);
     expect(growth.cheaper).toBe("out");
+  });
+
+  it("growing out past two hosts pays for the metrics relay beside Caddy, and the program deploys the grown plan", () => {
+    const input = prod(800);
+    const offer = input.catalog.find((o) => o.name === growthOf(input).out?.offer);
+    if (offer === undefined) throw new Error("no grow-out offer at 800 users");
+    const grown = withAppHost(input, offer);
+    const caddyHost = input.services.find((s) => s.name === "caddy")?.host;
+    expect(grown.services.filter((s) => s.name === "metrics-relay").map((s) => s.host)).toEqual([caddyHost]);
+    expect(() => checkDeployable(plan(grown))).not.toThrow();
+    // Two hosts need none: the program refuses the relay there.
+    expect(input.services.some((s) => s.name === "metrics-relay")).toBe(false);
   });
 
   it("says up when a bigger offer costs less than one more host", () => {

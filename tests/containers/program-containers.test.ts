@@ -180,12 +180,6 @@ async function startCaddy(host: Host, network: string): Promise<void> {
     "-v",
     `${caddyfile}:/etc/caddy/Caddyfile:ro`,
     CADDY_IMAGE,
-    "/usr/bin/caddy",
-    "run",
-    "--config",
-    "/etc/caddy/Caddyfile",
-    "--adapter",
-    "caddyfile",
   ]);
 }
 

@@ -257,12 +257,6 @@ async function startCaddy(upstreams: string[]): Promise<void> {
     "-v",
     `${caddyfile}:/etc/caddy/Caddyfile:ro`,
     CADDY_IMAGE,
-    "/usr/bin/caddy",
-    "run",
-    "--config",
-    "/etc/caddy/Caddyfile",
-    "--adapter",
-    "caddyfile",
   ]);
 }
 

@@ -1,9 +1,7 @@
-import { spawnSync } from "node:child_process";
-import { randomInt } from "node:crypto";
 import { connect, createServer, type Server, type Socket } from "node:net";
 import { runTool } from "../../infra/helpers/run-tool.js";
-import { onExitCleanup } from "../../support/exit-cleanup.js";
 import type { Dockerd } from "./dockerd.js";
+import { engineUplink, must } from "./engine-uplink.js";
 
 /** A link between the test host and an engine's namespace; see {@link linkHost}. */
 export interface HostLink {
@@ -17,10 +15,6 @@ export interface HostLink {
   stop(): Promise<void>;
 }
 
-function must(result: { code: number | null; stderr: string }, what: string): void {
-  if (result.code !== 0) throw new Error(`${what} failed: ${result.stderr.trim()}`);
-}
-
 /**
  * A veth between the test host's namespace and `engine`'s (a /30 of 10.216.0.0/16): containers reach the
  * host's end through the engine's masquerade, as they reach the Internet on a server; and the host reaches
@@ -29,37 +23,8 @@ function must(result: { code: number | null; stderr: string }, what: string): vo
  * the link to one of them. Everything goes with {@link HostLink.stop} (or the process's exit).
  */
 export async function linkHost(engine: Dockerd, routeTo: string): Promise<HostLink> {
-  const id = engine.netns.slice(-6);
-  const outside = `thx${id}`;
-  const inside = `thy${id}`;
-  const subnet = `10.216.${randomInt(0, 256)}`;
-  const block = randomInt(0, 64) * 4;
-  const hostAddress = `${subnet}.${block + 1}`;
-  const engineAddress = `${subnet}.${block + 2}`;
-  must(
-    await runTool("ip", [
-      "link",
-      "add",
-      outside,
-      "type",
-      "veth",
-      "peer",
-      "name",
-      inside,
-      "netns",
-      engine.netns,
-    ]),
-    "creating the host link",
-  );
-  const forgetLink = onExitCleanup(() => spawnSync("ip", ["link", "del", outside]));
-  must(await runTool("ip", ["addr", "add", `${hostAddress}/30`, "dev", outside]), "addressing the host link");
-  must(await runTool("ip", ["link", "set", outside, "up"]), "raising the host link");
-  const n = ["-n", engine.netns];
-  must(
-    await runTool("ip", [...n, "addr", "add", `${engineAddress}/30`, "dev", inside]),
-    "host link (engine)",
-  );
-  must(await runTool("ip", [...n, "link", "set", inside, "up"]), "raising the host link (engine)");
+  const link = await engineUplink(engine, "th", "10.216");
+  const { outside, hostAddress, engineAddress } = link;
   // Goes with the link.
   must(
     await runTool("ip", ["route", "add", `${routeTo}/32`, "via", engineAddress, "dev", outside]),
@@ -94,8 +59,7 @@ export async function linkHost(engine: Dockerd, routeTo: string): Promise<HostLi
     async stop() {
       for (const socket of sockets) socket.destroy();
       await Promise.all(servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
-      await runTool("ip", ["link", "del", outside]);
-      forgetLink();
+      await link.remove();
     },
   };
 }

@@ -1,10 +1,7 @@
-import { spawnSync } from "node:child_process";
-import { randomInt } from "node:crypto";
 import { createServer, type Server } from "node:http";
 import { connect } from "node:net";
-import { runTool } from "../../infra/helpers/run-tool.js";
-import { onExitCleanup } from "../../support/exit-cleanup.js";
 import type { Dockerd } from "./dockerd.js";
+import { engineUplink } from "./engine-uplink.js";
 
 /** Options of {@link startRegistryProxy}. */
 export interface RegistryProxyOptions {
@@ -25,10 +22,6 @@ export interface RegistryProxy {
   stop(): Promise<void>;
 }
 
-function must(result: { code: number | null; stderr: string }, what: string): void {
-  if (result.code !== 0) throw new Error(`${what} failed: ${result.stderr.trim()}`);
-}
-
 /**
  * The only way out of an engine's network namespace: a veth link from it to the machine's namespace (a /30
  * of 10.215.0.0/16) and, on the machine's end, an HTTP CONNECT proxy that opens tunnels to the allowed
@@ -41,36 +34,8 @@ export async function startRegistryProxy(
   engine: Dockerd,
   opts: RegistryProxyOptions,
 ): Promise<RegistryProxy> {
-  const id = engine.netns.slice(-6);
-  const outside = `tbx${id}`;
-  const inside = `tby${id}`;
-  const block = randomInt(0, 64) * 4;
-  const subnet = `10.215.${randomInt(0, 256)}`;
-  const hostAddress = `${subnet}.${block + 1}`;
-  must(
-    await runTool("ip", [
-      "link",
-      "add",
-      outside,
-      "type",
-      "veth",
-      "peer",
-      "name",
-      inside,
-      "netns",
-      engine.netns,
-    ]),
-    "creating the engine's uplink",
-  );
-  const forgetLink = onExitCleanup(() => spawnSync("ip", ["link", "del", outside]));
-  must(await runTool("ip", ["addr", "add", `${hostAddress}/30`, "dev", outside]), "addressing the uplink");
-  must(await runTool("ip", ["link", "set", outside, "up"]), "raising the uplink");
-  const n = ["-n", engine.netns];
-  must(
-    await runTool("ip", [...n, "addr", "add", `${subnet}.${block + 2}/30`, "dev", inside]),
-    "uplink (engine)",
-  );
-  must(await runTool("ip", [...n, "link", "set", inside, "up"]), "raising the uplink (engine)");
+  const link = await engineUplink(engine, "tb", "10.215");
+  const { hostAddress } = link;
 
   const tunnels: string[] = [];
   const refused: string[] = [];
@@ -119,8 +84,7 @@ export async function startRegistryProxy(
       for (const socket of open) socket.destroy();
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
-      await runTool("ip", ["link", "del", outside]);
-      forgetLink();
+      await link.remove();
     },
   };
 }

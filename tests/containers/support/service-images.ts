@@ -196,7 +196,12 @@ export async function importCaddyImage(engine: Dockerd, tag = CADDY_IMAGE): Prom
     await mkdir(join(root, "etc/caddy"), { recursive: true });
     await mkdir(join(root, "tmp"), { mode: 0o1777 });
     await chmod(join(root, "tmp"), 0o1777);
-    await importRoot(engine, root, dir, tag, ["ENV XDG_DATA_HOME=/tmp XDG_CONFIG_HOME=/tmp"]);
+    await importRoot(engine, root, dir, tag, [
+      "ENV PATH=/usr/bin:/bin",
+      "ENV XDG_DATA_HOME=/tmp XDG_CONFIG_HOME=/tmp",
+      // The official image's command: the Caddyfile mounted at /etc/caddy/Caddyfile.
+      'CMD ["caddy", "run", "--config", "/etc/caddy/Caddyfile", "--adapter", "caddyfile"]',
+    ]);
     return tag;
   } finally {
     await removeTempDir(dir);

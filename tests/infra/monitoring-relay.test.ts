@@ -261,15 +261,26 @@ describe("the metrics relay of a Swarm deployment, on a real Prometheus", () => 
     const workersOnApp2 = plan.hosts
       .find((h) => h.name === "app-2")
       ?.services.find((s) => s.name === "worker")?.replicas;
+    const shortOf = (now: Alert[]) =>
+      now
+        .filter((a) => a.labels.alertname === "SwarmTasksMissing")
+        .map((a) => [a.labels.job, a.labels.host, Number(a.value)]);
+    // The short placement: app-2's workers, with 2 of the plan's tasks not answering (the dead one, and the
+    // one DNS no longer lists). Until the relay's scrapes of every task have reached the central Prometheus
+    // and the rules have been evaluated on them, other placements look short too, or this one shorter (a
+    // loaded machine showed bots at 0 of 1, and app-2's workers at 2 answering): the alerts are read once the
+    // rules give the settled answer, and a rule that never does fails the wait.
+    const expectedShort = [["worker", "app-2", (workersOnApp2 ?? 0) - 2]];
     const alerts = await waitUntil(
       async () => {
         const now = await firing();
         const names = new Set(now.map((a) => a.labels.alertname));
-        return ["ProcessDown", "SwarmTasksMissing", "QueueRedisNotPersistent"].every((n) => names.has(n))
+        return JSON.stringify(shortOf(now)) === JSON.stringify(expectedShort) &&
+          ["ProcessDown", "QueueRedisNotPersistent"].every((n) => names.has(n))
           ? now
           : undefined;
       },
-      { timeoutMs: 20_000, describe: () => `the three alerts never fired together; ${seenAlerts()}` },
+      { timeoutMs: 60_000, describe: () => `the three alerts never fired together; ${seenAlerts()}` },
     );
     expect(
       alerts
@@ -277,10 +288,7 @@ describe("the metrics relay of a Swarm deployment, on a real Prometheus", () => 
         .map((a) => [a.labels.job, a.labels.host, a.labels.instance]),
     ).toEqual([["worker", "app-2", `${dead?.address}:${taskPort}`]]);
     // Only the short placement: the bots and automation's workers have every task the plan gives them.
-    const missing = alerts.filter((a) => a.labels.alertname === "SwarmTasksMissing");
-    expect(missing.map((a) => [a.labels.job, a.labels.host, Number(a.value)])).toEqual([
-      ["worker", "app-2", (workersOnApp2 ?? 0) - 2],
-    ]);
+    expect(shortOf(alerts)).toEqual(expectedShort);
     expect(
       alerts.filter((a) => a.labels.alertname === "QueueRedisNotPersistent").map((a) => a.labels.host),
     ).toEqual(["automation"]);

@@ -1,62 +1,40 @@
-import { chown, mkdir, readFile, writeFile } from "node:fs/promises";
-import { dirname, join } from "node:path";
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
 import type { Message } from "grammy/types";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Plan } from "../../capacity/index.js";
-import { BOT_WEBHOOK_PATH, botUpstreams, FAL_WEBHOOK_PATH } from "../../infra/components/app.js";
-import { renderWebhookRoute } from "../../infra/render/caddyfile.js";
 import { botReplicasOf, rolloutStages } from "../../infra/rollout-order.js";
 import { runTool } from "../infra/helpers/run-tool.js";
-import { plainStackConfig, stackPlan } from "../infra/helpers/stack-config.js";
-import { type FakeFal, startFakeFal } from "../support/fake-fal.js";
-import { type FakeTelegram, startFakeTelegram } from "../support/fake-telegram.js";
+import { plainStackConfig } from "../infra/helpers/stack-config.js";
+import type { FakeFal } from "../support/fake-fal.js";
+import type { FakeTelegram } from "../support/fake-telegram.js";
 import { sleep } from "../support/http-kit.js";
 import { ScriptedUser } from "../support/scripted-user.js";
-import { makeTempDir, removeTempDir } from "../support/temp-dir.js";
 import { waitUntil } from "../support/wait-until.js";
 import { dockerCreateArgs } from "./support/docker-run-args.js";
-import { type Dockerd, startDockerd } from "./support/dockerd.js";
-import { type HostLink, linkHost } from "./support/host-link.js";
-import { APP_IMAGE, appImage } from "./support/lane-images.js";
-import { type DeclaredContainer, programDeclaration } from "./support/program-containers.js";
+import { APP_IMAGE } from "./support/lane-images.js";
+import type { DeclaredContainer } from "./support/program-containers.js";
 import {
-  CADDY_IMAGE,
-  importCaddyImage,
-  importPostgresImage,
-  importRedisImage,
-  POSTGRES_IMAGE,
-  REDIS_IMAGE,
-} from "./support/service-images.js";
+  type DeploymentHost,
+  declaredByName as declaredIn,
+  deployProgram,
+  limitsOf,
+  type ProgramDeployment,
+  STARTED,
+  type StartedContainer,
+  withEnv,
+} from "./support/program-deployment.js";
 
 /**
  * Issue 9 items 1–2: the containers the Pulumi program declares for the prod plan (300 users), started on
- * real engines with exactly the declared inputs (support/docker-run-args.ts), the hosts being two dockerd
- * in two network namespaces joined by a veth standing in for the WireGuard tunnel, each holding its tunnel
- * address as the hosts do. Started: Redis, PostgreSQL (local stand-ins from Debian's packages), the bots,
- * the workers and the queue dashboard (the lane's build of app/Dockerfile, tagged as the program's image),
- * behind the program's own webhook route in Debian's Caddy (plain HTTP: the route, not the TLS sites).
+ * real engines with exactly the declared inputs, behind the program's own webhook route in Debian's Caddy
+ * (support/program-deployment.ts: the two hosts, the tunnel, the fakes, the images and the start order).
  * Issue 9 item 4 then replaces the app containers by a new image in the program's order under load.
- *
- * Not started (no registry here, so no image, and a stand-in would test the stand-in): n8n, the program's
- * Caddy container itself (its domains and certificates), Directus, Qdrant, Prometheus, Alertmanager, Grafana,
- * cAdvisor, node-exporter, the Redis and PostgreSQL exporters. Their declarations are still translated (so
- * every input they use has a translation).
  */
-const STARTED = new Set(["redis", "postgres", "bot", "worker", "board"]);
-/** The program's script that gives PostgreSQL the app's roles, run on the data host after the container. */
-const ROLES_SCRIPT = "data-postgres-roles";
 const MiB = 1024 * 1024;
-/** The fakes' token and key, given to the program as its stack secrets (the test stack's are placeholders). */
-const TELEGRAM_TOKEN = "123456:program-containers-test-token";
-const FAL_KEY = "program-containers:fal-key";
-const STACK_OVERRIDES = { "tapbot:telegramBotToken": TELEGRAM_TOKEN, "tapbot:falKey": FAL_KEY };
-/** Ports of the fakes on the test host's end of its link to the automation host (this lane's range). */
-const TELEGRAM_PORT = 42410;
-const FAL_QUEUE_PORT = 42411;
-const FAL_REST_PORT = 42412;
-/** Caddy's plain-HTTP port in its container, and where the test host reaches it (the tunnel address). */
-const CADDY_PORT = 8081;
+/** Ports of the fakes on the test host's end of its link, and Caddy's on the tunnel address (this lane's range). */
 const CADDY_PUBLISHED_PORT = 42420;
+const PORTS = { telegram: 42410, falQueue: 42411, falRest: 42412, caddy: CADDY_PUBLISHED_PORT };
 /** The rollout's new image: the lane's build with one label more, so it has an image id of its own. */
 const NEXT_APP_IMAGE = "tapbot-app:next";
 /** Users who keep asking through the rollout, one prompt from one of them every interval. */
@@ -65,266 +43,34 @@ const SOAK_INTERVAL_MS = 700;
 /** Users of the burst test: each sends two prompts at once (the rate limit allows 10 a minute). */
 const BURST_USERS = 12;
 
-/**
- * The only inputs changed from the program's: the app's outside services point at the fakes on the test
- * host (TELEGRAM_API_ROOT, fal's URLs), and fal's webhooks go to Caddy's plain-HTTP port instead of
- * https://bot.tapbot.kz. The program sets none of these but FAL_WEBHOOK_URL (production uses
- * the defaults), so `overrides` adds them and replaces that one.
- */
-function withEnv(container: DeclaredContainer, overrides: Record<string, string>): DeclaredContainer {
-  const kept = (container.inputs.envs ?? []).filter((e) => !Object.hasOwn(overrides, e.split("=")[0] ?? ""));
-  return {
-    ...container,
-    inputs: {
-      ...container.inputs,
-      envs: [...kept, ...Object.entries(overrides).map(([k, v]) => `${k}=${v}`)],
-    },
-  };
-}
-
-/** The plan's service of a container: tapbot-bot-2 → bot. */
-const serviceOf = (container: string) => container.replace(/^tapbot-/, "").replace(/-\d+$/, "");
-
-function declaredByName(name: string): DeclaredContainer {
-  const found = declared.find((c) => c.inputs.name === name);
-  if (found === undefined) throw new Error(`the program declares no ${name}`);
-  return found;
-}
-
-function hostOf(plan: Plan, service: string): string {
-  const host = plan.hosts.find((h) => h.services.some((s) => s.name === service));
-  if (host === undefined) throw new Error(`the plan places no ${service}`);
-  return host.name;
-}
-
-function limitsOf(plan: Plan, service: string) {
-  const found = plan.hosts.flatMap((h) => h.services).find((s) => s.name === service);
-  if (found === undefined) throw new Error(`the plan has no ${service}`);
-  return found;
-}
-
-interface Host {
-  engine: Dockerd;
-  tunnelAddress: string;
-}
-
+type Host = DeploymentHost;
+let deployment: ProgramDeployment;
 let plan: Plan;
 let declared: DeclaredContainer[];
-let scripts: Map<string, string>;
 let hosts: Record<string, Host>;
-let uploadDir: string;
 let telegram: FakeTelegram;
 let fal: FakeFal;
-let link: HostLink;
-/** Caddy's address as the test host reaches it: where fake Telegram and fake fal post their webhooks. */
-let webhookRoot: string;
 let appOverrides: Record<string, string>;
-const started: { name: string; host: Host; service: string; id: string }[] = [];
+let started: StartedContainer[];
 
-/** `ip` in a namespace, failing loudly. */
-async function ip(netns: string, args: string[]): Promise<void> {
-  const result = await runTool("ip", ["-n", netns, ...args]);
-  if (result.code !== 0) throw new Error(`ip -n ${netns} ${args.join(" ")}: ${result.stderr}`);
-}
+const declaredByName = (name: string): DeclaredContainer => declaredIn(declared, name);
 
-/** Creates and starts one declared container on `host`, its uploads written as host files first. */
-async function start(
-  container: DeclaredContainer,
-  host: Host,
-  images: Record<string, string>,
-): Promise<void> {
-  const create = dockerCreateArgs(container.inputs, { uploadDir, images });
-  for (const file of create.files) {
-    await mkdir(dirname(file.hostPath), { recursive: true });
-    await writeFile(file.hostPath, file.content, { mode: file.mode });
-    await chown(file.hostPath, file.uid, file.gid);
-  }
-  const id = (await host.engine.mustDocker(["create", ...create.args])).trim();
-  for (const extra of create.connect) {
-    await host.engine.mustDocker([
-      "network",
-      "connect",
-      ...extra.aliases.flatMap((a) => ["--alias", a]),
-      extra.network,
-      create.name,
-    ]);
-  }
-  await host.engine.mustDocker(["start", create.name]);
-  started.push({ name: create.name, host, service: serviceOf(create.name), id });
-}
-
-/**
- * The program's webhook route (infra/render/caddyfile.ts, the paths and upstreams it gives the automation
- * host's Caddy) in Debian's Caddy on the app's network, on plain HTTP, its port published on the tunnel
- * address for the test host: Telegram's and fal's webhooks reach the bots the way they do in production,
- * balanced and retried on the other replica while one is replaced.
- */
-async function startCaddy(host: Host, network: string): Promise<void> {
-  await importCaddyImage(host.engine);
-  const route = renderWebhookRoute({
-    paths: [BOT_WEBHOOK_PATH, FAL_WEBHOOK_PATH],
-    upstreams: botUpstreams(botReplicasOf(plan)),
-  });
-  const caddyfile = join(uploadDir, "caddy/Caddyfile");
-  await mkdir(dirname(caddyfile), { recursive: true });
-  await writeFile(caddyfile, `{\n\tadmin off\n\tauto_https off\n}\n:${CADDY_PORT} {\n${route}}\n`);
-  await host.engine.mustDocker([
-    "run",
-    "-d",
-    "--name",
-    "tapbot-caddy-route",
-    "--network",
-    network,
-    "-p",
-    `${host.tunnelAddress}:${CADDY_PUBLISHED_PORT}:${CADDY_PORT}`,
-    "-v",
-    `${caddyfile}:/etc/caddy/Caddyfile:ro`,
-    CADDY_IMAGE,
-  ]);
-}
-
-function startedByName(name: string): (typeof started)[number] {
+function startedByName(name: string): StartedContainer {
   const entry = started.find((s) => s.name === name);
   if (entry === undefined) throw new Error(`${name} was not started`);
   return entry;
 }
 
-async function health(host: Host, name: string): Promise<string> {
-  const out = await host.engine.docker(["inspect", "--format", "{{.State.Health.Status}}", name]);
-  return out.stdout.trim();
-}
-
-/** Waits until each named container is healthy by its own healthcheck; fails with its logs when one is not. */
-async function waitHealthy(names: string[]): Promise<void> {
-  for (const name of names) {
-    const entry = started.find((s) => s.name === name);
-    if (entry === undefined) throw new Error(`${name} was not started`);
-    try {
-      await waitUntil(async () => ((await health(entry.host, name)) === "healthy" ? true : undefined), {
-        timeoutMs: 150_000,
-        intervalMs: 500,
-        describe: () => `${name} did not become healthy`,
-      });
-    } catch (error) {
-      const logs = await entry.host.engine.docker(["logs", "--tail", "30", name]);
-      const probe = await entry.host.engine.docker(["inspect", "--format", "{{json .State.Health}}", name]);
-      throw new Error(
-        `${(error as Error).message}: ${await health(entry.host, name)}; its last probes: ${probe.stdout.slice(-800)}\nits log:\n${logs.stdout}${logs.stderr}`,
-      );
-    }
-  }
-}
+const waitHealthy = (names: string[]) => deployment.waitHealthy(names);
 
 describe("the program's containers on real engines, as declared", () => {
   beforeAll(async () => {
-    plan = stackPlan(300);
-    ({ containers: declared, scripts } = await programDeclaration(STACK_OVERRIDES));
-    const config = plainStackConfig(300);
-    uploadDir = await makeTempDir("uploads");
-    hosts = {
-      automation: { engine: await startDockerd(), tunnelAddress: config.automationTunnelAddress },
-      data: {
-        engine: await startDockerd({ bridgeCidr: "10.213.1.1/24" }),
-        tunnelAddress: config.dataTunnelAddress,
-      },
-    };
-    // The tunnel: a veth between the two hosts' namespaces, each end holding its host's tunnel address.
-    const a = hosts.automation as Host;
-    const d = hosts.data as Host;
-    const tag = a.engine.netns.slice(-6);
-    await ip(a.engine.netns, [
-      "link",
-      "add",
-      `tun${tag}`,
-      "type",
-      "veth",
-      "peer",
-      "name",
-      `tun${tag}d`,
-      "netns",
-      d.engine.netns,
-    ]);
-    await ip(a.engine.netns, ["addr", "add", `${a.tunnelAddress}/24`, "dev", `tun${tag}`]);
-    await ip(d.engine.netns, ["addr", "add", `${d.tunnelAddress}/24`, "dev", `tun${tag}d`]);
-    await ip(a.engine.netns, ["link", "set", `tun${tag}`, "up"]);
-    await ip(d.engine.netns, ["link", "set", `tun${tag}d`, "up"]);
-
-    // The test host: the fakes, reached by the containers over a link to the automation host, and reaching
-    // Caddy's port (published on the tunnel address for the test) over it, as the internet reaches 443.
-    link = await linkHost(a.engine, a.tunnelAddress);
-    webhookRoot = `http://${a.tunnelAddress}:${CADDY_PUBLISHED_PORT}`;
-    telegram = await startFakeTelegram({
-      token: TELEGRAM_TOKEN,
-      webhookTarget: (url) => `${webhookRoot}${new URL(url).pathname}`,
-    });
-    fal = await startFakeFal({ key: FAL_KEY, processingMs: 200 });
-    const telegramRoot = await link.forward(Number(new URL(telegram.apiRoot).port), TELEGRAM_PORT);
-    const falQueueRoot = await link.forward(Number(new URL(fal.queueUrl).port), FAL_QUEUE_PORT);
-    const falRestRoot = await link.forward(Number(new URL(fal.restUrl).port), FAL_REST_PORT);
-    // The picture's URL fal hands the worker must be one it can reach from its container.
-    fal.setPublicOrigins({ queue: falQueueRoot, rest: falRestRoot });
-    appOverrides = {
-      TELEGRAM_API_ROOT: telegramRoot,
-      FAL_QUEUE_URL: falQueueRoot,
-      FAL_REST_URL: falRestRoot,
-      FAL_JWKS_URL: `${falRestRoot}${new URL(fal.jwksUrl).pathname}`,
-      FAL_WEBHOOK_URL: `${webhookRoot}${FAL_WEBHOOK_PATH}`,
-    };
-
-    const byName = declaredByName;
-    const build = await appImage(a.engine);
-    expect(build.code, build.outputTail).toBe(0);
-    const appTag = byName("tapbot-bot-1").inputs.image;
-    await a.engine.mustDocker(["tag", APP_IMAGE, appTag]);
-    await importRedisImage(a.engine);
-    await importPostgresImage(d.engine);
-    const images = {
-      [byName("tapbot-redis").inputs.image]: REDIS_IMAGE,
-      [byName("tapbot-postgres").inputs.image]: POSTGRES_IMAGE,
-    };
-    for (const [name, host] of Object.entries(hosts)) {
-      const networks = new Set(
-        declared
-          .filter((c) => STARTED.has(serviceOf(c.inputs.name)))
-          .filter((c) => hostOf(plan, serviceOf(c.inputs.name)) === name)
-          .flatMap((c) => (c.inputs.networksAdvanced ?? []).map((n) => n.name)),
-      );
-      for (const network of networks) await host.engine.mustDocker(["network", "create", network]);
-    }
-    const hostFor = (c: DeclaredContainer) => hosts[hostOf(plan, serviceOf(c.inputs.name))] as Host;
-
-    // As `pulumi up` orders them: the data services, the roles script once PostgreSQL is healthy, the app.
-    for (const name of ["tapbot-redis", "tapbot-postgres"])
-      await start(byName(name), hostFor(byName(name)), images);
-    // `wait: true`: each is healthy before `pulumi up` goes on to what depends on it.
-    await waitHealthy(["tapbot-redis", "tapbot-postgres"]);
-    const roles = scripts.get(ROLES_SCRIPT);
-    if (roles === undefined) throw new Error(`the program has no ${ROLES_SCRIPT} script`);
-    const ran = await runTool("bash", ["-s"], {
-      input: roles,
-      env: { ...process.env, DOCKER_HOST: d.engine.host, DOCKER_CONFIG: join(d.engine.dir, "client") },
-      timeoutMs: 60_000,
-    });
-    expect(ran.code, ran.stderr).toBe(0);
-    await startCaddy(a, byName("tapbot-bot-1").inputs.networksAdvanced?.[0]?.name ?? "");
-    for (const container of declared) {
-      const service = serviceOf(container.inputs.name);
-      if (!STARTED.has(service) || service === "redis" || service === "postgres") continue;
-      await start(
-        service === "board" ? container : withEnv(container, appOverrides),
-        hostFor(container),
-        images,
-      );
-    }
+    deployment = await deployProgram({ ports: PORTS, falProcessingMs: 200 });
+    ({ plan, declared, hosts, telegram, fal, appOverrides, started } = deployment);
   }, 600_000);
 
   afterAll(async () => {
-    await link?.stop();
-    await telegram?.stop();
-    await fal?.stop();
-    await hosts?.automation?.engine.stop();
-    await hosts?.data?.engine.stop();
-    if (uploadDir !== undefined) await removeTempDir(uploadDir);
+    await deployment?.stop();
   }, 120_000);
 
   it("translates every container the program declares, and starts the bots, workers, board, Redis and PostgreSQL", () => {
@@ -548,7 +294,7 @@ describe("the program's containers on real engines, as declared", () => {
             started.splice(started.indexOf(entry), 1);
             const graceSeconds = declaredByName(name).inputs.stopTimeout ?? 10;
             replaced.push({ stage: stageIndex, name, exitCode, stoppedInMs, graceSeconds });
-            await start(withEnv(declaredByName(name), appOverrides), entry.host, {
+            await deployment.start(withEnv(declaredByName(name), appOverrides), entry.host, {
               [appTag]: NEXT_APP_IMAGE,
             });
           }),

@@ -8,6 +8,7 @@
  * limit, OOM kills and restarts, and how many requests were answered. Needs root (dockerd, network namespaces).
  * Not part of `npm test` or the containers lane.
  */
+
 import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
@@ -24,6 +25,7 @@ import {
 import type { FakeUser } from "../support/fake-telegram.js";
 import { sleep } from "../support/http-kit.js";
 import { waitUntil } from "../support/wait-until.js";
+import { greetUsers } from "./greet-users.js";
 import { autoTimeFactor } from "./load-args.js";
 import { predictLevel } from "./load-prediction.js";
 import { poissonArrivals } from "./poisson-arrivals.js";
@@ -50,8 +52,6 @@ const PLAN_USERS = 300;
 const MAX_RATE = 5;
 /** The app's deadline of a text-to-image request (app/config.ts default; the program does not set it), s. */
 const DEADLINE_SECONDS = 120;
-/** Users who send /start at once, so the bot knows every user of the level before it starts. */
-const START_BURST = 200;
 const MiB = 1024 * 1024;
 
 const fail = (message: string): never => {
@@ -155,18 +155,7 @@ async function runLevel(
     language_code: "en",
   }));
   const { telegram } = d;
-  for (let i = 0; i < people.length; i += START_BURST) {
-    const burst = people.slice(i, i + START_BURST);
-    const ids = new Set(burst.map((u) => u.id));
-    for (const user of burst) telegram.userSends(user, { text: "/start" });
-    await waitUntil(
-      async () => {
-        const answered = new Set(telegram.callsTo("sendMessage").map((c) => c.params.chat_id as number));
-        return [...ids].every((id) => answered.has(id)) ? true : undefined;
-      },
-      { timeoutMs: 120_000, intervalMs: 200, describe: () => "the bot did not greet every user" },
-    );
-  }
+  await greetUsers(telegram, people, { timeoutMs: 120_000, intervalMs: 200 });
   const apps = d.started.filter((s) => ["bot", "worker", "board", "redis", "postgres"].includes(s.service));
   for (const entry of apps) await writeFile(join(memoryCgroup(entry), "memory.max_usage_in_bytes"), "0");
   const rssPeak = new Map<string, number>(apps.map((e) => [e.name, 0]));

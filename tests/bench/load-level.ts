@@ -6,6 +6,7 @@ import { sleep } from "../support/http-kit.js";
 import { waitUntil } from "../support/wait-until.js";
 import { type CompiledProcess, startCompiled } from "./compiled-app.js";
 import { fifoWaits } from "./fifo-replay.js";
+import { greetUsers } from "./greet-users.js";
 import { mean, percentile } from "./percentile.js";
 import { poissonArrivals } from "./poisson-arrivals.js";
 import { type ProcessFigures, ProcessSampler } from "./process-sampler.js";
@@ -45,8 +46,6 @@ const DEADLINE_SECONDS = 120;
 const WAITED_REAL_SECONDS = 0.05;
 /** How long the idle workers' CPU is watched before the run, to tell their idle cost from a job's, ms. */
 const IDLE_CPU_MS = 3_000;
-/** Users who send /start at once before the run, so that the bot knows every user of the level. */
-const START_BURST = 200;
 
 /**
  * What one level measured. Durations of the modelled world (real seconds × timeFactor) unless named `real`;
@@ -176,18 +175,7 @@ export async function runLevel(o: LevelOptions): Promise<LevelMeasurement> {
       first_name: "Load",
       language_code: "en",
     }));
-    for (let i = 0; i < users.length; i += START_BURST) {
-      const burst = users.slice(i, i + START_BURST);
-      const ids = new Set(burst.map((u) => u.id));
-      for (const user of burst) telegram.userSends(user, { text: "/start" });
-      await waitUntil(
-        async () => {
-          const answered = new Set(telegram.callsTo("sendMessage").map((c) => c.params.chat_id as number));
-          return [...ids].every((id) => answered.has(id)) ? true : undefined;
-        },
-        { timeoutMs: 60_000, intervalMs: 100, describe: () => `the bot did not greet every user` },
-      );
-    }
+    await greetUsers(telegram, users, { timeoutMs: 60_000, intervalMs: 100 });
 
     const schedule = poissonArrivals(o.arrivalPerSecond * f, o.seconds, random);
     o.log(

@@ -86,6 +86,28 @@ afterAll(async () => {
   for (const ns of Object.values(namespaces)) await runTool("ip", ["netns", "del", ns]);
 });
 
+/** A stack of one busybox worker task placed on `host`, running `command`, quick to converge. */
+function workerStack(host: string, command: string[]): string {
+  return renderSwarmStack({
+    image: BUSYBOX_IMAGE,
+    services: [
+      {
+        name: "worker",
+        placements: [{ host, replicas: 1, limitMB: 64, reservationMB: 32 }],
+        command,
+        environment: [],
+        secrets: [],
+        healthcheck: ["CMD", "sh", "-c", "exit 0"],
+      },
+    ],
+    network: NETWORK,
+    stopGraceSeconds: 3,
+    workerBatchSize: 2,
+    healthIntervalSeconds: 1,
+    monitorSeconds: 1,
+  });
+}
+
 describe("a Swarm of two engines over the tunnel's addresses, made by the program's scripts", () => {
   it("joins the second engine with the token, labels it, and a worker task there reaches a container on the manager by name", async () => {
     await runScript(manager, renderSwarmInitScript({ address: MANAGER, hostName: "automation" }));
@@ -136,28 +158,11 @@ describe("a Swarm of two engines over the tunnel's addresses, made by the progra
       "-h",
       "/www",
     ]);
-    const stack = renderSwarmStack({
-      image: BUSYBOX_IMAGE,
-      services: [
-        {
-          name: "worker",
-          placements: [{ host: "worker-1", replicas: 1, limitMB: 64, reservationMB: 32 }],
-          command: [
-            "sh",
-            "-c",
-            "while :; do printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc redis 6379; sleep 1; done",
-          ],
-          environment: [],
-          secrets: [],
-          healthcheck: ["CMD", "sh", "-c", "exit 0"],
-        },
-      ],
-      network: NETWORK,
-      stopGraceSeconds: 3,
-      workerBatchSize: 2,
-      healthIntervalSeconds: 1,
-      monitorSeconds: 1,
-    });
+    const stack = workerStack("worker-1", [
+      "sh",
+      "-c",
+      "while :; do printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc redis 6379; sleep 1; done",
+    ]);
     // The deploy returns once the stack has converged: the task already runs on the second engine.
     await runScript(manager, renderStackDeployScript({ stack: SWARM_STACK, stackFile: stack, secrets: [] }));
     const service = swarmServiceHost("worker", "worker-1");
@@ -188,22 +193,7 @@ describe("a Swarm of two engines over the tunnel's addresses, made by the progra
     ).toBe("");
   });
   it("fails a deploy whose tasks cannot run, saying which and why", async () => {
-    const nowhere = renderSwarmStack({
-      image: BUSYBOX_IMAGE,
-      services: [
-        {
-          name: "worker",
-          placements: [{ host: "worker-9", replicas: 1, limitMB: 64, reservationMB: 32 }],
-          command: ["sleep", "600"],
-          environment: [],
-          secrets: [],
-          healthcheck: ["CMD", "sh", "-c", "exit 0"],
-        },
-      ],
-      network: NETWORK,
-      stopGraceSeconds: 3,
-      workerBatchSize: 2,
-    });
+    const nowhere = workerStack("worker-9", ["sleep", "600"]);
     const result = await runTool("bash", ["-s"], {
       input: renderStackDeployScript({
         stack: "nowhere",

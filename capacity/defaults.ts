@@ -203,6 +203,12 @@ const MONITORING_SERVICE_DEFAULTS = [
 ];
 
 /**
+ * The per-host agents every host runs for Prometheus (infra/components/monitoring.ts), named `<agent>-<host>`
+ * in the plan: a host growing out adds its own, and the program deploys them on an extra host.
+ */
+export const HOST_AGENTS = ["node-exporter", "cadvisor"] as const;
+
+/**
  * The metrics relay the program runs once the plan has more than two hosts (infra/README, "Metrics of the
  * Swarm tasks"): a second Prometheus beside Caddy that scrapes the bot and worker tasks on the overlay for the
  * data host's Prometheus. Growing out from two hosts adds it, since the program refuses a larger plan

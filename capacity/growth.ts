@@ -1,4 +1,9 @@
-import { METRICS_RELAY_SERVICE, SERVICE_FIELD_DEFAULTS, SYSTEM_RESERVE_MB_DEFAULT } from "./defaults.js";
+import {
+  HOST_AGENTS,
+  METRICS_RELAY_SERVICE,
+  SERVICE_FIELD_DEFAULTS,
+  SYSTEM_RESERVE_MB_DEFAULT,
+} from "./defaults.js";
 import { hostPlan } from "./host-plan.js";
 import { placementAt } from "./host-usage.js";
 import { hostsCarry, hostsMaxUsers } from "./limits.js";
@@ -8,9 +13,6 @@ import type { HostInput, Offer, PlanInput, ServiceInput } from "./schema.js";
 import { Sizing } from "./sizing.js";
 import type { GrowOut, Growth, GrowUp, Plan } from "./types.js";
 import { adviseUpgrades, overWarn } from "./upgrades.js";
-
-/** The per-host agents (infra/components/monitoring.ts) a new host runs beside the app: `<agent>-<host>`. */
-const HOST_AGENTS = ["node-exporter", "cadvisor"] as const;
 
 /** Whether every host sits under all its warn marks at `users` and every replica found room. */
 function hostsFit(input: PlanInput, users: number): boolean {

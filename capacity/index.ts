@@ -11,7 +11,7 @@ export {
 } from "./calibration.js";
 export { type Curve, type CurvePoint, curve, type UserRange } from "./curve.js";
 export { DEFAULT_CALIBRATION_FILE, PROFILES, type Profile } from "./default-calibration.js";
-export { TELEGRAM_CALLS_PER_JOB } from "./defaults.js";
+export { HOST_AGENTS, METRICS_RELAY_SERVICE, TELEGRAM_CALLS_PER_JOB } from "./defaults.js";
 export { erlangB, erlangC } from "./erlang.js";
 export { adviseGrowth, type GrowOutPath, growOutPath, type HostAdded, withAppHost } from "./growth.js";
 export { CapacityInputError, type InputIssue } from "./input-error.js";

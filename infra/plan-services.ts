@@ -1,4 +1,10 @@
-import type { HostPlan, Plan, ServicePlan } from "../capacity/index.js";
+import {
+  HOST_AGENTS,
+  type HostPlan,
+  METRICS_RELAY_SERVICE,
+  type Plan,
+  type ServicePlan,
+} from "../capacity/index.js";
 import type { HostRole } from "./host-scripts.js";
 
 /** The services this program knows how to run, and the host each must be on. */
@@ -39,14 +45,14 @@ export type SwarmServiceName = (typeof SWARM_SERVICES)[number];
  * The host agents a plan may pin on an extra host, named `<agent>-<host>` as on the base hosts
  * (`node-exporter-worker-1`): the program runs them there for Prometheus, like the base hosts' own.
  */
-export const HOST_AGENTS = ["node-exporter", "cadvisor"] as const;
+export { HOST_AGENTS };
 
 /**
  * With more than two hosts only: the Prometheus on the Swarm's overlay that scrapes the bot's and the workers'
  * tasks for the data host's Prometheus (infra/README.md, "Metrics of the Swarm tasks"). The plan sizes it on the
- * automation host; a two-host plan has none.
+ * automation host (capacity's METRICS_RELAY_SERVICE, which growing out adds); a two-host plan has none.
  */
-export const METRICS_RELAY = "metrics-relay";
+export const METRICS_RELAY = METRICS_RELAY_SERVICE.name;
 
 /** Name of a host agent. */
 export type HostAgent = (typeof HOST_AGENTS)[number];
@@ -58,6 +64,15 @@ export function extraHostAgents(plan: Plan, host: string): { agent: HostAgent; p
     const service = services.find((s) => s.name === `${agent}-${host}`);
     return service === undefined ? [] : [{ agent, plan: service }];
   });
+}
+
+/** The relay as a stack file lists it, on the automation host: `{ name: metrics-relay, host: automation, … }`. */
+function relayInput(): string {
+  const { name, ...sizes } = METRICS_RELAY_SERVICE;
+  const fields = Object.entries({ name, host: "automation", ...sizes }).map(
+    ([key, value]) => `${key}: ${value}`,
+  );
+  return `{ ${fields.join(", ")} }`;
 }
 
 /** A plan the program cannot deploy as is. */
@@ -118,7 +133,7 @@ export function checkDeployable(plan: Plan): void {
   }
   if (swarm && !seen.has(METRICS_RELAY)) {
     problems.push(
-      `the plan has no "${METRICS_RELAY}" service: with more than two hosts Prometheus reads the bot's and the workers' metrics through it; add { name: ${METRICS_RELAY}, host: automation, baseMB: 96, reservationMB: 48, cpuCores: 0.05, diskGB: 0.4 }`,
+      `the plan has no "${METRICS_RELAY}" service: with more than two hosts Prometheus reads the bot's and the workers' metrics through it; add ${relayInput()}`,
     );
   }
   if (plan.postgres === null) problems.push("the plan has no PostgreSQL settings");

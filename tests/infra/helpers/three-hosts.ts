@@ -1,6 +1,6 @@
 import { readFileSync } from "node:fs";
 import { parse } from "yaml";
-import { SERVICE_DEFAULTS } from "../../../capacity/defaults.js";
+import { METRICS_RELAY_SERVICE as RELAY_SIZES, SERVICE_DEFAULTS } from "../../../capacity/defaults.js";
 import { DEFAULT_CALIBRATION_FILE, loadCapacityInput, type Plan, plan } from "../../../capacity/index.js";
 import { stackCapacity } from "./stack-config.js";
 
@@ -13,14 +13,7 @@ export const THIRD_HOST = {
 } as const;
 
 /** The metrics relay a plan of more than two hosts must size, as capacity/examples/three-hosts.yaml has it. */
-export const METRICS_RELAY_SERVICE = {
-  name: "metrics-relay",
-  host: "automation",
-  baseMB: 96,
-  reservationMB: 48,
-  cpuCores: 0.05,
-  diskGB: 0.4,
-} as const;
+export const METRICS_RELAY_SERVICE = { ...RELAY_SIZES, host: "automation" } as const;
 
 /**
  * The owner's `tapbot:capacity` with a third host that runs the workers: what a plan of three hosts looks
